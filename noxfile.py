@@ -1,0 +1,41 @@
+"""Project sessions. `nox -s rtl_tests` is the test command CI runs; `nox -l` lists the rest."""
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["rtl_tests"]
+
+PYTHON = None  # the interpreter nox runs under
+
+
+def _install(session):
+    session.install("-e", ".")
+
+
+@nox.session(python=PYTHON)
+def rtl_tests(session):
+    """The whole test suite: golden contract, golden capture, RTL blocks on Verilator and Icarus."""
+    _install(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def models(session):
+    """Rebuild the ONNX models (float and int8 QDQ, full and tiny) reproducibly into onnx_models/."""
+    _install(session)
+    session.run("python", "-m", "onnx_models.build", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def golden(session):
+    """Capture the per-layer int8 golden of a model on a Cityscapes crop and print its layer table."""
+    _install(session)
+    session.run("python", "-m", "golden.capture", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def layers(session):
+    """Print the layer table (name, op, shapes, kernel, stride, params, MACs) for any input size."""
+    _install(session)
+    session.run("python", "-m", "golden.layers", *session.posargs)
