@@ -203,22 +203,26 @@ def conv_int8(x_q, x_scale, x_zp, w_q, w_scale, bias, y_scale, y_zp, stride=1, p
 def avgpool2x2_int8(x_q, x_scale, x_zp, y_scale, y_zp) -> np.ndarray:
     """QLinearAveragePool 2x2 stride 2 (no padding), x_q int8 [C, H, W].
 
-    onnxruntime dequantizes, sums in float32, divides by the window size and quantizes. With equal
-    power-of-two input and output scales every float step is exact and this is the integer form
-    round_half_even(sum(x - x_zp) / 4) + y_zp; otherwise the float32 order is emulated.
+    onnxruntime dequantizes each input as f32(x_scale * (x - x_zp)), sums the window in float32
+    (row by row), divides by 4, and quantizes as nearbyint(f32(f32(v / y_scale) + y_zp)): the zero
+    point is added before rounding, so it takes part in the half-to-even tie. With equal
+    power-of-two scales every float step is exact and this is the integer form
+    round_half_even((sum(x - x_zp) + 4 * y_zp) / 4), the one the hardware implements; other
+    scales are emulated in float32.
     """
     x = np.asarray(x_q, dtype=np.int64)
     c, h, w = x.shape
     win = (x - int(x_zp)).reshape(c, h // 2, 2, w // 2, 2)
-    total = win.sum(axis=(2, 4))
-    if _is_pow2(x_scale) and _is_pow2(y_scale) and np.float32(x_scale) == np.float32(y_scale):
-        y = round_half_even_shift(total, 2) + int(y_zp)
+    if _is_pow2(x_scale) and np.float32(x_scale) == np.float32(y_scale):
+        y = round_half_even_shift(win.sum(axis=(2, 4)) + 4 * int(y_zp), 2)
     else:
-        xs = np.float32(x_scale)
-        deq = win.astype(np.float32) * xs
-        s = deq[:, :, 0, :, 0] + deq[:, :, 0, :, 1] + deq[:, :, 1, :, 0] + deq[:, :, 1, :, 1]
-        v = (s.astype(np.float32) / np.float32(4)).astype(np.float32)
-        y = np.rint((v / np.float32(y_scale)).astype(np.float32)).astype(np.int64) + int(y_zp)
+        deq = (np.float32(x_scale) * win.astype(np.float32)).astype(np.float32)
+        s = deq[:, :, 0, :, 0] + deq[:, :, 0, :, 1]
+        s = (s + deq[:, :, 1, :, 0]).astype(np.float32)
+        s = (s + deq[:, :, 1, :, 1]).astype(np.float32)
+        v = (s / np.float32(4)).astype(np.float32)
+        v = ((v / np.float32(y_scale)).astype(np.float32) + np.float32(y_zp)).astype(np.float32)
+        y = np.rint(v).astype(np.int64)
     return np.clip(y, INT8_MIN, INT8_MAX).astype(np.int8)
 
 
