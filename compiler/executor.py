@@ -1,0 +1,95 @@
+"""The accelerator's behaviour at program level, in Python: execute descriptors against a DRAM image.
+
+This is the model the controller RTL is checked against: it reads only what the descriptors and the
+DRAM image say (addresses, segments, constants), never the ONNX graph, so it checks the compiler's
+output too. Arithmetic comes from golden.contract.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from golden import contract
+from compiler.program import DESCRIPTOR_SIZE, HEADER, HEADER_SIZE, Descriptor, Program
+
+__all__ = ["Dram", "load_program", "execute", "read_tensor", "write_tensor"]
+
+
+class Dram:
+    """Flat byte-addressed memory."""
+
+    def __init__(self, size: int):
+        self.mem = np.zeros(size, np.uint8)
+
+    def write(self, addr: int, data: bytes | np.ndarray):
+        b = np.frombuffer(bytes(data), np.uint8) if not isinstance(data, np.ndarray) else data.view(np.uint8).ravel()
+        self.mem[addr: addr + b.size] = b
+
+    def read(self, addr: int, n: int) -> np.ndarray:
+        return self.mem[addr: addr + n]
+
+
+def load_program(program: Program, x_int8: np.ndarray) -> Dram:
+    """A DRAM holding the program image and the int8 input tensor [1, C, H, W]."""
+    dram = Dram(program.dram_size)
+    dram.write(0, bytes(program.image))
+    write_tensor(dram, program.tensor_addr(program.graph.input.name), x_int8)
+    return dram
+
+
+def write_tensor(dram: Dram, addr: int, x: np.ndarray):
+    dram.write(addr, np.ascontiguousarray(np.asarray(x, np.int8)[0]).view(np.uint8))
+
+
+def read_tensor(dram: Dram, addr: int, shape) -> np.ndarray:
+    n = int(np.prod(shape))
+    return dram.read(addr, n).view(np.int8).reshape(shape).copy()
+
+
+def _gather(dram: Dram, d: Descriptor) -> np.ndarray:
+    planes = [dram.read(s.addr, s.channels * d.h * d.w).view(np.int8).reshape(s.channels, d.h, d.w)
+              for s in d.segments]
+    return np.concatenate(planes, axis=0)
+
+
+def _constants(dram: Dram, d: Descriptor):
+    raw = dram.read(d.const_addr, 8 * d.cout).tobytes()
+    bias = np.array([struct.unpack_from("<i", raw, 8 * c)[0] for c in range(d.cout)], np.int64)
+    mant = np.array([int.from_bytes(raw[8 * c + 4: 8 * c + 7], "little") for c in range(d.cout)], np.int64)
+    expo = np.array([struct.unpack_from("<b", raw, 8 * c + 7)[0] for c in range(d.cout)], np.int64)
+    return bias, contract.RequantConstants(mantissa=mant, exponent=expo)
+
+
+def execute_descriptor(dram: Dram, d: Descriptor):
+    x = _gather(dram, d)
+    if d.op == "conv":
+        k = d.kernel
+        w = dram.read(d.weight_addr, d.cout * d.cin * k * k).view(np.int8).reshape(d.cout, d.cin, k, k)
+        bias, consts = _constants(dram, d)
+        acc = contract.conv_acc(x, d.x_zp, w, bias, d.stride, k // 2)
+        y = np.moveaxis(contract.requantize_int(np.moveaxis(acc, 0, -1), consts, d.y_zp, d.qmin, d.qmax), -1, 0)
+    elif d.op == "avgpool":  # equal power-of-two scales (the compiler checks): the integer form
+        y = contract.avgpool2x2_int8(x, 1.0, d.x_zp, 1.0, d.y_zp)
+    elif d.op == "upsample":
+        y = contract.upsample_nearest_int8(x, d.factor)
+    else:
+        raise ValueError(f"descriptor {d.layer}: unknown op {d.op!r}")
+    assert y.shape == (d.cout, d.ho, d.wo), (d.name, y.shape)
+    dram.write(d.out_addr, np.ascontiguousarray(y).view(np.uint8))
+
+
+def read_descriptors(dram: Dram) -> list[Descriptor]:
+    magic, version, n, size, table, _ = HEADER.unpack(dram.read(0, HEADER.size).tobytes())
+    if magic != b"HDNA" or size != DESCRIPTOR_SIZE:
+        raise ValueError(f"DRAM holds no program (magic {magic!r}, descriptor size {size})")
+    return [Descriptor.unpack(dram.read(table + i * size, size).tobytes()) for i in range(n)]
+
+
+def execute(dram: Dram, on_layer=None) -> None:
+    """Run every descriptor in the DRAM image, in order, as the controller does."""
+    for d in read_descriptors(dram):
+        execute_descriptor(dram, d)
+        if on_layer:
+            on_layer(d)

@@ -1,0 +1,118 @@
+"""Activation memory plan: where every tensor lives in DRAM, with Concat costing nothing.
+
+Activations are stored channel-planar (CHW, int8): channel c of a tensor is one contiguous plane of
+H*W bytes. A Concat is never materialized: its consumers read the list of its inputs' channel
+ranges (segments), so every producer writes its own buffer once, wherever it is used. A buffer is
+freed after its last consumer (through any concat) has run and is reused first-fit by later
+tensors; the plan reports its peak footprint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from golden.qgraph import QGraph
+
+__all__ = ["Segment", "MemoryPlan", "plan_memory", "ALIGN"]
+
+ALIGN = 64  # bytes: one burst of a 512-bit bus, several of the default 128-bit one
+
+
+@dataclass(frozen=True)
+class Segment:
+    """``channels`` channel planes starting at ``addr`` (plane size = the tensor's H*W)."""
+
+    tensor: str
+    addr: int
+    channels: int
+
+
+@dataclass
+class MemoryPlan:
+    base: int
+    addr: dict[str, int] = field(default_factory=dict)  # materialized tensor -> DRAM address
+    size: dict[str, int] = field(default_factory=dict)
+    segments: dict[str, list[Segment]] = field(default_factory=dict)  # any tensor -> its planes
+    live_bytes: list[int] = field(default_factory=list)  # after each layer
+    peak: int = 0  # highest address used above base (the activation region's size)
+
+    def report(self) -> str:
+        return (f"activation plan: {len(self.addr)} buffers, {sum(self.size.values()):,} bytes if never "
+                f"reused, peak footprint {self.peak:,} bytes ({self.peak / 2**20:.2f} MiB), "
+                f"max live {max(self.live_bytes, default=0):,} bytes")
+
+
+def _align(n: int) -> int:
+    return -(-n // ALIGN) * ALIGN
+
+
+def plan_memory(graph: QGraph, base: int = 0, keep: set[str] | None = None) -> MemoryPlan:
+    """Plan the activations of ``graph`` from DRAM address ``base``.
+
+    ``keep`` names tensors that must survive to the end (by default all of them, so that every
+    intermediate tensor can be read back and compared; pass an empty set for the reuse plan a
+    deployment uses).
+    """
+    plan = MemoryPlan(base)
+    concat = {l.output: l for l in graph.layers if l.op == "concat"}
+
+    def leaves(t: str) -> list[str]:  # the materialized tensors behind a (possibly nested) concat
+        return [x for i in concat[t].inputs for x in leaves(i)] if t in concat else [t]
+
+    last_use: dict[str, int] = {}
+    for idx, layer in enumerate(graph.layers):
+        for t in layer.inputs:
+            for leaf in leaves(t):
+                last_use[leaf] = idx
+    keep_all = keep is None
+    keep = set(keep or ())
+
+    free: list[tuple[int, int]] = []  # (offset, size) holes, offsets relative to base
+    top = 0
+
+    def alloc(nbytes: int) -> int:
+        nonlocal top
+        for i, (off, size) in enumerate(free):
+            if size >= nbytes:
+                free[i] = (off + nbytes, size - nbytes)
+                if free[i][1] == 0:
+                    free.pop(i)
+                return off
+        off, top = top, top + nbytes
+        return off
+
+    def release(off: int, nbytes: int):
+        free.append((off, nbytes))
+        free.sort()
+        merged = []
+        for o, s in free:
+            if merged and merged[-1][0] + merged[-1][1] == o:
+                merged[-1] = (merged[-1][0], merged[-1][1] + s)
+            else:
+                merged.append((o, s))
+        free[:] = merged
+
+    def materialize(name: str):
+        shape = graph.tensors[name].shape
+        c, hw = shape[1], shape[2] * shape[3]
+        nbytes = _align(c * hw)
+        off = alloc(nbytes)
+        plan.addr[name], plan.size[name] = base + off, nbytes
+        plan.segments[name] = [Segment(name, base + off, c)]
+
+    materialize(graph.input.name)
+    live = {graph.input.name}
+    for idx, layer in enumerate(graph.layers):
+        if layer.op == "concat":
+            plan.segments[layer.output] = [s for i in layer.inputs for s in plan.segments[i]]
+        elif layer.op != "argmax":
+            materialize(layer.output)
+            live.add(layer.output)
+        if not keep_all:
+            for t in sorted(live):
+                if last_use.get(t, -1) <= idx and t not in keep and t != layer.output:
+                    release(plan.addr[t] - base, plan.size[t])
+                    live.discard(t)
+        plan.live_bytes.append(sum(plan.size[t] for t in live))
+    plan.peak = top
+    return plan

@@ -1,0 +1,206 @@
+"""ONNX int8 QDQ model -> accelerator program: layer descriptors and a DRAM image.
+
+DRAM image layout (addresses in bytes, every region 64-byte aligned):
+
+    0x0000_0000  program header (64 bytes) then one 128-byte descriptor per layer
+    weights      per conv, int8 [Cout][Cin][k][k] (each output channel's Cin*k*k weights contiguous,
+                 in the order the engine's reduction walks them: ci, dy, dx)
+    constants    per conv, 8 bytes per output channel: int32 bias (LE), 24-bit requantization
+                 mantissa (LE), int8 exponent (golden.contract.requant_constants)
+    activations  the memory plan (compiler.memplan): channel-planar int8 tensors
+
+Descriptor (128 bytes, little endian), see ``DESCRIPTOR`` below and compiler/README.md.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from golden.contract import requant_constants, requant_multiplier
+from golden.qgraph import ModelError, QConv, QGraph
+from compiler.memplan import ALIGN, MemoryPlan, Segment, plan_memory
+
+__all__ = ["OPS", "Descriptor", "Program", "compile_graph", "MAX_SEGMENTS", "HEADER", "DESCRIPTOR"]
+
+OPS = {"conv": 1, "avgpool": 2, "upsample": 3}
+MAX_SEGMENTS = 8  # input channel ranges a descriptor can gather (a HarDBlock concat has at most 6)
+MAGIC = b"HDNA"
+VERSION = 1
+# magic, version, layer count, descriptor size, descriptor table address, DRAM image size
+HEADER = struct.Struct("<4sHHHxxII")
+HEADER_SIZE = 64
+# op, kernel, stride, flags | cin, cout, h, w, ho, wo | x_zp, y_zp, qmin, qmax, factor, n_segments, layer
+# | weight addr, const addr, out addr | segments: (addr u32, channels u16, pad u16) x 8
+DESCRIPTOR = struct.Struct("<BBBB6HbbbbBBH3I" + "IHxx" * MAX_SEGMENTS)
+DESCRIPTOR_SIZE = 128
+FLAG_RELU = 1  # informational: the clamp at the zero point is the ReLU
+FLAG_LAST = 2
+assert DESCRIPTOR.size <= DESCRIPTOR_SIZE and HEADER.size <= HEADER_SIZE
+
+# Fields wide enough for FC-HarDNet at 2048x1024 with room to spare; the compiler refuses beyond.
+LIMITS = {"channels": 2**16 - 1, "height": 2**16 - 1, "width": 2**16 - 1, "address": 2**32 - 1}
+
+
+@dataclass
+class Descriptor:
+    layer: int
+    name: str
+    op: str
+    kernel: int = 1
+    stride: int = 1
+    flags: int = 0
+    cin: int = 0
+    cout: int = 0
+    h: int = 0
+    w: int = 0
+    ho: int = 0
+    wo: int = 0
+    x_zp: int = 0
+    y_zp: int = 0
+    qmin: int = -128
+    qmax: int = 127
+    factor: int = 1
+    weight_addr: int = 0
+    const_addr: int = 0
+    out_addr: int = 0
+    segments: list[Segment] = field(default_factory=list)
+
+    def pack(self) -> bytes:
+        segs = []
+        for s in self.segments + [Segment("", 0, 0)] * (MAX_SEGMENTS - len(self.segments)):
+            segs += [s.addr, s.channels]
+        raw = DESCRIPTOR.pack(OPS[self.op], self.kernel, self.stride, self.flags, self.cin, self.cout, self.h,
+                              self.w, self.ho, self.wo, self.x_zp, self.y_zp, self.qmin, self.qmax, self.factor,
+                              len(self.segments), self.layer, self.weight_addr, self.const_addr, self.out_addr,
+                              *segs)
+        return raw.ljust(DESCRIPTOR_SIZE, b"\0")
+
+    @classmethod
+    def unpack(cls, raw: bytes, name: str = "") -> "Descriptor":
+        v = DESCRIPTOR.unpack(raw[: DESCRIPTOR.size])
+        op = {code: op for op, code in OPS.items()}[v[0]]
+        n = v[15]
+        segs = [Segment("", v[20 + 2 * i], v[21 + 2 * i]) for i in range(n)]
+        return cls(layer=v[16], name=name, op=op, kernel=v[1], stride=v[2], flags=v[3], cin=v[4], cout=v[5],
+                   h=v[6], w=v[7], ho=v[8], wo=v[9], x_zp=v[10], y_zp=v[11], qmin=v[12], qmax=v[13], factor=v[14],
+                   weight_addr=v[17], const_addr=v[18], out_addr=v[19], segments=segs)
+
+
+@dataclass
+class Program:
+    graph: QGraph
+    descriptors: list[Descriptor]
+    plan: MemoryPlan
+    image: bytearray  # header, descriptors, weights and constants (activations are written at run time)
+    weight_bytes: int
+    const_bytes: int
+    host_layers: list[str]  # layers the host runs after the accelerator (argmax)
+
+    @property
+    def activation_base(self) -> int:
+        return self.plan.base
+
+    @property
+    def dram_size(self) -> int:
+        return self.plan.base + self.plan.peak
+
+    def input_segments(self) -> list[Segment]:
+        return self.plan.segments[self.graph.input.name]
+
+    def tensor_addr(self, name: str) -> int:
+        return self.plan.addr[name]
+
+
+def _align(n: int) -> int:
+    return -(-n // ALIGN) * ALIGN
+
+
+def pack_constants(conv: QConv) -> bytes:
+    """8 bytes per output channel: bias int32, mantissa u24, exponent int8."""
+    consts = requant_constants(requant_multiplier(conv.x_scale, conv.w_scale, conv.y_scale))
+    if np.any(consts.exponent < -128) or np.any(consts.exponent > 127):
+        raise ModelError(f"node {conv.name!r} (Conv): requantization exponent {consts.exponent.min()}.."
+                         f"{consts.exponent.max()} does not fit the descriptor's int8 exponent")
+    out = bytearray()
+    for b, m, e in zip(conv.bias.astype(np.int64), consts.mantissa, consts.exponent):
+        out += struct.pack("<i", int(b)) + int(m).to_bytes(3, "little") + struct.pack("<b", int(e))
+    return bytes(out)
+
+
+def _check(layer, **values):
+    for what, (value, limit) in values.items():
+        if value > LIMITS[limit]:
+            raise ModelError(f"node {layer.name!r} ({layer.op}): {what} {value} exceeds the descriptor's limit "
+                             f"{LIMITS[limit]}")
+
+
+def compile_graph(graph: QGraph, keep_all: bool = True) -> Program:
+    """Compile a parsed int8 graph. ``keep_all`` keeps every intermediate tensor in DRAM (for
+    layer-by-layer comparison); False reuses dead buffers (the deployment plan)."""
+    layers = [l for l in graph.layers if l.op in OPS]
+    host = [l.name for l in graph.layers if l.op == "argmax"]
+    for l in graph.layers:
+        if l.op not in OPS and l.op not in ("concat", "argmax"):
+            raise ModelError(f"node {l.name!r}: op {l.op} has no accelerator implementation")
+        if l.op == "argmax" and l is not graph.layers[-1]:
+            raise ModelError(f"node {l.name!r} (ArgMax): only a final ArgMax is supported (it runs on the host)")
+    table = HEADER_SIZE + DESCRIPTOR_SIZE * len(layers)
+    cursor = _align(table)
+    weights, consts = bytearray(), bytearray()
+    w_addr, c_addr = {}, {}
+    convs = [l for l in layers if isinstance(l, QConv)]
+    for conv in convs:
+        w_addr[conv.name] = cursor + len(weights)
+        weights += conv.weight.astype(np.int8).tobytes()
+        weights += b"\0" * (_align(len(weights)) - len(weights))
+    const_base = cursor + len(weights)
+    for conv in convs:
+        c_addr[conv.name] = const_base + len(consts)
+        consts += pack_constants(conv)
+        consts += b"\0" * (_align(len(consts)) - len(consts))
+    act_base = const_base + len(consts)
+    plan = plan_memory(graph, act_base, keep=None if keep_all else set())
+    descs = []
+    for i, l in enumerate(layers):
+        inp = graph.tensors[l.input]
+        out = graph.tensors[l.output]
+        segs = [s for t in l.inputs for s in plan.segments[t]]
+        if len(segs) > MAX_SEGMENTS:
+            raise ModelError(f"node {l.name!r} ({l.op}): reads {len(segs)} channel ranges, the descriptor holds "
+                             f"{MAX_SEGMENTS}")
+        d = Descriptor(layer=i, name=l.name, op=l.op, cin=sum(s.channels for s in segs), cout=out.shape[1],
+                       h=inp.shape[2], w=inp.shape[3], ho=out.shape[2], wo=out.shape[3],
+                       x_zp=inp.zero_point, y_zp=out.zero_point, out_addr=plan.addr[l.output], segments=segs,
+                       flags=FLAG_LAST if i == len(layers) - 1 else 0)
+        _check(l, channels=(max(d.cin, d.cout), "channels"), height=(max(d.h, d.ho), "height"),
+               width=(max(d.w, d.wo), "width"), address=(plan.base + plan.peak, "address"))
+        if isinstance(l, QConv):
+            d.kernel, d.stride = l.kernel, l.stride
+            d.weight_addr, d.const_addr = w_addr[l.name], c_addr[l.name]
+            d.flags |= FLAG_RELU if l.relu else 0
+        elif l.op == "avgpool":
+            if not (inp.scale == out.scale and _pow2(inp.scale)):
+                raise ModelError(f"node {l.name!r} (AveragePool): input scale {inp.scale} and output scale "
+                                 f"{out.scale} must be one power of two for the exact integer average")
+            d.kernel, d.stride = 2, 2
+        elif l.op == "upsample":
+            if (inp.scale, inp.zero_point) != (out.scale, out.zero_point):
+                raise ModelError(f"node {l.name!r} (Resize): input and output quantization differ")
+            d.factor = l.factor
+        descs.append(d)
+    image = bytearray(HEADER.pack(MAGIC, VERSION, len(descs), DESCRIPTOR_SIZE, HEADER_SIZE, act_base)
+                      .ljust(HEADER_SIZE, b"\0"))
+    for d in descs:
+        image += d.pack()
+    image += b"\0" * (cursor - len(image))
+    image += weights + consts
+    assert len(image) == act_base
+    return Program(graph, descs, plan, image, len(weights), len(consts), host)
+
+
+def _pow2(scale) -> bool:
+    m, _ = np.frexp(np.float64(np.float32(scale)))
+    return m == 0.5
