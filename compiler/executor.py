@@ -68,7 +68,11 @@ def execute_descriptor(dram: Dram, d: Descriptor):
         k = d.kernel
         w = dram.read(d.weight_addr, d.cout * d.cin * k * k).view(np.int8).reshape(d.cout, d.cin, k, k)
         bias, consts = _constants(dram, d)
-        acc = contract.conv_acc(x, d.x_zp, w, bias, d.stride, k // 2)
+        # raw activations times weights plus the folded bias (bias - x_zp * sum(w)), wrapped to
+        # int32 as the hardware's adders do; padding taps carry x_zp, as the feeders supply
+        acc = contract.conv_acc(x, 0, w, None, d.stride, 0) if k == 1 else \
+            contract.conv_acc(np.pad(x, ((0, 0), (1, 1), (1, 1)), constant_values=d.x_zp), 0, w, None, d.stride, 0)
+        acc = (acc + bias[:, None, None] + 2**31) % 2**32 - 2**31
         y = np.moveaxis(contract.requantize_int(np.moveaxis(acc, 0, -1), consts, d.y_zp, d.qmin, d.qmax), -1, 0)
     elif d.op == "avgpool":  # equal power-of-two scales (the compiler checks): the integer form
         y = contract.avgpool2x2_int8(x, 1.0, d.x_zp, 1.0, d.y_zp)

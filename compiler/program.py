@@ -5,8 +5,9 @@ DRAM image layout (addresses in bytes, every region 64-byte aligned):
     0x0000_0000  program header (64 bytes) then one 128-byte descriptor per layer
     weights      per conv, int8 [Cout][Cin][k][k] (each output channel's Cin*k*k weights contiguous,
                  in the order the engine's reduction walks them: ci, dy, dx)
-    constants    per conv, 8 bytes per output channel: int32 bias (LE), 24-bit requantization
-                 mantissa (LE), int8 exponent (golden.contract.requant_constants)
+    constants    per conv, 8 bytes per output channel: int32 bias with the input zero point folded in
+                 (bias - x_zp * sum(w), see ``folded_bias``), 24-bit requantization mantissa (LE),
+                 int8 exponent (golden.contract.requant_constants)
     activations  the memory plan (compiler.memplan): channel-planar int8 tensors
 
 Descriptor (128 bytes, little endian), see ``DESCRIPTOR`` below and compiler/README.md.
@@ -33,12 +34,14 @@ VERSION = 1
 HEADER = struct.Struct("<4sHHHxxII")
 HEADER_SIZE = 64
 # op, kernel, stride, flags | cin, cout, h, w, ho, wo | x_zp, y_zp, qmin, qmax, factor, n_segments, layer
-# | weight addr, const addr, out addr | segments: (addr u32, channels u16, pad u16) x 8
-DESCRIPTOR = struct.Struct("<BBBB6HbbbbBBH3I" + "IHxx" * MAX_SEGMENTS)
+# | group, band | weight addr, const addr, out addr | segments: (addr u32, channels u16, pad u16) x 8
+DESCRIPTOR = struct.Struct("<BBBB6HbbbbBBHHH3I" + "IHxx" * MAX_SEGMENTS)
 DESCRIPTOR_SIZE = 128
 FLAG_RELU = 1  # informational: the clamp at the zero point is the ReLU
 FLAG_LAST = 2
 assert DESCRIPTOR.size <= DESCRIPTOR_SIZE and HEADER.size <= HEADER_SIZE
+
+LINE_DEPTH = 4096  # the controller's line buffer (bytes) when a config does not say
 
 # Fields wide enough for FC-HarDNet at 2048x1024 with room to spare; the compiler refuses beyond.
 LIMITS = {"channels": 2**16 - 1, "height": 2**16 - 1, "width": 2**16 - 1, "address": 2**32 - 1}
@@ -63,6 +66,8 @@ class Descriptor:
     qmin: int = -128
     qmax: int = 127
     factor: int = 1
+    group: int = 0  # conv: output channels per weight load (what the banks hold)
+    band: int = 0  # conv: output rows per engine run (what the activation/output buffers hold)
     weight_addr: int = 0
     const_addr: int = 0
     out_addr: int = 0
@@ -74,7 +79,8 @@ class Descriptor:
             segs += [s.addr, s.channels]
         raw = DESCRIPTOR.pack(OPS[self.op], self.kernel, self.stride, self.flags, self.cin, self.cout, self.h,
                               self.w, self.ho, self.wo, self.x_zp, self.y_zp, self.qmin, self.qmax, self.factor,
-                              len(self.segments), self.layer, self.weight_addr, self.const_addr, self.out_addr,
+                              len(self.segments), self.layer, self.group, self.band, self.weight_addr,
+                              self.const_addr, self.out_addr,
                               *segs)
         return raw.ljust(DESCRIPTOR_SIZE, b"\0")
 
@@ -83,10 +89,10 @@ class Descriptor:
         v = DESCRIPTOR.unpack(raw[: DESCRIPTOR.size])
         op = {code: op for op, code in OPS.items()}[v[0]]
         n = v[15]
-        segs = [Segment("", v[20 + 2 * i], v[21 + 2 * i]) for i in range(n)]
+        segs = [Segment("", v[22 + 2 * i], v[23 + 2 * i]) for i in range(n)]
         return cls(layer=v[16], name=name, op=op, kernel=v[1], stride=v[2], flags=v[3], cin=v[4], cout=v[5],
                    h=v[6], w=v[7], ho=v[8], wo=v[9], x_zp=v[10], y_zp=v[11], qmin=v[12], qmax=v[13], factor=v[14],
-                   weight_addr=v[17], const_addr=v[18], out_addr=v[19], segments=segs)
+                   group=v[17], band=v[18], weight_addr=v[19], const_addr=v[20], out_addr=v[21], segments=segs)
 
 
 @dataclass
@@ -118,14 +124,23 @@ def _align(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
 
 
+def folded_bias(conv: QConv) -> np.ndarray:
+    """bias - x_zp * sum(w) modulo 2**32: the PEs multiply raw int8 activations, and the input zero
+    point (also what the feeders put in the padding) is accounted for once, here. Wrapping is exact:
+    the true accumulator fits int32, so the sum of wrapped terms wraps back to it."""
+    wsum = conv.weight.reshape(conv.weight.shape[0], -1).astype(np.int64).sum(axis=1)
+    b = (conv.bias.astype(np.int64) - int(conv.x_zp) * wsum) % 2**32
+    return np.where(b >= 2**31, b - 2**32, b)
+
+
 def pack_constants(conv: QConv) -> bytes:
-    """8 bytes per output channel: bias int32, mantissa u24, exponent int8."""
+    """8 bytes per output channel: folded bias int32 (``folded_bias``), mantissa u24, exponent int8."""
     consts = requant_constants(requant_multiplier(conv.x_scale, conv.w_scale, conv.y_scale))
     if np.any(consts.exponent < -128) or np.any(consts.exponent > 127):
         raise ModelError(f"node {conv.name!r} (Conv): requantization exponent {consts.exponent.min()}.."
                          f"{consts.exponent.max()} does not fit the descriptor's int8 exponent")
     out = bytearray()
-    for b, m, e in zip(conv.bias.astype(np.int64), consts.mantissa, consts.exponent):
+    for b, m, e in zip(folded_bias(conv), consts.mantissa, consts.exponent):
         out += struct.pack("<i", int(b)) + int(m).to_bytes(3, "little") + struct.pack("<b", int(e))
     return bytes(out)
 
@@ -137,8 +152,34 @@ def _check(layer, **values):
                              f"{LIMITS[limit]}")
 
 
-def compile_graph(graph: QGraph, keep_all: bool = True) -> Program:
-    """Compile a parsed int8 graph. ``keep_all`` keeps every intermediate tensor in DRAM (for
+def tile_conv(d: Descriptor, hw) -> tuple[int, int]:
+    """(group, band) for a conv on hardware ``hw`` (an rtl.config.EngineConfig or anything with
+    rows, act_depth, wgt_depth, const_depth, out_depth): the most output channels whose weights and
+    constants fit the row banks, then the most output rows whose input rows (halo included) fit the
+    activation buffer and whose outputs fit the output banks."""
+    K = d.cin * d.kernel * d.kernel
+    if K > hw.wgt_depth:
+        raise ModelError(f"node {d.name!r} (conv): Cin*k*k = {K} weights per output channel exceed the weight "
+                         f"bank depth {hw.wgt_depth} of config {hw.name!r}")
+    tiles = min(-(-d.cout // hw.rows), hw.wgt_depth // K, hw.const_depth)
+    group = min(d.cout, tiles * hw.rows)
+    tiles = -(-group // hw.rows)
+    band = 0
+    for b in range(d.ho, 0, -1):
+        rows_in = min(d.h, (b - 1) * d.stride + d.kernel)
+        if d.cin * rows_in * d.w <= hw.act_depth and tiles * b * d.wo <= hw.out_depth:
+            band = b
+            break
+    if band == 0:
+        raise ModelError(f"node {d.name!r} (conv): one output row needs {d.cin * min(d.h, d.kernel) * d.w} bytes "
+                         f"of input (activation buffer {hw.act_depth}) and {tiles * d.wo} of output (output bank "
+                         f"{hw.out_depth}) in config {hw.name!r}")
+    return group, band
+
+
+def compile_graph(graph: QGraph, hw=None, keep_all: bool = True) -> Program:
+    """Compile a parsed int8 graph for hardware configuration ``hw`` (rtl.config.EngineConfig; None:
+    no buffer limits, whole layers). ``keep_all`` keeps every intermediate tensor in DRAM (for
     layer-by-layer comparison); False reuses dead buffers (the deployment plan)."""
     layers = [l for l in graph.layers if l.op in OPS]
     host = [l.name for l in graph.layers if l.op == "argmax"]
@@ -181,6 +222,7 @@ def compile_graph(graph: QGraph, keep_all: bool = True) -> Program:
             d.kernel, d.stride = l.kernel, l.stride
             d.weight_addr, d.const_addr = w_addr[l.name], c_addr[l.name]
             d.flags |= FLAG_RELU if l.relu else 0
+            d.group, d.band = tile_conv(d, hw) if hw is not None else (d.cout, d.ho)
         elif l.op == "avgpool":
             if not (inp.scale == out.scale and _pow2(inp.scale)):
                 raise ModelError(f"node {l.name!r} (AveragePool): input scale {inp.scale} and output scale "
@@ -190,6 +232,10 @@ def compile_graph(graph: QGraph, keep_all: bool = True) -> Program:
             if (inp.scale, inp.zero_point) != (out.scale, out.zero_point):
                 raise ModelError(f"node {l.name!r} (Resize): input and output quantization differ")
             d.factor = l.factor
+        line = {"avgpool": 2 * d.w, "upsample": d.w}.get(l.op, 0)
+        if hw is not None and line > getattr(hw, "line_depth", LINE_DEPTH):
+            raise ModelError(f"node {l.name!r} ({l.op}): rows of {d.w} pixels need {line} bytes of line buffer "
+                             f"(config {hw.name!r} has {getattr(hw, 'line_depth', LINE_DEPTH)})")
         descs.append(d)
     image = bytearray(HEADER.pack(MAGIC, VERSION, len(descs), DESCRIPTOR_SIZE, HEADER_SIZE, act_base)
                       .ljust(HEADER_SIZE, b"\0"))
