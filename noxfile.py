@@ -39,3 +39,11 @@ def layers(session):
     """Print the layer table (name, op, shapes, kernel, stride, params, MACs) for any input size."""
     _install(session)
     session.run("python", "-m", "golden.layers", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def verilog(session):
+    """Regenerate rtl/generated/<config>/ from the MyHDL sources (--check: fail on any difference)."""
+    _install(session)
+    session.run("python", "-m", "rtl.generate", *session.posargs)
+

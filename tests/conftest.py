@@ -13,3 +13,15 @@ def golden_dir() -> Path:
     d = REPO_ROOT / "build" / "golden"
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def pytest_addoption(parser):
+    parser.addoption("--sim", default="both", choices=("verilator", "icarus", "both"),
+                     help="HDL simulator(s) for the RTL tests (default: both)")
+
+
+def pytest_generate_tests(metafunc):
+    """Tests taking a ``sim`` argument run once per simulator chosen with --sim."""
+    if "sim" in metafunc.fixturenames:
+        choice = metafunc.config.getoption("sim")
+        metafunc.parametrize("sim", ["verilator", "icarus"] if choice == "both" else [choice])

@@ -1,0 +1,244 @@
+"""AXI4 read DMA master: one command (byte address, byte length) in, a byte stream out.
+
+Any byte address and any length >= 1 work: the command is split into INCR bursts of full-width
+beats (ARSIZE = log2(data_bits/8)) of at most ``max_burst`` beats that never cross a 4 KB page;
+bytes before the start address in the first beat and after the end in the last beat are dropped.
+Up to ``outstanding`` bursts are in flight (AR issued, RLAST not yet seen), so the next AR goes out
+while the previous burst's data is still arriving.
+
+Ports (all synchronous to ``clk``, ``rst`` synchronous active high):
+  cmd_valid in, cmd_ready out (= not busy), cmd_addr in [addr_bits], cmd_len in [len_bits] (>= 1):
+      a command is accepted on a cycle with cmd_valid and cmd_ready (cmd_len = 0 is accepted and
+      does nothing: no burst, no byte, no o_last).
+  o_valid out, o_ready in, o_data out [8], o_last out: the byte stream, a byte moves on a cycle
+      with o_valid and o_ready; o_last marks the command's last byte. o_valid/o_data/o_last are
+      registers; m_axi_rready depends combinationally on o_ready (the beat register refills in
+      the cycle its last byte leaves, so there is no bubble between beats).
+  busy out: from the accepted command until its last byte has left.
+  err out: sticky from an R beat with RRESP != OKAY (or an RID other than 0) until the next accepted command (the
+      command still runs to its end; the bytes of an erroneous beat are passed on as received).
+  bytes_read out [32]: bytes moved on the bus since reset (accepted R beats x data_bits/8),
+      wrapping; sample it before and after a command for the DRAM traffic.
+  m_axi_ar{id[id_bits],addr,len[8],size[3],burst[2],valid,ready},
+  m_axi_r{id[id_bits],data,resp[2],last,valid,ready}: the AXI4 read channels; ARID is always 0
+      (bursts complete in order), ARBURST INCR; lock/cache/prot/qos are left to the interconnect's
+      defaults (tie them at the parent if the fabric needs them).
+
+A stream wider than one byte per cycle (N bytes) is a later parameter: the beat register would
+shift by N bytes and ``o_last``'s count would become a byte count of the last transfer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+from myhdl import Signal, always, always_comb, block, concat, intbv, modbv
+
+from rtl.axi_common import beat_count, burst_len, convert_stable, fit
+
+__all__ = ["AxiDmaConfig", "axi_rd", "axi_rd_signals", "build", "DEFAULT"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AxiDmaConfig:
+    """Parameters shared by the read and write DMA masters."""
+
+    name: str = "axi128"
+    data_bits: int = 128  # AXI data width
+    addr_bits: int = 32
+    max_burst: int = 16  # beats per burst (AXI4 INCR: 1..256)
+    len_bits: int = 24  # command length field (bytes)
+    outstanding: int = 4  # bursts in flight
+    id_bits: int = 4  # AXI ID width; every burst uses ID 0 (responses must carry it)
+
+    def __post_init__(self):
+        d = self.data_bits
+        if not isinstance(d, int) or d < 16 or d > 1024 or d & (d - 1):
+            raise ValueError(f"AxiDmaConfig data_bits must be a power of two in 16..1024, not {d!r}")
+        if not isinstance(self.addr_bits, int) or not 13 <= self.addr_bits <= 64:
+            raise ValueError(f"AxiDmaConfig addr_bits must be an integer in 13..64, not {self.addr_bits!r}")
+        if not isinstance(self.max_burst, int) or not 1 <= self.max_burst <= min(256, self.page_beats):
+            raise ValueError(f"AxiDmaConfig max_burst must be in 1..{min(256, self.page_beats)} "
+                             f"(AXI4 INCR, one 4 KB page), not {self.max_burst!r}")
+        if not isinstance(self.len_bits, int) or not 8 <= self.len_bits <= 32:
+            raise ValueError(f"AxiDmaConfig len_bits must be an integer in 8..32, not {self.len_bits!r}")
+        if not isinstance(self.id_bits, int) or not 1 <= self.id_bits <= 16:
+            raise ValueError(f"AxiDmaConfig id_bits must be an integer in 1..16, not {self.id_bits!r}")
+        if not isinstance(self.outstanding, int) or not 1 <= self.outstanding <= 15:
+            raise ValueError(f"AxiDmaConfig outstanding must be an integer in 1..15, not {self.outstanding!r}")
+
+    @property
+    def beat_bytes(self) -> int:
+        return self.data_bits // 8
+
+    @property
+    def size(self) -> int:
+        """AxSIZE: log2 of the beat's bytes."""
+        return self.beat_bytes.bit_length() - 1
+
+    @property
+    def page_beats(self) -> int:
+        return 4096 // self.beat_bytes
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}-{hashlib.sha256(self.to_json().encode()).hexdigest()[:10]}"
+
+
+DEFAULT = AxiDmaConfig()
+
+
+def _u(bits, v=0):
+    return Signal(intbv(v)[bits:]) if bits > 1 else Signal(bool(v))
+
+
+def axi_rd_signals(cfg: AxiDmaConfig = DEFAULT):
+    """A fresh set of axi_rd port signals (dict by port name)."""
+    A, D, L = cfg.addr_bits, cfg.data_bits, cfg.len_bits
+    return dict(
+        cmd_valid=_u(1), cmd_ready=_u(1), cmd_addr=_u(A), cmd_len=_u(L),
+        o_valid=_u(1), o_ready=_u(1), o_data=_u(8), o_last=_u(1),
+        busy=_u(1), err=_u(1), bytes_read=_u(32),
+        m_axi_arid=_u(cfg.id_bits), m_axi_araddr=_u(A), m_axi_arlen=_u(8), m_axi_arsize=_u(3),
+        m_axi_arburst=_u(2), m_axi_arvalid=_u(1), m_axi_arready=_u(1),
+        m_axi_rid=_u(cfg.id_bits), m_axi_rdata=_u(D), m_axi_rresp=_u(2), m_axi_rlast=_u(1), m_axi_rvalid=_u(1),
+        m_axi_rready=_u(1),
+    )
+
+
+@block
+def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, o_valid, o_ready, o_data, o_last,
+           busy, err, bytes_read,
+           m_axi_arid, m_axi_araddr, m_axi_arlen, m_axi_arsize, m_axi_arburst, m_axi_arvalid, m_axi_arready,
+           m_axi_rid, m_axi_rdata, m_axi_rresp, m_axi_rlast, m_axi_rvalid, m_axi_rready,
+           max_burst=16, outstanding=4):
+    A, D, L = len(cmd_addr), len(m_axi_rdata), len(cmd_len)
+    DB = D // 8
+    S = DB.bit_length() - 1
+    PB = 4096 // DB
+    LB = max(L + 1, 9)  # command beats fit in len_bits + 1 bits (len <= 2**L - 1, plus a partial beat)
+    OB = outstanding.bit_length() + 1
+
+    act = Signal(bool(0))
+    ar_beat = Signal(modbv(0)[A - S:])  # beat address of the next burst
+    ar_left = _u(LB)  # beats not yet requested
+    ar_n = _u(LB)  # next burst's beats
+    ar_n_a = _u(A - S)
+    out_cnt = _u(OB)  # bursts requested, RLAST not yet seen
+    arvalid = Signal(bool(0))
+    cmd_beats = _u(LB)
+    first = Signal(bool(0))  # the next R beat is the command's first
+    off = _u(S)  # first beat's byte offset
+    off_l = _u(L)
+    lleft = _u(L)  # bytes not yet loaded into the beat register
+    room = _u(L)  # useful bytes of the next beat from its start offset
+    nb = _u(L)  # bytes the next beat contributes
+    sh = _u(S)  # its start offset
+    sreg = _u(D)  # beat register, next byte at the bottom
+    bcnt = _u(S + 1)  # bytes left in sreg
+    rready = Signal(bool(0))
+    count = Signal(modbv(0)[32:])
+
+    blen = burst_len(ar_beat, ar_left, ar_n, max_burst, PB)
+    fits = [fit(ar_n, ar_n_a), fit(off, off_l), beat_count(cmd_addr, cmd_len, cmd_beats, DB)]
+    ar_n8 = ar_n(8, 0)
+    nb_s = nb(S + 1, 0)
+
+    @always_comb
+    def beat_math():
+        if first:
+            sh.next = off
+            room.next = DB - off_l
+        else:
+            sh.next = 0
+            room.next = DB
+
+    @always_comb
+    def beat_math2():
+        if lleft < room:
+            nb.next = lleft
+        else:
+            nb.next = room
+
+    @always_comb
+    def ready_calc():
+        rready.next = act and lleft != 0 and (bcnt == 0 or (bcnt == 1 and o_ready))
+
+    @always_comb
+    def outs():
+        cmd_ready.next = not act
+        busy.next = act
+        m_axi_rready.next = rready
+        m_axi_arvalid.next = arvalid
+        m_axi_arid.next = 0
+        m_axi_arsize.next = S
+        m_axi_arburst.next = 1
+        o_valid.next = bcnt != 0
+        o_data.next = sreg[8:]
+        o_last.next = bcnt == 1 and lleft == 0
+        bytes_read.next = count
+
+    @always(clk.posedge)
+    def seq():
+        if rst:
+            act.next = 0
+            arvalid.next = 0
+            out_cnt.next = 0
+            ar_left.next = 0
+            lleft.next = 0
+            bcnt.next = 0
+            err.next = 0
+            count.next = 0
+            first.next = 0
+        else:
+            rv = rready and m_axi_rvalid
+            issue = act and not arvalid and ar_left != 0 and out_cnt < outstanding
+            # command
+            if cmd_valid and not act:
+                act.next = cmd_len != 0  # a zero-length command is taken and does nothing
+                err.next = 0
+                ar_beat.next = cmd_addr[A:S]
+                ar_left.next = cmd_beats
+                off.next = cmd_addr[S:]
+                first.next = 1
+                lleft.next = cmd_len
+            elif act and bcnt == 1 and lleft == 0 and o_ready:
+                act.next = 0
+            # AR
+            if issue:
+                arvalid.next = 1
+                m_axi_araddr.next = concat(ar_beat, intbv(0)[S:])
+                m_axi_arlen.next = ar_n8 - 1
+                ar_beat.next = ar_beat + ar_n_a
+                ar_left.next = ar_left - ar_n
+            elif arvalid and m_axi_arready:
+                arvalid.next = 0
+            if issue and not (rv and m_axi_rlast):
+                out_cnt.next = out_cnt + 1
+            elif rv and m_axi_rlast and not issue:
+                out_cnt.next = out_cnt - 1
+            # R beats into the beat register, bytes out of it
+            if rv:
+                sreg.next = m_axi_rdata >> concat(sh, intbv(0)[3:])
+                bcnt.next = nb_s
+                lleft.next = lleft - nb
+                first.next = 0
+                count.next = count + DB
+                if m_axi_rresp != 0 or m_axi_rid != 0:
+                    err.next = 1
+            elif bcnt != 0 and o_ready:
+                sreg.next = concat(intbv(0)[8:], sreg[D:8])
+                bcnt.next = bcnt - 1
+
+    return blen, fits, beat_math, beat_math2, ready_calc, outs, seq
+
+
+def build(cfg: AxiDmaConfig, directory: str, name: str = "ce_axi_rd") -> str:
+    """Convert axi_rd for ``cfg`` to ``directory/name.v``."""
+    return convert_stable(lambda: axi_rd(_u(1), _u(1), **axi_rd_signals(cfg), max_burst=cfg.max_burst,
+                                         outstanding=cfg.outstanding), name, directory)

@@ -1,0 +1,80 @@
+"""Hardware configurations of the conv engine: one frozen, validated dataclass per build.
+
+The JSON form is written next to the generated Verilog; ``key`` (a hash of that JSON) names build
+directories and results, so a changed parameter never reuses a stale build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["EngineConfig", "CONFIGS", "get_config"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineConfig:
+    """Parameters of one engine build.
+
+    rows x cols PEs; rows hold output channels (one weight/constant/output bank per row), cols hold
+    consecutive output pixels of one output row (one activation buffer copy per column).
+    """
+
+    name: str
+    rows: int
+    cols: int
+    act_depth: int = 1 << 14  # bytes per activation buffer (Cin*H*W of one layer input)
+    wgt_depth: int = 1 << 12  # bytes per weight bank (ceil(Cout/rows) * Cin*k*k)
+    const_depth: int = 64  # per-row constant words (ceil(Cout/rows))
+    out_depth: int = 1 << 12  # bytes per output bank (ceil(Cout/rows) * Ho*Wo)
+    data_bits: int = field(default=8, init=False)
+    acc_bits: int = field(default=32, init=False)
+
+    def __post_init__(self):
+        if not self.name.isidentifier():
+            raise ValueError(f"EngineConfig name must be an identifier, not {self.name!r}")
+        for f in ("rows", "cols"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or not 1 <= v <= 256:
+                raise ValueError(f"EngineConfig {f} must be an integer in 1..256, not {v!r}")
+        for f in ("act_depth", "wgt_depth", "const_depth", "out_depth"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or v < 2 or v & (v - 1):
+                raise ValueError(f"EngineConfig {f} must be a power of two >= 2, not {v!r}")
+
+    @property
+    def macs(self) -> int:
+        return self.rows * self.cols
+
+    @property
+    def min_tile_steps(self) -> int:
+        """Shortest tile (reduction steps): the left-shifting drain of a row takes 2*cols cycles
+        and must finish before the next tile's results are captured (see README)."""
+        return 2 * self.cols + 4
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @property
+    def key(self) -> str:
+        """Stable hash of every parameter: the build-cache key."""
+        return f"{self.name}-{hashlib.sha256(self.to_json().encode()).hexdigest()[:10]}"
+
+
+CONFIGS = {
+    c.name: c
+    for c in (
+        EngineConfig(name="tiny", rows=4, cols=4, act_depth=1 << 12, wgt_depth=1 << 10, const_depth=16, out_depth=1 << 10),
+        EngineConfig(name="sim", rows=16, cols=16, act_depth=1 << 15, wgt_depth=1 << 12, const_depth=16, out_depth=1 << 13),
+        # The reference chip's 9216 MACs; buffers sized for a 2048-wide row band, not simulated in CI.
+        EngineConfig(name="asic", rows=96, cols=96, act_depth=1 << 17, wgt_depth=1 << 12, const_depth=8, out_depth=1 << 14),
+    )
+}
+
+
+def get_config(name: str) -> EngineConfig:
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(f"unknown engine config {name!r}; known: {', '.join(CONFIGS)}") from None

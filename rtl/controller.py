@@ -1,0 +1,794 @@
+"""Controller: runs a compiled program from DRAM through the conv engine, one descriptor at a time.
+
+For each 128-byte descriptor (compiler/README.md) it
+- conv: for each output-channel group (``group`` channels, what the weight and constant banks
+  hold) loads the group's weights and constants into the engine's row banks; for each band of
+  ``band`` output rows loads the input rows the band needs (with the 3x3 halo, all input segments:
+  a concat is read from its producers' buffers, never copied), writes the layer registers, runs
+  the engine, and stores the band's output rows channel plane by channel plane;
+- avgpool 2x2 / upsample nearest: streams each channel row by row through a line buffer;
+- then writes the layer's counter record (8 x u32) to ``cnt_base + 32 * layer index``.
+The header at ``prog_base`` gives the descriptor count and the (absolute) descriptor table address,
+so a host can run any contiguous run of descriptors, one layer alone included.
+Argmax runs on the host.
+
+DRAM traffic goes through the read and write DMAs as byte streams (one byte per cycle), and every
+step waits for the previous one: nothing overlaps yet (rtl/README.md, "Controller").
+
+Error codes (``err_code``; ``err`` rises, the controller stops and waits for the next start):
+  1 bad program header, 2 unknown op, 3 bad kernel/stride/factor, 4 a tile exceeds a buffer,
+  5 bad segment count, 6 DRAM read error, 7 DRAM write error.
+Counter record words: cycles, engine cycles, MAC steps (busy), load stall, store stall, descriptor
+fetch, DRAM bytes read, DRAM bytes written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from myhdl import Signal, always, always_comb, block, concat, enum, intbv
+
+__all__ = ["controller", "controller_signals", "ERRORS", "COUNTER_WORDS", "DESC_BYTES"]
+
+ERRORS = {1: "bad program header", 2: "unknown op", 3: "bad kernel, stride or factor",
+          4: "a tile exceeds a buffer", 5: "bad segment count", 6: "DRAM read error", 7: "DRAM write error"}
+COUNTER_WORDS = ("cycles", "engine_cycles", "mac_steps", "load_stall", "store_stall", "fetch", "bytes_read",
+                 "bytes_written")
+DESC_BYTES = 104  # the used part of a 128-byte descriptor
+HDR_BYTES = 20
+N_REGS = 14  # engine layer registers (rtl.sequencer.REGS)
+
+
+def _u(bits, v=0):
+    return Signal(intbv(v)[bits:])
+
+
+def _s(bits, v=0):
+    return Signal(intbv(v, min=-(2 ** (bits - 1)), max=2 ** (bits - 1)))
+
+
+def controller_signals(rows: int):
+    """Port signals of the controller, by name."""
+    b = lambda: Signal(bool(0))  # noqa: E731
+    return dict(
+        start=b(), prog_base=_u(32), cnt_base=_u(32), irq_en=b(), irq_ack=b(), irq=b(), busy=b(), done=b(),
+        err=b(), err_code=_u(8),
+        cur_layer=_u(16), t_cycles=_u(32), t_engine=_u(32), t_steps=_u(32), t_load=_u(32), t_store=_u(32),
+        t_fetch=_u(32),
+        rd_cmd_valid=b(), rd_cmd_ready=b(), rd_cmd_addr=_u(32), rd_cmd_len=_u(24), rd_valid=b(), rd_ready=b(),
+        rd_data=_u(8), rd_last=b(), rd_err=b(), rd_bytes=_u(32),
+        wr_cmd_valid=b(), wr_cmd_ready=b(), wr_cmd_addr=_u(32), wr_cmd_len=_u(24), wr_valid=b(), wr_ready=b(),
+        wr_data=_u(8), wr_done=b(), wr_err=b(), wr_bytes=_u(32),
+        e_start=b(), e_done=b(), e_cycles=_u(32), e_busy=_u(32), e_wr_en=b(), e_wr_sel=_u(2), e_wr_bank=_u(8),
+        e_wr_addr=_u(24), e_wr_data=_u(66), e_rd_addr=_u(24), e_rd_data=_u(8 * rows),
+    )
+
+
+def _tile_count_constants(rows: int):
+    """ceil(n / rows) as (n + rows - 1) * MUL >> SHIFT, exact for every n < 2**16 (checked)."""
+    shift = 32
+    mul = -(-(1 << shift) // rows)
+    for n in range(0, 1 << 16):
+        assert ((n + rows - 1) * mul) >> shift == -(-n // rows)
+    return mul, shift
+
+
+@block
+def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy, done, err, err_code, cur_layer,
+               t_cycles, t_engine, t_steps, t_load, t_store, t_fetch,
+               rd_cmd_valid, rd_cmd_ready, rd_cmd_addr, rd_cmd_len, rd_valid, rd_ready, rd_data, rd_last, rd_err,
+               rd_bytes,
+               wr_cmd_valid, wr_cmd_ready, wr_cmd_addr, wr_cmd_len, wr_valid, wr_ready, wr_data, wr_done, wr_err,
+               wr_bytes,
+               e_start, e_done, e_cycles, e_busy, e_wr_en, e_wr_sel, e_wr_bank, e_wr_addr, e_wr_data, e_rd_addr,
+               e_rd_data, *, rows, act_depth, wgt_depth, const_depth, out_depth, line_depth):
+    R = rows
+    TMUL, TSHIFT = _tile_count_constants(R)
+    st = enum("IDLE", "HDR_CMD", "HDR_RX", "HDR_CHK", "DESC_CMD", "DESC_RX", "DECODE", "CHECK",
+              "G_START", "G_CHK", "W_CMD", "W_RX", "C_CMD", "C_RX",
+              "B_START", "B_ROWS", "B_CHK", "A_SEG", "A_CMD", "A_RX", "REGS", "E_START", "E_WAIT0", "E_WAIT",
+              "S_CMD", "S_ADDR", "S_DATA", "S_DONE", "B_NEXT", "G_NEXT",
+              "V_ROW", "V_RDCMD", "V_RX", "V_WRCMD", "V_ADDR", "V_DATA", "P_RD", "P_OUT", "V_DONE", "V_NEXT",
+              "K_START", "K_PACK", "K_CMD", "K_DATA", "K_DONE", "L_NEXT", "FAIL")
+    state = Signal(st.IDLE)
+
+    hdr = _u(8 * HDR_BYTES)
+    desc = _u(8 * DESC_BYTES)
+    nlayers, layer = _u(16), _u(16)
+    desc_table = _u(32)
+    rxcnt = _u(8)
+    # decoded descriptor fields
+    op, ksz, stride, factor, nseg = _u(8), _u(8), _u(8), _u(8), _u(8)
+    cin, cout, h, w, ho, wo, group, band = [_u(16) for _ in range(8)]
+    xzp, yzp, qmin, qmax = [_s(8) for _ in range(4)]
+    w_addr, c_addr, o_addr = _u(32), _u(32), _u(32)
+    segs, segw = _u(64 * 8), _u(64 * 8)  # the descriptor's segments; the band's walk through them
+    seg_ch = _u(16)
+    K, HW, HoWo = _u(20), _u(32), _u(32)
+    pad = _u(2)
+    # loop state
+    co0, gc, oy0, bo = _u(16), _u(16), _u(16), _u(16)
+    ntile = _u(16)
+    iy_lo, rows_in = _u(16), _u(16)
+    pad_top = Signal(bool(0))
+    ch, y = _u(16), _u(16)
+    chan_addr, ochan = _u(32), _u(32)
+    wi, bank, tbase = _u(20), _u(8), _u(24)
+    apos = _u(24)
+    cbuf = _u(64)
+    cb = _u(4)
+    ridx = _u(4)
+    p, plen = _u(24), _u(24)
+    rep, rr = _u(4), _u(4)
+    lx = _u(16)
+    psum = _s(12)
+    pstep = _u(2)
+    ewait = _u(2)
+    # line buffer: a RAM synthesis infers (write port + registered read)
+    lb = [Signal(intbv(0, min=-128, max=128)) for _ in range(line_depth)]
+    lb_we = Signal(bool(0))
+    lb_waddr, lb_raddr = _u(16), _u(16)
+    lb_wdata, lb_q = _s(8), _s(8)
+    # counters
+    l_cycles, l_engine, l_steps, l_load, l_store, l_fetch = [_u(32) for _ in range(6)]
+    rd0, wr0, l_rdb, l_wrb = _u(32), _u(32), _u(32), _u(32)
+    krec = _u(256)
+
+    bank_out = _u(8 * R)  # the output bank of the channel being stored, in the low byte
+
+    @always_comb
+    def select_bank():
+        bank_out.next = e_rd_data >> concat(bank, intbv(0)[3:])
+
+    @always(clk.posedge)
+    def line_buffer():
+        if lb_we:
+            lb[lb_waddr].next = lb_wdata
+        lb_q.next = lb[lb_raddr]
+
+    was_busy = Signal(bool(0))
+
+    @always(clk.posedge)
+    def interrupt():  # rises when a run ends (done or error) if enabled; cleared by ack or start
+        was_busy.next = busy
+        if rst or start or irq_ack:
+            irq.next = 0
+        elif was_busy and not busy and irq_en:
+            irq.next = 1
+
+    @always(clk.posedge)
+    def fsm():
+        rd_cmd_valid.next = 0
+        wr_cmd_valid.next = 0
+        e_wr_en.next = 0
+        e_start.next = 0
+        lb_we.next = 0
+        if rst:
+            state.next = st.IDLE
+            busy.next = 0
+            done.next = 0
+            err.next = 0
+            err_code.next = 0
+            rd_ready.next = 0
+            wr_valid.next = 0
+        else:
+            # cycle accounting by what the controller is doing
+            if busy:
+                t_cycles.next = t_cycles + 1
+                l_cycles.next = l_cycles + 1
+                if state == st.DESC_CMD or state == st.DESC_RX or state == st.DECODE or state == st.CHECK:
+                    t_fetch.next = t_fetch + 1
+                    l_fetch.next = l_fetch + 1
+                elif (state == st.W_CMD or state == st.W_RX or state == st.C_CMD or state == st.C_RX
+                      or state == st.A_CMD or state == st.A_RX or state == st.V_RDCMD or state == st.V_RX):
+                    t_load.next = t_load + 1
+                    l_load.next = l_load + 1
+                elif state == st.E_START or state == st.E_WAIT0 or state == st.E_WAIT:
+                    t_engine.next = t_engine + 1
+                    l_engine.next = l_engine + 1
+                elif (state == st.S_CMD or state == st.S_ADDR or state == st.S_DATA or state == st.S_DONE
+                      or state == st.V_WRCMD or state == st.V_ADDR or state == st.V_DATA or state == st.P_RD
+                      or state == st.P_OUT or state == st.V_DONE):
+                    t_store.next = t_store + 1
+                    l_store.next = l_store + 1
+
+            if state == st.IDLE:
+                rd_ready.next = 0
+                wr_valid.next = 0
+                if start:
+                    busy.next = 1
+                    done.next = 0
+                    err.next = 0
+                    err_code.next = 0
+                    t_cycles.next = 0
+                    t_engine.next = 0
+                    t_steps.next = 0
+                    t_load.next = 0
+                    t_store.next = 0
+                    t_fetch.next = 0
+                    state.next = st.HDR_CMD
+
+            # ---- program header: magic "HDNA", layer count, descriptor desc_table address
+            elif state == st.HDR_CMD:
+                rd_cmd_valid.next = 1
+                rd_cmd_addr.next = prog_base
+                rd_cmd_len.next = HDR_BYTES
+                if rd_cmd_valid and rd_cmd_ready:
+                    rd_cmd_valid.next = 0
+                    rd_ready.next = 1
+                    state.next = st.HDR_RX
+            elif state == st.HDR_RX:
+                if rd_err:
+                    err_code.next = 6
+                    state.next = st.FAIL
+                elif rd_valid:
+                    hdr.next = concat(rd_data, hdr[8 * HDR_BYTES:8])
+                    if rd_last:
+                        rd_ready.next = 0
+                        state.next = st.HDR_CHK
+            elif state == st.HDR_CHK:
+                nlayers.next = hdr[64:48]
+                desc_table.next = hdr[128:96]
+                layer.next = 0
+                if hdr[32:0] != 0x414E4448 or hdr[80:64] != 128:  # "HDNA" little endian, descriptor size
+                    err_code.next = 1
+                    state.next = st.FAIL
+                elif hdr[64:48] == 0:
+                    state.next = st.IDLE
+                    busy.next = 0
+                    done.next = 1
+                else:
+                    state.next = st.DESC_CMD
+
+            # ---- descriptor fetch and decode
+            elif state == st.DESC_CMD:
+                l_cycles.next = 1
+                l_engine.next = 0
+                l_steps.next = 0
+                l_load.next = 0
+                l_store.next = 0
+                l_fetch.next = 1
+                rd0.next = rd_bytes
+                wr0.next = wr_bytes
+                rd_cmd_valid.next = 1
+                rd_cmd_addr.next = desc_table + concat(layer, intbv(0)[7:])
+                rd_cmd_len.next = DESC_BYTES
+                if rd_cmd_valid and rd_cmd_ready:
+                    rd_cmd_valid.next = 0
+                    rd_ready.next = 1
+                    state.next = st.DESC_RX
+            elif state == st.DESC_RX:
+                if rd_err:
+                    err_code.next = 6
+                    state.next = st.FAIL
+                elif rd_valid:
+                    desc.next = concat(rd_data, desc[8 * DESC_BYTES:8])
+                    if rd_last:
+                        rd_ready.next = 0
+                        state.next = st.DECODE
+            elif state == st.DECODE:
+                op.next = desc[8:0]
+                ksz.next = desc[16:8]
+                stride.next = desc[24:16]
+                cin.next = desc[48:32]
+                cout.next = desc[64:48]
+                h.next = desc[80:64]
+                w.next = desc[96:80]
+                ho.next = desc[112:96]
+                wo.next = desc[128:112]
+                xzp.next = desc[136:128].signed()
+                yzp.next = desc[144:136].signed()
+                qmin.next = desc[152:144].signed()
+                qmax.next = desc[160:152].signed()
+                factor.next = desc[168:160]
+                nseg.next = desc[176:168]
+                cur_layer.next = desc[192:176]  # the layer's index in the program: names its counter record
+                group.next = desc[208:192]
+                band.next = desc[224:208]
+                w_addr.next = desc[256:224]
+                c_addr.next = desc[288:256]
+                o_addr.next = desc[320:288]
+                segs.next = desc[832:320]
+                K.next = desc[48:32] * desc[16:8] * desc[16:8]
+                HW.next = desc[80:64] * desc[96:80]
+                HoWo.next = desc[112:96] * desc[128:112]
+                pad.next = desc[11:9]  # k // 2
+                state.next = st.CHECK
+            elif state == st.CHECK:
+                if op != 1 and op != 2 and op != 3:
+                    err_code.next = 2
+                    state.next = st.FAIL
+                elif op == 1 and ((ksz != 1 and ksz != 3) or (stride != 1 and stride != 2)):
+                    err_code.next = 3
+                    state.next = st.FAIL
+                elif op == 3 and factor < 2:
+                    err_code.next = 3
+                    state.next = st.FAIL
+                elif nseg == 0 or nseg > 8:
+                    err_code.next = 5
+                    state.next = st.FAIL
+                elif op == 1 and (group == 0 or band == 0 or K > wgt_depth):
+                    err_code.next = 4
+                    state.next = st.FAIL
+                elif op == 2 and 2 * w > line_depth:
+                    err_code.next = 4
+                    state.next = st.FAIL
+                elif op == 3 and w > line_depth:
+                    err_code.next = 4
+                    state.next = st.FAIL
+                elif op == 1:
+                    co0.next = 0
+                    state.next = st.G_START
+                else:
+                    ch.next = 0
+                    y.next = 0
+                    ridx.next = 0
+                    segw.next = segs
+                    seg_ch.next = segs[48:32]
+                    chan_addr.next = segs[32:0]
+                    ochan.next = o_addr
+                    state.next = st.V_ROW
+
+            # ---- conv: output-channel groups
+            elif state == st.G_START:
+                if cout - co0 < group:
+                    gc.next = cout - co0
+                    ntile.next = ((cout - co0 + R - 1) * TMUL) >> TSHIFT
+                else:
+                    gc.next = group
+                    ntile.next = ((group + R - 1) * TMUL) >> TSHIFT
+                state.next = st.G_CHK
+            elif state == st.G_CHK:
+                if ntile * K > wgt_depth or ntile > const_depth:
+                    err_code.next = 4
+                    state.next = st.FAIL
+                else:
+                    wi.next = 0
+                    bank.next = 0
+                    tbase.next = 0
+                    state.next = st.W_CMD
+            elif state == st.W_CMD:
+                rd_cmd_valid.next = 1
+                rd_cmd_addr.next = w_addr + co0 * K
+                rd_cmd_len.next = gc * K
+                if rd_cmd_valid and rd_cmd_ready:
+                    rd_cmd_valid.next = 0
+                    rd_ready.next = 1
+                    state.next = st.W_RX
+            elif state == st.W_RX:  # weight i of channel co0 + t*R + bank -> bank, t*K + i
+                if rd_err:
+                    err_code.next = 6
+                    state.next = st.FAIL
+                elif rd_valid:
+                    e_wr_en.next = 1
+                    e_wr_sel.next = 1
+                    e_wr_bank.next = bank
+                    e_wr_addr.next = tbase + wi
+                    e_wr_data.next = rd_data
+                    if wi == K - 1:
+                        wi.next = 0
+                        if bank == R - 1:
+                            bank.next = 0
+                            tbase.next = tbase + K
+                        else:
+                            bank.next = bank + 1
+                    else:
+                        wi.next = wi + 1
+                    if rd_last:
+                        rd_ready.next = 0
+                        bank.next = 0
+                        tbase.next = 0
+                        cb.next = 0
+                        state.next = st.C_CMD
+            elif state == st.C_CMD:
+                rd_cmd_valid.next = 1
+                rd_cmd_addr.next = c_addr + concat(co0, intbv(0)[3:])
+                rd_cmd_len.next = concat(gc, intbv(0)[3:])
+                if rd_cmd_valid and rd_cmd_ready:
+                    rd_cmd_valid.next = 0
+                    rd_ready.next = 1
+                    state.next = st.C_RX
+            elif state == st.C_RX:  # 8 bytes: bias i32, mantissa u24, exponent i8 -> one 66-bit word
+                if rd_err:
+                    err_code.next = 6
+                    state.next = st.FAIL
+                elif rd_valid:
+                    cbuf.next = concat(rd_data, cbuf[64:8])
+                    if cb == 7:
+                        cb.next = 0
+                        e_wr_en.next = 1
+                        e_wr_sel.next = 2
+                        e_wr_bank.next = bank
+                        e_wr_addr.next = tbase
+                        e_wr_data.next = concat(cbuf[40:8], cbuf[64:40], rd_data[7], rd_data[7], rd_data)
+                        if bank == R - 1:
+                            bank.next = 0
+                            tbase.next = tbase + 1
+                        else:
+                            bank.next = bank + 1
+                    else:
+                        cb.next = cb + 1
+                    if rd_last:
+                        rd_ready.next = 0
+                        oy0.next = 0
+                        state.next = st.B_START
+
+            # ---- conv: bands of output rows
+            elif state == st.B_START:
+                if ho - oy0 < band:
+                    bo.next = ho - oy0
+                else:
+                    bo.next = band
+                state.next = st.B_ROWS
+            elif state == st.B_ROWS:
+                # input rows [oy0*s - pad, (oy0+bo-1)*s - pad + k) clipped to the image
+                if oy0 * stride < pad:
+                    iy_lo.next = 0
+                    pad_top.next = 1
+                    if (oy0 + bo - 1) * stride - pad + ksz > h:
+                        rows_in.next = h
+                    else:
+                        rows_in.next = (oy0 + bo - 1) * stride - pad + ksz
+                else:
+                    iy_lo.next = oy0 * stride - pad
+                    pad_top.next = 0
+                    if (oy0 + bo - 1) * stride - pad + ksz > h:
+                        rows_in.next = h - (oy0 * stride - pad)
+                    else:
+                        rows_in.next = (bo - 1) * stride + ksz
+                state.next = st.B_CHK
+            elif state == st.B_CHK:
+                if cin * rows_in * w > act_depth or ntile * bo * wo > out_depth:
+                    err_code.next = 4
+                    state.next = st.FAIL
+                else:
+                    apos.next = 0
+                    ridx.next = 0
+                    segw.next = segs
+                    seg_ch.next = segs[48:32]
+                    chan_addr.next = segs[32:0] + iy_lo * w
+                    ch.next = 0
+                    state.next = st.A_CMD
+            elif state == st.A_CMD:  # one channel's rows of the band
+                rd_cmd_valid.next = 1
+                rd_cmd_addr.next = chan_addr
+                rd_cmd_len.next = rows_in * w
+                if rd_cmd_valid and rd_cmd_ready:
+                    rd_cmd_valid.next = 0
+                    rd_ready.next = 1
+                    state.next = st.A_RX
+            elif state == st.A_RX:
+                if rd_err:
+                    err_code.next = 6
+                    state.next = st.FAIL
+                elif rd_valid:
+                    e_wr_en.next = 1
+                    e_wr_sel.next = 0
+                    e_wr_addr.next = apos
+                    e_wr_data.next = rd_data
+                    apos.next = apos + 1
+                    if rd_last:
+                        rd_ready.next = 0
+                        state.next = st.A_SEG
+            elif state == st.A_SEG:  # next channel, next segment, or done
+                if ch + 1 < seg_ch:
+                    ch.next = ch + 1
+                    chan_addr.next = chan_addr + HW
+                    state.next = st.A_CMD
+                elif ridx + 1 < nseg:
+                    ridx.next = ridx + 1
+                    ch.next = 0
+                    seg_ch.next = segw[112:96]
+                    chan_addr.next = segw[96:64] + iy_lo * w
+                    segw.next = concat(intbv(0)[64:], segw[64 * 8:64])
+                    state.next = st.A_CMD
+                else:
+                    ridx.next = 0
+                    state.next = st.REGS
+            elif state == st.REGS:  # engine layer registers, one per cycle (rtl.sequencer.REGS + pad_top)
+                e_wr_en.next = 1
+                e_wr_sel.next = 3
+                e_wr_addr.next = ridx
+                if ridx == 0:
+                    e_wr_data.next = cin
+                elif ridx == 1:
+                    e_wr_data.next = rows_in
+                elif ridx == 2:
+                    e_wr_data.next = w
+                elif ridx == 3:
+                    e_wr_data.next = gc
+                elif ridx == 4:
+                    e_wr_data.next = bo
+                elif ridx == 5:
+                    e_wr_data.next = wo
+                elif ridx == 6:
+                    e_wr_data.next = ksz
+                elif ridx == 7:
+                    e_wr_data.next = stride
+                elif ridx == 8:
+                    e_wr_data.next = pad
+                elif ridx == 9:
+                    e_wr_data.next = xzp[8:]
+                elif ridx == 10:
+                    e_wr_data.next = yzp[8:]
+                elif ridx == 11:
+                    e_wr_data.next = qmin[8:]
+                elif ridx == 12:
+                    e_wr_data.next = qmax[8:]
+                else:
+                    e_wr_data.next = pad_top
+                if ridx == N_REGS - 1:
+                    ridx.next = 0
+                    state.next = st.E_START
+                else:
+                    ridx.next = ridx + 1
+            elif state == st.E_START:
+                e_start.next = 1
+                ewait.next = 0
+                state.next = st.E_WAIT0
+            elif state == st.E_WAIT0:  # the engine clears done one cycle after start
+                ewait.next = ewait + 1
+                if ewait == 2:
+                    state.next = st.E_WAIT
+            elif state == st.E_WAIT:
+                if e_done:
+                    t_steps.next = t_steps + e_busy
+                    l_steps.next = l_steps + e_busy
+                    ch.next = 0
+                    bank.next = 0
+                    tbase.next = 0
+                    chan_addr.next = o_addr + co0 * HoWo + oy0 * wo
+                    state.next = st.S_CMD
+            # store: each channel's rows of the band, from output bank c % R at (c // R)*bo*wo
+            elif state == st.S_CMD:
+                wr_cmd_valid.next = 1
+                wr_cmd_addr.next = chan_addr
+                wr_cmd_len.next = bo * wo
+                p.next = 0
+                plen.next = bo * wo
+                if wr_cmd_valid and wr_cmd_ready:
+                    wr_cmd_valid.next = 0
+                    e_rd_addr.next = tbase
+                    state.next = st.S_ADDR
+            elif state == st.S_ADDR:  # read data appears one cycle after the address
+                state.next = st.S_DATA
+            elif state == st.S_DATA:
+                if wr_err:
+                    err_code.next = 7
+                    state.next = st.FAIL
+                elif not wr_valid:
+                    wr_valid.next = 1
+                    wr_data.next = bank_out[8:]
+                elif wr_ready:
+                    wr_valid.next = 0
+                    if p == plen - 1:
+                        state.next = st.S_DONE
+                    else:
+                        p.next = p + 1
+                        e_rd_addr.next = tbase + p + 1
+                        state.next = st.S_ADDR
+            elif state == st.S_DONE:
+                if wr_err:
+                    err_code.next = 7
+                    state.next = st.FAIL
+                elif wr_done:
+                    if ch + 1 == gc:
+                        state.next = st.B_NEXT
+                    else:
+                        ch.next = ch + 1
+                        chan_addr.next = chan_addr + HoWo
+                        if bank == R - 1:
+                            bank.next = 0
+                            tbase.next = tbase + bo * wo
+                        else:
+                            bank.next = bank + 1
+                        state.next = st.S_CMD
+            elif state == st.B_NEXT:
+                if oy0 + bo >= ho:
+                    state.next = st.G_NEXT
+                else:
+                    oy0.next = oy0 + bo
+                    state.next = st.B_START
+            elif state == st.G_NEXT:
+                if co0 + gc >= cout:
+                    state.next = st.K_START
+                else:
+                    co0.next = co0 + gc
+                    state.next = st.G_START
+
+            # ---- avgpool 2x2 / upsample nearest, row by row through the line buffer
+            elif state == st.V_ROW:
+                state.next = st.V_RDCMD
+            elif state == st.V_RDCMD:
+                rd_cmd_valid.next = 1
+                if op == 2:  # two input rows per output row
+                    rd_cmd_addr.next = chan_addr + concat(y, intbv(0)[1:]) * w
+                    rd_cmd_len.next = concat(w, intbv(0)[1:])
+                else:
+                    rd_cmd_addr.next = chan_addr + y * w
+                    rd_cmd_len.next = w
+                lx.next = 0
+                if rd_cmd_valid and rd_cmd_ready:
+                    rd_cmd_valid.next = 0
+                    rd_ready.next = 1
+                    state.next = st.V_RX
+            elif state == st.V_RX:
+                if rd_err:
+                    err_code.next = 6
+                    state.next = st.FAIL
+                elif rd_valid:
+                    lb_we.next = 1
+                    lb_waddr.next = lx
+                    lb_wdata.next = rd_data.signed()
+                    lx.next = lx + 1
+                    if rd_last:
+                        rd_ready.next = 0
+                        state.next = st.V_WRCMD
+            elif state == st.V_WRCMD:
+                wr_cmd_valid.next = 1
+                if op == 2:
+                    wr_cmd_addr.next = ochan + y * wo
+                    wr_cmd_len.next = wo
+                else:
+                    wr_cmd_addr.next = ochan + y * factor * wo
+                    wr_cmd_len.next = factor * wo
+                lx.next = 0
+                rep.next = 0
+                rr.next = 0
+                pstep.next = 0
+                psum.next = 0
+                if wr_cmd_valid and wr_cmd_ready:
+                    wr_cmd_valid.next = 0
+                    if op == 2:
+                        lb_raddr.next = 0
+                        state.next = st.P_RD
+                    else:
+                        lb_raddr.next = 0
+                        state.next = st.V_ADDR
+            elif state == st.V_ADDR:
+                state.next = st.V_DATA
+            elif state == st.V_DATA:  # upsample: row rr of factor, pixel lx repeated factor times
+                if wr_err:
+                    err_code.next = 7
+                    state.next = st.FAIL
+                elif not wr_valid:
+                    wr_valid.next = 1
+                    wr_data.next = lb_q[8:]
+                elif wr_ready:
+                    wr_valid.next = 0
+                    if rep == factor - 1:
+                        rep.next = 0
+                        if lx == w - 1:
+                            lx.next = 0
+                            lb_raddr.next = 0
+                            if rr == factor - 1:
+                                state.next = st.V_DONE
+                            else:
+                                rr.next = rr + 1
+                                state.next = st.V_ADDR
+                        else:
+                            lx.next = lx + 1
+                            lb_raddr.next = lx + 1
+                            state.next = st.V_ADDR
+                    else:
+                        rep.next = rep + 1
+                        wr_valid.next = 1  # same byte again
+            elif state == st.P_RD:  # avgpool: lb[2x], lb[2x+1], lb[w+2x], lb[w+2x+1] then output
+                pstep.next = pstep + 1
+                if pstep == 0:
+                    lb_raddr.next = concat(lx, intbv(0)[1:]) + 1
+                elif pstep == 1:
+                    lb_raddr.next = w + concat(lx, intbv(0)[1:])
+                    psum.next = lb_q
+                elif pstep == 2:
+                    lb_raddr.next = w + concat(lx, intbv(0)[1:]) + 1
+                    psum.next = psum + lb_q
+                else:
+                    psum.next = psum + lb_q
+                    state.next = st.P_OUT
+            elif state == st.P_OUT:
+                if wr_err:
+                    err_code.next = 7
+                    state.next = st.FAIL
+                elif not wr_valid:
+                    # round_half_even((sum(x) + 4*(y_zp - x_zp)) / 4), saturated (golden.contract)
+                    v = intbv(0, min=-4096, max=4096)
+                    v[:] = psum + lb_q + 4 * yzp - 4 * xzp
+                    q = intbv(0, min=-1024, max=1024)
+                    q[:] = v >> 2
+                    if v[2:] == 3 or (v[2:] == 2 and q[0] == 1):
+                        q[:] = q + 1
+                    if q > 127:
+                        wr_data.next = 127
+                    elif q < -128:
+                        wr_data.next = 128
+                    else:
+                        wr_data.next = q[8:]
+                    wr_valid.next = 1
+                elif wr_ready:
+                    wr_valid.next = 0
+                    if lx == wo - 1:
+                        state.next = st.V_DONE
+                    else:
+                        lx.next = lx + 1
+                        lb_raddr.next = (lx + 1) * 2
+                        pstep.next = 0
+                        state.next = st.P_RD
+            elif state == st.V_DONE:
+                if wr_err:
+                    err_code.next = 7
+                    state.next = st.FAIL
+                elif wr_done:
+                    state.next = st.V_NEXT
+            elif state == st.V_NEXT:
+                if (op == 2 and y == ho - 1) or (op == 3 and y == h - 1):
+                    y.next = 0
+                    ochan.next = ochan + HoWo
+                    if ch + 1 < seg_ch:
+                        ch.next = ch + 1
+                        chan_addr.next = chan_addr + HW
+                        state.next = st.V_ROW
+                    elif ridx + 1 < nseg:
+                        ridx.next = ridx + 1
+                        ch.next = 0
+                        seg_ch.next = segw[112:96]
+                        chan_addr.next = segw[96:64]
+                        segw.next = concat(intbv(0)[64:], segw[64 * 8:64])
+                        state.next = st.V_ROW
+                    else:
+                        state.next = st.K_START
+                else:
+                    y.next = y + 1
+                    state.next = st.V_ROW
+
+            # ---- per-layer counter record, then the next descriptor
+            elif state == st.K_START:
+                l_rdb.next = rd_bytes - rd0
+                l_wrb.next = wr_bytes - wr0
+                state.next = st.K_PACK
+            elif state == st.K_PACK:
+                krec.next = concat(l_wrb, l_rdb, l_fetch, l_store, l_load, l_steps, l_engine, l_cycles)
+                state.next = st.K_CMD
+            elif state == st.K_CMD:
+                wr_cmd_valid.next = 1
+                wr_cmd_addr.next = cnt_base + concat(cur_layer, intbv(0)[5:])
+                wr_cmd_len.next = 32
+                p.next = 0
+                if wr_cmd_valid and wr_cmd_ready:
+                    wr_cmd_valid.next = 0
+                    wr_valid.next = 1
+                    wr_data.next = krec[8:0]
+                    state.next = st.K_DATA
+            elif state == st.K_DATA:
+                if wr_ready:
+                    krec.next = concat(intbv(0)[8:], krec[256:8])
+                    wr_data.next = krec[16:8]
+                    if p == 31:
+                        wr_valid.next = 0
+                        state.next = st.K_DONE
+                    else:
+                        p.next = p + 1
+            elif state == st.K_DONE:
+                if wr_err:
+                    err_code.next = 7
+                    state.next = st.FAIL
+                elif wr_done:
+                    state.next = st.L_NEXT
+            elif state == st.L_NEXT:
+                if layer + 1 == nlayers:
+                    busy.next = 0
+                    done.next = 1
+                    state.next = st.IDLE
+                else:
+                    layer.next = layer + 1
+                    state.next = st.DESC_CMD
+            elif state == st.FAIL:
+                rd_ready.next = 0
+                wr_valid.next = 0
+                busy.next = 0
+                err.next = 1
+                state.next = st.IDLE
+            else:  # unreachable encodings of the state register
+                state.next = st.IDLE
+
+    return select_bank, line_buffer, interrupt, fsm

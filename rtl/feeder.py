@@ -1,0 +1,136 @@
+"""Feeders: activation column feeders (top edge) and row units (left edge: weights, drain, output).
+
+Both are stages of a registered descriptor chain: the sequencer issues one step descriptor per cycle
+to column 0 and row 0; each stage uses it and hands it on one cycle later, so column j / row i see
+step n at cycle n + j / n + i -- the systolic skew, without a triangle of data delay lines.
+
+ce_fcol (column feeder j): holds one copy of the activation buffer (CHW bytes, broadcast-written),
+reads x[addr] for its pixel and outputs it, or the input zero point when the tap is in the padding.
+Its successor's descriptor is addr + stride, ix + stride: the next output pixel to the right.
+Data latency 2 (registered RAM read, then the pad mux).
+
+ce_rowu (row unit i): weight bank (output channels co = i mod R, layout [co//R][Cin*k*k]), constant
+bank ([co//R] -> bias | mantissa | exponent), output bank ([co//R][Ho*Wo]). It feeds weights (0 in
+bubble steps), latches the tile descriptor at each tile start (current -> draining), numbers the
+drained sums of its array row (column 0 first, one every 2 cycles), hands them with their output
+address to the row's PPU and writes the PPU's results.
+"""
+
+from myhdl import Signal, always, block, intbv
+
+__all__ = ["fcol", "rowu", "ADDR_BITS", "CONST_BITS"]
+
+ADDR_BITS = 24  # signed activation address / unsigned bank addresses
+CONST_BITS = 66  # bias 32 | mantissa 24 | exponent 10 (exponent in the low bits)
+
+
+@block
+def fcol(clk, i_first, i_addr, i_iyok, i_ix, o_first, o_addr, o_iyok, o_ix, a_data, f_data,
+         l_w, l_stride, l_xzp, wr_en, wr_addr, wr_data, *, depth):
+    mem = [Signal(intbv(0, min=-128, max=128)) for _ in range(depth)]
+    ab = (depth - 1).bit_length()
+    q = Signal(intbv(0, min=-128, max=128))
+    ok1 = Signal(bool(0))
+    f1 = Signal(bool(0))
+
+    @always(clk.posedge)
+    def write():
+        if wr_en:
+            mem[wr_addr[ab:]].next = wr_data[8:].signed()
+
+    @always(clk.posedge)
+    def feed():
+        q.next = mem[i_addr[ab:]]
+        ok1.next = i_iyok and i_ix >= 0 and i_ix < l_w
+        f1.next = i_first
+        if ok1:
+            a_data.next = q
+        else:
+            a_data.next = l_xzp
+        f_data.next = f1
+        o_first.next = i_first
+        o_addr.next = i_addr + l_stride
+        o_iyok.next = i_iyok
+        o_ix.next = i_ix + l_stride
+
+    return write, feed
+
+
+@block
+def rowu(clk, rst, i_valid, i_first, i_waddr, i_ctile, i_obase, i_ncols, i_rows, i_tok,
+         o_valid, o_first, o_waddr, o_ctile, o_obase, o_ncols, o_rows, o_tok, w_data, d_in, dv_in,
+         p_valid, p_acc, p_bias, p_mant, p_exp, p_tag, q_valid, q_y, q_tag,
+         we_w, we_c, wr_addr, wr_data, rd_addr, rd_data, *, wdepth, cdepth, odepth):
+    wb, cb, ob = [(d - 1).bit_length() for d in (wdepth, cdepth, odepth)]
+    wmem = [Signal(intbv(0, min=-128, max=128)) for _ in range(wdepth)]
+    cmem = [Signal(intbv(0)[66:]) for _ in range(cdepth)]
+    omem = [Signal(intbv(0, min=-128, max=128)) for _ in range(odepth)]
+    wq = Signal(intbv(0, min=-128, max=128))
+    wv1 = Signal(bool(0))
+    cq = Signal(intbv(0)[66:])
+    cur_ok, dr_ok = Signal(bool(0)), Signal(bool(0))
+    cur_ctile = Signal(intbv(0)[len(i_ctile):])
+    cur_obase, dr_obase = Signal(intbv(0)[len(i_obase):]), Signal(intbv(0)[len(i_obase):])
+    cur_ncols, dr_ncols = Signal(intbv(0)[len(i_ncols):]), Signal(intbv(0)[len(i_ncols):])
+    dr_const = Signal(intbv(0)[66:])
+    cnt = Signal(intbv(0)[len(i_ncols):])
+
+    @always(clk.posedge)
+    def mems():
+        if we_w:
+            wmem[wr_addr[wb:]].next = wr_data[8:].signed()
+        if we_c:
+            cmem[wr_addr[cb:]].next = wr_data
+        if q_valid:
+            omem[q_tag[ob:]].next = q_y
+        wq.next = wmem[i_waddr[wb:]]
+        cq.next = cmem[cur_ctile[cb:]]
+        rd_data.next = omem[rd_addr[ob:]]
+
+    @always(clk.posedge)
+    def feed():
+        wv1.next = i_valid
+        if wv1:
+            w_data.next = wq
+        else:
+            w_data.next = 0
+        o_valid.next = i_valid
+        o_first.next = i_first
+        o_waddr.next = i_waddr
+        o_ctile.next = i_ctile
+        o_obase.next = i_obase
+        o_ncols.next = i_ncols
+        o_tok.next = i_tok
+        if i_rows > 0:
+            o_rows.next = i_rows - 1
+        else:
+            o_rows.next = 0
+
+    @always(clk.posedge)
+    def drain():
+        if rst:
+            cur_ok.next = 0
+            dr_ok.next = 0
+            cnt.next = 0
+            p_valid.next = 0
+        else:
+            if i_first:  # tile start: the current tile starts draining, the new one is current
+                dr_ok.next = cur_ok
+                dr_obase.next = cur_obase
+                dr_ncols.next = cur_ncols
+                dr_const.next = cq
+                cur_ok.next = i_tok and i_rows > 0
+                cur_obase.next = i_obase
+                cur_ncols.next = i_ncols
+                cur_ctile.next = i_ctile
+                cnt.next = 0
+            elif dv_in:
+                cnt.next = cnt + 1
+            p_valid.next = dv_in and dr_ok and cnt < dr_ncols
+            p_acc.next = d_in
+            p_bias.next = dr_const[66:34].signed()
+            p_mant.next = dr_const[34:10]
+            p_exp.next = dr_const[10:].signed()
+            p_tag.next = dr_obase + cnt
+
+    return mems, feed, drain

@@ -1,0 +1,45 @@
+"""MyHDL helpers: structural modules as user-defined Verilog, conversion with stable output.
+
+MyHDL flattens hierarchy. Leaf blocks (PE, PPU, feeders, sequencer) are written in MyHDL and
+converted on their own; structural blocks (row, array, engine top) are MyHDL blocks whose Verilog is
+user-defined code instantiating those leaves, so generated files stay small and diffable and the
+96x96 configuration converts in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from myhdl._extractHierarchy import _UserVerilogCode
+
+__all__ = ["mark_ports", "attach_verilog", "convert"]
+
+
+def mark_ports(inputs, outputs):
+    """Tell the converter that user code reads ``inputs`` and drives ``outputs`` (wires)."""
+    for s in inputs:
+        s.read = True
+    for s in outputs:
+        s.driven = "wire"
+
+
+def attach_verilog(blk, text: str):
+    """Make ``blk`` convert to ``text`` (the module body; its port names are the block's args)."""
+    blk.verilog_code = _UserVerilogCode(text.replace("$", "$$"), {}, blk.func.__name__, blk.func, __file__, 0)
+    return blk
+
+
+def convert(top, name: str, directory: str) -> str:
+    """Convert a block instance to ``directory/name.v``; returns the path. MyHDL's date/file header
+    lines are dropped so regeneration is byte-stable."""
+    os.makedirs(directory, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        top.convert(hdl="Verilog", name=name, path=tmp, no_testbench=True, timescale="1ns/1ps")
+        with open(os.path.join(tmp, name + ".v")) as f:
+            text = f.read()
+    lines = [l for l in text.splitlines() if not l.startswith(("// Date:", "// File:"))]
+    path = os.path.join(directory, name + ".v")
+    with open(path, "w") as f:
+        f.write("\n".join(lines).rstrip() + "\n")
+    return path

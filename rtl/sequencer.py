@@ -1,0 +1,210 @@
+"""Layer sequencer: layer registers, the tile/step loops, and the counters.
+
+Loops (outer to inner): output-channel tile (R channels), output row oy, pixel tile (C consecutive
+ox), then the reduction steps ci, dy, dx (k*k*Cin of them), padded with bubble steps (weight 0) up
+to ``min_steps`` so a tile is never shorter than the array's drain. After the last tile one flush
+step (tile-start flag, no tile) pushes the last sums into the drain; ``done`` rises once drained.
+
+Each cycle it issues one step descriptor to column feeder 0 (activation address of output pixel
+ox0, row in bounds, x index) and row unit 0 (weight address, tile-start flag, output-channel tile,
+output address of pixel ox0, valid columns and rows of the tile).
+
+Registers (written with wr_en, index wr_addr, value wr_data): REGS below. Counters: cycles from
+start to done, busy = reduction steps issued (each one is R*C MAC slots).
+"""
+
+from myhdl import Signal, always, block, enum, intbv
+
+__all__ = ["sequencer", "REGS"]
+
+# pad is the horizontal padding and the bottom one (rows past h read as padding); pad_top is the
+# vertical padding above row 0 of the loaded rows: 0 for a band of rows that does not start at the
+# image's top (its halo row is loaded instead), pad for a whole layer or the first band.
+REGS = ("cin", "h", "w", "cout", "ho", "wo", "k", "stride", "pad", "x_zp", "y_zp", "qmin", "qmax", "pad_top")
+
+
+@block
+def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
+              a_first, a_addr, a_iyok, a_ix,
+              w_valid, w_first, w_waddr, w_ctile, w_obase, w_ncols, w_rows, w_tok,
+              l_w, l_stride, l_xzp, l_yzp, l_qmin, l_qmax, *, rows, cols, min_steps, drain_wait):
+    R, C = rows, cols
+    S = lambda: Signal(intbv(0, min=-(2**23), max=2**23))  # noqa: E731  signed 24-bit
+    U = lambda: Signal(intbv(0)[24:])  # noqa: E731
+    cin, h, cout, ho, wo, ksz, pad = [U() for _ in range(7)]
+    K, HW, P = U(), U(), U()
+    st = enum("IDLE", "SETUP", "RUN", "FLUSH", "WAIT")
+    state = Signal(st.IDLE)
+    kcnt, ci, dy, dx, oy, ox0, cot, wbase, obase_row = [U() for _ in range(9)]
+    cout_left = S()
+    iy0, rowb, ix0, chan_b, dyW = [S() for _ in range(5)]
+    wcnt = U()
+    hs = S()  # H signed, for the same reason
+    ptop = S()  # vertical padding above the loaded rows (register 13)
+    ws = S()  # W as a signed 24-bit value: -l_w on the 16-bit port would zero-extend in Verilog
+
+    @always(clk.posedge)
+    def regs():
+        if wr_en:
+            if wr_addr == 0:
+                cin.next = wr_data[24:]
+            elif wr_addr == 1:
+                h.next = wr_data[24:]
+                hs.next = wr_data[16:]
+            elif wr_addr == 2:
+                l_w.next = wr_data[16:]
+                ws.next = wr_data[16:]
+            elif wr_addr == 3:
+                cout.next = wr_data[24:]
+            elif wr_addr == 4:
+                ho.next = wr_data[24:]
+            elif wr_addr == 5:
+                wo.next = wr_data[24:]
+            elif wr_addr == 6:
+                ksz.next = wr_data[24:]
+            elif wr_addr == 7:
+                l_stride.next = wr_data[2:]
+            elif wr_addr == 8:
+                pad.next = wr_data[24:]
+            elif wr_addr == 9:
+                l_xzp.next = wr_data[8:].signed()
+            elif wr_addr == 10:
+                l_yzp.next = wr_data[8:].signed()
+            elif wr_addr == 11:
+                l_qmin.next = wr_data[8:].signed()
+            elif wr_addr == 12:
+                l_qmax.next = wr_data[8:].signed()
+            elif wr_addr == 13:
+                ptop.next = wr_data[2:]
+
+    @always(clk.posedge)
+    def run():
+        a_first.next = 0
+        w_first.next = 0
+        w_valid.next = 0
+        w_tok.next = 0
+        if rst:
+            state.next = st.IDLE
+            done.next = 0
+        elif state == st.IDLE:
+            if start:
+                state.next = st.SETUP
+                done.next = 0
+                cycles.next = 0
+                busy.next = 0
+                K.next = cin * ksz * ksz
+                HW.next = h * l_w
+        elif state == st.SETUP:
+            if K < min_steps:
+                P.next = min_steps
+            else:
+                P.next = K
+            kcnt.next = 0
+            ci.next = 0
+            dy.next = 0
+            dx.next = 0
+            chan_b.next = 0
+            dyW.next = 0
+            oy.next = 0
+            ox0.next = 0
+            cot.next = 0
+            wbase.next = 0
+            obase_row.next = 0
+            cout_left.next = cout
+            iy0.next = -ptop
+            ix0.next = -pad
+            if ptop != 0:
+                rowb.next = -ws
+            else:
+                rowb.next = 0
+            cycles.next = cycles + 1
+            state.next = st.RUN
+        elif state == st.RUN:
+            cycles.next = cycles + 1
+            # issue step kcnt of the current tile
+            a_first.next = kcnt == 0
+            a_addr.next = chan_b + rowb + dyW + ix0 + dx
+            iy = intbv(0, min=-(2**23), max=2**23)
+            iy[:] = iy0 + dy
+            a_iyok.next = iy >= 0 and iy < hs
+            a_ix.next = ix0 + dx
+            w_first.next = kcnt == 0
+            w_valid.next = kcnt < K
+            w_waddr.next = wbase + kcnt
+            w_ctile.next = cot
+            w_obase.next = obase_row + ox0
+            if wo - ox0 < C:
+                w_ncols.next = wo - ox0
+            else:
+                w_ncols.next = C
+            if cout_left < R:
+                w_rows.next = cout_left
+            else:
+                w_rows.next = R
+            w_tok.next = 1
+            if kcnt < K:
+                busy.next = busy + 1
+                if dx == ksz - 1:
+                    dx.next = 0
+                    if dy == ksz - 1:
+                        dy.next = 0
+                        dyW.next = 0
+                        ci.next = ci + 1
+                        chan_b.next = chan_b + HW
+                    else:
+                        dy.next = dy + 1
+                        dyW.next = dyW + l_w
+                else:
+                    dx.next = dx + 1
+            if kcnt == P - 1:  # next tile
+                kcnt.next = 0
+                ci.next = 0
+                dy.next = 0
+                dx.next = 0
+                chan_b.next = 0
+                dyW.next = 0
+                if ox0 + C >= wo:
+                    ox0.next = 0
+                    ix0.next = -pad
+                    obase_row.next = obase_row + wo
+                    if oy == ho - 1:
+                        oy.next = 0
+                        iy0.next = -ptop
+                        if ptop != 0:
+                            rowb.next = -ws
+                        else:
+                            rowb.next = 0
+                        cot.next = cot + 1
+                        wbase.next = wbase + K
+                        cout_left.next = cout_left - R
+                        if cout_left <= R:
+                            state.next = st.FLUSH
+                    else:
+                        oy.next = oy + 1
+                        iy0.next = iy0 + l_stride
+                        if l_stride == 2:
+                            rowb.next = rowb + 2 * ws
+                        else:
+                            rowb.next = rowb + ws
+                else:
+                    ox0.next = ox0 + C
+                    if l_stride == 2:
+                        ix0.next = ix0 + 2 * C
+                    else:
+                        ix0.next = ix0 + C
+            else:
+                kcnt.next = kcnt + 1
+        elif state == st.FLUSH:
+            cycles.next = cycles + 1
+            a_first.next = 1
+            w_first.next = 1
+            wcnt.next = 0
+            state.next = st.WAIT
+        elif state == st.WAIT:
+            cycles.next = cycles + 1
+            wcnt.next = wcnt + 1
+            if wcnt == drain_wait:
+                done.next = 1
+                state.next = st.IDLE
+
+    return regs, run

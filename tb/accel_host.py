@@ -1,0 +1,132 @@
+"""The host's side of an accelerator run: DRAM contents before, results and counters after.
+
+DRAM layout of a run (every region 64-byte aligned):
+    [0, act_base)            the compiled program (header, descriptors, weights, constants)
+    activations              the memory plan (every tensor kept, so each can be read back)
+    headers                  64 bytes per layer: a program header pointing at that layer's
+                             descriptor alone (count 1), for layer-isolated runs
+    counters                 32 bytes per layer: the controller's counter records
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from compiler.program import DESCRIPTOR_SIZE, HEADER, HEADER_SIZE, Program
+from golden.intmodel import Comparison, compare
+from rtl.controller import COUNTER_WORDS, ERRORS
+
+__all__ = ["RunLayout", "layout_run", "dram_image", "write_hex", "read_hex", "read_tensor", "counters",
+           "compare_layers", "REGS", "LayerResult"]
+
+# AXI-Lite register map of rtl.accel (byte offsets)
+REGS = dict(CTRL=0x00, PROG_BASE=0x04, CNT_BASE=0x08, IRQ_ACK=0x0C, STATUS=0x10, CYCLES=0x14, ENGINE=0x18,
+            STEPS=0x1C, LOAD=0x20, STORE=0x24, FETCH=0x28, BYTES_RD=0x2C, BYTES_WR=0x30, HWCONFIG=0x34)
+CTRL_START, CTRL_IRQ_EN = 1, 2
+
+
+def _align(n: int, a: int = 64) -> int:
+    return -(-n // a) * a
+
+
+@dataclass
+class RunLayout:
+    program: Program
+    headers: int  # address of the per-layer headers
+    counters: int  # address of the counter records
+    size: int  # bytes of DRAM the run uses
+
+    def header_addr(self, layer: int) -> int:
+        return self.headers + HEADER_SIZE * layer
+
+
+def layout_run(program: Program) -> RunLayout:
+    headers = _align(program.dram_size)
+    n = len(program.descriptors)
+    counters = headers + HEADER_SIZE * n
+    return RunLayout(program, headers, counters, _align(counters + 32 * n, 16))
+
+
+def dram_image(layout: RunLayout, tensors: dict[str, np.ndarray]) -> bytearray:
+    """Program, the given int8 NCHW tensors at their planned addresses, and the per-layer headers."""
+    prog = layout.program
+    img = bytearray(layout.size)
+    img[: len(prog.image)] = prog.image
+    for name, x in tensors.items():
+        addr = prog.tensor_addr(name)
+        raw = np.ascontiguousarray(np.asarray(x, np.int8)[0]).tobytes()
+        img[addr: addr + len(raw)] = raw
+    act_base = prog.activation_base
+    for i in range(len(prog.descriptors)):
+        hdr = HEADER.pack(b"HDNA", 1, 1, DESCRIPTOR_SIZE, HEADER_SIZE + DESCRIPTOR_SIZE * i, act_base)
+        a = layout.header_addr(i)
+        img[a: a + len(hdr)] = hdr
+    return img
+
+
+def write_hex(img: bytes, path, word_bytes: int = 16):
+    """$readmemh file: one little-endian word per line."""
+    data = bytes(img) + b"\0" * (-len(img) % word_bytes)
+    words = np.frombuffer(data, np.uint8).reshape(-1, word_bytes)[:, ::-1]
+    with open(path, "w") as f:
+        f.write("\n".join(row.tobytes().hex() for row in words))
+        f.write("\n")
+
+
+def read_hex(path, nbytes: int, word_bytes: int = 16) -> bytearray:
+    """Bytes from a $writememh file (comment and address lines skipped)."""
+    out = bytearray()
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith(("//", "@")):
+                continue
+            word = bytes.fromhex(line.replace("x", "0").replace("X", "0").zfill(2 * word_bytes))
+            out += word[::-1]
+            if len(out) >= nbytes:
+                break
+    return out[:nbytes]
+
+
+def read_tensor(img: bytes, addr: int, shape) -> np.ndarray:
+    n = int(np.prod(shape))
+    return np.frombuffer(bytes(img[addr: addr + n]), np.int8).reshape(shape).copy()
+
+
+def counters(img: bytes, layout: RunLayout, layer: int) -> dict[str, int]:
+    a = layout.counters + 32 * layer
+    return dict(zip(COUNTER_WORDS, struct.unpack("<8I", bytes(img[a: a + 32]))))
+
+
+@dataclass
+class LayerResult:
+    index: int
+    name: str
+    op: str
+    comparison: Comparison
+    counters: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.comparison.ok
+
+
+def compare_layers(layout: RunLayout, img: bytes, golden) -> list[LayerResult]:
+    """Every descriptor's output read back from DRAM against the golden capture."""
+    prog = layout.program
+    out = []
+    for d in prog.descriptors:
+        t = prog.graph.tensors[d.name]
+        got = read_tensor(img, prog.tensor_addr(d.name), t.shape)
+        out.append(LayerResult(d.layer, d.name, d.op, compare(d.name, golden[d.name].data, got),
+                               counters(img, layout, d.layer)))
+    return out
+
+
+def status_text(status: int) -> str:
+    code = (status >> 8) & 0xFF
+    s = f"busy={status & 1} done={(status >> 1) & 1} err={(status >> 2) & 1} layer={status >> 16}"
+    return s + (f" error {code}: {ERRORS.get(code, '?')}" if code else "")

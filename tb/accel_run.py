@@ -1,0 +1,146 @@
+"""Run a network (or single layers) through the accelerator RTL and compare every layer.
+
+    python -m tb.accel_run --model onnx_models/tiny_int8.onnx --height 64 --width 128 --config sim
+
+compiles the model for the hardware configuration, captures onnxruntime's golden on the crop,
+simulates the whole accelerator (controller, DMAs, engine) with the DRAM image, reads every
+tensor back and prints a per-layer table: verdict, mismatches, first differing coordinates, RTL
+cycles and DRAM bytes from the counter records, and the compiler's estimate beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from compiler.program import Program, compile_graph
+from golden.capture import Capture, capture
+from golden.cityscapes import Crop
+from golden.qgraph import load_qgraph
+from rtl.config import get_config
+from tb.accel_host import (LayerResult, compare_layers, dram_image, layout_run, read_hex, status_text,
+                           write_hex)
+from tb.runner import ROOT, generated_dir, run_cocotb
+
+__all__ = ["RunResult", "run_accel", "build_sources"]
+
+
+@dataclass
+class RunResult:
+    mode: str
+    layers: list[LayerResult]
+    runs: list[dict]  # status and total counters per start
+    wall_s: float
+
+    @property
+    def ok(self) -> bool:
+        return all(r.get("STATUS", 0) & 4 == 0 and not r.get("timeout") for r in self.runs) and \
+            all(l.ok for l in self.layers)
+
+    def first_failure(self) -> LayerResult | None:
+        return next((l for l in self.layers if not l.ok), None)
+
+
+def build_sources(config: str, with_dram_model: bool) -> list[Path]:
+    d = generated_dir(config)
+    srcs = sorted(d.glob("*.v"))
+    if with_dram_model:
+        srcs += [ROOT / "tb" / "hdl" / "axi_ram_model.v", ROOT / "tb" / "hdl" / "accel_tb_top.v"]
+    return srcs
+
+
+def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "verilator", isolated: bool = False,
+              dram: str = "model", stall: int = 0, seed: int = 1, workdir: Path | None = None) -> RunResult:
+    """Simulate ``program`` on the RTL. ``isolated``: every layer runs alone from golden inputs (all
+    golden tensors preloaded, layers run last to first so no run overwrites another's input);
+    otherwise the whole network runs from the input tensor in one start. ``dram``: "model" (fast
+    Verilog AXI memory, ``stall``/256 random stall chance) or "axiram" (cocotbext-axi AxiRam)."""
+    cfg = get_config(config)
+    layout = layout_run(program)
+    names = [d.name for d in program.descriptors]
+    if isolated:
+        tensors = {n: golden[n].data for n in [program.graph.input.name] + names}
+        runs = [layout.header_addr(i) for i in reversed(range(len(names)))]
+    else:
+        tensors = {program.graph.input.name: golden["input"].data}
+        runs = [0]
+    img = dram_image(layout, tensors)
+    tmp = Path(workdir or tempfile.mkdtemp(prefix="accel-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    dram_in, dram_out, result = tmp / "dram_in", tmp / "dram_out", tmp / "result.json"
+    env = dict(ACC_MODE=dram, ACC_RUNS=json.dumps(runs), ACC_CNT_BASE=str(layout.counters),
+               ACC_NBYTES=str(layout.size), ACC_RESULT=str(result), ACC_DRAM_OUT=str(dram_out))
+    plusargs = []
+    if dram == "model":
+        write_hex(img, dram_in)
+        plusargs = [f"+DRAM_IN={dram_in}", f"+DRAM_OUT={dram_out}", f"+DRAM_STALL={stall}", f"+DRAM_SEED={seed}"]
+        toplevel = "accel_tb_top"
+    else:
+        dram_in.write_bytes(bytes(img))
+        env["ACC_DRAM_IN"] = str(dram_in)
+        toplevel = "ce_accel"
+    t0 = time.time()
+    run_cocotb(sim=sim, block=f"accel-{dram}", cfg=cfg, sources=build_sources(config, dram == "model"),
+               toplevel=toplevel, test_module="tb.test_accel", env=env, plusargs=plusargs)
+    wall = time.time() - t0
+    runs_out = json.loads(result.read_text()) if result.exists() else [dict(timeout=True)]
+    out = read_hex(dram_out, layout.size) if dram == "model" else dram_out.read_bytes()
+    return RunResult("isolated" if isolated else "chained", compare_layers(layout, out, golden), runs_out, wall)
+
+
+def print_table(res: RunResult, estimate=None, file=None):
+    out = file or sys.stdout
+    print(f"{'#':>3} {'layer':<16} {'op':<8} {'verdict':<8} {'mismatch':>9} {'first':<16} {'cycles':>10} "
+          f"{'engine':>10} {'DRAM rd':>10} {'DRAM wr':>10}" + (f" {'est cyc':>10} {'est rd':>10}" if estimate else ""),
+          file=out)
+    for l in res.layers:
+        c = l.comparison
+        row = (f"{l.index:>3} {l.name:<16} {l.op:<8} {'pass' if c.ok else 'FAIL':<8} {c.mismatches:>9} "
+               f"{str(c.first or ''):<16} {l.counters.get('cycles', 0):>10} {l.counters.get('engine_cycles', 0):>10} "
+               f"{l.counters.get('bytes_read', 0):>10} {l.counters.get('bytes_written', 0):>10}")
+        if estimate:
+            e = estimate[l.index]
+            row += f" {e.cycles:>10} {e.bytes_read:>10}"
+        print(row, file=out)
+    for r in res.runs:
+        if r.get("timeout"):
+            print(f"run at header {r.get('prog_base')}: TIMEOUT", file=out)
+        elif r.get("STATUS", 0) & 4:
+            print(f"run at header {r['prog_base']}: {status_text(r['STATUS'])}", file=out)
+    total = sum(l.counters.get("cycles", 0) for l in res.layers)
+    bad = [l for l in res.layers if not l.ok]
+    print(f"{res.mode}: {len(res.layers) - len(bad)}/{len(res.layers)} layers bit-exact, {total:,} cycles, "
+          f"simulated in {res.wall_s:.1f} s", file=out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="onnx_models/tiny_int8.onnx")
+    ap.add_argument("--frame", default=Crop.frame)
+    ap.add_argument("--top", type=int, default=384)
+    ap.add_argument("--left", type=int, default=768)
+    ap.add_argument("--height", type=int, default=64)
+    ap.add_argument("--width", type=int, default=128)
+    ap.add_argument("--config", default="sim", help="hardware configuration (rtl/config.py)")
+    ap.add_argument("--sim", default="verilator", choices=("verilator", "icarus"))
+    ap.add_argument("--isolated", action="store_true", help="each layer alone from golden inputs")
+    ap.add_argument("--dram", default="model", choices=("model", "axiram"))
+    ap.add_argument("--stall", type=int, default=0, help="random DRAM stall chance /256 (model DRAM)")
+    args = ap.parse_args(argv)
+    crop = Crop(args.frame, args.top, args.left, args.height, args.width)
+    gold = capture(args.model, crop)
+    graph = load_qgraph(args.model, gold.input_size)
+    prog = compile_graph(graph, get_config(args.config))
+    res = run_accel(prog, gold, config=args.config, sim=args.sim, isolated=args.isolated, dram=args.dram,
+                    stall=args.stall)
+    print_table(res)
+    return 0 if res.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

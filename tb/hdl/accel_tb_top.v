@@ -1,0 +1,65 @@
+// Simulation top for network runs: the accelerator with its AXI master on the Verilog DRAM model
+// (tb/hdl/axi_ram_model.v). cocotb drives clk, rst, the AXI-Lite port and the DRAM backdoor
+// (load, dump) and waits on irq. Test code, not generated.
+`timescale 1ns/1ps
+module accel_tb_top (
+    input  wire        clk,
+    input  wire        rst,
+    input  wire        load,
+    input  wire        dump,
+    output wire        irq,
+    input  wire [7:0]  s_axil_awaddr,
+    input  wire        s_axil_awvalid,
+    output wire        s_axil_awready,
+    input  wire [31:0] s_axil_wdata,
+    input  wire [3:0]  s_axil_wstrb,
+    input  wire        s_axil_wvalid,
+    output wire        s_axil_wready,
+    output wire [1:0]  s_axil_bresp,
+    output wire        s_axil_bvalid,
+    input  wire        s_axil_bready,
+    input  wire [7:0]  s_axil_araddr,
+    input  wire        s_axil_arvalid,
+    output wire        s_axil_arready,
+    output wire [31:0] s_axil_rdata,
+    output wire [1:0]  s_axil_rresp,
+    output wire        s_axil_rvalid,
+    input  wire        s_axil_rready
+);
+    wire [3:0] arid, awid;
+    wire [31:0] araddr, awaddr;
+    wire [7:0] arlen, awlen;
+    wire [2:0] arsize, awsize;
+    wire [1:0] arburst, awburst, rresp, bresp;
+    wire arvalid, arready, rlast, rvalid, rready, awvalid, awready, wlast, wvalid, wready, bvalid, bready;
+    wire [127:0] rdata, wdata;
+    wire [15:0] wstrb;
+
+    ce_accel dut (
+        .clk(clk), .rst(rst), .irq(irq),
+        .m_axi_arid(arid), .m_axi_araddr(araddr), .m_axi_arlen(arlen), .m_axi_arsize(arsize),
+        .m_axi_arburst(arburst), .m_axi_arvalid(arvalid), .m_axi_arready(arready),
+        .m_axi_rid(4'd0), .m_axi_rdata(rdata), .m_axi_rresp(rresp), .m_axi_rlast(rlast),
+        .m_axi_rvalid(rvalid), .m_axi_rready(rready),
+        .m_axi_awid(awid), .m_axi_awaddr(awaddr), .m_axi_awlen(awlen), .m_axi_awsize(awsize),
+        .m_axi_awburst(awburst), .m_axi_awvalid(awvalid), .m_axi_awready(awready),
+        .m_axi_wdata(wdata), .m_axi_wstrb(wstrb), .m_axi_wlast(wlast), .m_axi_wvalid(wvalid),
+        .m_axi_wready(wready), .m_axi_bid(4'd0), .m_axi_bresp(bresp), .m_axi_bvalid(bvalid),
+        .m_axi_bready(bready),
+        .s_axil_awaddr(s_axil_awaddr), .s_axil_awvalid(s_axil_awvalid), .s_axil_awready(s_axil_awready),
+        .s_axil_wdata(s_axil_wdata), .s_axil_wstrb(s_axil_wstrb), .s_axil_wvalid(s_axil_wvalid),
+        .s_axil_wready(s_axil_wready), .s_axil_bresp(s_axil_bresp), .s_axil_bvalid(s_axil_bvalid),
+        .s_axil_bready(s_axil_bready), .s_axil_araddr(s_axil_araddr), .s_axil_arvalid(s_axil_arvalid),
+        .s_axil_arready(s_axil_arready), .s_axil_rdata(s_axil_rdata), .s_axil_rresp(s_axil_rresp),
+        .s_axil_rvalid(s_axil_rvalid), .s_axil_rready(s_axil_rready)
+    );
+
+    axi_ram_model #(.DATA_W(128), .ADDR_W(32), .WORDS(1 << 20)) dram (
+        .clk(clk), .rst(rst), .load(load), .dump(dump),
+        .arADDR(araddr), .arLEN(arlen), .arVALID(arvalid), .arREADY(arready),
+        .rDATA(rdata), .rRESP(rresp), .rLAST(rlast), .rVALID(rvalid), .rREADY(rready),
+        .awADDR(awaddr), .awLEN(awlen), .awVALID(awvalid), .awREADY(awready),
+        .wDATA(wdata), .wSTRB(wstrb), .wLAST(wlast), .wVALID(wvalid), .wREADY(wready),
+        .bRESP(bresp), .bVALID(bvalid), .bREADY(bready)
+    );
+endmodule

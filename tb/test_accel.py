@@ -1,0 +1,81 @@
+"""cocotb test of the whole accelerator: DRAM in, program runs, DRAM and counters out.
+
+Driven by environment variables (set by tests/test_rtl_accel.py through tb.accel_run):
+  ACC_MODE     "model": DUT is tb/hdl/accel_tb_top.v, DRAM is its Verilog AXI memory (backdoor
+               loaded from ACC_DRAM_IN, dumped to ACC_DRAM_OUT through plusargs);
+               "axiram": DUT is the accelerator itself, DRAM is cocotbext-axi's AxiRam.
+  ACC_RUNS     JSON list of program-header addresses, run one after another (one start each)
+  ACC_CNT_BASE counter record base
+  ACC_NBYTES   DRAM bytes to return
+  ACC_RESULT   JSON file written with the status and total counters of every run
+  ACC_TIMEOUT_CYCLES  per run
+Python only drives the AXI-Lite register accesses; during a run it waits on the interrupt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
+from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
+
+from tb.accel_host import CTRL_IRQ_EN, CTRL_START, REGS
+
+PERIOD_NS = 2  # 500 MHz
+
+
+async def reset(dut):
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 5)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 2)
+
+
+@cocotb.test()
+async def run_program(dut):
+    mode = os.environ.get("ACC_MODE", "model")
+    runs = json.loads(os.environ["ACC_RUNS"])
+    nbytes = int(os.environ["ACC_NBYTES"])
+    timeout = int(os.environ.get("ACC_TIMEOUT_CYCLES", "50000000"))
+    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+    ram = None
+    if mode == "axiram":
+        ram = AxiRam(AxiBus.from_prefix(dut, "m_axi"), dut.clk, dut.rst, size=nbytes + 4096)
+        ram.write(0, open(os.environ["ACC_DRAM_IN"], "rb").read())
+    else:
+        dut.load.value = 0
+        dut.dump.value = 0
+    await reset(dut)
+    if mode == "model":
+        dut.load.value = 1
+        await ClockCycles(dut.clk, 2)
+        dut.load.value = 0
+    axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
+    results = []
+    await axil.write_dword(REGS["CNT_BASE"], int(os.environ["ACC_CNT_BASE"]))
+    for base in runs:
+        await axil.write_dword(REGS["PROG_BASE"], base)
+        await axil.write_dword(REGS["CTRL"], CTRL_START | CTRL_IRQ_EN)
+        if not dut.irq.value:
+            fired = await First(RisingEdge(dut.irq), Timer(timeout * PERIOD_NS, unit="ns"))
+            if not isinstance(fired, RisingEdge) and not dut.irq.value:
+                results.append(dict(prog_base=base, timeout=True))
+                break
+        regs = {name: await axil.read_dword(off) for name, off in REGS.items() if off >= REGS["STATUS"]}
+        await axil.write_dword(REGS["IRQ_ACK"], 1)
+        results.append(dict(prog_base=base, **regs))
+        if regs["STATUS"] & 4:  # error: stop here, the host reports it
+            break
+    if mode == "model":
+        dut.dump.value = 1
+        await ClockCycles(dut.clk, 2)
+        dut.dump.value = 0
+        await ClockCycles(dut.clk, 2)
+    else:
+        with open(os.environ["ACC_DRAM_OUT"], "wb") as f:
+            f.write(ram.read(0, nbytes))
+    with open(os.environ["ACC_RESULT"], "w") as f:
+        json.dump(results, f)
