@@ -36,6 +36,7 @@ class RunResult:
     layers: list[LayerResult]
     runs: list[dict]  # status and total counters per start
     wall_s: float
+    waves: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -55,17 +56,24 @@ def build_sources(config: str, with_dram_model: bool) -> list[Path]:
 
 
 def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "verilator", isolated: bool = False,
-              dram: str = "model", stall: int = 0, seed: int = 1, workdir: Path | None = None) -> RunResult:
+              layers: list[str] | None = None, dram: str = "model", stall: int = 0, seed: int = 1,
+              reset_after: int = 0, waves: bool = False, workdir: Path | None = None) -> RunResult:
     """Simulate ``program`` on the RTL. ``isolated``: every layer runs alone from golden inputs (all
     golden tensors preloaded, layers run last to first so no run overwrites another's input);
     otherwise the whole network runs from the input tensor in one start. ``dram``: "model" (fast
-    Verilog AXI memory, ``stall``/256 random stall chance) or "axiram" (cocotbext-axi AxiRam)."""
+    Verilog AXI memory, ``stall``/256 random stall chance) or "axiram" (cocotbext-axi AxiRam).
+    ``layers`` limits an isolated run to those layers. ``reset_after``: assert reset that many cycles
+    into the first run, then run everything again from the start (the reset-mid-layer check).
+    ``waves``: build with FST tracing; the waveform is left in the build directory (``RunResult.waves``)."""
     cfg = get_config(config)
     layout = layout_run(program)
     names = [d.name for d in program.descriptors]
     if isolated:
         tensors = {n: golden[n].data for n in [program.graph.input.name] + names}
-        runs = [layout.header_addr(i) for i in reversed(range(len(names)))]
+        picked = [i for i, n in enumerate(names) if layers is None or n in layers]
+        if layers is not None and len(picked) != len(set(layers)):
+            raise ValueError(f"unknown layers {sorted(set(layers) - set(names))}; the program has {names}")
+        runs = [layout.header_addr(i) for i in reversed(picked)]
     else:
         tensors = {program.graph.input.name: golden["input"].data}
         runs = [0]
@@ -74,7 +82,8 @@ def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "ver
     tmp.mkdir(parents=True, exist_ok=True)
     dram_in, dram_out, result = tmp / "dram_in", tmp / "dram_out", tmp / "result.json"
     env = dict(ACC_MODE=dram, ACC_RUNS=json.dumps(runs), ACC_CNT_BASE=str(layout.counters),
-               ACC_NBYTES=str(layout.size), ACC_RESULT=str(result), ACC_DRAM_OUT=str(dram_out))
+               ACC_NBYTES=str(layout.size), ACC_RESULT=str(result), ACC_DRAM_OUT=str(dram_out),
+               ACC_RESET_AFTER=str(reset_after))
     plusargs = []
     if dram == "model":
         write_hex(img, dram_in)
@@ -86,11 +95,33 @@ def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "ver
         toplevel = "ce_accel"
     t0 = time.time()
     run_cocotb(sim=sim, block=f"accel-{dram}", cfg=cfg, sources=build_sources(config, dram == "model"),
-               toplevel=toplevel, test_module="tb.test_accel", env=env, plusargs=plusargs)
+               toplevel=toplevel, test_module="tb.test_accel", env=env, plusargs=plusargs, waves=waves)
     wall = time.time() - t0
     runs_out = json.loads(result.read_text()) if result.exists() else [dict(timeout=True)]
     out = read_hex(dram_out, layout.size) if dram == "model" else dram_out.read_bytes()
-    return RunResult("isolated" if isolated else "chained", compare_layers(layout, out, golden), runs_out, wall)
+    results = compare_layers(layout, out, golden)
+    if isolated and layers is not None:
+        results = [r for r in results if r.name in layers]
+    res = RunResult("isolated" if isolated else "chained", results, runs_out, wall)
+    if waves:
+        fst = sorted((ROOT / "build" / sim).glob(f"accel-{dram}-{cfg.key}-*-waves/*.fst"), key=lambda p: p.stat().st_mtime)
+        res.waves = fst[-1] if fst else None
+    return res
+
+
+def debug_failure(program: Program, golden: Capture, res: RunResult, *, config: str, sim: str = "verilator",
+                  keep_dir: Path | None = None) -> Path | None:
+    """Rerun the first mismatching layer alone with FST tracing; returns the kept waveform."""
+    bad = res.first_failure()
+    if bad is None:
+        return None
+    again = run_accel(program, golden, config=config, sim=sim, isolated=True, layers=[bad.name], waves=True)
+    if again.waves is None:
+        return None
+    dest = Path(keep_dir or ROOT / "build" / "waves") / f"{bad.name}.fst"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(again.waves.read_bytes())
+    return dest
 
 
 def print_table(res: RunResult, estimate=None, file=None):

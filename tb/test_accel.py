@@ -9,6 +9,7 @@ Driven by environment variables (set by tests/test_rtl_accel.py through tb.accel
   ACC_NBYTES   DRAM bytes to return
   ACC_RESULT   JSON file written with the status and total counters of every run
   ACC_TIMEOUT_CYCLES  per run
+  ACC_RESET_AFTER     if set: start the first run, assert reset this many cycles later, then go on
 Python only drives the AXI-Lite register accesses; during a run it waits on the interrupt.
 """
 
@@ -39,7 +40,7 @@ async def run_program(dut):
     mode = os.environ.get("ACC_MODE", "model")
     runs = json.loads(os.environ["ACC_RUNS"])
     nbytes = int(os.environ["ACC_NBYTES"])
-    timeout = int(os.environ.get("ACC_TIMEOUT_CYCLES", "50000000"))
+    timeout = int(os.environ.get("ACC_TIMEOUT_CYCLES", "200000000"))
     cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
     ram = None
     if mode == "axiram":
@@ -55,6 +56,15 @@ async def run_program(dut):
         dut.load.value = 0
     axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
     results = []
+    reset_after = int(os.environ.get("ACC_RESET_AFTER", "0"))
+    if reset_after:  # start, reset in the middle of the work, then run normally
+        await axil.write_dword(REGS["PROG_BASE"], runs[0])
+        await axil.write_dword(REGS["CTRL"], CTRL_START)
+        await ClockCycles(dut.clk, reset_after)
+        busy = (await axil.read_dword(REGS["STATUS"])) & 1
+        await reset(dut)
+        status = await axil.read_dword(REGS["STATUS"])
+        results.append(dict(reset_after=reset_after, busy_before_reset=busy, status_after_reset=status))
     await axil.write_dword(REGS["CNT_BASE"], int(os.environ["ACC_CNT_BASE"]))
     for base in runs:
         await axil.write_dword(REGS["PROG_BASE"], base)
