@@ -47,3 +47,19 @@ def verilog(session):
     _install(session)
     session.run("python", "-m", "rtl.generate", *session.posargs)
 
+
+
+@nox.session(python=PYTHON)
+def accel(session):
+    """Run a crop through the whole network on the RTL: per-layer verdicts, cycles and DRAM bytes
+    (`nox -s accel -- --help` for model, crop, hardware config, simulator, isolated layers)."""
+    _install(session)
+    session.run("python", "-m", "tb.accel_run", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench_engine(session):
+    """Engine benchmark (prints, not a test): simulated cycles/s on Verilator and Icarus (sim config),
+    cycles vs ideal MACs/(R*C) and utilization of the three real FC-HarDNet-70 layers."""
+    session.install("-e", ".")
+    session.run("python", "-m", "tb.bench", *session.posargs)

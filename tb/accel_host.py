@@ -108,6 +108,7 @@ class LayerResult:
     op: str
     comparison: Comparison
     counters: dict = field(default_factory=dict)
+    actual: np.ndarray | None = None  # the tensor read back from DRAM
 
     @property
     def ok(self) -> bool:
@@ -122,7 +123,7 @@ def compare_layers(layout: RunLayout, img: bytes, golden) -> list[LayerResult]:
         t = prog.graph.tensors[d.name]
         got = read_tensor(img, prog.tensor_addr(d.name), t.shape)
         out.append(LayerResult(d.layer, d.name, d.op, compare(d.name, golden[d.name].data, got),
-                               counters(img, layout, d.layer)))
+                               counters(img, layout, d.layer), got))
     return out
 
 

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from compiler.estimate import estimate
 from compiler.program import Program, compile_graph
 from golden.capture import Capture, capture
 from golden.cityscapes import Crop
@@ -169,7 +170,11 @@ def main(argv=None) -> int:
     prog = compile_graph(graph, get_config(args.config))
     res = run_accel(prog, gold, config=args.config, sim=args.sim, isolated=args.isolated, dram=args.dram,
                     stall=args.stall)
-    print_table(res)
+    print_table(res, estimate(prog, get_config(args.config)))
+    bad = res.first_failure()
+    if bad is not None:
+        fst = debug_failure(prog, gold, res, config=args.config, sim=args.sim)
+        print(f"first mismatching layer {bad.index} {bad.name}: {bad.comparison}; waveform of that layer: {fst}")
     return 0 if res.ok else 1
 
 

@@ -61,7 +61,7 @@ def run_cocotb(*, sim, block, cfg, sources, toplevel, test_module, env=None, plu
     kw = dict(build_args=VERILATOR_ARGS + (["--trace-fst", "--trace-structs"] if waves else [])) \
         if sim == "verilator" else {}
     runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, build_dir=build_dir,
-                 always=False, timescale=timescale, **kw)
+                 always=False, timescale=timescale, waves=waves, **kw)
     for p in (str(ROOT / "tb"), str(ROOT)):  # the runner passes sys.path as the simulator's PYTHONPATH
         if p not in sys.path:
             sys.path.insert(0, p)

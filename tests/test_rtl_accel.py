@@ -6,13 +6,16 @@ per-layer counters are checked against the compiler's estimate where that estima
 cocotbext-axi AxiRam run and the Icarus run use a small crop or a single layer.
 """
 
-import numpy as np
+import copy
+import dataclasses
+
 import pytest
 
 from compiler.estimate import estimate
 from compiler.program import compile_graph
 from golden.capture import capture
 from golden.cityscapes import Crop
+from golden.intmodel import compare
 from golden.qgraph import load_qgraph
 from onnx_models import model_path
 from rtl.config import get_config
@@ -118,11 +121,141 @@ def test_reset_in_the_middle_of_a_layer_then_full_run(tiny_on_tiny):
     check(res, prog, gold, "tiny")
 
 
+def test_a_mismatch_is_reported_with_coordinates_and_a_waveform(tiny_on_tiny, tmp_path):
+    """The failure path: a golden altered at one element must be reported as the first failing layer
+    with its count and coordinates, and that layer rerun alone leaves an FST waveform."""
+    prog, gold = tiny_on_tiny
+    res = run_accel(prog, gold, config="tiny", isolated=True, layers=["enc1.l2"])
+    assert res.ok
+    layer = res.layers[0]
+    altered = gold.tensors["enc1.l2"].data.copy()
+    altered[0, 3, 2, 5] ^= 1
+    gold_bad = copy.copy(gold)
+    gold_bad.tensors = {**gold.tensors, "enc1.l2": dataclasses.replace(gold.tensors["enc1.l2"], data=altered)}
+    res.layers[0] = dataclasses.replace(layer, comparison=compare("enc1.l2", altered, layer.actual))
+    bad = res.first_failure()
+    if bad is not None:
+        fst = debug_failure(prog, gold, res, config=config, sim=sim)
+        pytest.fail(f"first mismatching layer {bad.index} {bad.name}: {bad.comparison}; waveform: {fst}")
+
+
+def check_counters_against_estimate(res, prog, config):
+    est = estimate(prog, get_config(config))
+    for layer, e in zip(res.layers, est):
+        c = layer.counters
+        assert (c["bytes_read"], c["bytes_written"]) == (e.bytes_read, e.bytes_written), \
+            f"{layer.name}: RTL DRAM bytes {c['bytes_read']}/{c['bytes_written']}, compiler {e.bytes_read}/{e.bytes_written}"
+        assert c["mac_steps"] == e.mac_steps, f"{layer.name}: RTL MAC steps {c['mac_steps']}, compiler {e.mac_steps}"
+        assert c["cycles"] > 0 and c["cycles"] >= c["engine_cycles"] + c["load_stall"] + c["store_stall"]
+
+
+@pytest.fixture(scope="module")
+def tiny_on_tiny():
+    return compiled("tiny", TINY_CROP, "tiny")
+
+
+def test_tiny_network_chained_bit_exact(tiny_on_tiny):
+    """The tiny model on a 64x128 crop in one start, on the 4x4 config (every conv in row bands)."""
+    prog, gold = tiny_on_tiny
+    res = run_accel(prog, gold, config="tiny")
+    check(res, prog, gold, "tiny")
+    check_counters_against_estimate(res, prog, "tiny")
+    assert any(d.band < d.ho for d in prog.descriptors if d.op == "conv"), "the crop should need row bands"
+
+
+def test_tiny_network_layers_isolated_bit_exact(tiny_on_tiny):
+    prog, gold = tiny_on_tiny
+    res = run_accel(prog, gold, config="tiny", isolated=True)
+    check(res, prog, gold, "tiny")
+    assert len(res.runs) == len(prog.descriptors)
+
+
+def test_random_dram_latency_and_backpressure_change_nothing(tiny_on_tiny):
+    prog, gold = tiny_on_tiny
+    calm = run_accel(prog, gold, config="tiny")
+    stalled = run_accel(prog, gold, config="tiny", stall=248, seed=7)  # 97% of cycles stalled
+    check(stalled, prog, gold, "tiny")
+    for a, b in zip(calm.layers, stalled.layers):
+        assert a.comparison.mismatches == b.comparison.mismatches == 0
+        assert (a.counters["bytes_read"], a.counters["mac_steps"]) == (b.counters["bytes_read"], b.counters["mac_steps"])
+    slower = sum(l.counters["cycles"] for l in stalled.layers) / sum(l.counters["cycles"] for l in calm.layers)
+    print(f"DRAM stalls 248/256: {slower:.2f}x the cycles, identical results")
+    assert slower > 1.05
+
+
+def test_tiny_network_on_cocotbext_axiram():
+    """The same network through cocotbext-axi's AxiRam (Python AXI slave), on a 32x64 crop."""
+    prog, gold = compiled("tiny", SMALL_CROP, "tiny")
+    res = run_accel(prog, gold, config="tiny", dram="axiram")
+    check(res, prog, gold, "tiny")
+
+
+def test_one_layer_on_icarus(tiny_on_tiny):
+    """The accelerator top on the second simulator: a small conv and an avgpool, isolated."""
+    prog, gold = tiny_on_tiny
+    res = run_accel(prog, gold, config="tiny", sim="icarus", isolated=True, layers=["enc2.l1", "enc1.pool"])
+    check(res, prog, gold, "tiny", sim="icarus")
+    assert [l.name for l in res.layers] == ["enc1.pool", "enc2.l1"]
+
+
+def test_bad_descriptor_raises_error_and_interrupt(tiny_on_tiny):
+    prog, gold = tiny_on_tiny
+    bad = compile_graph(prog.graph, get_config("tiny"))
+    d = bad.descriptors[3]
+    off = 64 + 128 * 3
+    bad.image[off] = 9  # an op code the controller does not know
+    res = run_accel(bad, gold, config="tiny", isolated=True, layers=[d.name])
+    status = res.runs[0]["STATUS"]
+    assert status & 4 and (status >> 8) & 0xFF == 2 and (status >> 16) == 3, hex(status)
+    assert not res.runs[0].get("timeout"), "the interrupt must fire instead of hanging"
+
+
+def test_reset_in_the_middle_of_a_layer_then_full_run(tiny_on_tiny):
+    prog, gold = tiny_on_tiny
+    res = run_accel(prog, gold, config="tiny", reset_after=20000)
+    first = res.runs[0]
+    assert first["busy_before_reset"] == 1 and first["status_after_reset"] & 7 == 0, first
+    check(res, prog, gold, "tiny")
+
+
+def test_a_mismatch_is_reported_with_coordinates_and_a_waveform(tiny_on_tiny, tmp_path):
+    """The failure path: a golden altered at one element must be reported as the first failing layer
+    with its count and coordinates, and that layer rerun alone leaves an FST waveform."""
+    prog, gold = tiny_on_tiny
+    res = run_accel(prog, gold, config="tiny", isolated=True, layers=["enc1.l2"])
+    assert res.ok
+    altered = gold.tensors["enc1.l2"].data.copy()
+    altered[0, 3, 2, 5] ^= 1
+    gold_bad = copy.copy(gold)
+    gold_bad.tensors = {**gold.tensors, "enc1.l2": dataclasses.replace(gold.tensors["enc1.l2"], data=altered)}
+    layer = res.layers[0]
+    res.layers[0] = dataclasses.replace(layer, comparison=compare("enc1.l2", altered, layer.actual))
+    bad = res.first_failure()
+    assert bad is not None and bad.name == "enc1.l2"
+    assert bad.comparison.mismatches == 1 and bad.comparison.first == (0, 3, 2, 5)
+    fst = debug_failure(prog, gold_bad, res, config="tiny", keep_dir=tmp_path)
+    assert fst is not None and fst.exists() and fst.stat().st_size > 1000, fst
+    print(f"{bad.comparison}; waveform {fst} ({fst.stat().st_size:,} bytes)")
+
+
+@pytest.fixture(scope="module")
+def hardnet70_on_sim():
+    return compiled("hardnet70", HARDNET_CROP, "sim")
+
+
 @pytest.mark.slow
-def test_hardnet70_chained_bit_exact_on_sim_config():
+def test_hardnet70_chained_bit_exact_on_sim_config(hardnet70_on_sim):
     """FC-HarDNet-70 on a 128x256 crop, input to logits in one start, every tensor compared."""
-    prog, gold = compiled("hardnet70", HARDNET_CROP, "sim")
+    prog, gold = hardnet70_on_sim
     res = run_accel(prog, gold, config="sim")
     check(res, prog, gold, "sim")
     check_counters_against_estimate(res, prog, "sim")
     assert len(res.layers) == 79
+
+
+@pytest.mark.slow
+def test_hardnet70_every_layer_isolated_bit_exact_on_sim_config(hardnet70_on_sim):
+    prog, gold = hardnet70_on_sim
+    res = run_accel(prog, gold, config="sim", isolated=True)
+    check(res, prog, gold, "sim")
+    assert len(res.layers) == 79 and len(res.runs) == 79
