@@ -6,23 +6,102 @@ import numpy as np
 
 from golden.contract import INT8_MAX, INT8_MIN, RequantConstants, requantize_int
 
-__all__ = ["pe_model", "ppu_model", "random_ppu_cases"]
+__all__ = ["pe_model", "array_model", "fcol_model", "ppu_model", "random_ppu_cases"]
 
 
-def pe_model(a, w, f):
-    """Per-cycle PE outputs for input streams a, w, f (drain input tied to 0/invalid).
-    Returns (d_out, dv_out) lists, one entry per cycle after the clock edge."""
-    acc, d_out, dv_out = 0, [], []
-    d, dv = 0, 0
-    for ai, wi, fi in zip(a, w, f):
+def _wrap32(v):
+    return (v + 2**31) % 2**32 - 2**31
+
+
+def pe_model(a, w, f, d_in=None, dv_in=None, *, acc0=0):
+    """Per-cycle PE outputs for input streams a, w, f and the drain chain inputs d_in, dv_in (tied to
+    0/invalid when not given). Returns (d_out, dv_out) lists, one entry per cycle after the clock edge
+    (a_out, w_out, f_out are the inputs one cycle late).
+
+    ``acc0`` is the accumulator before the first cycle; None means unknown (ce_pe has no reset): a
+    sum built on it is drained as None, a value the hardware leaves undefined."""
+    n = len(a)
+    d_in = [0] * n if d_in is None else d_in
+    dv_in = [0] * n if dv_in is None else dv_in
+    acc, d_out, dv_out = acc0, [], []
+    for ai, wi, fi, di, dvi in zip(a, w, f, d_in, dv_in):
+        p = int(ai) * int(wi)
         if fi:
-            d, dv, acc = acc, 1, ai * wi
+            d, dv, acc = acc, 1, p
         else:
-            d, dv = 0, 0
-            acc = (acc + ai * wi + 2**31) % 2**32 - 2**31
+            d, dv = di, int(dvi)
+            acc = None if acc is None else _wrap32(acc + p)
         d_out.append(d)
         dv_out.append(dv)
     return d_out, dv_out
+
+
+def _late(x, k, fill=0):
+    """Stream x seen k registers later (fill before the first value arrives)."""
+    x = list(x)
+    return ([fill] * k + x)[: len(x)]
+
+
+def array_model(a_top, f_top, w_left):
+    """The R x C output-stationary array (ce_array) cycle by cycle, built on pe_model.
+
+    a_top (T, C) int8 and f_top (T, C) flags enter at the top and move down one row per cycle,
+    w_left (T, R) int8 enters at the left and moves right one column per cycle, so PE(i, j) sees
+    a_top[t-i, j], f_top[t-i, j] and w_left[t-j, i] at cycle t (zeros before the stream: the bench
+    idles with zero inputs first). Drain registers shift left (PE(i, j) takes PE(i, j+1)'s d_out
+    of the previous cycle; column C-1 takes 0/invalid) and leave at column 0.
+    Accumulators start unknown (no reset): sums built on them are None.
+    Returns (d_left, dv_left): (T, R) object array (int or None) and (T, R) int array."""
+    a_top, f_top, w_left = np.asarray(a_top), np.asarray(f_top), np.asarray(w_left)
+    T, C = a_top.shape
+    R = w_left.shape[1]
+    d_left = np.empty((T, R), object)
+    dv_left = np.zeros((T, R), np.int64)
+    for i in range(R):
+        d, dv = [0] * T, [0] * T  # column C's "outputs": the constant 0/invalid tie-off
+        for j in reversed(range(C)):
+            d_in = d if j == C - 1 else _late(d, 1)
+            dv_in = dv if j == C - 1 else _late(dv, 1)
+            d, dv = pe_model(_late(a_top[:, j].tolist(), i), _late(w_left[:, i].tolist(), j),
+                             _late(f_top[:, j].tolist(), i), d_in, dv_in, acc0=None)
+        d_left[:, i] = d
+        dv_left[:, i] = dv
+    return d_left, dv_left
+
+
+def _wrap(v, bits):
+    return (v + 2 ** (bits - 1)) % 2**bits - 2 ** (bits - 1)
+
+
+def fcol_model(v, depth, addr_bits=24):
+    """Per-cycle outputs of one column feeder (ce_fcol) for input streams ``v`` (dict of equal-length
+    sequences: i_first, i_addr, i_iyok, i_ix, l_w, l_stride, l_xzp, wr_en, wr_addr, wr_data), one
+    entry per cycle after the clock edge. The buffer (``depth`` bytes, addressed by the address's
+    low bits) starts unknown: a tap of a never-written byte gives None.
+
+    Data path, latency 2: edge t reads x[i_addr] (before edge t's write) and decides the tap,
+    i_iyok and 0 <= i_ix < l_w; edge t+1 outputs the byte, or l_xzp (of cycle t+1) for a padding tap,
+    with i_first as f_data. The descriptor is handed on after one edge: o_addr = i_addr + l_stride,
+    o_ix = i_ix + l_stride (addr_bits-bit wrap), o_first, o_iyok."""
+    mem = [None] * depth
+    q, ok1, f1 = None, 0, 0
+    out = {k: [] for k in ("o_first", "o_addr", "o_iyok", "o_ix", "a_data", "f_data")}
+    for t in range(len(v["i_first"])):
+        g = {k: int(x[t]) for k, x in v.items()}
+        a_data = q if ok1 else g["l_xzp"]
+        f_data = f1
+        q = mem[g["i_addr"] % depth]
+        ok1 = int(bool(g["i_iyok"]) and 0 <= g["i_ix"] < g["l_w"])
+        f1 = g["i_first"]
+        if g["wr_en"]:
+            mem[g["wr_addr"] % depth] = _wrap(g["wr_data"] & 0xFF, 8)
+        out["o_first"].append(g["i_first"])
+        out["o_addr"].append(_wrap(g["i_addr"] + g["l_stride"], addr_bits))
+        out["o_iyok"].append(g["i_iyok"])
+        out["o_ix"].append(_wrap(g["i_ix"] + g["l_stride"], addr_bits))
+        out["a_data"].append(a_data)
+        out["f_data"].append(f_data)
+    return out
 
 
 def ppu_model(acc, bias, mant, exp, yzp, qmin, qmax):
