@@ -50,6 +50,8 @@ class _Acc:
 
 
 def _conv(d: Descriptor, e: LayerEstimate, acc: _Acc, rows: int, cols: int, min_steps: int, drain: int):
+    """The controller's double-buffered band pipeline: band n computes while band n-1 is stored and
+    band n+1 loaded, so a band costs the longer of the engine run and that store plus load."""
     k, s, pad = d.kernel, d.stride, d.kernel // 2
     K = d.cin * k * k
     hw_in, howo = d.h * d.w, d.ho * d.wo
@@ -59,21 +61,31 @@ def _conv(d: Descriptor, e: LayerEstimate, acc: _Acc, rows: int, cols: int, min_
         tiles = -(-gc // rows)
         acc.read(d.weight_addr + co0 * K, gc * K)
         acc.read(d.const_addr + co0 * 8, gc * 8)
+        bands = []
         for oy0 in range(0, d.ho, d.band):
             bo = min(d.band, d.ho - oy0)
-            start = oy0 * s - pad
-            lo = max(start, 0)
+            lo = max(oy0 * s - pad, 0)
             rows_in = min(d.h, (oy0 + bo - 1) * s - pad + k) - lo
+            load = _Acc(LayerEstimate(""))
             for seg in d.segments:
                 for ch in range(seg.channels):
-                    acc.read(seg.addr + ch * hw_in + lo * d.w, rows_in * d.w)
+                    load.read(seg.addr + ch * hw_in + lo * d.w, rows_in * d.w)
+            store = _Acc(LayerEstimate(""))
+            for c in range(gc):
+                store.write(d.out_addr + (co0 + c) * howo + oy0 * d.wo, bo * d.wo)
             steps = tiles * bo * -(-d.wo // cols)
             e.mac_steps += steps * K
             run = 2 + steps * max(K, min_steps) + 1 + drain + 1
-            e.engine_cycles += run + 4
-            e.cycles += 14 + run + 4
-            for c in range(gc):
-                acc.write(d.out_addr + (co0 + c) * howo + oy0 * d.wo, bo * d.wo)
+            e.engine_cycles += run
+            bands.append((load.e, store.e, run))
+        for part in (b for band in bands for b in band[:2]):
+            e.bytes_read += part.bytes_read
+            e.bytes_written += part.bytes_written
+        e.cycles += bands[0][0].cycles  # the first band's load has nothing to overlap
+        for n, (_, _, run) in enumerate(bands):
+            overlap = (bands[n - 1][1].cycles if n else 0) + (bands[n + 1][0].cycles if n + 1 < len(bands) else 0)
+            e.cycles += 20 + max(run, overlap)
+        e.cycles += bands[-1][1].cycles  # the last band's store has nothing to overlap
 
 
 def _vector(d: Descriptor, acc: _Acc):

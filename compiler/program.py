@@ -155,8 +155,9 @@ def _check(layer, **values):
 def tile_conv(d: Descriptor, hw) -> tuple[int, int]:
     """(group, band) for a conv on hardware ``hw`` (an rtl.config.EngineConfig or anything with
     rows, act_depth, wgt_depth, const_depth, out_depth): the most output channels whose weights and
-    constants fit the row banks, then the most output rows whose input rows (halo included) fit the
-    activation buffer and whose outputs fit the output banks."""
+    constants fit the row banks, then the most output rows whose input rows (halo included) fit half
+    the activation buffer and whose outputs fit half the output banks (the controller double-buffers
+    bands: it loads the next into one half while the engine runs from the other)."""
     K = d.cin * d.kernel * d.kernel
     if K > hw.wgt_depth:
         raise ModelError(f"node {d.name!r} (conv): Cin*k*k = {K} weights per output channel exceed the weight "
@@ -167,13 +168,13 @@ def tile_conv(d: Descriptor, hw) -> tuple[int, int]:
     band = 0
     for b in range(d.ho, 0, -1):
         rows_in = min(d.h, (b - 1) * d.stride + d.kernel)
-        if d.cin * rows_in * d.w <= hw.act_depth and tiles * b * d.wo <= hw.out_depth:
+        if d.cin * rows_in * d.w <= hw.act_depth // 2 and tiles * b * d.wo <= hw.out_depth // 2:
             band = b
             break
     if band == 0:
         raise ModelError(f"node {d.name!r} (conv): one output row needs {d.cin * min(d.h, d.kernel) * d.w} bytes "
-                         f"of input (activation buffer {hw.act_depth}) and {tiles * d.wo} of output (output bank "
-                         f"{hw.out_depth}) in config {hw.name!r}")
+                         f"of input (half activation buffer {hw.act_depth // 2}) and {tiles * d.wo} of output (half "
+                         f"output bank {hw.out_depth // 2}) in config {hw.name!r}")
     return group, band
 
 

@@ -5,15 +5,17 @@ For each 128-byte descriptor (compiler/README.md) it
   hold) loads the group's weights and constants into the engine's row banks; for each band of
   ``band`` output rows loads the input rows the band needs (with the 3x3 halo, all input segments:
   a concat is read from its producers' buffers, never copied), writes the layer registers, runs
-  the engine, and stores the band's output rows channel plane by channel plane;
+  the engine, and stores the band's output rows channel plane by channel plane. Activation buffer
+  and output banks are double-buffered: while the engine computes band n from one half, the
+  controller stores band n-1 and loads band n+1 through the other;
 - avgpool 2x2 / upsample nearest: streams each channel row by row through a line buffer;
 - then writes the layer's counter record (8 x u32) to ``cnt_base + 32 * layer index``.
 The header at ``prog_base`` gives the descriptor count and the (absolute) descriptor table address,
 so a host can run any contiguous run of descriptors, one layer alone included.
 Argmax runs on the host.
 
-DRAM traffic goes through the read and write DMAs as byte streams (one byte per cycle), and every
-step waits for the previous one: nothing overlaps yet (rtl/README.md, "Controller").
+DRAM traffic goes through the read and write DMAs as byte streams (one byte per cycle); loads and
+stores overlap the engine, not each other (rtl/README.md, "Controller").
 
 Error codes (``err_code``; ``err`` rises, the controller stops and waits for the next start):
   1 bad program header, 2 unknown op, 3 bad kernel/stride/factor, 4 a tile exceeds a buffer,
@@ -36,7 +38,7 @@ COUNTER_WORDS = ("cycles", "engine_cycles", "mac_steps", "load_stall", "store_st
                  "bytes_written")
 DESC_BYTES = 104  # the used part of a 128-byte descriptor
 HDR_BYTES = 20
-N_REGS = 14  # engine layer registers (rtl.sequencer.REGS)
+N_REGS = 16  # engine layer registers (rtl.sequencer.REGS)
 
 
 def _u(bits, v=0):
@@ -84,10 +86,11 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                e_rd_data, *, rows, act_depth, wgt_depth, const_depth, out_depth, line_depth):
     R = rows
     TMUL, TSHIFT = _tile_count_constants(R)
+    ACT_HALF, OUT_HALF = act_depth // 2, out_depth // 2  # double buffering: one half loads, one runs
     st = enum("IDLE", "HDR_CMD", "HDR_RX", "HDR_CHK", "DESC_CMD", "DESC_RX", "DECODE", "CHECK",
               "G_START", "G_CHK", "W_CMD", "W_RX", "C_CMD", "C_RX",
               "B_START", "B_ROWS", "B_CHK", "A_SEG", "A_CMD", "A_RX", "REGS", "E_START", "E_WAIT0", "E_WAIT",
-              "S_CMD", "S_ADDR", "S_DATA", "S_DONE", "B_NEXT", "G_NEXT",
+              "S_START", "S_CMD", "S_ADDR", "S_DATA", "S_DONE", "B_NEXT", "G_NEXT",
               "V_ROW", "V_RDCMD", "V_RX", "V_WRCMD", "V_ADDR", "V_DATA", "P_RD", "P_OUT", "V_DONE", "V_NEXT",
               "K_START", "K_PACK", "K_CMD", "K_DATA", "K_DONE", "L_NEXT", "FAIL")
     state = Signal(st.IDLE)
@@ -124,6 +127,13 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     psum = _s(12)
     pstep = _u(2)
     ewait = _u(2)
+    # double-buffered bands: the band being loaded (oy0, bo, rows_in, pad_top into half ld_half),
+    # the one the engine runs (cur_*), the one being stored (prev_*)
+    ld_half, cur_half, prev_half = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    nxt, have_prev = Signal(bool(0)), Signal(bool(0))
+    cur_oy0, cur_bo, cur_rows, prev_oy0, prev_bo = [_u(16) for _ in range(5)]
+    cur_ptop = Signal(bool(0))
+    eng_active, eng_low = Signal(bool(0)), Signal(bool(0))
     # line buffer: a RAM synthesis infers (write port + registered read)
     lb = [Signal(intbv(0, min=-128, max=128)) for _ in range(line_depth)]
     lb_we = Signal(bool(0))
@@ -172,20 +182,25 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             rd_ready.next = 0
             wr_valid.next = 0
         else:
-            # cycle accounting by what the controller is doing
+            # Cycle accounting: engine cycles while the engine runs; while it is idle, the cycle is a
+            # stall charged to what the controller is doing (fetching, loading, storing).
+            if eng_active and not e_done:
+                eng_low.next = 1
+            if eng_active and eng_low and e_done:
+                eng_active.next = 0
             if busy:
                 t_cycles.next = t_cycles + 1
                 l_cycles.next = l_cycles + 1
-                if state == st.DESC_CMD or state == st.DESC_RX or state == st.DECODE or state == st.CHECK:
+                if eng_active:
+                    t_engine.next = t_engine + 1
+                    l_engine.next = l_engine + 1
+                elif state == st.DESC_CMD or state == st.DESC_RX or state == st.DECODE or state == st.CHECK:
                     t_fetch.next = t_fetch + 1
                     l_fetch.next = l_fetch + 1
                 elif (state == st.W_CMD or state == st.W_RX or state == st.C_CMD or state == st.C_RX
                       or state == st.A_CMD or state == st.A_RX or state == st.V_RDCMD or state == st.V_RX):
                     t_load.next = t_load + 1
                     l_load.next = l_load + 1
-                elif state == st.E_START or state == st.E_WAIT0 or state == st.E_WAIT:
-                    t_engine.next = t_engine + 1
-                    l_engine.next = l_engine + 1
                 elif (state == st.S_CMD or state == st.S_ADDR or state == st.S_DATA or state == st.S_DONE
                       or state == st.V_WRCMD or state == st.V_ADDR or state == st.V_DATA or state == st.P_RD
                       or state == st.P_OUT or state == st.V_DONE):
@@ -411,9 +426,14 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     if rd_last:
                         rd_ready.next = 0
                         oy0.next = 0
+                        ld_half.next = 0
+                        have_prev.next = 0
+                        nxt.next = 0
                         state.next = st.B_START
 
-            # ---- conv: bands of output rows
+            # ---- conv: bands of output rows, double-buffered. The engine computes band n from one
+            # half of the activation buffer and output banks while the controller stores band n-1
+            # and loads band n+1 into the other halves.
             elif state == st.B_START:
                 if ho - oy0 < band:
                     bo.next = ho - oy0
@@ -438,11 +458,11 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         rows_in.next = (bo - 1) * stride + ksz
                 state.next = st.B_CHK
             elif state == st.B_CHK:
-                if cin * rows_in * w > act_depth or ntile * bo * wo > out_depth:
+                if cin * rows_in * w > ACT_HALF or ntile * bo * wo > OUT_HALF:
                     err_code.next = 4
                     state.next = st.FAIL
                 else:
-                    apos.next = 0
+                    apos.next = ld_half * ACT_HALF
                     ridx.next = 0
                     segw.next = segs
                     seg_ch.next = segs[48:32]
@@ -470,7 +490,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     if rd_last:
                         rd_ready.next = 0
                         state.next = st.A_SEG
-            elif state == st.A_SEG:  # next channel, next segment, or done
+            elif state == st.A_SEG:  # next channel, next segment, or the band is loaded
                 if ch + 1 < seg_ch:
                     ch.next = ch + 1
                     chan_addr.next = chan_addr + HW
@@ -482,23 +502,30 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     chan_addr.next = segw[96:64] + iy_lo * w
                     segw.next = concat(intbv(0)[64:], segw[64 * 8:64])
                     state.next = st.A_CMD
+                elif nxt:
+                    state.next = st.E_WAIT  # the next band is in: wait for the engine's current one
                 else:
+                    cur_oy0.next = oy0
+                    cur_bo.next = bo
+                    cur_rows.next = rows_in
+                    cur_ptop.next = pad_top
+                    cur_half.next = ld_half
                     ridx.next = 0
                     state.next = st.REGS
-            elif state == st.REGS:  # engine layer registers, one per cycle (rtl.sequencer.REGS + pad_top)
+            elif state == st.REGS:  # engine layer registers, one per cycle (rtl.sequencer.REGS)
                 e_wr_en.next = 1
                 e_wr_sel.next = 3
                 e_wr_addr.next = ridx
                 if ridx == 0:
                     e_wr_data.next = cin
                 elif ridx == 1:
-                    e_wr_data.next = rows_in
+                    e_wr_data.next = cur_rows
                 elif ridx == 2:
                     e_wr_data.next = w
                 elif ridx == 3:
                     e_wr_data.next = gc
                 elif ridx == 4:
-                    e_wr_data.next = bo
+                    e_wr_data.next = cur_bo
                 elif ridx == 5:
                     e_wr_data.next = wo
                 elif ridx == 6:
@@ -515,8 +542,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     e_wr_data.next = qmin[8:]
                 elif ridx == 12:
                     e_wr_data.next = qmax[8:]
+                elif ridx == 13:
+                    e_wr_data.next = cur_ptop
+                elif ridx == 14:
+                    e_wr_data.next = cur_half * ACT_HALF
                 else:
-                    e_wr_data.next = pad_top
+                    e_wr_data.next = cur_half * OUT_HALF
                 if ridx == N_REGS - 1:
                     ridx.next = 0
                     state.next = st.E_START
@@ -524,28 +555,57 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     ridx.next = ridx + 1
             elif state == st.E_START:
                 e_start.next = 1
+                eng_active.next = 1
+                eng_low.next = 0
                 ewait.next = 0
                 state.next = st.E_WAIT0
             elif state == st.E_WAIT0:  # the engine clears done one cycle after start
                 ewait.next = ewait + 1
                 if ewait == 2:
+                    if have_prev:
+                        state.next = st.S_START
+                    else:
+                        state.next = st.B_NEXT
+            elif state == st.B_NEXT:  # load the next band (into the other half) while the engine runs
+                if cur_oy0 + cur_bo < ho:
+                    oy0.next = cur_oy0 + cur_bo
+                    ld_half.next = not cur_half
+                    nxt.next = 1
+                    state.next = st.B_START
+                else:
                     state.next = st.E_WAIT
             elif state == st.E_WAIT:
-                if e_done:
+                if e_done and not eng_active:
                     t_steps.next = t_steps + e_busy
                     l_steps.next = l_steps + e_busy
-                    ch.next = 0
-                    bank.next = 0
-                    tbase.next = 0
-                    chan_addr.next = o_addr + co0 * HoWo + oy0 * wo
-                    state.next = st.S_CMD
-            # store: each channel's rows of the band, from output bank c % R at (c // R)*bo*wo
+                    prev_oy0.next = cur_oy0
+                    prev_bo.next = cur_bo
+                    prev_half.next = cur_half
+                    have_prev.next = 1
+                    if nxt:  # the next band was loaded: run it, store this one meanwhile
+                        nxt.next = 0
+                        cur_oy0.next = oy0
+                        cur_bo.next = bo
+                        cur_rows.next = rows_in
+                        cur_ptop.next = pad_top
+                        cur_half.next = ld_half
+                        ridx.next = 0
+                        state.next = st.REGS
+                    else:  # last band of the group: store it with nothing to overlap
+                        state.next = st.S_START
+            # store band prev: each channel's rows, from output bank c % R at half + (c // R)*bo*wo
+            elif state == st.S_START:
+                ch.next = 0
+                bank.next = 0
+                tbase.next = prev_half * OUT_HALF
+                chan_addr.next = o_addr + co0 * HoWo + prev_oy0 * wo
+                state.next = st.S_CMD
             elif state == st.S_CMD:
                 wr_cmd_valid.next = 1
                 wr_cmd_addr.next = chan_addr
-                wr_cmd_len.next = bo * wo
+                wr_cmd_len.next = prev_bo * wo
                 p.next = 0
-                plen.next = bo * wo
+                plen.next = prev_bo * wo
                 if wr_cmd_valid and wr_cmd_ready:
                     wr_cmd_valid.next = 0
                     e_rd_addr.next = tbase
@@ -573,22 +633,20 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     state.next = st.FAIL
                 elif wr_done:
                     if ch + 1 == gc:
-                        state.next = st.B_NEXT
+                        have_prev.next = 0
+                        if cur_oy0 != prev_oy0:
+                            state.next = st.B_NEXT  # the engine runs a later band: load the one after it
+                        else:
+                            state.next = st.G_NEXT  # that was the group's last band
                     else:
                         ch.next = ch + 1
                         chan_addr.next = chan_addr + HoWo
                         if bank == R - 1:
                             bank.next = 0
-                            tbase.next = tbase + bo * wo
+                            tbase.next = tbase + prev_bo * wo
                         else:
                             bank.next = bank + 1
                         state.next = st.S_CMD
-            elif state == st.B_NEXT:
-                if oy0 + bo >= ho:
-                    state.next = st.G_NEXT
-                else:
-                    oy0.next = oy0 + bo
-                    state.next = st.B_START
             elif state == st.G_NEXT:
                 if co0 + gc >= cout:
                     state.next = st.K_START

@@ -20,7 +20,10 @@ __all__ = ["sequencer", "REGS"]
 # pad is the horizontal padding and the bottom one (rows past h read as padding); pad_top is the
 # vertical padding above row 0 of the loaded rows: 0 for a band of rows that does not start at the
 # image's top (its halo row is loaded instead), pad for a whole layer or the first band.
-REGS = ("cin", "h", "w", "cout", "ho", "wo", "k", "stride", "pad", "x_zp", "y_zp", "qmin", "qmax", "pad_top")
+# act_base / out_base: where in the activation buffer and output banks this run reads and writes
+# (the controller double-buffers: it loads the next band into the other half while this one runs).
+REGS = ("cin", "h", "w", "cout", "ho", "wo", "k", "stride", "pad", "x_zp", "y_zp", "qmin", "qmax", "pad_top",
+        "act_base", "out_base")
 
 
 @block
@@ -41,6 +44,8 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
     wcnt = U()
     hs = S()  # H signed, for the same reason
     ptop = S()  # vertical padding above the loaded rows (register 13)
+    abase = S()  # first activation-buffer address of this run (register 14)
+    obuf = U()  # first output-bank address of this run (register 15)
     ws = S()  # W as a signed 24-bit value: -l_w on the 16-bit port would zero-extend in Verilog
 
     @always(clk.posedge)
@@ -76,6 +81,10 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                 l_qmax.next = wr_data[8:].signed()
             elif wr_addr == 13:
                 ptop.next = wr_data[2:]
+            elif wr_addr == 14:
+                abase.next = wr_data[23:]
+            elif wr_addr == 15:
+                obuf.next = wr_data[24:]
 
     @always(clk.posedge)
     def run():
@@ -103,13 +112,13 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
             ci.next = 0
             dy.next = 0
             dx.next = 0
-            chan_b.next = 0
+            chan_b.next = abase
             dyW.next = 0
             oy.next = 0
             ox0.next = 0
             cot.next = 0
             wbase.next = 0
-            obase_row.next = 0
+            obase_row.next = obuf
             cout_left.next = cout
             iy0.next = -ptop
             ix0.next = -pad
@@ -161,7 +170,7 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                 ci.next = 0
                 dy.next = 0
                 dx.next = 0
-                chan_b.next = 0
+                chan_b.next = abase
                 dyW.next = 0
                 if ox0 + C >= wo:
                     ox0.next = 0

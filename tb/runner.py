@@ -58,7 +58,7 @@ def run_cocotb(*, sim, block, cfg, sources, toplevel, test_module, env=None, plu
                               + " ".join(VERILATOR_ARGS).encode()).hexdigest()[:8]
     build_dir = ROOT / "build" / sim / f"{block}-{cfg.key}-{src_hash}{'-waves' if waves else ''}"
     runner = get_runner(sim)
-    kw = dict(build_args=VERILATOR_ARGS + (["--trace-fst", "--trace-structs"] if waves else [])) \
+    kw = dict(build_args=VERILATOR_ARGS + (["--trace-fst", "--trace-structs", "--trace-max-array", "64"] if waves else [])) \
         if sim == "verilator" else {}
     runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, build_dir=build_dir,
                  always=False, timescale=timescale, waves=waves, **kw)

@@ -7,6 +7,7 @@
 // Random latency and back-pressure: plusarg +DRAM_STALL=<0..255> is the chance (/256) that a
 // ready or valid is held low in a cycle; +DRAM_SEED=<n> seeds the LFSR. 0 (default) never stalls.
 `timescale 1ns/1ps
+// verilator tracing_off
 module axi_ram_model #(
     parameter DATA_W = 128,
     parameter ADDR_W = 32,

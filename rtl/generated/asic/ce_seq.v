@@ -86,6 +86,7 @@ reg signed [7:0] l_qmax;
 reg [23:0] HW;
 reg [23:0] K;
 reg [23:0] P;
+reg signed [23:0] abase;
 reg signed [23:0] chan_b;
 reg [23:0] ci;
 reg [23:0] cin;
@@ -103,6 +104,7 @@ reg signed [23:0] iy0;
 reg [23:0] kcnt;
 reg [23:0] ksz;
 reg [23:0] obase_row;
+reg [23:0] obuf;
 reg [23:0] ox0;
 reg [23:0] oy;
 reg [23:0] pad;
@@ -163,6 +165,12 @@ always @(posedge clk) begin: regs
             'hd: begin
                 ptop <= wr_data[2-1:0];
             end
+            'he: begin
+                abase <= wr_data[23-1:0];
+            end
+            'hf: begin
+                obuf <= wr_data[24-1:0];
+            end
         endcase
     end
 end
@@ -199,13 +207,13 @@ always @(posedge clk) begin: run
         ci <= 0;
         dy <= 0;
         dx <= 0;
-        chan_b <= 0;
+        chan_b <= abase;
         dyW <= 0;
         oy <= 0;
         ox0 <= 0;
         cot <= 0;
         wbase <= 0;
-        obase_row <= 0;
+        obase_row <= obuf;
         cout_left <= cout;
         iy0 <= (-ptop);
         ix0 <= (-pad);
@@ -268,7 +276,7 @@ always @(posedge clk) begin: run
             ci <= 0;
             dy <= 0;
             dx <= 0;
-            chan_b <= 0;
+            chan_b <= abase;
             dyW <= 0;
             if (((ox0 + 96) >= wo)) begin
                 ox0 <= 0;

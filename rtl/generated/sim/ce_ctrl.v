@@ -152,13 +152,21 @@ reg [31:0] chan_addr;
 reg [15:0] cin;
 reg [15:0] co0;
 reg [15:0] cout;
+reg [15:0] cur_bo;
+reg cur_half;
+reg [15:0] cur_oy0;
+reg cur_ptop;
+reg [15:0] cur_rows;
 reg [831:0] desc;
 reg [31:0] desc_table;
+reg eng_active;
+reg eng_low;
 reg [1:0] ewait;
 reg [7:0] factor;
 reg [15:0] gc;
 reg [15:0] group;
 reg [15:0] h;
+reg have_prev;
 reg [159:0] hdr;
 reg [15:0] ho;
 reg [15:0] iy_lo;
@@ -178,10 +186,12 @@ reg [15:0] lb_raddr;
 reg [15:0] lb_waddr;
 reg signed [7:0] lb_wdata;
 reg lb_we;
+reg ld_half;
 reg [15:0] lx;
 reg [15:0] nlayers;
 reg [7:0] nseg;
 reg [15:0] ntile;
+reg nxt;
 reg [31:0] o_addr;
 reg [31:0] ochan;
 reg [7:0] op;
@@ -190,6 +200,9 @@ reg [23:0] p;
 reg [1:0] pad;
 reg pad_top;
 reg [23:0] plen;
+reg [15:0] prev_bo;
+reg prev_half;
+reg [15:0] prev_oy0;
 reg [1:0] pstep;
 reg signed [11:0] psum;
 reg signed [7:0] qmax;
@@ -259,22 +272,28 @@ always @(posedge clk) begin: fsm
         wr_valid <= 0;
     end
     else begin
+        if ((eng_active && (!e_done))) begin
+            eng_low <= 1;
+        end
+        if ((eng_active && eng_low && e_done)) begin
+            eng_active <= 0;
+        end
         if (busy) begin
             t_cycles <= (t_cycles + 1);
             l_cycles <= (l_cycles + 1);
-            if (((state == 6'b000100) || (state == 6'b000101) || (state == 6'b000110) || (state == 6'b000111))) begin
-                t_fetch <= (t_fetch + 1);
-                l_fetch <= (l_fetch + 1);
-            end
-            else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010010) || (state == 6'b010011) || (state == 6'b011111) || (state == 6'b100000))) begin
-                t_load <= (t_load + 1);
-                l_load <= (l_load + 1);
-            end
-            else if (((state == 6'b010101) || (state == 6'b010110) || (state == 6'b010111))) begin
+            if (eng_active) begin
                 t_engine <= (t_engine + 1);
                 l_engine <= (l_engine + 1);
             end
-            else if (((state == 6'b011000) || (state == 6'b011001) || (state == 6'b011010) || (state == 6'b011011) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b100101) || (state == 6'b100110))) begin
+            else if (((state == 6'b000100) || (state == 6'b000101) || (state == 6'b000110) || (state == 6'b000111))) begin
+                t_fetch <= (t_fetch + 1);
+                l_fetch <= (l_fetch + 1);
+            end
+            else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010010) || (state == 6'b010011) || (state == 6'b100000) || (state == 6'b100001))) begin
+                t_load <= (t_load + 1);
+                l_load <= (l_load + 1);
+            end
+            else if (((state == 6'b011001) || (state == 6'b011010) || (state == 6'b011011) || (state == 6'b011100) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b100101) || (state == 6'b100110) || (state == 6'b100111))) begin
                 t_store <= (t_store + 1);
                 l_store <= (l_store + 1);
             end
@@ -310,7 +329,7 @@ always @(posedge clk) begin: fsm
             6'b000010: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (rd_valid) begin
                     hdr <= {rd_data, hdr[(8 * 20)-1:8]};
@@ -326,7 +345,7 @@ always @(posedge clk) begin: fsm
                 layer <= 0;
                 if (((hdr[32-1:0] != 32'h414e4448) || (hdr[80-1:64] != 128))) begin
                     err_code <= 1;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if ((hdr[64-1:48] == 0)) begin
                     state <= 6'b000000;
@@ -358,7 +377,7 @@ always @(posedge clk) begin: fsm
             6'b000101: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (rd_valid) begin
                     desc <= {rd_data, desc[(8 * 104)-1:8]};
@@ -400,31 +419,31 @@ always @(posedge clk) begin: fsm
             6'b000111: begin
                 if (((op != 1) && (op != 2) && (op != 3))) begin
                     err_code <= 2;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (((op == 1) && (((ksz != 1) && (ksz != 3)) || ((stride != 1) && (stride != 2))))) begin
                     err_code <= 3;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (((op == 3) && (factor < 2))) begin
                     err_code <= 3;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (((nseg == 0) || (nseg > 8))) begin
                     err_code <= 5;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (((op == 1) && ((group == 0) || (band == 0) || (K > 4096)))) begin
                     err_code <= 4;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (((op == 2) && ((2 * w) > 4096))) begin
                     err_code <= 4;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (((op == 3) && (w > 4096))) begin
                     err_code <= 4;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if ((op == 1)) begin
                     co0 <= 0;
@@ -438,7 +457,7 @@ always @(posedge clk) begin: fsm
                     seg_ch <= segs[48-1:32];
                     chan_addr <= segs[32-1:0];
                     ochan <= o_addr;
-                    state <= 6'b011110;
+                    state <= 6'b011111;
                 end
             end
             6'b001000: begin
@@ -455,7 +474,7 @@ always @(posedge clk) begin: fsm
             6'b001001: begin
                 if ((((ntile * K) > 4096) || (ntile > 16))) begin
                     err_code <= 4;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else begin
                     wi <= 0;
@@ -477,7 +496,7 @@ always @(posedge clk) begin: fsm
             6'b001011: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (rd_valid) begin
                     e_wr_en <= 1;
@@ -520,7 +539,7 @@ always @(posedge clk) begin: fsm
             6'b001101: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (rd_valid) begin
                     cbuf <= {rd_data, cbuf[64-1:8]};
@@ -545,6 +564,9 @@ always @(posedge clk) begin: fsm
                     if (rd_last) begin
                         rd_ready <= 0;
                         oy0 <= 0;
+                        ld_half <= 0;
+                        have_prev <= 0;
+                        nxt <= 0;
                         state <= 6'b001110;
                     end
                 end
@@ -582,12 +604,12 @@ always @(posedge clk) begin: fsm
                 state <= 6'b010000;
             end
             6'b010000: begin
-                if (((((cin * rows_in) * w) > 32768) || (((ntile * bo) * wo) > 8192))) begin
+                if (((((cin * rows_in) * w) > 16384) || (((ntile * bo) * wo) > 4096))) begin
                     err_code <= 4;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else begin
-                    apos <= 0;
+                    apos <= (ld_half * 16384);
                     ridx <= 0;
                     segw <= segs;
                     seg_ch <= segs[48-1:32];
@@ -609,7 +631,7 @@ always @(posedge clk) begin: fsm
             6'b010011: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (rd_valid) begin
                     e_wr_en <= 1;
@@ -637,7 +659,15 @@ always @(posedge clk) begin: fsm
                     segw <= {64'h0, segw[(64 * 8)-1:64]};
                     state <= 6'b010010;
                 end
+                else if (nxt) begin
+                    state <= 6'b010111;
+                end
                 else begin
+                    cur_oy0 <= oy0;
+                    cur_bo <= bo;
+                    cur_rows <= rows_in;
+                    cur_ptop <= pad_top;
+                    cur_half <= ld_half;
                     ridx <= 0;
                     state <= 6'b010100;
                 end
@@ -651,7 +681,7 @@ always @(posedge clk) begin: fsm
                         e_wr_data <= cin;
                     end
                     'h1: begin
-                        e_wr_data <= rows_in;
+                        e_wr_data <= cur_rows;
                     end
                     'h2: begin
                         e_wr_data <= w;
@@ -660,7 +690,7 @@ always @(posedge clk) begin: fsm
                         e_wr_data <= gc;
                     end
                     'h4: begin
-                        e_wr_data <= bo;
+                        e_wr_data <= cur_bo;
                     end
                     'h5: begin
                         e_wr_data <= wo;
@@ -686,11 +716,17 @@ always @(posedge clk) begin: fsm
                     'hc: begin
                         e_wr_data <= qmax[8-1:0];
                     end
+                    'hd: begin
+                        e_wr_data <= cur_ptop;
+                    end
+                    'he: begin
+                        e_wr_data <= (cur_half * 16384);
+                    end
                     default: begin
-                        e_wr_data <= pad_top;
+                        e_wr_data <= (cur_half * 4096);
                     end
                 endcase
-                if (($signed({1'b0, ridx}) == (14 - 1))) begin
+                if (($signed({1'b0, ridx}) == (16 - 1))) begin
                     ridx <= 0;
                     state <= 6'b010101;
                 end
@@ -700,45 +736,82 @@ always @(posedge clk) begin: fsm
             end
             6'b010101: begin
                 e_start <= 1;
+                eng_active <= 1;
+                eng_low <= 0;
                 ewait <= 0;
                 state <= 6'b010110;
             end
             6'b010110: begin
                 ewait <= (ewait + 1);
                 if ((ewait == 2)) begin
+                    if (have_prev) begin
+                        state <= 6'b011000;
+                    end
+                    else begin
+                        state <= 6'b011101;
+                    end
+                end
+            end
+            6'b011101: begin
+                if (((cur_oy0 + cur_bo) < ho)) begin
+                    oy0 <= (cur_oy0 + cur_bo);
+                    ld_half <= (!cur_half);
+                    nxt <= 1;
+                    state <= 6'b001110;
+                end
+                else begin
                     state <= 6'b010111;
                 end
             end
             6'b010111: begin
-                if (e_done) begin
+                if ((e_done && (!eng_active))) begin
                     t_steps <= (t_steps + e_busy);
                     l_steps <= (l_steps + e_busy);
-                    ch <= 0;
-                    bank <= 0;
-                    tbase <= 0;
-                    chan_addr <= ((o_addr + (co0 * HoWo)) + (oy0 * wo));
-                    state <= 6'b011000;
+                    prev_oy0 <= cur_oy0;
+                    prev_bo <= cur_bo;
+                    prev_half <= cur_half;
+                    have_prev <= 1;
+                    if (nxt) begin
+                        nxt <= 0;
+                        cur_oy0 <= oy0;
+                        cur_bo <= bo;
+                        cur_rows <= rows_in;
+                        cur_ptop <= pad_top;
+                        cur_half <= ld_half;
+                        ridx <= 0;
+                        state <= 6'b010100;
+                    end
+                    else begin
+                        state <= 6'b011000;
+                    end
                 end
             end
             6'b011000: begin
+                ch <= 0;
+                bank <= 0;
+                tbase <= (prev_half * 4096);
+                chan_addr <= ((o_addr + (co0 * HoWo)) + (prev_oy0 * wo));
+                state <= 6'b011001;
+            end
+            6'b011001: begin
                 wr_cmd_valid <= 1;
                 wr_cmd_addr <= chan_addr;
-                wr_cmd_len <= (bo * wo);
+                wr_cmd_len <= (prev_bo * wo);
                 p <= 0;
-                plen <= (bo * wo);
+                plen <= (prev_bo * wo);
                 if ((wr_cmd_valid && wr_cmd_ready)) begin
                     wr_cmd_valid <= 0;
                     e_rd_addr <= tbase;
-                    state <= 6'b011001;
+                    state <= 6'b011010;
                 end
             end
-            6'b011001: begin
-                state <= 6'b011010;
-            end
             6'b011010: begin
+                state <= 6'b011011;
+            end
+            6'b011011: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if ((!wr_valid)) begin
                     wr_valid <= 1;
@@ -747,60 +820,57 @@ always @(posedge clk) begin: fsm
                 else if (wr_ready) begin
                     wr_valid <= 0;
                     if (($signed({1'b0, p}) == ($signed({1'b0, plen}) - 1))) begin
-                        state <= 6'b011011;
+                        state <= 6'b011100;
                     end
                     else begin
                         p <= (p + 1);
                         e_rd_addr <= ((tbase + p) + 1);
-                        state <= 6'b011001;
+                        state <= 6'b011010;
                     end
                 end
             end
-            6'b011011: begin
+            6'b011100: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (wr_done) begin
                     if (((ch + 1) == gc)) begin
-                        state <= 6'b011100;
+                        have_prev <= 0;
+                        if ((cur_oy0 != prev_oy0)) begin
+                            state <= 6'b011101;
+                        end
+                        else begin
+                            state <= 6'b011110;
+                        end
                     end
                     else begin
                         ch <= (ch + 1);
                         chan_addr <= (chan_addr + HoWo);
                         if (($signed({1'b0, bank}) == (16 - 1))) begin
                             bank <= 0;
-                            tbase <= (tbase + (bo * wo));
+                            tbase <= (tbase + (prev_bo * wo));
                         end
                         else begin
                             bank <= (bank + 1);
                         end
-                        state <= 6'b011000;
+                        state <= 6'b011001;
                     end
                 end
             end
-            6'b011100: begin
-                if (((oy0 + bo) >= ho)) begin
-                    state <= 6'b011101;
-                end
-                else begin
-                    oy0 <= (oy0 + bo);
-                    state <= 6'b001110;
-                end
-            end
-            6'b011101: begin
+            6'b011110: begin
                 if (((co0 + gc) >= cout)) begin
-                    state <= 6'b101000;
+                    state <= 6'b101001;
                 end
                 else begin
                     co0 <= (co0 + gc);
                     state <= 6'b001000;
                 end
             end
-            6'b011110: begin
-                state <= 6'b011111;
-            end
             6'b011111: begin
+                state <= 6'b100000;
+            end
+            6'b100000: begin
                 rd_cmd_valid <= 1;
                 if ((op == 2)) begin
                     rd_cmd_addr <= (chan_addr + ({y, 1'h0} * w));
@@ -814,13 +884,13 @@ always @(posedge clk) begin: fsm
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
                     rd_ready <= 1;
-                    state <= 6'b100000;
+                    state <= 6'b100001;
                 end
             end
-            6'b100000: begin
+            6'b100001: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (rd_valid) begin
                     lb_we <= 1;
@@ -829,11 +899,11 @@ always @(posedge clk) begin: fsm
                     lx <= (lx + 1);
                     if (rd_last) begin
                         rd_ready <= 0;
-                        state <= 6'b100001;
+                        state <= 6'b100010;
                     end
                 end
             end
-            6'b100001: begin
+            6'b100010: begin
                 wr_cmd_valid <= 1;
                 if ((op == 2)) begin
                     wr_cmd_addr <= (ochan + (y * wo));
@@ -852,21 +922,21 @@ always @(posedge clk) begin: fsm
                     wr_cmd_valid <= 0;
                     if ((op == 2)) begin
                         lb_raddr <= 0;
-                        state <= 6'b100100;
+                        state <= 6'b100101;
                     end
                     else begin
                         lb_raddr <= 0;
-                        state <= 6'b100010;
+                        state <= 6'b100011;
                     end
                 end
             end
-            6'b100010: begin
-                state <= 6'b100011;
-            end
             6'b100011: begin
+                state <= 6'b100100;
+            end
+            6'b100100: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if ((!wr_valid)) begin
                     wr_valid <= 1;
@@ -880,17 +950,17 @@ always @(posedge clk) begin: fsm
                             lx <= 0;
                             lb_raddr <= 0;
                             if (($signed({1'b0, rr}) == ($signed({1'b0, factor}) - 1))) begin
-                                state <= 6'b100110;
+                                state <= 6'b100111;
                             end
                             else begin
                                 rr <= (rr + 1);
-                                state <= 6'b100010;
+                                state <= 6'b100011;
                             end
                         end
                         else begin
                             lx <= (lx + 1);
                             lb_raddr <= (lx + 1);
-                            state <= 6'b100010;
+                            state <= 6'b100011;
                         end
                     end
                     else begin
@@ -899,7 +969,7 @@ always @(posedge clk) begin: fsm
                     end
                 end
             end
-            6'b100100: begin
+            6'b100101: begin
                 pstep <= (pstep + 1);
                 case (pstep)
                     'h0: begin
@@ -915,14 +985,14 @@ always @(posedge clk) begin: fsm
                     end
                     default: begin
                         psum <= (psum + lb_q);
-                        state <= 6'b100101;
+                        state <= 6'b100110;
                     end
                 endcase
             end
-            6'b100101: begin
+            6'b100110: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if ((!wr_valid)) begin
                     v = 0;
@@ -946,33 +1016,33 @@ always @(posedge clk) begin: fsm
                 else if (wr_ready) begin
                     wr_valid <= 0;
                     if (($signed({1'b0, lx}) == ($signed({1'b0, wo}) - 1))) begin
-                        state <= 6'b100110;
+                        state <= 6'b100111;
                     end
                     else begin
                         lx <= (lx + 1);
                         lb_raddr <= ((lx + 1) * 2);
                         pstep <= 0;
-                        state <= 6'b100100;
+                        state <= 6'b100101;
                     end
                 end
             end
-            6'b100110: begin
+            6'b100111: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (wr_done) begin
-                    state <= 6'b100111;
+                    state <= 6'b101000;
                 end
             end
-            6'b100111: begin
+            6'b101000: begin
                 if ((((op == 2) && ($signed({1'b0, y}) == ($signed({1'b0, ho}) - 1))) || ((op == 3) && ($signed({1'b0, y}) == ($signed({1'b0, h}) - 1))))) begin
                     y <= 0;
                     ochan <= (ochan + HoWo);
                     if (((ch + 1) < seg_ch)) begin
                         ch <= (ch + 1);
                         chan_addr <= (chan_addr + HW);
-                        state <= 6'b011110;
+                        state <= 6'b011111;
                     end
                     else if (((ridx + 1) < nseg)) begin
                         ridx <= (ridx + 1);
@@ -980,27 +1050,27 @@ always @(posedge clk) begin: fsm
                         seg_ch <= segw[112-1:96];
                         chan_addr <= segw[96-1:64];
                         segw <= {64'h0, segw[(64 * 8)-1:64]};
-                        state <= 6'b011110;
+                        state <= 6'b011111;
                     end
                     else begin
-                        state <= 6'b101000;
+                        state <= 6'b101001;
                     end
                 end
                 else begin
                     y <= (y + 1);
-                    state <= 6'b011110;
+                    state <= 6'b011111;
                 end
             end
-            6'b101000: begin
+            6'b101001: begin
                 l_rdb <= (rd_bytes - rd0);
                 l_wrb <= (wr_bytes - wr0);
-                state <= 6'b101001;
-            end
-            6'b101001: begin
-                krec <= {l_wrb, l_rdb, l_fetch, l_store, l_load, l_steps, l_engine, l_cycles};
                 state <= 6'b101010;
             end
             6'b101010: begin
+                krec <= {l_wrb, l_rdb, l_fetch, l_store, l_load, l_steps, l_engine, l_cycles};
+                state <= 6'b101011;
+            end
+            6'b101011: begin
                 wr_cmd_valid <= 1;
                 wr_cmd_addr <= (cnt_base + {cur_layer, 5'h0});
                 wr_cmd_len <= 32;
@@ -1009,32 +1079,32 @@ always @(posedge clk) begin: fsm
                     wr_cmd_valid <= 0;
                     wr_valid <= 1;
                     wr_data <= krec[8-1:0];
-                    state <= 6'b101011;
+                    state <= 6'b101100;
                 end
             end
-            6'b101011: begin
+            6'b101100: begin
                 if (wr_ready) begin
                     krec <= {8'h0, krec[256-1:8]};
                     wr_data <= krec[16-1:8];
                     if ((p == 31)) begin
                         wr_valid <= 0;
-                        state <= 6'b101100;
+                        state <= 6'b101101;
                     end
                     else begin
                         p <= (p + 1);
                     end
                 end
             end
-            6'b101100: begin
+            6'b101101: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (wr_done) begin
-                    state <= 6'b101101;
+                    state <= 6'b101110;
                 end
             end
-            6'b101101: begin
+            6'b101110: begin
                 if (((layer + 1) == nlayers)) begin
                     busy <= 0;
                     done <= 1;
@@ -1045,7 +1115,7 @@ always @(posedge clk) begin: fsm
                     state <= 6'b000100;
                 end
             end
-            6'b101110: begin
+            6'b101111: begin
                 rd_ready <= 0;
                 wr_valid <= 0;
                 busy <= 0;
