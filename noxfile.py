@@ -63,3 +63,11 @@ def bench_engine(session):
     cycles vs ideal MACs/(R*C) and utilization of the three real FC-HarDNet-70 layers."""
     session.install("-e", ".")
     session.run("python", "-m", "tb.bench", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def regress(session):
+    """Main job: run FC-HarDNet-70 on the RTL for a Cityscapes crop, compare every layer, record the run
+    and regenerate the dashboard (`-- --help` for model, crop, config, simulator and workers)."""
+    _install(session)
+    session.run("python", "-m", "regress", *session.posargs)

@@ -66,7 +66,7 @@ CONFIGS = {
     c.name: c
     for c in (
         EngineConfig(name="tiny", rows=4, cols=4, act_depth=1 << 13, wgt_depth=1 << 10, const_depth=16, out_depth=1 << 10),
-        EngineConfig(name="sim", rows=16, cols=16, act_depth=1 << 15, wgt_depth=1 << 12, const_depth=16, out_depth=1 << 13),
+        EngineConfig(name="sim", rows=16, cols=16, act_depth=1 << 16, wgt_depth=1 << 12, const_depth=16, out_depth=1 << 13),
         # The reference chip's 9216 MACs; buffers sized for a 2048-wide row band, not simulated in CI.
         EngineConfig(name="asic", rows=96, cols=96, act_depth=1 << 17, wgt_depth=1 << 12, const_depth=8, out_depth=1 << 14),
     )

@@ -604,12 +604,12 @@ always @(posedge clk) begin: fsm
                 state <= 6'b010000;
             end
             6'b010000: begin
-                if (((((cin * rows_in) * w) > 16384) || (((ntile * bo) * wo) > 4096))) begin
+                if (((((cin * rows_in) * w) > 32768) || (((ntile * bo) * wo) > 4096))) begin
                     err_code <= 4;
                     state <= 6'b101111;
                 end
                 else begin
-                    apos <= (ld_half * 16384);
+                    apos <= (ld_half * 32768);
                     ridx <= 0;
                     segw <= segs;
                     seg_ch <= segs[48-1:32];
@@ -720,7 +720,7 @@ always @(posedge clk) begin: fsm
                         e_wr_data <= cur_ptop;
                     end
                     'he: begin
-                        e_wr_data <= (cur_half * 16384);
+                        e_wr_data <= (cur_half * 32768);
                     end
                     default: begin
                         e_wr_data <= (cur_half * 4096);

@@ -51,19 +51,19 @@ input [7:0] wr_data;
 reg f1;
 reg ok1;
 reg signed [7:0] q;
-reg signed [7:0] mem [0:32768-1];
+reg signed [7:0] mem [0:65536-1];
 
 
 
 always @(posedge clk) begin: write
     if (wr_en) begin
-        mem[wr_addr[15-1:0]] <= $signed(wr_data[8-1:0]);
+        mem[wr_addr[16-1:0]] <= $signed(wr_data[8-1:0]);
     end
 end
 
 
 always @(posedge clk) begin: feed
-    q <= mem[i_addr[15-1:0]];
+    q <= mem[i_addr[16-1:0]];
     ok1 <= (i_iyok && (i_ix >= 0) && (i_ix < $signed({1'b0, l_w})));
     f1 <= i_first;
     if (ok1) begin

@@ -1,0 +1,105 @@
+"""The dashboard in a real headless Chromium (Debian's `chromium`, driven by Playwright): it loads from
+disk with no console errors and no network, shows one table row per layer with failing layers first,
+sorts, filters, draws its plots and pictures, links the failing layer's waveform; a screenshot is kept
+at build/regress/dashboard-test.png."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from regress.dashboard import write_dashboard
+from regress.store import Store
+from tests import regress_helpers
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def two_runs(tmp_path_factory):
+    return regress_helpers.two_runs(tmp_path_factory.getbasetemp() / "regress-two-runs")
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise AssertionError("no Chromium on PATH: install Debian's `chromium` (apt-get install chromium; .ci/run does)")
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=_chromium(),
+                                                   headless=True, args=CHROMIUM_ARGS,
+                                                   viewport={"width": 1400, "height": 900})
+        try:
+            yield ctx.pages[0] if ctx.pages else ctx.new_page()
+        finally:
+            ctx.close()
+
+
+def test_dashboard_in_headless_chromium(two_runs, browser_page, tmp_path):
+    db, _ = two_runs
+    page_file = write_dashboard(db, tmp_path / "dashboard.html")
+    with Store(db) as s:
+        latest = s.runs()[-1]
+        layers = s.layers(latest["id"])
+    assert latest["status"] == "fail"
+    page = browser_page
+    problems, requests = [], []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(page_file.resolve().as_uri())
+    page.wait_for_load_state("load")
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4")
+
+    rows = page.locator("#layer-table tbody tr")
+    assert rows.count() == len(layers) == 27
+    assert rows.nth(0).locator("td").nth(1).inner_text() == "enc1.l2"  # failing layers first
+    assert rows.nth(0).get_attribute("data-verdict") == "fail"
+    assert page.locator("#shown").inner_text() == f"27 of 27 layers shown"
+
+    # the failing layer: coordinates and a link to a waveform that exists beside the page
+    link = page.locator("#failing a.wave")
+    assert link.count() == 1
+    target = Path(unquote(urlparse(link.evaluate("a => a.href")).path))
+    assert target.suffix == ".fst" and target.is_file()
+    first = "(" + ", ".join(map(str, next(l for l in layers if l["verdict"] == "fail")["first_diff"])) + ")"
+    assert first in page.locator("#failing").inner_text()
+
+    # filter and sort
+    page.fill("#filter", "avgpool")
+    assert page.locator("#layer-table tbody tr:visible").count() == sum(l["op"] == "avgpool" for l in layers)
+    page.fill("#filter", "")
+    page.check("#failonly")
+    assert page.locator("#layer-table tbody tr:visible").count() == 1
+    page.uncheck("#failonly")
+    page.click("#layer-table th:nth-child(8)")  # RTL cycles, ascending
+    cycles = [int(v) for v in page.locator("#layer-table tbody tr td:nth-child(8)").evaluate_all(
+        "tds => tds.map(td => td.getAttribute('data-v'))")]
+    assert cycles == sorted(l["cycles"] for l in layers)
+
+    # pictures decoded, trend of the two runs drawn
+    sizes = page.locator("#labels img").evaluate_all("imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")
+    assert sizes == [[128, 64]] * 3
+    assert page.locator("#trends .js-plotly-plot").count() == 1
+    assert "2 comparable run(s)" in page.locator("#trends").inner_text()
+
+    assert all(u.startswith(("file:", "data:", "about:")) for u in requests), requests  # no network
+    shot = REPO / "build" / "regress" / "dashboard-test.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.click("#layer-table th:nth-child(1)")  # back to network order for the picture
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 50_000
+    assert problems == []
