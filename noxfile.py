@@ -71,3 +71,13 @@ def regress(session):
     and regenerate the dashboard (`-- --help` for model, crop, config, simulator and workers)."""
     _install(session)
     session.run("python", "-m", "regress", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def perf(session):
+    """Full-frame performance report: our design on `asic` (cycle model), SCALE-Sim on the same layers
+    (own venv under build/perf/, cached), the reference chip, a design-space sweep, Yosys gate counts
+    and an onnxruntime benchmark; plots under build/perf/ (`nox -s perf -- --help`)."""
+    _install(session)
+    session.install("matplotlib")
+    session.run("python", "-m", "perf", *session.posargs)

@@ -1,10 +1,22 @@
-"""Per-layer cycle and DRAM-traffic estimate of a compiled program, mirroring the controller's loops.
+"""Per-layer performance model of a compiled program: the controller's counter record, cycle exact.
 
-DRAM bytes are counted as the RTL counts them: reads as whole bus beats moved (a transfer that
-starts or ends inside a beat still moves the beat), writes as bytes written (strobes set). The
-command sequence below is the controller's (rtl/controller.py), so bytes and MAC steps are exact;
-cycles are an estimate (one byte per cycle through the DMAs plus fixed overheads) until the
-performance model is calibrated against the RTL counters.
+The model follows the controller FSM (rtl/controller.py) state by state, with the DMA timing of
+rtl/axi_rd.py / rtl/axi_wr.py against the Verilog DRAM model without stalls
+(tb/hdl/axi_ram_model.v, ``+DRAM_STALL=0``) and the engine's run length (rtl/sequencer.py). Every
+counter of the record is reproduced exactly: cycles, engine_cycles, mac_steps, load_stall,
+store_stall, fetch, bytes_read, bytes_written (compiler/README.md, "Performance model").
+
+Costs, in cycles (n bytes of a command at byte address a):
+- read command (X_CMD + X_RX): 2 + n + 4, plus a bubble of 4 - (16 - a % 16) when the first beat
+  is partial with fewer than 4 bytes and alone in a one-beat burst (the last beat of a 4 KB page):
+  the DRAM takes 4 cycles to turn the next burst around;
+- conv store of one channel (S_CMD, 3 per byte through S_ADDR/S_DATA, S_DONE): 2 + 3n + 3, plus
+  the wait for the DRAM to accept a last beat that opens a burst of its own (a W beat is accepted
+  no sooner than 5 cycles after the previous burst's last one, `_wr_tail`);
+- the engine: active from the cycle after E_START for steps * max(K, min_steps) + drain_wait + 5.
+The band pipeline overlaps the engine run of band n with the store of band n-1 and the load of
+band n+1; a cycle counts as a load or store stall only when the engine is idle.
+DRAM bytes: reads as whole bus beats moved, writes as bytes written (strobes set).
 """
 
 from __future__ import annotations
@@ -13,10 +25,15 @@ from dataclasses import dataclass
 
 from compiler.program import Descriptor, Program
 
-__all__ = ["LayerEstimate", "estimate", "BUS_BYTES"]
+__all__ = ["LayerEstimate", "estimate", "BUS_BYTES", "COUNTERS"]
 
 BUS_BYTES = 16  # 128-bit AXI data bus
-DESC_FETCH = 104
+PAGE_BEATS = 4096 // BUS_BYTES
+MAX_BURST = 16
+DESC_FETCH = 106  # bytes of a descriptor the controller reads (rtl.controller.DESC_BYTES)
+N_REGS = 17  # engine layer registers written before each run (REGS state)
+COUNTERS = ("cycles", "engine_cycles", "mac_steps", "load_stall", "store_stall", "fetch", "bytes_read",
+            "bytes_written")
 
 
 @dataclass
@@ -28,98 +45,209 @@ class LayerEstimate:
     cycles: int = 0
     bytes_read: int = 0
     bytes_written: int = 0
+    load_stall: int = 0
+    store_stall: int = 0
+    fetch: int = 0
+
+    def counters(self) -> dict[str, int]:
+        """The counter record's words, by rtl.controller.COUNTER_WORDS name."""
+        return {k: getattr(self, k) for k in COUNTERS}
 
 
 def _beats_bytes(addr: int, n: int) -> int:
-    first = addr // BUS_BYTES
-    last = (addr + n - 1) // BUS_BYTES
-    return (last - first + 1) * BUS_BYTES
+    return ((addr + n - 1) // BUS_BYTES - addr // BUS_BYTES + 1) * BUS_BYTES
 
 
-class _Acc:
-    def __init__(self, e: LayerEstimate):
-        self.e = e
-
-    def read(self, addr, n, per_byte=1):
-        self.e.bytes_read += _beats_bytes(addr, n)
-        self.e.cycles += n * per_byte + 12  # command, first-beat latency, stream
-
-    def write(self, addr, n, per_byte=3):
-        self.e.bytes_written += n
-        self.e.cycles += n * per_byte + 12
+def _rd(addr: int, n: int) -> int:
+    """Cycles of a read command in the controller: CMD (2) and RX until the last byte."""
+    nb = BUS_BYTES - addr % BUS_BYTES
+    bubble = 0
+    if nb < 4 and n > nb and (addr // BUS_BYTES) % PAGE_BEATS == PAGE_BEATS - 1:
+        bubble = 4 - nb
+    return 2 + n + 4 + bubble
 
 
-def _conv(d: Descriptor, e: LayerEstimate, acc: _Acc, rows: int, cols: int, min_steps: int, drain: int):
-    """The controller's double-buffered band pipeline: band n computes while band n-1 is stored and
-    band n+1 loaded, so a band costs the longer of the engine run and that store plus load."""
+def _last_beat_alone(addr: int, n: int) -> int:
+    """Bytes of the command's last beat if that beat opens a burst of its own (0 otherwise)."""
+    fb, lb = addr // BUS_BYTES, (addr + n - 1) // BUS_BYTES
+    if lb == fb:
+        return 0
+    if lb // PAGE_BEATS == fb // PAGE_BEATS:
+        alone = (lb - fb) % MAX_BURST == 0
+    else:
+        alone = lb % MAX_BURST == 0
+    return (addr + n - 1) % BUS_BYTES + 1 if alone else 0
+
+
+def _wr_tail(addr: int, n: int, gap) -> int:
+    """Extra cycles before the write DMA's done: a last beat that opens its own burst is accepted no
+    sooner than 5 cycles after the previous beat (B response, AW accept, W ready of the DRAM model).
+    ``gap(b)``: cycles between taking the last byte of the previous beat and the last byte."""
+    b = _last_beat_alone(addr, n)
+    return max(0, 5 - gap(b)) if b else 0
+
+
+def _gap3(b: int) -> int:  # conv store: one byte every 3 cycles
+    return 3 * b
+
+
+class _Band:
+    """Timeline of the controller after an engine start: segments in order, each charged to load or
+    store only for the cycles after the engine has finished."""
+
+    def __init__(self, e: LayerEstimate, t: int, eng_end: int):
+        self.e, self.t, self.end = e, t, eng_end  # eng_end: last engine-active cycle
+
+    def seg(self, dur: int, kind: str | None):
+        if kind is not None:
+            idle = self.t + dur - max(self.t, self.end + 1)
+            if idle > 0:
+                if kind == "load":
+                    self.e.load_stall += idle
+                else:
+                    self.e.store_stall += idle
+        self.t += dur
+
+    def cmds(self, durs: list[int], after, kind: str):
+        """Commands of ``durs`` cycles charged to ``kind``, each followed by ``after`` uncharged cycles
+        (a number, or one per command)."""
+        afters = after if isinstance(after, list) else [after] * len(durs)
+        total = sum(durs) + sum(afters)
+        if self.t > self.end:  # the engine is done: every command cycle is a stall
+            self.seg(total - sum(afters), kind)
+            self.t += sum(afters)
+        elif self.t + total <= self.end + 1:  # all within the engine run
+            self.t += total
+        else:
+            for dur, a in zip(durs, afters):
+                self.seg(dur, kind)
+                self.t += a
+
+
+def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
+    R, C, min_steps = hw.rows, hw.cols, hw.min_tile_steps
     k, s, pad = d.kernel, d.stride, d.kernel // 2
     K = d.cin * k * k
+    P = max(K, min_steps)
     hw_in, howo = d.h * d.w, d.ho * d.wo
     e.macs = d.cout * K * howo
+    chans = [seg.addr + ch * hw_in for seg in d.segments for ch in range(seg.channels)]
+    strip = d.strip or d.wo
+    # tiles of bo output rows from oy0 and sw columns from ox0, band-major (the controller's order)
+    tiles = [(oy0, min(d.band, d.ho - oy0), ox0, min(strip, d.wo - ox0))
+             for oy0 in range(0, d.ho, d.band) for ox0 in range(0, d.wo, strip)]
+    E = _Band(e, 0, -1)
+
+    def load(tile):  # B_START, B_ROWS, B_CHK, then per channel A_CMD+A_RX per command, and A_SEG
+        oy0, bo, ox0, sw = tile
+        lo = max(oy0 * s - pad, 0)
+        rows_in = min(d.h, (oy0 + bo - 1) * s - pad + k) - lo
+        left = max(ox0 * s - pad, 0)
+        cols_in = min(d.w, (ox0 + sw - 1) * s - pad + k) - left
+        E.seg(3, None)
+        if cols_in == d.w:  # whole rows: one command per channel
+            reads = [(a + lo * d.w, rows_in * d.w) for a in chans]
+            afters = [1] * len(reads)
+        else:  # a strip: one command per row, A_SEG after a channel's last
+            reads = [(a + (lo + r) * d.w + left, cols_in) for a in chans for r in range(rows_in)]
+            afters = [1 if r == rows_in - 1 else 0 for _ in chans for r in range(rows_in)]
+        E.cmds([_rd(a, n) for a, n in reads], afters, "load")
+        E.e.bytes_read += sum(_beats_bytes(a, n) for a, n in reads)
+
+    def store(co0, gc, tile):  # S_START, then per channel (per row of a strip) S_CMD, bytes, S_DONE
+        oy0, bo, ox0, sw = tile
+        E.seg(1, None)
+        base = d.out_addr + co0 * howo + oy0 * d.wo + ox0
+        if sw == d.wo:
+            writes = [(base + c * howo, bo * d.wo) for c in range(gc)]
+        else:
+            writes = [(base + c * howo + r * d.wo, sw) for c in range(gc) for r in range(bo)]
+        E.cmds([2 + 3 * n + 3 + _wr_tail(a, n, _gap3) for a, n in writes], 0, "store")
+        E.e.bytes_written += sum(n for _, n in writes)
+
     for co0 in range(0, d.cout, d.group):
         gc = min(d.group, d.cout - co0)
-        tiles = -(-gc // rows)
-        acc.read(d.weight_addr + co0 * K, gc * K)
-        acc.read(d.const_addr + co0 * 8, gc * 8)
-        bands = []
-        for oy0 in range(0, d.ho, d.band):
-            bo = min(d.band, d.ho - oy0)
-            lo = max(oy0 * s - pad, 0)
-            rows_in = min(d.h, (oy0 + bo - 1) * s - pad + k) - lo
-            load = _Acc(LayerEstimate(""))
-            for seg in d.segments:
-                for ch in range(seg.channels):
-                    load.read(seg.addr + ch * hw_in + lo * d.w, rows_in * d.w)
-            store = _Acc(LayerEstimate(""))
-            for c in range(gc):
-                store.write(d.out_addr + (co0 + c) * howo + oy0 * d.wo, bo * d.wo)
-            steps = tiles * bo * -(-d.wo // cols)
+        ntile = -(-gc // R)
+        E.t, E.end = t, -1  # the engine is idle: loads until its first start are all stalls
+        E.seg(2, None)  # G_START, G_CHK
+        E.seg(_rd(d.weight_addr + co0 * K, gc * K), "load")
+        E.seg(_rd(d.const_addr + co0 * 8, gc * 8), "load")
+        e.bytes_read += _beats_bytes(d.weight_addr + co0 * K, gc * K) + _beats_bytes(d.const_addr + co0 * 8, gc * 8)
+        load(tiles[0])
+        for b, tile in enumerate(tiles):
+            bo, sw = tile[1], tile[3]
+            steps = ntile * bo * -(-sw // C)
+            run = steps * P + drain + 5
             e.mac_steps += steps * K
-            run = 2 + steps * max(K, min_steps) + 1 + drain + 1
             e.engine_cycles += run
-            bands.append((load.e, store.e, run))
-        for part in (b for band in bands for b in band[:2]):
-            e.bytes_read += part.bytes_read
-            e.bytes_written += part.bytes_written
-        e.cycles += bands[0][0].cycles  # the first band's load has nothing to overlap
-        for n, (_, _, run) in enumerate(bands):
-            overlap = (bands[n - 1][1].cycles if n else 0) + (bands[n + 1][0].cycles if n + 1 < len(bands) else 0)
-            e.cycles += 20 + max(run, overlap)
-        e.cycles += bands[-1][1].cycles  # the last band's store has nothing to overlap
+            E.seg(N_REGS, None)
+            start = E.t  # E_START: the engine is active from the next cycle, `run` cycles
+            E.end = start + run  # its last active cycle (done seen, eng_active falls after it)
+            E.seg(4, None)  # E_START, E_WAIT0 (3)
+            if b > 0:
+                store(co0, gc, tiles[b - 1])  # tile b-1 while the engine runs tile b
+            E.seg(1, None)  # B_NEXT
+            if b + 1 < len(tiles):
+                load(tiles[b + 1])  # tile b+1 into the other half
+            # E_WAIT: leaves on the first cycle the engine is done
+            E.t = max(E.t, E.end + 1) + 1
+        store(co0, gc, tiles[-1])  # the last tile, nothing to overlap
+        E.seg(1, None)  # G_NEXT
+        t = E.t
+    return t
 
 
-def _vector(d: Descriptor, acc: _Acc):
+def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
     hw_in, howo = d.h * d.w, d.ho * d.wo
     out = d.out_addr
+    f = d.factor
     for seg in d.segments:
         for ch in range(seg.channels):
             base = seg.addr + ch * hw_in
-            if d.op == "avgpool":
-                for y in range(d.ho):
-                    acc.read(base + 2 * y * d.w, 2 * d.w)
-                    acc.write(out + y * d.wo, d.wo, per_byte=7)
-            else:
-                for y in range(d.h):
-                    acc.read(base + y * d.w, d.w)
-                    acc.write(out + y * d.factor * d.wo, d.factor * d.wo, per_byte=1 + 2 / d.factor)
+            rows = d.ho if d.op == "avgpool" else d.h
+            for y in range(rows):
+                if d.op == "avgpool":
+                    ra, rn = base + 2 * y * d.w, 2 * d.w
+                    wa, wn = out + y * d.wo, d.wo
+                    data = 6 * wn  # P_RD (4) + P_OUT (2) per output byte
+                    gap = lambda b: 6 * b  # noqa: E731
+                else:
+                    ra, rn = base + y * d.w, d.w
+                    wa, wn = out + y * f * d.wo, f * d.wo
+                    data = f * d.w * (f + 2)  # per pixel: V_ADDR, V_DATA (valid), f bytes
+
+                    def gap(b, wn=wn):  # byte i is taken at (i // f) * (f + 2) + i % f
+                        tm = lambda i: (i // f) * (f + 2) + i % f  # noqa: E731
+                        return tm(wn - 1) - tm(wn - 1 - b)
+                r = _rd(ra, rn)
+                e.load_stall += r
+                e.bytes_read += _beats_bytes(ra, rn)
+                st = 2 + data + 3 + _wr_tail(wa, wn, gap)
+                e.store_stall += st
+                e.bytes_written += wn
+                t += 1 + r + st + 1  # V_ROW, read, write, V_NEXT
             out += howo
+    return t
 
 
 def estimate(program: Program, hw) -> list[LayerEstimate]:
     """One estimate per descriptor for hardware configuration ``hw`` (rtl.config.EngineConfig)."""
     from rtl.engine import drain_wait
 
-    table = program.image[12:16]
-    table_addr = int.from_bytes(table, "little")
+    table_addr = int.from_bytes(program.image[12:16], "little")
+    drain = drain_wait(hw)
     out = []
     for d in program.descriptors:
         e = LayerEstimate(d.name)
-        acc = _Acc(e)
-        acc.read(table_addr + 128 * d.layer, DESC_FETCH)
+        da = table_addr + 128 * d.layer
+        e.bytes_read += _beats_bytes(da, DESC_FETCH)
+        rx = _rd(da, DESC_FETCH) - 2
+        e.fetch = 1 + rx + 2  # DESC_CMD's last cycle, DESC_RX, DECODE, CHECK
+        t = 2 + rx + 2  # cycles from DESC_CMD's first cycle to the op's first state
         if d.op == "conv":
-            _conv(d, e, acc, hw.rows, hw.cols, hw.min_tile_steps, drain_wait(hw))
+            t = _conv(d, e, t, hw, drain)
         else:
-            _vector(d, acc)
-        e.cycles = int(e.cycles)
+            t = _vector(d, e, t)
+        e.cycles = t  # the record holds the cycles up to K_START
         out.append(e)
     return out

@@ -37,6 +37,8 @@ HEADER_SIZE = 64
 # | group, band | weight addr, const addr, out addr | segments: (addr u32, channels u16, pad u16) x 8
 DESCRIPTOR = struct.Struct("<BBBB6HbbbbBBHHH3I" + "IHxx" * MAX_SEGMENTS)
 DESCRIPTOR_SIZE = 128
+OUT_ADDR_OFFSET = struct.calcsize("<BBBB6HbbbbBBHHHII")  # where a descriptor's output address sits
+STRIP = struct.Struct("<H")  # at offset 104, after the segments
 FLAG_RELU = 1  # informational: the clamp at the zero point is the ReLU
 FLAG_LAST = 2
 assert DESCRIPTOR.size <= DESCRIPTOR_SIZE and HEADER.size <= HEADER_SIZE
@@ -68,6 +70,7 @@ class Descriptor:
     factor: int = 1
     group: int = 0  # conv: output channels per weight load (what the banks hold)
     band: int = 0  # conv: output rows per engine run (what the activation/output buffers hold)
+    strip: int = 0  # conv: output columns per engine run (the full width unless a row is too wide)
     weight_addr: int = 0
     const_addr: int = 0
     out_addr: int = 0
@@ -82,7 +85,7 @@ class Descriptor:
                               len(self.segments), self.layer, self.group, self.band, self.weight_addr,
                               self.const_addr, self.out_addr,
                               *segs)
-        return raw.ljust(DESCRIPTOR_SIZE, b"\0")
+        return (raw + STRIP.pack(self.strip)).ljust(DESCRIPTOR_SIZE, b"\0")
 
     @classmethod
     def unpack(cls, raw: bytes, name: str = "") -> "Descriptor":
@@ -92,7 +95,8 @@ class Descriptor:
         segs = [Segment("", v[22 + 2 * i], v[23 + 2 * i]) for i in range(n)]
         return cls(layer=v[16], name=name, op=op, kernel=v[1], stride=v[2], flags=v[3], cin=v[4], cout=v[5],
                    h=v[6], w=v[7], ho=v[8], wo=v[9], x_zp=v[10], y_zp=v[11], qmin=v[12], qmax=v[13], factor=v[14],
-                   group=v[17], band=v[18], weight_addr=v[19], const_addr=v[20], out_addr=v[21], segments=segs)
+                   group=v[17], band=v[18], weight_addr=v[19], const_addr=v[20], out_addr=v[21], segments=segs,
+                   strip=STRIP.unpack_from(raw, DESCRIPTOR.size)[0])
 
 
 @dataclass
@@ -152,12 +156,14 @@ def _check(layer, **values):
                              f"{LIMITS[limit]}")
 
 
-def tile_conv(d: Descriptor, hw) -> tuple[int, int]:
-    """(group, band) for a conv on hardware ``hw`` (an rtl.config.EngineConfig or anything with
-    rows, act_depth, wgt_depth, const_depth, out_depth): the most output channels whose weights and
-    constants fit the row banks, then the most output rows whose input rows (halo included) fit half
-    the activation buffer and whose outputs fit half the output banks (the controller double-buffers
-    bands: it loads the next into one half while the engine runs from the other)."""
+def tile_conv(d: Descriptor, hw) -> tuple[int, int, int]:
+    """(group, band, strip) for a conv on hardware ``hw`` (an rtl.config.EngineConfig or anything
+    with rows, act_depth, wgt_depth, const_depth, out_depth): the most output channels whose weights
+    and constants fit the row banks; then the widest strip of output columns (the full width if
+    possible) of which at least one output row fits; then the most output rows. A tile's input rows
+    and columns (halo included) must fit half the activation buffer and its outputs half the output
+    banks: the controller double-buffers, loading the next tile into one half while the engine runs
+    from the other."""
     K = d.cin * d.kernel * d.kernel
     if K > hw.wgt_depth:
         raise ModelError(f"node {d.name!r} (conv): Cin*k*k = {K} weights per output channel exceed the weight "
@@ -165,17 +171,19 @@ def tile_conv(d: Descriptor, hw) -> tuple[int, int]:
     tiles = min(-(-d.cout // hw.rows), hw.wgt_depth // K, hw.const_depth)
     group = min(d.cout, tiles * hw.rows)
     tiles = -(-group // hw.rows)
-    band = 0
-    for b in range(d.ho, 0, -1):
-        rows_in = min(d.h, (b - 1) * d.stride + d.kernel)
-        if d.cin * rows_in * d.w <= hw.act_depth // 2 and tiles * b * d.wo <= hw.out_depth // 2:
-            band = b
-            break
-    if band == 0:
-        raise ModelError(f"node {d.name!r} (conv): one output row needs {d.cin * min(d.h, d.kernel) * d.w} bytes "
-                         f"of input (half activation buffer {hw.act_depth // 2}) and {tiles * d.wo} of output (half "
-                         f"output bank {hw.out_depth // 2}) in config {hw.name!r}")
-    return group, band
+    act, out = hw.act_depth // 2, hw.out_depth // 2
+
+    def fits(rows_out, cols_out):
+        rows_in = min(d.h, (rows_out - 1) * d.stride + d.kernel)
+        cols_in = min(d.w, (cols_out - 1) * d.stride + d.kernel)
+        return d.cin * rows_in * cols_in <= act and tiles * rows_out * cols_out <= out
+
+    strip = next((c for c in range(d.wo, 0, -1) if fits(1, c)), 0)
+    if strip == 0:
+        raise ModelError(f"node {d.name!r} (conv): even one output pixel needs {d.cin * d.kernel * d.kernel} bytes "
+                         f"of input (half activation buffer {act}) in config {hw.name!r}")
+    band = next(b for b in range(d.ho, 0, -1) if fits(b, strip))
+    return group, band, strip
 
 
 def compile_graph(graph: QGraph, hw=None, keep_all: bool = True) -> Program:
@@ -223,7 +231,7 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True) -> Program:
             d.kernel, d.stride = l.kernel, l.stride
             d.weight_addr, d.const_addr = w_addr[l.name], c_addr[l.name]
             d.flags |= FLAG_RELU if l.relu else 0
-            d.group, d.band = tile_conv(d, hw) if hw is not None else (d.cout, d.ho)
+            d.group, d.band, d.strip = tile_conv(d, hw) if hw is not None else (d.cout, d.ho, d.wo)
         elif l.op == "avgpool":
             if not (inp.scale == out.scale and _pow2(inp.scale)):
                 raise ModelError(f"node {l.name!r} (AveragePool): input scale {inp.scale} and output scale "

@@ -36,9 +36,9 @@ ERRORS = {1: "bad program header", 2: "unknown op", 3: "bad kernel, stride or fa
           4: "a tile exceeds a buffer", 5: "bad segment count", 6: "DRAM read error", 7: "DRAM write error"}
 COUNTER_WORDS = ("cycles", "engine_cycles", "mac_steps", "load_stall", "store_stall", "fetch", "bytes_read",
                  "bytes_written")
-DESC_BYTES = 104  # the used part of a 128-byte descriptor
+DESC_BYTES = 106  # the used part of a 128-byte descriptor
 HDR_BYTES = 20
-N_REGS = 16  # engine layer registers (rtl.sequencer.REGS)
+N_REGS = 17  # engine layer registers (rtl.sequencer.REGS)
 
 
 def _u(bits, v=0):
@@ -120,7 +120,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     apos = _u(24)
     cbuf = _u(64)
     cb = _u(4)
-    ridx = _u(4)
+    ridx = _u(5)
     p, plen = _u(24), _u(24)
     rep, rr = _u(4), _u(4)
     lx = _u(16)
@@ -133,6 +133,13 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     nxt, have_prev = Signal(bool(0)), Signal(bool(0))
     cur_oy0, cur_bo, cur_rows, prev_oy0, prev_bo = [_u(16) for _ in range(5)]
     cur_ptop = Signal(bool(0))
+    # column strips (a row too wide for the buffers is computed in strips of ``strip`` columns)
+    strip, ox0, sw, ix_lo, cols_in = [_u(16) for _ in range(5)]
+    cur_ox0, cur_sw, cur_cols, prev_ox0, prev_sw = [_u(16) for _ in range(5)]
+    pad_left, cur_pleft = Signal(bool(0)), Signal(bool(0))
+    r = _u(16)
+    row_addr = _u(32)
+    rbase = _u(24)
     eng_active, eng_low = Signal(bool(0)), Signal(bool(0))
     # line buffer: a RAM synthesis infers (write port + registered read)
     lb = [Signal(intbv(0, min=-128, max=128)) for _ in range(line_depth)]
@@ -300,6 +307,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 cur_layer.next = desc[192:176]  # the layer's index in the program: names its counter record
                 group.next = desc[208:192]
                 band.next = desc[224:208]
+                strip.next = desc[848:832]
                 w_addr.next = desc[256:224]
                 c_addr.next = desc[288:256]
                 o_addr.next = desc[320:288]
@@ -322,7 +330,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 elif nseg == 0 or nseg > 8:
                     err_code.next = 5
                     state.next = st.FAIL
-                elif op == 1 and (group == 0 or band == 0 or K > wgt_depth):
+                elif op == 1 and (group == 0 or band == 0 or strip == 0 or K > wgt_depth):
                     err_code.next = 4
                     state.next = st.FAIL
                 elif op == 2 and 2 * w > line_depth:
@@ -426,6 +434,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     if rd_last:
                         rd_ready.next = 0
                         oy0.next = 0
+                        ox0.next = 0
                         ld_half.next = 0
                         have_prev.next = 0
                         nxt.next = 0
@@ -434,14 +443,18 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             # ---- conv: bands of output rows, double-buffered. The engine computes band n from one
             # half of the activation buffer and output banks while the controller stores band n-1
             # and loads band n+1 into the other halves.
-            elif state == st.B_START:
+            elif state == st.B_START:  # the next tile: bo output rows from oy0, sw columns from ox0
                 if ho - oy0 < band:
                     bo.next = ho - oy0
                 else:
                     bo.next = band
+                if wo - ox0 < strip:
+                    sw.next = wo - ox0
+                else:
+                    sw.next = strip
                 state.next = st.B_ROWS
             elif state == st.B_ROWS:
-                # input rows [oy0*s - pad, (oy0+bo-1)*s - pad + k) clipped to the image
+                # input rows [oy0*s - pad, (oy0+bo-1)*s - pad + k) and columns likewise, clipped
                 if oy0 * stride < pad:
                     iy_lo.next = 0
                     pad_top.next = 1
@@ -456,9 +469,23 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         rows_in.next = h - (oy0 * stride - pad)
                     else:
                         rows_in.next = (bo - 1) * stride + ksz
+                if ox0 * stride < pad:
+                    ix_lo.next = 0
+                    pad_left.next = 1
+                    if (ox0 + sw - 1) * stride - pad + ksz > w:
+                        cols_in.next = w
+                    else:
+                        cols_in.next = (ox0 + sw - 1) * stride - pad + ksz
+                else:
+                    ix_lo.next = ox0 * stride - pad
+                    pad_left.next = 0
+                    if (ox0 + sw - 1) * stride - pad + ksz > w:
+                        cols_in.next = w - (ox0 * stride - pad)
+                    else:
+                        cols_in.next = (sw - 1) * stride + ksz
                 state.next = st.B_CHK
             elif state == st.B_CHK:
-                if cin * rows_in * w > ACT_HALF or ntile * bo * wo > OUT_HALF:
+                if cin * rows_in * cols_in > ACT_HALF or ntile * bo * sw > OUT_HALF:
                     err_code.next = 4
                     state.next = st.FAIL
                 else:
@@ -466,13 +493,18 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     ridx.next = 0
                     segw.next = segs
                     seg_ch.next = segs[48:32]
-                    chan_addr.next = segs[32:0] + iy_lo * w
+                    chan_addr.next = segs[32:0] + iy_lo * w + ix_lo
+                    row_addr.next = segs[32:0] + iy_lo * w + ix_lo
+                    r.next = 0
                     ch.next = 0
                     state.next = st.A_CMD
-            elif state == st.A_CMD:  # one channel's rows of the band
+            elif state == st.A_CMD:  # a channel's rows of the tile: one command, or one per row of a strip
                 rd_cmd_valid.next = 1
-                rd_cmd_addr.next = chan_addr
-                rd_cmd_len.next = rows_in * w
+                rd_cmd_addr.next = row_addr
+                if cols_in == w:
+                    rd_cmd_len.next = rows_in * w
+                else:
+                    rd_cmd_len.next = cols_in
                 if rd_cmd_valid and rd_cmd_ready:
                     rd_cmd_valid.next = 0
                     rd_ready.next = 1
@@ -489,26 +521,38 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     apos.next = apos + 1
                     if rd_last:
                         rd_ready.next = 0
-                        state.next = st.A_SEG
-            elif state == st.A_SEG:  # next channel, next segment, or the band is loaded
+                        if cols_in == w or r + 1 == rows_in:
+                            r.next = 0
+                            state.next = st.A_SEG
+                        else:
+                            r.next = r + 1
+                            row_addr.next = row_addr + w
+                            state.next = st.A_CMD
+            elif state == st.A_SEG:  # next channel, next segment, or the tile is loaded
                 if ch + 1 < seg_ch:
                     ch.next = ch + 1
                     chan_addr.next = chan_addr + HW
+                    row_addr.next = chan_addr + HW
                     state.next = st.A_CMD
                 elif ridx + 1 < nseg:
                     ridx.next = ridx + 1
                     ch.next = 0
                     seg_ch.next = segw[112:96]
-                    chan_addr.next = segw[96:64] + iy_lo * w
+                    chan_addr.next = segw[96:64] + iy_lo * w + ix_lo
+                    row_addr.next = segw[96:64] + iy_lo * w + ix_lo
                     segw.next = concat(intbv(0)[64:], segw[64 * 8:64])
                     state.next = st.A_CMD
                 elif nxt:
-                    state.next = st.E_WAIT  # the next band is in: wait for the engine's current one
+                    state.next = st.E_WAIT  # the next tile is in: wait for the engine's current one
                 else:
                     cur_oy0.next = oy0
                     cur_bo.next = bo
                     cur_rows.next = rows_in
                     cur_ptop.next = pad_top
+                    cur_ox0.next = ox0
+                    cur_sw.next = sw
+                    cur_cols.next = cols_in
+                    cur_pleft.next = pad_left
                     cur_half.next = ld_half
                     ridx.next = 0
                     state.next = st.REGS
@@ -521,13 +565,13 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 elif ridx == 1:
                     e_wr_data.next = cur_rows
                 elif ridx == 2:
-                    e_wr_data.next = w
+                    e_wr_data.next = cur_cols
                 elif ridx == 3:
                     e_wr_data.next = gc
                 elif ridx == 4:
                     e_wr_data.next = cur_bo
                 elif ridx == 5:
-                    e_wr_data.next = wo
+                    e_wr_data.next = cur_sw
                 elif ridx == 6:
                     e_wr_data.next = ksz
                 elif ridx == 7:
@@ -546,8 +590,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     e_wr_data.next = cur_ptop
                 elif ridx == 14:
                     e_wr_data.next = cur_half * ACT_HALF
-                else:
+                elif ridx == 15:
                     e_wr_data.next = cur_half * OUT_HALF
+                else:
+                    e_wr_data.next = cur_pleft
                 if ridx == N_REGS - 1:
                     ridx.next = 0
                     state.next = st.E_START
@@ -566,9 +612,16 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         state.next = st.S_START
                     else:
                         state.next = st.B_NEXT
-            elif state == st.B_NEXT:  # load the next band (into the other half) while the engine runs
-                if cur_oy0 + cur_bo < ho:
+            elif state == st.B_NEXT:  # load the next tile (into the other half) while the engine runs
+                if cur_ox0 + cur_sw < wo:
+                    oy0.next = cur_oy0
+                    ox0.next = cur_ox0 + cur_sw
+                    ld_half.next = not cur_half
+                    nxt.next = 1
+                    state.next = st.B_START
+                elif cur_oy0 + cur_bo < ho:
                     oy0.next = cur_oy0 + cur_bo
+                    ox0.next = 0
                     ld_half.next = not cur_half
                     nxt.next = 1
                     state.next = st.B_START
@@ -580,35 +633,49 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     l_steps.next = l_steps + e_busy
                     prev_oy0.next = cur_oy0
                     prev_bo.next = cur_bo
+                    prev_ox0.next = cur_ox0
+                    prev_sw.next = cur_sw
                     prev_half.next = cur_half
                     have_prev.next = 1
-                    if nxt:  # the next band was loaded: run it, store this one meanwhile
+                    if nxt:  # the next tile was loaded: run it, store this one meanwhile
                         nxt.next = 0
                         cur_oy0.next = oy0
                         cur_bo.next = bo
                         cur_rows.next = rows_in
                         cur_ptop.next = pad_top
+                        cur_ox0.next = ox0
+                        cur_sw.next = sw
+                        cur_cols.next = cols_in
+                        cur_pleft.next = pad_left
                         cur_half.next = ld_half
                         ridx.next = 0
                         state.next = st.REGS
-                    else:  # last band of the group: store it with nothing to overlap
+                    else:  # last tile of the group: store it with nothing to overlap
                         state.next = st.S_START
-            # store band prev: each channel's rows, from output bank c % R at half + (c // R)*bo*wo
+            # store tile prev: each channel's rows (one command, or one per row of a strip), from
+            # output bank c % R at half + (c // R)*bo*sw
             elif state == st.S_START:
                 ch.next = 0
                 bank.next = 0
+                r.next = 0
                 tbase.next = prev_half * OUT_HALF
-                chan_addr.next = o_addr + co0 * HoWo + prev_oy0 * wo
+                rbase.next = prev_half * OUT_HALF
+                chan_addr.next = o_addr + co0 * HoWo + prev_oy0 * wo + prev_ox0
+                row_addr.next = o_addr + co0 * HoWo + prev_oy0 * wo + prev_ox0
                 state.next = st.S_CMD
             elif state == st.S_CMD:
                 wr_cmd_valid.next = 1
-                wr_cmd_addr.next = chan_addr
-                wr_cmd_len.next = prev_bo * wo
+                wr_cmd_addr.next = row_addr
                 p.next = 0
-                plen.next = prev_bo * wo
+                if prev_sw == wo:
+                    wr_cmd_len.next = prev_bo * wo
+                    plen.next = prev_bo * wo
+                else:
+                    wr_cmd_len.next = prev_sw
+                    plen.next = prev_sw
                 if wr_cmd_valid and wr_cmd_ready:
                     wr_cmd_valid.next = 0
-                    e_rd_addr.next = tbase
+                    e_rd_addr.next = rbase
                     state.next = st.S_ADDR
             elif state == st.S_ADDR:  # read data appears one cycle after the address
                 state.next = st.S_DATA
@@ -625,27 +692,36 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         state.next = st.S_DONE
                     else:
                         p.next = p + 1
-                        e_rd_addr.next = tbase + p + 1
+                        e_rd_addr.next = rbase + p + 1
                         state.next = st.S_ADDR
             elif state == st.S_DONE:
                 if wr_err:
                     err_code.next = 7
                     state.next = st.FAIL
                 elif wr_done:
-                    if ch + 1 == gc:
+                    if prev_sw != wo and r + 1 < prev_bo:  # the strip's next row
+                        r.next = r + 1
+                        row_addr.next = row_addr + wo
+                        rbase.next = rbase + prev_sw
+                        state.next = st.S_CMD
+                    elif ch + 1 == gc:
                         have_prev.next = 0
-                        if cur_oy0 != prev_oy0:
-                            state.next = st.B_NEXT  # the engine runs a later band: load the one after it
+                        if cur_oy0 != prev_oy0 or cur_ox0 != prev_ox0:
+                            state.next = st.B_NEXT  # the engine runs a later tile: load the one after it
                         else:
-                            state.next = st.G_NEXT  # that was the group's last band
+                            state.next = st.G_NEXT  # that was the group's last tile
                     else:
+                        r.next = 0
                         ch.next = ch + 1
                         chan_addr.next = chan_addr + HoWo
+                        row_addr.next = chan_addr + HoWo
                         if bank == R - 1:
                             bank.next = 0
-                            tbase.next = tbase + prev_bo * wo
+                            tbase.next = tbase + prev_bo * prev_sw
+                            rbase.next = tbase + prev_bo * prev_sw
                         else:
                             bank.next = bank + 1
+                            rbase.next = tbase
                         state.next = st.S_CMD
             elif state == st.G_NEXT:
                 if co0 + gc >= cout:

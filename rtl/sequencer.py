@@ -22,8 +22,10 @@ __all__ = ["sequencer", "REGS"]
 # image's top (its halo row is loaded instead), pad for a whole layer or the first band.
 # act_base / out_base: where in the activation buffer and output banks this run reads and writes
 # (the controller double-buffers: it loads the next band into the other half while this one runs).
+# pad_left is to columns what pad_top is to rows: 0 for a strip of columns that does not start at the
+# image's left edge (its halo column is loaded instead).
 REGS = ("cin", "h", "w", "cout", "ho", "wo", "k", "stride", "pad", "x_zp", "y_zp", "qmin", "qmax", "pad_top",
-        "act_base", "out_base")
+        "act_base", "out_base", "pad_left")
 
 
 @block
@@ -46,6 +48,7 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
     ptop = S()  # vertical padding above the loaded rows (register 13)
     abase = S()  # first activation-buffer address of this run (register 14)
     obuf = U()  # first output-bank address of this run (register 15)
+    pleft = S()  # horizontal padding left of the loaded columns (register 16)
     ws = S()  # W as a signed 24-bit value: -l_w on the 16-bit port would zero-extend in Verilog
 
     @always(clk.posedge)
@@ -85,6 +88,8 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                 abase.next = wr_data[23:]
             elif wr_addr == 15:
                 obuf.next = wr_data[24:]
+            elif wr_addr == 16:
+                pleft.next = wr_data[2:]
 
     @always(clk.posedge)
     def run():
@@ -121,7 +126,7 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
             obase_row.next = obuf
             cout_left.next = cout
             iy0.next = -ptop
-            ix0.next = -pad
+            ix0.next = -pleft
             if ptop != 0:
                 rowb.next = -ws
             else:
@@ -174,7 +179,7 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                 dyW.next = 0
                 if ox0 + C >= wo:
                     ox0.next = 0
-                    ix0.next = -pad
+                    ix0.next = -pleft
                     obase_row.next = obase_row + wo
                     if oy == ho - 1:
                         oy.next = 0

@@ -3,9 +3,12 @@
 DRAM layout of a run (every region 64-byte aligned):
     [0, act_base)            the compiled program (header, descriptors, weights, constants)
     activations              the memory plan (every tensor kept, so each can be read back)
-    headers                  64 bytes per layer: a program header pointing at that layer's
-                             descriptor alone (count 1), for layer-isolated runs
+    headers                  64 bytes per layer: a program header pointing at one descriptor
+                             alone (count 1), for layer-isolated runs
     counters                 32 bytes per layer: the controller's counter records
+    (isolated runs only) a copy of every descriptor writing to a scratch output of its own, and
+                             those scratch outputs, filled with a poison byte first: a layer that
+                             does not run cannot pass on golden data left in DRAM
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compiler.program import DESCRIPTOR_SIZE, HEADER, HEADER_SIZE, Program
+from compiler.program import DESCRIPTOR_SIZE, HEADER, HEADER_SIZE, OUT_ADDR_OFFSET, Program
 from golden.intmodel import Comparison, compare
 from rtl.controller import COUNTER_WORDS, ERRORS
 
@@ -32,22 +35,40 @@ def _align(n: int, a: int = 64) -> int:
     return -(-n // a) * a
 
 
+POISON = 0x5A
+
+
 @dataclass
 class RunLayout:
     program: Program
     headers: int  # address of the per-layer headers
     counters: int  # address of the counter records
     size: int  # bytes of DRAM the run uses
+    isolated: bool = False
+    copies: int = 0  # isolated: address of the descriptor copies
+    scratch: dict = field(default_factory=dict)  # isolated: layer name -> its scratch output address
 
     def header_addr(self, layer: int) -> int:
         return self.headers + HEADER_SIZE * layer
 
+    def output_addr(self, name: str) -> int:
+        return self.scratch[name] if self.isolated else self.program.tensor_addr(name)
 
-def layout_run(program: Program) -> RunLayout:
+
+def layout_run(program: Program, isolated: bool = False) -> RunLayout:
     headers = _align(program.dram_size)
     n = len(program.descriptors)
     counters = headers + HEADER_SIZE * n
-    return RunLayout(program, headers, counters, _align(counters + 32 * n, 16))
+    end = _align(counters + 32 * n)
+    layout = RunLayout(program, headers, counters, end, isolated)
+    if isolated:
+        layout.copies = end
+        end += DESCRIPTOR_SIZE * n
+        for d in program.descriptors:
+            layout.scratch[d.name] = end
+            end = _align(end + program.plan.size[d.name])
+    layout.size = _align(end, 16)
+    return layout
 
 
 def dram_image(layout: RunLayout, tensors: dict[str, np.ndarray]) -> bytearray:
@@ -60,8 +81,16 @@ def dram_image(layout: RunLayout, tensors: dict[str, np.ndarray]) -> bytearray:
         raw = np.ascontiguousarray(np.asarray(x, np.int8)[0]).tobytes()
         img[addr: addr + len(raw)] = raw
     act_base = prog.activation_base
-    for i in range(len(prog.descriptors)):
-        hdr = HEADER.pack(b"HDNA", 1, 1, DESCRIPTOR_SIZE, HEADER_SIZE + DESCRIPTOR_SIZE * i, act_base)
+    for i, d in enumerate(prog.descriptors):
+        table = HEADER_SIZE + DESCRIPTOR_SIZE * i
+        if layout.isolated:
+            table = layout.copies + DESCRIPTOR_SIZE * i
+            raw = bytearray(prog.image[HEADER_SIZE + DESCRIPTOR_SIZE * i:][:DESCRIPTOR_SIZE])
+            struct.pack_into("<I", raw, OUT_ADDR_OFFSET, layout.scratch[d.name])  # raw: keeps a corrupt op too
+            img[table: table + DESCRIPTOR_SIZE] = raw
+            out, n = layout.scratch[d.name], prog.plan.size[d.name]
+            img[out: out + n] = bytes([POISON]) * n
+        hdr = HEADER.pack(b"HDNA", 1, 1, DESCRIPTOR_SIZE, table, act_base)
         a = layout.header_addr(i)
         img[a: a + len(hdr)] = hdr
     return img
@@ -121,7 +150,7 @@ def compare_layers(layout: RunLayout, img: bytes, golden) -> list[LayerResult]:
     out = []
     for d in prog.descriptors:
         t = prog.graph.tensors[d.name]
-        got = read_tensor(img, prog.tensor_addr(d.name), t.shape)
+        got = read_tensor(img, layout.output_addr(d.name), t.shape)
         out.append(LayerResult(d.layer, d.name, d.op, compare(d.name, golden[d.name].data, got),
                                counters(img, layout, d.layer), got))
     return out

@@ -67,7 +67,7 @@ def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "ver
     into the first run, then run everything again from the start (the reset-mid-layer check).
     ``waves``: build with FST tracing; the waveform is left in the build directory (``RunResult.waves``)."""
     cfg = get_config(config)
-    layout = layout_run(program)
+    layout = layout_run(program, isolated)
     names = [d.name for d in program.descriptors]
     if isolated:
         tensors = {n: golden[n].data for n in [program.graph.input.name] + names}

@@ -7,6 +7,7 @@ own make dependencies).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -60,8 +61,11 @@ def run_cocotb(*, sim, block, cfg, sources, toplevel, test_module, env=None, plu
     runner = get_runner(sim)
     kw = dict(build_args=VERILATOR_ARGS + (["--trace-fst", "--trace-structs", "--trace-max-array", "64"] if waves else [])) \
         if sim == "verilator" else {}
-    runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, build_dir=build_dir,
-                 always=False, timescale=timescale, waves=waves, **kw)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir.parent / f"{build_dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent runs (workers, sessions) build one at a time
+        runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, build_dir=build_dir,
+                     always=False, timescale=timescale, waves=waves, **kw)
     for p in (str(ROOT / "tb"), str(ROOT)):  # the runner passes sys.path as the simulator's PYTHONPATH
         if p not in sys.path:
             sys.path.insert(0, p)

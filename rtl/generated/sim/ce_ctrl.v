@@ -151,13 +151,18 @@ reg [15:0] ch;
 reg [31:0] chan_addr;
 reg [15:0] cin;
 reg [15:0] co0;
+reg [15:0] cols_in;
 reg [15:0] cout;
 reg [15:0] cur_bo;
+reg [15:0] cur_cols;
 reg cur_half;
+reg [15:0] cur_ox0;
 reg [15:0] cur_oy0;
+reg cur_pleft;
 reg cur_ptop;
 reg [15:0] cur_rows;
-reg [831:0] desc;
+reg [15:0] cur_sw;
+reg [847:0] desc;
 reg [31:0] desc_table;
 reg eng_active;
 reg eng_low;
@@ -169,6 +174,7 @@ reg [15:0] h;
 reg have_prev;
 reg [159:0] hdr;
 reg [15:0] ho;
+reg [15:0] ix_lo;
 reg [15:0] iy_lo;
 reg [255:0] krec;
 reg [7:0] ksz;
@@ -195,21 +201,28 @@ reg nxt;
 reg [31:0] o_addr;
 reg [31:0] ochan;
 reg [7:0] op;
+reg [15:0] ox0;
 reg [15:0] oy0;
 reg [23:0] p;
 reg [1:0] pad;
+reg pad_left;
 reg pad_top;
 reg [23:0] plen;
 reg [15:0] prev_bo;
 reg prev_half;
+reg [15:0] prev_ox0;
 reg [15:0] prev_oy0;
+reg [15:0] prev_sw;
 reg [1:0] pstep;
 reg signed [11:0] psum;
 reg signed [7:0] qmax;
 reg signed [7:0] qmin;
+reg [15:0] r;
+reg [23:0] rbase;
 reg [31:0] rd0;
 reg [3:0] rep;
-reg [3:0] ridx;
+reg [4:0] ridx;
+reg [31:0] row_addr;
 reg [15:0] rows_in;
 reg [3:0] rr;
 reg [15:0] seg_ch;
@@ -217,6 +230,8 @@ reg [511:0] segs;
 reg [511:0] segw;
 reg [5:0] state;
 reg [7:0] stride;
+reg [15:0] strip;
+reg [15:0] sw;
 reg [23:0] tbase;
 reg [15:0] w;
 reg [31:0] w_addr;
@@ -367,7 +382,7 @@ always @(posedge clk) begin: fsm
                 wr0 <= wr_bytes;
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= (desc_table + {layer, 7'h0});
-                rd_cmd_len <= 104;
+                rd_cmd_len <= 106;
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
                     rd_ready <= 1;
@@ -380,7 +395,7 @@ always @(posedge clk) begin: fsm
                     state <= 6'b101111;
                 end
                 else if (rd_valid) begin
-                    desc <= {rd_data, desc[(8 * 104)-1:8]};
+                    desc <= {rd_data, desc[(8 * 106)-1:8]};
                     if (rd_last) begin
                         rd_ready <= 0;
                         state <= 6'b000110;
@@ -406,6 +421,7 @@ always @(posedge clk) begin: fsm
                 cur_layer <= desc[192-1:176];
                 group <= desc[208-1:192];
                 band <= desc[224-1:208];
+                strip <= desc[848-1:832];
                 w_addr <= desc[256-1:224];
                 c_addr <= desc[288-1:256];
                 o_addr <= desc[320-1:288];
@@ -433,7 +449,7 @@ always @(posedge clk) begin: fsm
                     err_code <= 5;
                     state <= 6'b101111;
                 end
-                else if (((op == 1) && ((group == 0) || (band == 0) || (K > 4096)))) begin
+                else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0) || (K > 4096)))) begin
                     err_code <= 4;
                     state <= 6'b101111;
                 end
@@ -564,6 +580,7 @@ always @(posedge clk) begin: fsm
                     if (rd_last) begin
                         rd_ready <= 0;
                         oy0 <= 0;
+                        ox0 <= 0;
                         ld_half <= 0;
                         have_prev <= 0;
                         nxt <= 0;
@@ -577,6 +594,12 @@ always @(posedge clk) begin: fsm
                 end
                 else begin
                     bo <= band;
+                end
+                if ((($signed({1'b0, wo}) - $signed({1'b0, ox0})) < strip)) begin
+                    sw <= (wo - ox0);
+                end
+                else begin
+                    sw <= strip;
                 end
                 state <= 6'b001111;
             end
@@ -601,10 +624,30 @@ always @(posedge clk) begin: fsm
                         rows_in <= ((($signed({1'b0, bo}) - 1) * stride) + ksz);
                     end
                 end
+                if (((ox0 * stride) < pad)) begin
+                    ix_lo <= 0;
+                    pad_left <= 1;
+                    if (((((((ox0 + sw) - 1) * stride) - pad) + ksz) > w)) begin
+                        cols_in <= w;
+                    end
+                    else begin
+                        cols_in <= (((((ox0 + sw) - 1) * stride) - pad) + ksz);
+                    end
+                end
+                else begin
+                    ix_lo <= ((ox0 * stride) - pad);
+                    pad_left <= 0;
+                    if (((((((ox0 + sw) - 1) * stride) - pad) + ksz) > w)) begin
+                        cols_in <= ($signed({1'b0, w}) - ((ox0 * stride) - pad));
+                    end
+                    else begin
+                        cols_in <= ((($signed({1'b0, sw}) - 1) * stride) + ksz);
+                    end
+                end
                 state <= 6'b010000;
             end
             6'b010000: begin
-                if (((((cin * rows_in) * w) > 32768) || (((ntile * bo) * wo) > 4096))) begin
+                if (((((cin * rows_in) * cols_in) > 32768) || (((ntile * bo) * sw) > 4096))) begin
                     err_code <= 4;
                     state <= 6'b101111;
                 end
@@ -613,15 +656,22 @@ always @(posedge clk) begin: fsm
                     ridx <= 0;
                     segw <= segs;
                     seg_ch <= segs[48-1:32];
-                    chan_addr <= (segs[32-1:0] + (iy_lo * w));
+                    chan_addr <= ((segs[32-1:0] + (iy_lo * w)) + ix_lo);
+                    row_addr <= ((segs[32-1:0] + (iy_lo * w)) + ix_lo);
+                    r <= 0;
                     ch <= 0;
                     state <= 6'b010010;
                 end
             end
             6'b010010: begin
                 rd_cmd_valid <= 1;
-                rd_cmd_addr <= chan_addr;
-                rd_cmd_len <= (rows_in * w);
+                rd_cmd_addr <= row_addr;
+                if ((cols_in == w)) begin
+                    rd_cmd_len <= (rows_in * w);
+                end
+                else begin
+                    rd_cmd_len <= cols_in;
+                end
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
                     rd_ready <= 1;
@@ -641,7 +691,15 @@ always @(posedge clk) begin: fsm
                     apos <= (apos + 1);
                     if (rd_last) begin
                         rd_ready <= 0;
-                        state <= 6'b010001;
+                        if (((cols_in == w) || ((r + 1) == rows_in))) begin
+                            r <= 0;
+                            state <= 6'b010001;
+                        end
+                        else begin
+                            r <= (r + 1);
+                            row_addr <= (row_addr + w);
+                            state <= 6'b010010;
+                        end
                     end
                 end
             end
@@ -649,13 +707,15 @@ always @(posedge clk) begin: fsm
                 if (((ch + 1) < seg_ch)) begin
                     ch <= (ch + 1);
                     chan_addr <= (chan_addr + HW);
+                    row_addr <= (chan_addr + HW);
                     state <= 6'b010010;
                 end
                 else if (((ridx + 1) < nseg)) begin
                     ridx <= (ridx + 1);
                     ch <= 0;
                     seg_ch <= segw[112-1:96];
-                    chan_addr <= (segw[96-1:64] + (iy_lo * w));
+                    chan_addr <= ((segw[96-1:64] + (iy_lo * w)) + ix_lo);
+                    row_addr <= ((segw[96-1:64] + (iy_lo * w)) + ix_lo);
                     segw <= {64'h0, segw[(64 * 8)-1:64]};
                     state <= 6'b010010;
                 end
@@ -667,6 +727,10 @@ always @(posedge clk) begin: fsm
                     cur_bo <= bo;
                     cur_rows <= rows_in;
                     cur_ptop <= pad_top;
+                    cur_ox0 <= ox0;
+                    cur_sw <= sw;
+                    cur_cols <= cols_in;
+                    cur_pleft <= pad_left;
                     cur_half <= ld_half;
                     ridx <= 0;
                     state <= 6'b010100;
@@ -684,7 +748,7 @@ always @(posedge clk) begin: fsm
                         e_wr_data <= cur_rows;
                     end
                     'h2: begin
-                        e_wr_data <= w;
+                        e_wr_data <= cur_cols;
                     end
                     'h3: begin
                         e_wr_data <= gc;
@@ -693,7 +757,7 @@ always @(posedge clk) begin: fsm
                         e_wr_data <= cur_bo;
                     end
                     'h5: begin
-                        e_wr_data <= wo;
+                        e_wr_data <= cur_sw;
                     end
                     'h6: begin
                         e_wr_data <= ksz;
@@ -722,11 +786,14 @@ always @(posedge clk) begin: fsm
                     'he: begin
                         e_wr_data <= (cur_half * 32768);
                     end
-                    default: begin
+                    'hf: begin
                         e_wr_data <= (cur_half * 4096);
                     end
+                    default: begin
+                        e_wr_data <= cur_pleft;
+                    end
                 endcase
-                if (($signed({1'b0, ridx}) == (16 - 1))) begin
+                if (($signed({1'b0, ridx}) == (17 - 1))) begin
                     ridx <= 0;
                     state <= 6'b010101;
                 end
@@ -753,8 +820,16 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b011101: begin
-                if (((cur_oy0 + cur_bo) < ho)) begin
+                if (((cur_ox0 + cur_sw) < wo)) begin
+                    oy0 <= cur_oy0;
+                    ox0 <= (cur_ox0 + cur_sw);
+                    ld_half <= (!cur_half);
+                    nxt <= 1;
+                    state <= 6'b001110;
+                end
+                else if (((cur_oy0 + cur_bo) < ho)) begin
                     oy0 <= (cur_oy0 + cur_bo);
+                    ox0 <= 0;
                     ld_half <= (!cur_half);
                     nxt <= 1;
                     state <= 6'b001110;
@@ -769,6 +844,8 @@ always @(posedge clk) begin: fsm
                     l_steps <= (l_steps + e_busy);
                     prev_oy0 <= cur_oy0;
                     prev_bo <= cur_bo;
+                    prev_ox0 <= cur_ox0;
+                    prev_sw <= cur_sw;
                     prev_half <= cur_half;
                     have_prev <= 1;
                     if (nxt) begin
@@ -777,6 +854,10 @@ always @(posedge clk) begin: fsm
                         cur_bo <= bo;
                         cur_rows <= rows_in;
                         cur_ptop <= pad_top;
+                        cur_ox0 <= ox0;
+                        cur_sw <= sw;
+                        cur_cols <= cols_in;
+                        cur_pleft <= pad_left;
                         cur_half <= ld_half;
                         ridx <= 0;
                         state <= 6'b010100;
@@ -789,19 +870,28 @@ always @(posedge clk) begin: fsm
             6'b011000: begin
                 ch <= 0;
                 bank <= 0;
+                r <= 0;
                 tbase <= (prev_half * 4096);
-                chan_addr <= ((o_addr + (co0 * HoWo)) + (prev_oy0 * wo));
+                rbase <= (prev_half * 4096);
+                chan_addr <= (((o_addr + (co0 * HoWo)) + (prev_oy0 * wo)) + prev_ox0);
+                row_addr <= (((o_addr + (co0 * HoWo)) + (prev_oy0 * wo)) + prev_ox0);
                 state <= 6'b011001;
             end
             6'b011001: begin
                 wr_cmd_valid <= 1;
-                wr_cmd_addr <= chan_addr;
-                wr_cmd_len <= (prev_bo * wo);
+                wr_cmd_addr <= row_addr;
                 p <= 0;
-                plen <= (prev_bo * wo);
+                if ((prev_sw == wo)) begin
+                    wr_cmd_len <= (prev_bo * wo);
+                    plen <= (prev_bo * wo);
+                end
+                else begin
+                    wr_cmd_len <= prev_sw;
+                    plen <= prev_sw;
+                end
                 if ((wr_cmd_valid && wr_cmd_ready)) begin
                     wr_cmd_valid <= 0;
-                    e_rd_addr <= tbase;
+                    e_rd_addr <= rbase;
                     state <= 6'b011010;
                 end
             end
@@ -824,7 +914,7 @@ always @(posedge clk) begin: fsm
                     end
                     else begin
                         p <= (p + 1);
-                        e_rd_addr <= ((tbase + p) + 1);
+                        e_rd_addr <= ((rbase + p) + 1);
                         state <= 6'b011010;
                     end
                 end
@@ -835,9 +925,15 @@ always @(posedge clk) begin: fsm
                     state <= 6'b101111;
                 end
                 else if (wr_done) begin
-                    if (((ch + 1) == gc)) begin
+                    if (((prev_sw != wo) && ((r + 1) < prev_bo))) begin
+                        r <= (r + 1);
+                        row_addr <= (row_addr + wo);
+                        rbase <= (rbase + prev_sw);
+                        state <= 6'b011001;
+                    end
+                    else if (((ch + 1) == gc)) begin
                         have_prev <= 0;
-                        if ((cur_oy0 != prev_oy0)) begin
+                        if (((cur_oy0 != prev_oy0) || (cur_ox0 != prev_ox0))) begin
                             state <= 6'b011101;
                         end
                         else begin
@@ -845,14 +941,18 @@ always @(posedge clk) begin: fsm
                         end
                     end
                     else begin
+                        r <= 0;
                         ch <= (ch + 1);
                         chan_addr <= (chan_addr + HoWo);
+                        row_addr <= (chan_addr + HoWo);
                         if (($signed({1'b0, bank}) == (16 - 1))) begin
                             bank <= 0;
-                            tbase <= (tbase + (prev_bo * wo));
+                            tbase <= (tbase + (prev_bo * prev_sw));
+                            rbase <= (tbase + (prev_bo * prev_sw));
                         end
                         else begin
                             bank <= (bank + 1);
+                            rbase <= tbase;
                         end
                         state <= 6'b011001;
                     end

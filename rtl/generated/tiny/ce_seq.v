@@ -108,6 +108,7 @@ reg [23:0] obuf;
 reg [23:0] ox0;
 reg [23:0] oy;
 reg [23:0] pad;
+reg signed [23:0] pleft;
 reg signed [23:0] ptop;
 reg signed [23:0] rowb;
 reg [2:0] state;
@@ -171,6 +172,9 @@ always @(posedge clk) begin: regs
             'hf: begin
                 obuf <= wr_data[24-1:0];
             end
+            'h10: begin
+                pleft <= wr_data[2-1:0];
+            end
         endcase
     end
 end
@@ -216,7 +220,7 @@ always @(posedge clk) begin: run
         obase_row <= obuf;
         cout_left <= cout;
         iy0 <= (-ptop);
-        ix0 <= (-pad);
+        ix0 <= (-pleft);
         if ((ptop != 0)) begin
             rowb <= (-ws);
         end
@@ -280,7 +284,7 @@ always @(posedge clk) begin: run
             dyW <= 0;
             if (((ox0 + 4) >= wo)) begin
                 ox0 <= 0;
-                ix0 <= (-pad);
+                ix0 <= (-pleft);
                 obase_row <= (obase_row + wo);
                 if (($signed({1'b0, oy}) == ($signed({1'b0, ho}) - 1))) begin
                     oy <= 0;

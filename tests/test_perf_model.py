@@ -1,0 +1,53 @@
+"""The performance model (compiler.estimate) equals the RTL's per-layer counter records exactly:
+cycles, engine cycles, MAC steps, load/store/fetch stall cycles, DRAM bytes read and written."""
+
+import time
+
+import pytest
+
+from compiler.estimate import COUNTERS, estimate
+from compiler.program import compile_graph
+from golden.capture import capture
+from golden.cityscapes import Crop
+from golden.qgraph import load_qgraph
+from onnx_models import model_path
+from rtl.config import get_config
+from tb.accel_run import run_accel
+
+CASES = {
+    # (model, crop, hardware config): whole-row tiles, and column strips (a 512-wide crop on 4x4)
+    "tiny-64x128-tiny": ("tiny", Crop(top=400, left=900, height=64, width=128), "tiny"),
+    "tiny-64x128-sim": ("tiny", Crop(top=400, left=900, height=64, width=128), "sim"),
+    "tiny-32x512-tiny-strips": ("tiny", Crop(top=400, left=900, height=32, width=512), "tiny"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_model_equals_rtl_counters_on_every_layer(case):
+    model, crop, config = CASES[case]
+    gold = capture(model_path(model), crop)
+    prog = compile_graph(load_qgraph(model_path(model), gold.input_size), get_config(config))
+    res = run_accel(prog, gold, config=config)
+    assert res.ok
+    est = estimate(prog, get_config(config))
+    diffs = [(l.name, c, l.counters[c], e.counters()[c]) for l, e in zip(res.layers, est) for c in COUNTERS
+             if l.counters[c] != e.counters()[c]]
+    total = sum(l.counters["cycles"] for l in res.layers)
+    print(f"{case}: {len(res.layers)} layers x {len(COUNTERS)} counters, {len(diffs)} differ; "
+          f"{total:,} RTL cycles, model {sum(e.cycles for e in est):,}")
+    assert not diffs, f"first difference: layer {diffs[0][0]} {diffs[0][1]}: RTL {diffs[0][2]}, model {diffs[0][3]} " \
+                      f"({len(diffs)} in all)"
+    if "strips" in case:
+        assert any(d.strip < d.wo for d in prog.descriptors if d.op == "conv")
+
+
+def test_full_frame_model_time():
+    """A figure, not a timed assertion: the model on FC-HarDNet-70 at 1024x2048 on the asic config."""
+    graph = load_qgraph(model_path("hardnet70"), (1024, 2048))
+    t0 = time.time()
+    prog = compile_graph(graph, get_config("asic"))
+    est = estimate(prog, get_config("asic"))
+    dt = time.time() - t0
+    cycles = sum(e.cycles for e in est)
+    print(f"full frame on asic: {cycles:,} cycles ({500e6 / cycles:.2f} fps at 500 MHz), compile + model {dt:.2f} s")
+    assert len(est) == len(prog.descriptors) and cycles > 0
