@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from rtl.accel import ACCEL_MODULES
+from rtl.bus import BUS_MODULES
 from rtl.config import CONFIGS
 from rtl.engine import MODULES
 from tb.runner import ROOT, generated_dir, setup_verilator
@@ -16,10 +18,13 @@ def test_generated_verilog_is_up_to_date():
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.parametrize("top", ["ce_engine", "ce_accel"])
 @pytest.mark.parametrize("config", list(CONFIGS))
-def test_lint_clean(config):
+def test_lint_clean(config, top):
+    """The engine alone, and the whole chip (controller, DMAs, registers, engine)."""
     setup_verilator()
-    files = [str(generated_dir(config) / f"{m}.v") for m in MODULES]
-    r = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", "ce_engine", str(ROOT / "rtl" / "lint.vlt"),
+    modules = MODULES if top == "ce_engine" else MODULES + BUS_MODULES + ACCEL_MODULES
+    files = [str(generated_dir(config) / f"{m}.v") for m in modules]
+    r = subprocess.run(["verilator", "--lint-only", "-Wall", "--top-module", top, str(ROOT / "rtl" / "lint.vlt"),
                         *files], capture_output=True, text=True)
     assert r.returncode == 0 and "%Warning" not in r.stderr, r.stderr[-3000:]
