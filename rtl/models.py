@@ -6,7 +6,7 @@ import numpy as np
 
 from golden.contract import INT8_MAX, INT8_MIN, RequantConstants, requantize_int
 
-__all__ = ["pe_model", "array_model", "fcol_model", "ppu_model", "random_ppu_cases"]
+__all__ = ["pe_model", "array_model", "fcol_model", "rowu_model", "ROWU_OUTPUTS", "ppu_model", "random_ppu_cases"]
 
 
 def _wrap32(v):
@@ -101,6 +101,91 @@ def fcol_model(v, depth, addr_bits=24):
         out["o_ix"].append(_wrap(g["i_ix"] + g["l_stride"], addr_bits))
         out["a_data"].append(a_data)
         out["f_data"].append(f_data)
+    return out
+
+
+def _and(*xs):
+    """Verilog && of flags that may be unknown (None): a known 0 wins, then an unknown gives None."""
+    if any(x is not None and not x for x in xs):
+        return 0
+    return None if any(x is None for x in xs) else 1
+
+
+def _add(a, b, bits):
+    return None if a is None or b is None else (a + b) % 2**bits
+
+
+ROWU_OUTPUTS = ("o_valid", "o_first", "o_waddr", "o_ctile", "o_obase", "o_ncols", "o_rows", "o_tok", "w_data",
+                "p_valid", "p_acc", "p_bias", "p_mant", "p_exp", "p_tag", "rd_data")
+
+
+def rowu_model(v, wdepth, cdepth, odepth, *, ncols_bits=4, addr_bits=24):
+    """Per-cycle outputs of one row unit (ce_rowu) for input streams ``v`` (dict of equal-length
+    sequences: rst, i_valid, i_first, i_waddr, i_ctile, i_obase, i_ncols, i_rows, i_tok, d_in, dv_in,
+    q_valid, q_y, q_tag, we_w, we_c, wr_addr, wr_data, rd_addr), one entry per cycle after the clock
+    edge (ROWU_OUTPUTS). Every register and bank starts unknown (no initial values; rst clears only
+    cur_ok, dr_ok, cnt and p_valid): a value that depends on unknown state is None, a don't-care.
+    Feed the bench's idle cycles through the model too (they make the feed registers known).
+
+    Banks (index = the address's low bits): weights int8 [wdepth] written with wr_data[7:0] on we_w,
+    constants [cdepth] (66 bits: bias 65:34 | mantissa 33:10 | exponent 9:0) on we_c, outputs int8
+    [odepth] written with q_y at q_tag on q_valid. Reads are registered and see the bank before
+    the same edge's write.
+
+    Edge t: the descriptor is handed on (o_* = i_*, o_rows = max(i_rows - 1, 0)); w_data = the
+    weight read at edge t-1 (wmem[i_waddr]) if i_valid was 1 at edge t-1, else 0 (latency 2);
+    rd_data = omem[rd_addr]. Drain (unless rst): at i_first the current tile (ok, obase, ncols and
+    the constant word cmem[cur_ctile] read at edge t-1) becomes the draining one, the new tile is
+    current with ok = i_tok and i_rows > 0, and the drain count restarts at 0; otherwise dv_in
+    counts (ncols_bits-bit wrap). Every edge: p_valid = dv_in and dr_ok and cnt < dr_ncols, p_acc =
+    d_in, p_bias/p_mant/p_exp = the draining tile's constant fields, p_tag = dr_obase + cnt
+    (addr_bits-bit wrap), all with the state before the edge."""
+    cols = {k: [int(x) for x in xs] for k, xs in v.items()}
+    n = len(cols["i_first"])
+    wmem, cmem, omem = [None] * wdepth, [None] * cdepth, [None] * odepth
+    r = dict.fromkeys(("wq", "wv1", "cq", "cur_ok", "dr_ok", "cur_ctile", "cur_obase", "dr_obase", "cur_ncols",
+                       "dr_ncols", "dr_const", "cnt") + ROWU_OUTPUTS)
+    out = {k: [] for k in ROWU_OUTPUTS}
+    for t in range(n):
+        g = {k: x[t] for k, x in cols.items()}
+        o = dict(r)  # next state, from the state before the edge (r) and the inputs (g)
+        # mems: registered reads of the banks before this edge's writes
+        o["wq"] = wmem[g["i_waddr"] % wdepth]
+        o["cq"] = None if r["cur_ctile"] is None else cmem[r["cur_ctile"] % cdepth]
+        o["rd_data"] = omem[g["rd_addr"] % odepth]
+        if g["we_w"]:
+            wmem[g["wr_addr"] % wdepth] = _wrap(g["wr_data"] & 0xFF, 8)
+        if g["we_c"]:
+            cmem[g["wr_addr"] % cdepth] = g["wr_data"] % 2**66
+        if g["q_valid"]:
+            omem[g["q_tag"] % odepth] = _wrap(g["q_y"], 8)
+        # feed: weight (0 in bubbles) and the descriptor one cycle later
+        o["wv1"] = g["i_valid"]
+        o["w_data"] = None if r["wv1"] is None else (r["wq"] if r["wv1"] else 0)
+        for k in ("valid", "first", "waddr", "ctile", "obase", "ncols", "tok"):
+            o["o_" + k] = g["i_" + k]
+        o["o_rows"] = max(g["i_rows"] - 1, 0)
+        # drain
+        if g["rst"]:
+            o.update(cur_ok=0, dr_ok=0, cnt=0, p_valid=0)
+        else:
+            if g["i_first"]:
+                o.update(dr_ok=r["cur_ok"], dr_obase=r["cur_obase"], dr_ncols=r["cur_ncols"], dr_const=r["cq"],
+                         cur_ok=int(bool(g["i_tok"]) and g["i_rows"] > 0), cur_obase=g["i_obase"],
+                         cur_ncols=g["i_ncols"], cur_ctile=g["i_ctile"], cnt=0)
+            elif g["dv_in"]:
+                o["cnt"] = _add(r["cnt"], 1, ncols_bits)
+            lt = None if r["cnt"] is None or r["dr_ncols"] is None else int(r["cnt"] < r["dr_ncols"])
+            o["p_valid"] = _and(g["dv_in"], r["dr_ok"], lt)
+            o["p_acc"] = _wrap(g["d_in"], 32)
+            c = r["dr_const"]
+            o["p_bias"] = None if c is None else _wrap(c >> 34, 32)
+            o["p_mant"] = None if c is None else (c >> 10) & 0xFFFFFF
+            o["p_exp"] = None if c is None else _wrap(c & 0x3FF, 10)
+            o["p_tag"] = _add(r["dr_obase"], r["cnt"], addr_bits)
+        r = o
+        for k in ROWU_OUTPUTS:
+            out[k].append(r[k])
     return out
 
 

@@ -4,7 +4,7 @@ streams, on both simulators (tb/test_pe.py's stream bench, cocotb module tb/test
 Stimulus: writes at random times into a small address window (plus a few far addresses, so the low
 address bits alias), reads at random in-window and negative addresses, taps inside and outside the
 row (i_ix < 0, i_ix >= l_w, i_iyok = 0), layer registers changing now and then, all strides 0..3.
-ce_rowu (weights, constants, drain numbering, output bank) is covered by the engine tests only."""
+ce_rowu (weights, constants, drain numbering, output bank) has its own test: tests/test_rtl_rowu.py."""
 
 from __future__ import annotations
 
