@@ -14,8 +14,9 @@ Costs, in cycles (n bytes of a command at byte address a):
   the wait for the DRAM to accept a last beat that opens a burst of its own (a W beat is accepted
   no sooner than 5 cycles after the previous burst's last one, `_wr_tail`);
 - the engine: active from the cycle after E_START for steps * max(K, min_steps) + drain_wait + 5.
-The band pipeline overlaps the engine run of band n with the store of band n-1 and the load of
-band n+1; a cycle counts as a load or store stall only when the engine is idle.
+The tile pipeline (bands of rows by strips of columns) overlaps the engine run of tile n with the
+store of tile n-1 and the load of tile n+1; a cycle counts as a load or store stall only when the
+engine is idle.
 DRAM bytes: reads as whole bus beats moved, writes as bytes written (strobes set).
 """
 

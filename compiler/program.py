@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from golden.contract import requant_constants, requant_multiplier
+from golden.contract import is_pow2, requant_constants, requant_multiplier
 from golden.qgraph import ModelError, QConv, QGraph
 from compiler.memplan import ALIGN, MemoryPlan, Segment, plan_memory
 
@@ -233,7 +233,7 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True) -> Program:
             d.flags |= FLAG_RELU if l.relu else 0
             d.group, d.band, d.strip = tile_conv(d, hw) if hw is not None else (d.cout, d.ho, d.wo)
         elif l.op == "avgpool":
-            if not (inp.scale == out.scale and _pow2(inp.scale)):
+            if not (inp.scale == out.scale and is_pow2(inp.scale)):
                 raise ModelError(f"node {l.name!r} (AveragePool): input scale {inp.scale} and output scale "
                                  f"{out.scale} must be one power of two for the exact integer average")
             d.kernel, d.stride = 2, 2
@@ -255,7 +255,3 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True) -> Program:
     assert len(image) == act_base
     return Program(graph, descs, plan, image, len(weights), len(consts), host)
 
-
-def _pow2(scale) -> bool:
-    m, _ = np.frexp(np.float64(np.float32(scale)))
-    return m == 0.5

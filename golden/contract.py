@@ -39,6 +39,7 @@ __all__ = [
     "upsample_nearest_int8",
     "concat_int8",
     "argmax_channels",
+    "is_pow2",
 ]
 
 INT8_MIN, INT8_MAX = -128, 127
@@ -213,7 +214,7 @@ def avgpool2x2_int8(x_q, x_scale, x_zp, y_scale, y_zp) -> np.ndarray:
     x = np.asarray(x_q, dtype=np.int64)
     c, h, w = x.shape
     win = (x - int(x_zp)).reshape(c, h // 2, 2, w // 2, 2)
-    if _is_pow2(x_scale) and np.float32(x_scale) == np.float32(y_scale):
+    if is_pow2(x_scale) and np.float32(x_scale) == np.float32(y_scale):
         y = round_half_even_shift(win.sum(axis=(2, 4)) + 4 * int(y_zp), 2)
     else:
         deq = (np.float32(x_scale) * win.astype(np.float32)).astype(np.float32)
@@ -226,7 +227,8 @@ def avgpool2x2_int8(x_q, x_scale, x_zp, y_scale, y_zp) -> np.ndarray:
     return np.clip(y, INT8_MIN, INT8_MAX).astype(np.int8)
 
 
-def _is_pow2(scale) -> bool:
+def is_pow2(scale) -> bool:
+    """True when the float32 value of ``scale`` is a power of two."""
     m, _ = np.frexp(np.float64(np.float32(scale)))
     return m == 0.5
 
