@@ -10,7 +10,8 @@ Costs, in cycles (n bytes of a command at byte address a):
 - read command (X_CMD + X_RX): 2 + n + 4, plus a bubble of 4 - (16 - a % 16) when the first beat
   is partial with fewer than 4 bytes and alone in a one-beat burst (the last beat of a 4 KB page):
   the DRAM takes 4 cycles to turn the next burst around;
-- conv store of one channel (S_CMD, 3 per byte through S_ADDR/S_DATA, S_DONE): 2 + 3n + 3, plus
+- conv store of one channel (S_CMD, S_DATA streaming one byte per cycle after 3 cycles of read
+  latency, S_DONE): 2 + (n + 3) + 3, plus
   the wait for the DRAM to accept a last beat that opens a burst of its own (a W beat is accepted
   no sooner than 5 cycles after the previous burst's last one, `_wr_tail`);
 - the engine: active from the cycle after E_START for steps * max(K, min_steps) + drain_wait + 5.
@@ -88,8 +89,8 @@ def _wr_tail(addr: int, n: int, gap) -> int:
     return max(0, 5 - gap(b)) if b else 0
 
 
-def _gap3(b: int) -> int:  # conv store: one byte every 3 cycles
-    return 3 * b
+def _gap1(b: int) -> int:  # conv store: one byte per cycle
+    return b
 
 
 class _Band:
@@ -163,7 +164,7 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
             writes = [(base + c * howo, bo * d.wo) for c in range(gc)]
         else:
             writes = [(base + c * howo + r * d.wo, sw) for c in range(gc) for r in range(bo)]
-        E.cmds([2 + 3 * n + 3 + _wr_tail(a, n, _gap3) for a, n in writes], 0, "store")
+        E.cmds([2 + n + 6 + _wr_tail(a, n, _gap1) for a, n in writes], 0, "store")
         E.e.bytes_written += sum(n for _, n in writes)
 
     for co0 in range(0, d.cout, d.group):

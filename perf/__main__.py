@@ -63,9 +63,9 @@ def section_model(args, hw):
     log(f"  model computation     {f.seconds:.2f} s (compile + estimate of the {len(f.layers)} layers; ONNX "
         f"parsing excluded)")
     log()
-    log("  The cycle model (compiler.estimate) is checked against the RTL's counters on the layers the RTL")
-    log("  simulates (crops; another engineer is making it cycle-exact). The current controller streams one")
-    log("  byte per cycle through its DMAs (and three cycles per byte stored), so DRAM streaming, not the")
+    log("  The cycle model (compiler.estimate) equals the RTL's counters on every layer the RTL simulates")
+    log("  (tests/test_perf_model.py). The current controller streams one byte per cycle through its DMAs")
+    log("  (loads, conv stores; the vector ops slower), so DRAM streaming, not the")
     log(f"  array, dominates: {f.cycles / 1e6:.0f}M total cycles against {f.engine_cycles / 1e6:.1f}M engine cycles.")
     return f
 

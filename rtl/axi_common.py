@@ -4,7 +4,6 @@ conversion whose output does not depend on what the process converted before.
 
 from __future__ import annotations
 
-import re
 
 import myhdl._block
 from myhdl import Signal, always_comb, block, concat, intbv
@@ -90,9 +89,6 @@ def beat_count(cmd_addr, cmd_len, beats, beat_bytes):
     return fits, total
 
 
-_SENS = re.compile(r"^(always @\()([^)]*)(\) begin: .*)$", re.M)
-
-
 def convert_stable(make, name: str, directory: str, blocks=None) -> str:
     """Convert ``make()`` (a block instance) to ``directory/name.v`` so the text is the same in every
     process: MyHDL numbers sub-block instances with process-global counters and orders combinational
@@ -101,14 +97,7 @@ def convert_stable(make, name: str, directory: str, blocks=None) -> str:
     for b in blocks or (fit, burst_len, beat_count) + _extra_blocks:
         b.calls = 0
         myhdl._block._name_set.difference_update({n for n in myhdl._block._name_set if n.startswith(b.func.__name__)})
-    path = convert(make(), name, directory)
-    with open(path) as f:
-        text = f.read()
-    text = _SENS.sub(lambda m: m.group(1) + ", ".join(sorted(x.strip() for x in m.group(2).split(","))) + m.group(3)
-                     if "edge" not in m.group(2) else m.group(0), text)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+    return convert(make(), name, directory)
 
 
 _extra_blocks: tuple = ()

@@ -14,8 +14,9 @@ The header at ``prog_base`` gives the descriptor count and the (absolute) descri
 so a host can run any contiguous run of descriptors, one layer alone included.
 Argmax runs on the host.
 
-DRAM traffic goes through the read and write DMAs as byte streams (one byte per cycle); loads and
-stores overlap the engine, not each other (rtl/README.md, "Controller").
+DRAM traffic goes through the read and write DMAs as byte streams (one byte per cycle, conv stores
+included: output-bank reads are pipelined); loads and stores overlap the engine, not each other
+(rtl/README.md, "Controller").
 
 Error codes (``err_code``; ``err`` rises, the controller stops and waits for the next start):
   1 bad program header, 2 unknown op, 3 bad kernel/stride/factor, 4 a tile exceeds a buffer,
@@ -90,7 +91,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     st = enum("IDLE", "HDR_CMD", "HDR_RX", "HDR_CHK", "DESC_CMD", "DESC_RX", "DECODE", "CHECK",
               "G_START", "G_CHK", "W_CMD", "W_RX", "C_CMD", "C_RX",
               "B_START", "B_ROWS", "B_CHK", "A_SEG", "A_CMD", "A_RX", "REGS", "E_START", "E_WAIT0", "E_WAIT",
-              "S_START", "S_CMD", "S_ADDR", "S_DATA", "S_DONE", "B_NEXT", "G_NEXT",
+              "S_START", "S_CMD", "S_DATA", "S_DONE", "B_NEXT", "G_NEXT",
               "V_ROW", "V_RDCMD", "V_RX", "V_WRCMD", "V_ADDR", "V_DATA", "P_RD", "P_OUT", "V_DONE", "V_NEXT",
               "K_START", "K_PACK", "K_CMD", "K_DATA", "K_DONE", "L_NEXT", "FAIL")
     state = Signal(st.IDLE)
@@ -122,6 +123,13 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     cb = _u(4)
     ridx = _u(5)
     p, plen = _u(24), _u(24)
+    # conv store stream: reads issued (ip), in flight (sq1, sq2), queue fill (scnt) and its entries
+    ip = _u(24)
+    sq1, sq2 = Signal(bool(0)), Signal(bool(0))
+    scnt = _u(2)
+    sk1, sk2 = _u(8), _u(8)
+    s_pop, s_issue = Signal(bool(0)), Signal(bool(0))
+    s_keep = _u(2)  # entries that stay in the queue this cycle (scnt minus a pop)
     rep, rr = _u(4), _u(4)
     lx = _u(16)
     psum = _s(12)
@@ -156,6 +164,16 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     @always_comb
     def select_bank():
         bank_out.next = e_rd_data >> concat(bank, intbv(0)[3:])
+
+    @always_comb
+    def store_stream():
+        s_pop.next = wr_valid and wr_ready
+        if wr_valid and wr_ready:
+            s_keep.next = scnt - 1
+        else:
+            s_keep.next = scnt
+        # room for the read: what stays, what arrives now, what is in flight, and this read
+        s_issue.next = state == st.S_DATA and ip < plen and s_keep + sq2 + sq1 < 3
 
     @always(clk.posedge)
     def line_buffer():
@@ -208,7 +226,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                       or state == st.A_CMD or state == st.A_RX or state == st.V_RDCMD or state == st.V_RX):
                     t_load.next = t_load + 1
                     l_load.next = l_load + 1
-                elif (state == st.S_CMD or state == st.S_ADDR or state == st.S_DATA or state == st.S_DONE
+                elif (state == st.S_CMD or state == st.S_DATA or state == st.S_DONE
                       or state == st.V_WRCMD or state == st.V_ADDR or state == st.V_DATA or state == st.P_RD
                       or state == st.P_OUT or state == st.V_DONE):
                     t_store.next = t_store + 1
@@ -667,6 +685,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 wr_cmd_valid.next = 1
                 wr_cmd_addr.next = row_addr
                 p.next = 0
+                ip.next = 0
+                sq1.next = 0
+                sq2.next = 0
+                scnt.next = 0
                 if prev_sw == wo:
                     wr_cmd_len.next = prev_bo * wo
                     plen.next = prev_bo * wo
@@ -675,25 +697,36 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     plen.next = prev_sw
                 if wr_cmd_valid and wr_cmd_ready:
                     wr_cmd_valid.next = 0
-                    e_rd_addr.next = rbase
-                    state.next = st.S_ADDR
-            elif state == st.S_ADDR:  # read data appears one cycle after the address
-                state.next = st.S_DATA
+                    state.next = st.S_DATA
             elif state == st.S_DATA:
+                # One byte per cycle: bank reads are issued back to back (data 2 cycles after the
+                # address, sq1/sq2 track them) into a 3-entry queue whose head is wr_data/wr_valid;
+                # a read is issued only if the queue has room for it and for those in flight.
                 if wr_err:
                     err_code.next = 7
                     state.next = st.FAIL
-                elif not wr_valid:
-                    wr_valid.next = 1
-                    wr_data.next = bank_out[8:]
-                elif wr_ready:
-                    wr_valid.next = 0
-                    if p == plen - 1:
-                        state.next = st.S_DONE
-                    else:
+                else:
+                    sq1.next = s_issue
+                    sq2.next = sq1
+                    if s_issue:
+                        e_rd_addr.next = rbase + ip
+                        ip.next = ip + 1
+                    if s_pop:
+                        wr_data.next = sk1
+                        sk1.next = sk2
+                    if sq2:  # the byte read two cycles ago joins the queue behind what stays
+                        if s_keep == 0:
+                            wr_data.next = bank_out[8:]
+                        elif s_keep == 1:
+                            sk1.next = bank_out[8:]
+                        else:
+                            sk2.next = bank_out[8:]
+                    scnt.next = s_keep + sq2
+                    wr_valid.next = s_keep + sq2 != 0
+                    if s_pop:
                         p.next = p + 1
-                        e_rd_addr.next = rbase + p + 1
-                        state.next = st.S_ADDR
+                        if p == plen - 1:
+                            state.next = st.S_DONE
             elif state == st.S_DONE:
                 if wr_err:
                     err_code.next = 7
@@ -925,4 +958,4 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             else:  # unreachable encodings of the state register
                 state.next = st.IDLE
 
-    return select_bank, line_buffer, interrupt, fsm
+    return select_bank, store_stream, line_buffer, interrupt, fsm

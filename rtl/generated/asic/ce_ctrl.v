@@ -174,6 +174,7 @@ reg [15:0] h;
 reg have_prev;
 reg [159:0] hdr;
 reg [15:0] ho;
+reg [23:0] ip;
 reg [15:0] ix_lo;
 reg [15:0] iy_lo;
 reg [255:0] krec;
@@ -225,9 +226,17 @@ reg [4:0] ridx;
 reg [31:0] row_addr;
 reg [15:0] rows_in;
 reg [3:0] rr;
+reg s_issue;
+reg [1:0] s_keep;
+reg s_pop;
+reg [1:0] scnt;
 reg [15:0] seg_ch;
 reg [511:0] segs;
 reg [511:0] segw;
+reg [7:0] sk1;
+reg [7:0] sk2;
+reg sq1;
+reg sq2;
 reg [5:0] state;
 reg [7:0] stride;
 reg [15:0] strip;
@@ -248,6 +257,18 @@ reg signed [7:0] lb [0:4096-1];
 
 
 assign bank_out = (e_rd_data >>> {bank, 3'h0});
+
+
+always @(ip, plen, s_keep, scnt, sq1, sq2, state, wr_ready, wr_valid) begin: store_stream
+    s_pop = (wr_valid && wr_ready);
+    if ((wr_valid && wr_ready)) begin
+        s_keep = (scnt - 1);
+    end
+    else begin
+        s_keep = scnt;
+    end
+    s_issue = ((state == 6'b011010) && (ip < plen) && (((s_keep + sq2) + sq1) < 3));
+end
 
 
 always @(posedge clk) begin: line_buffer
@@ -304,11 +325,11 @@ always @(posedge clk) begin: fsm
                 t_fetch <= (t_fetch + 1);
                 l_fetch <= (l_fetch + 1);
             end
-            else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010010) || (state == 6'b010011) || (state == 6'b100000) || (state == 6'b100001))) begin
+            else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010010) || (state == 6'b010011) || (state == 6'b011111) || (state == 6'b100000))) begin
                 t_load <= (t_load + 1);
                 l_load <= (l_load + 1);
             end
-            else if (((state == 6'b011001) || (state == 6'b011010) || (state == 6'b011011) || (state == 6'b011100) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b100101) || (state == 6'b100110) || (state == 6'b100111))) begin
+            else if (((state == 6'b011001) || (state == 6'b011010) || (state == 6'b011011) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b100101) || (state == 6'b100110))) begin
                 t_store <= (t_store + 1);
                 l_store <= (l_store + 1);
             end
@@ -344,7 +365,7 @@ always @(posedge clk) begin: fsm
             6'b000010: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (rd_valid) begin
                     hdr <= {rd_data, hdr[(8 * 20)-1:8]};
@@ -360,7 +381,7 @@ always @(posedge clk) begin: fsm
                 layer <= 0;
                 if (((hdr[32-1:0] != 32'h414e4448) || (hdr[80-1:64] != 128))) begin
                     err_code <= 1;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if ((hdr[64-1:48] == 0)) begin
                     state <= 6'b000000;
@@ -392,7 +413,7 @@ always @(posedge clk) begin: fsm
             6'b000101: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (rd_valid) begin
                     desc <= {rd_data, desc[(8 * 106)-1:8]};
@@ -435,31 +456,31 @@ always @(posedge clk) begin: fsm
             6'b000111: begin
                 if (((op != 1) && (op != 2) && (op != 3))) begin
                     err_code <= 2;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((op == 1) && (((ksz != 1) && (ksz != 3)) || ((stride != 1) && (stride != 2))))) begin
                     err_code <= 3;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((op == 3) && (factor < 2))) begin
                     err_code <= 3;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((nseg == 0) || (nseg > 8))) begin
                     err_code <= 5;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0) || (K > 4096)))) begin
                     err_code <= 4;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((op == 2) && ((2 * w) > 4096))) begin
                     err_code <= 4;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((op == 3) && (w > 4096))) begin
                     err_code <= 4;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if ((op == 1)) begin
                     co0 <= 0;
@@ -473,7 +494,7 @@ always @(posedge clk) begin: fsm
                     seg_ch <= segs[48-1:32];
                     chan_addr <= segs[32-1:0];
                     ochan <= o_addr;
-                    state <= 6'b011111;
+                    state <= 6'b011110;
                 end
             end
             6'b001000: begin
@@ -490,7 +511,7 @@ always @(posedge clk) begin: fsm
             6'b001001: begin
                 if ((((ntile * K) > 4096) || (ntile > 8))) begin
                     err_code <= 4;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else begin
                     wi <= 0;
@@ -512,7 +533,7 @@ always @(posedge clk) begin: fsm
             6'b001011: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (rd_valid) begin
                     e_wr_en <= 1;
@@ -555,7 +576,7 @@ always @(posedge clk) begin: fsm
             6'b001101: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (rd_valid) begin
                     cbuf <= {rd_data, cbuf[64-1:8]};
@@ -649,7 +670,7 @@ always @(posedge clk) begin: fsm
             6'b010000: begin
                 if (((((cin * rows_in) * cols_in) > 65536) || (((ntile * bo) * sw) > 8192))) begin
                     err_code <= 4;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else begin
                     apos <= (ld_half * 65536);
@@ -681,7 +702,7 @@ always @(posedge clk) begin: fsm
             6'b010011: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (rd_valid) begin
                     e_wr_en <= 1;
@@ -815,11 +836,11 @@ always @(posedge clk) begin: fsm
                         state <= 6'b011000;
                     end
                     else begin
-                        state <= 6'b011101;
+                        state <= 6'b011100;
                     end
                 end
             end
-            6'b011101: begin
+            6'b011100: begin
                 if (((cur_ox0 + cur_sw) < wo)) begin
                     oy0 <= cur_oy0;
                     ox0 <= (cur_ox0 + cur_sw);
@@ -881,6 +902,10 @@ always @(posedge clk) begin: fsm
                 wr_cmd_valid <= 1;
                 wr_cmd_addr <= row_addr;
                 p <= 0;
+                ip <= 0;
+                sq1 <= 0;
+                sq2 <= 0;
+                scnt <= 0;
                 if ((prev_sw == wo)) begin
                     wr_cmd_len <= (prev_bo * wo);
                     plen <= (prev_bo * wo);
@@ -891,38 +916,52 @@ always @(posedge clk) begin: fsm
                 end
                 if ((wr_cmd_valid && wr_cmd_ready)) begin
                     wr_cmd_valid <= 0;
-                    e_rd_addr <= rbase;
                     state <= 6'b011010;
                 end
             end
             6'b011010: begin
-                state <= 6'b011011;
+                if (wr_err) begin
+                    err_code <= 7;
+                    state <= 6'b101110;
+                end
+                else begin
+                    sq1 <= s_issue;
+                    sq2 <= sq1;
+                    if (s_issue) begin
+                        e_rd_addr <= (rbase + ip);
+                        ip <= (ip + 1);
+                    end
+                    if (s_pop) begin
+                        wr_data <= sk1;
+                        sk1 <= sk2;
+                    end
+                    if (sq2) begin
+                        case (s_keep)
+                            'h0: begin
+                                wr_data <= bank_out[8-1:0];
+                            end
+                            'h1: begin
+                                sk1 <= bank_out[8-1:0];
+                            end
+                            default: begin
+                                sk2 <= bank_out[8-1:0];
+                            end
+                        endcase
+                    end
+                    scnt <= (s_keep + sq2);
+                    wr_valid <= ((s_keep + sq2) != 0);
+                    if (s_pop) begin
+                        p <= (p + 1);
+                        if (($signed({1'b0, p}) == ($signed({1'b0, plen}) - 1))) begin
+                            state <= 6'b011011;
+                        end
+                    end
+                end
             end
             6'b011011: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101111;
-                end
-                else if ((!wr_valid)) begin
-                    wr_valid <= 1;
-                    wr_data <= bank_out[8-1:0];
-                end
-                else if (wr_ready) begin
-                    wr_valid <= 0;
-                    if (($signed({1'b0, p}) == ($signed({1'b0, plen}) - 1))) begin
-                        state <= 6'b011100;
-                    end
-                    else begin
-                        p <= (p + 1);
-                        e_rd_addr <= ((rbase + p) + 1);
-                        state <= 6'b011010;
-                    end
-                end
-            end
-            6'b011100: begin
-                if (wr_err) begin
-                    err_code <= 7;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (wr_done) begin
                     if (((prev_sw != wo) && ((r + 1) < prev_bo))) begin
@@ -934,10 +973,10 @@ always @(posedge clk) begin: fsm
                     else if (((ch + 1) == gc)) begin
                         have_prev <= 0;
                         if (((cur_oy0 != prev_oy0) || (cur_ox0 != prev_ox0))) begin
-                            state <= 6'b011101;
+                            state <= 6'b011100;
                         end
                         else begin
-                            state <= 6'b011110;
+                            state <= 6'b011101;
                         end
                     end
                     else begin
@@ -958,19 +997,19 @@ always @(posedge clk) begin: fsm
                     end
                 end
             end
-            6'b011110: begin
+            6'b011101: begin
                 if (((co0 + gc) >= cout)) begin
-                    state <= 6'b101001;
+                    state <= 6'b101000;
                 end
                 else begin
                     co0 <= (co0 + gc);
                     state <= 6'b001000;
                 end
             end
-            6'b011111: begin
-                state <= 6'b100000;
+            6'b011110: begin
+                state <= 6'b011111;
             end
-            6'b100000: begin
+            6'b011111: begin
                 rd_cmd_valid <= 1;
                 if ((op == 2)) begin
                     rd_cmd_addr <= (chan_addr + ({y, 1'h0} * w));
@@ -984,13 +1023,13 @@ always @(posedge clk) begin: fsm
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
                     rd_ready <= 1;
-                    state <= 6'b100001;
+                    state <= 6'b100000;
                 end
             end
-            6'b100001: begin
+            6'b100000: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (rd_valid) begin
                     lb_we <= 1;
@@ -999,11 +1038,11 @@ always @(posedge clk) begin: fsm
                     lx <= (lx + 1);
                     if (rd_last) begin
                         rd_ready <= 0;
-                        state <= 6'b100010;
+                        state <= 6'b100001;
                     end
                 end
             end
-            6'b100010: begin
+            6'b100001: begin
                 wr_cmd_valid <= 1;
                 if ((op == 2)) begin
                     wr_cmd_addr <= (ochan + (y * wo));
@@ -1022,21 +1061,21 @@ always @(posedge clk) begin: fsm
                     wr_cmd_valid <= 0;
                     if ((op == 2)) begin
                         lb_raddr <= 0;
-                        state <= 6'b100101;
+                        state <= 6'b100100;
                     end
                     else begin
                         lb_raddr <= 0;
-                        state <= 6'b100011;
+                        state <= 6'b100010;
                     end
                 end
             end
-            6'b100011: begin
-                state <= 6'b100100;
+            6'b100010: begin
+                state <= 6'b100011;
             end
-            6'b100100: begin
+            6'b100011: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if ((!wr_valid)) begin
                     wr_valid <= 1;
@@ -1050,17 +1089,17 @@ always @(posedge clk) begin: fsm
                             lx <= 0;
                             lb_raddr <= 0;
                             if (($signed({1'b0, rr}) == ($signed({1'b0, factor}) - 1))) begin
-                                state <= 6'b100111;
+                                state <= 6'b100110;
                             end
                             else begin
                                 rr <= (rr + 1);
-                                state <= 6'b100011;
+                                state <= 6'b100010;
                             end
                         end
                         else begin
                             lx <= (lx + 1);
                             lb_raddr <= (lx + 1);
-                            state <= 6'b100011;
+                            state <= 6'b100010;
                         end
                     end
                     else begin
@@ -1069,7 +1108,7 @@ always @(posedge clk) begin: fsm
                     end
                 end
             end
-            6'b100101: begin
+            6'b100100: begin
                 pstep <= (pstep + 1);
                 case (pstep)
                     'h0: begin
@@ -1085,14 +1124,14 @@ always @(posedge clk) begin: fsm
                     end
                     default: begin
                         psum <= (psum + lb_q);
-                        state <= 6'b100110;
+                        state <= 6'b100101;
                     end
                 endcase
             end
-            6'b100110: begin
+            6'b100101: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if ((!wr_valid)) begin
                     v = 0;
@@ -1116,33 +1155,33 @@ always @(posedge clk) begin: fsm
                 else if (wr_ready) begin
                     wr_valid <= 0;
                     if (($signed({1'b0, lx}) == ($signed({1'b0, wo}) - 1))) begin
-                        state <= 6'b100111;
+                        state <= 6'b100110;
                     end
                     else begin
                         lx <= (lx + 1);
                         lb_raddr <= ((lx + 1) * 2);
                         pstep <= 0;
-                        state <= 6'b100101;
+                        state <= 6'b100100;
                     end
                 end
             end
-            6'b100111: begin
+            6'b100110: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (wr_done) begin
-                    state <= 6'b101000;
+                    state <= 6'b100111;
                 end
             end
-            6'b101000: begin
+            6'b100111: begin
                 if ((((op == 2) && ($signed({1'b0, y}) == ($signed({1'b0, ho}) - 1))) || ((op == 3) && ($signed({1'b0, y}) == ($signed({1'b0, h}) - 1))))) begin
                     y <= 0;
                     ochan <= (ochan + HoWo);
                     if (((ch + 1) < seg_ch)) begin
                         ch <= (ch + 1);
                         chan_addr <= (chan_addr + HW);
-                        state <= 6'b011111;
+                        state <= 6'b011110;
                     end
                     else if (((ridx + 1) < nseg)) begin
                         ridx <= (ridx + 1);
@@ -1150,27 +1189,27 @@ always @(posedge clk) begin: fsm
                         seg_ch <= segw[112-1:96];
                         chan_addr <= segw[96-1:64];
                         segw <= {64'h0, segw[(64 * 8)-1:64]};
-                        state <= 6'b011111;
+                        state <= 6'b011110;
                     end
                     else begin
-                        state <= 6'b101001;
+                        state <= 6'b101000;
                     end
                 end
                 else begin
                     y <= (y + 1);
-                    state <= 6'b011111;
+                    state <= 6'b011110;
                 end
             end
-            6'b101001: begin
+            6'b101000: begin
                 l_rdb <= (rd_bytes - rd0);
                 l_wrb <= (wr_bytes - wr0);
+                state <= 6'b101001;
+            end
+            6'b101001: begin
+                krec <= {l_wrb, l_rdb, l_fetch, l_store, l_load, l_steps, l_engine, l_cycles};
                 state <= 6'b101010;
             end
             6'b101010: begin
-                krec <= {l_wrb, l_rdb, l_fetch, l_store, l_load, l_steps, l_engine, l_cycles};
-                state <= 6'b101011;
-            end
-            6'b101011: begin
                 wr_cmd_valid <= 1;
                 wr_cmd_addr <= (cnt_base + {cur_layer, 5'h0});
                 wr_cmd_len <= 32;
@@ -1179,32 +1218,32 @@ always @(posedge clk) begin: fsm
                     wr_cmd_valid <= 0;
                     wr_valid <= 1;
                     wr_data <= krec[8-1:0];
-                    state <= 6'b101100;
+                    state <= 6'b101011;
                 end
             end
-            6'b101100: begin
+            6'b101011: begin
                 if (wr_ready) begin
                     krec <= {8'h0, krec[256-1:8]};
                     wr_data <= krec[16-1:8];
                     if ((p == 31)) begin
                         wr_valid <= 0;
-                        state <= 6'b101101;
+                        state <= 6'b101100;
                     end
                     else begin
                         p <= (p + 1);
                     end
                 end
             end
-            6'b101101: begin
+            6'b101100: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101111;
-                end
-                else if (wr_done) begin
                     state <= 6'b101110;
                 end
+                else if (wr_done) begin
+                    state <= 6'b101101;
+                end
             end
-            6'b101110: begin
+            6'b101101: begin
                 if (((layer + 1) == nlayers)) begin
                     busy <= 0;
                     done <= 1;
@@ -1215,7 +1254,7 @@ always @(posedge clk) begin: fsm
                     state <= 6'b000100;
                 end
             end
-            6'b101111: begin
+            6'b101110: begin
                 rd_ready <= 0;
                 wr_valid <= 0;
                 busy <= 0;
