@@ -7,7 +7,9 @@ counter of the record is reproduced exactly: cycles, engine_cycles, mac_steps, l
 store_stall, fetch, bytes_read, bytes_written (compiler/README.md, "Performance model").
 
 Costs, in cycles (n bytes of a command at byte address a):
-- read command (X_CMD + X_RX): 2 + n + 4, plus a bubble of 4 - (16 - a % 16) when the first beat
+- activation load command (A_CMD + A_RX, a DMA beat per cycle through the word gearbox):
+  ``_rd_words``: 2 + 5 + (beats - 1) + 3 per burst boundary + 1 or 2 for the last word;
+- byte read command (weights, constants, descriptors, vector-op rows): 2 + n + 4, plus a bubble of 4 - (16 - a % 16) when the first beat
   is partial with fewer than 4 bytes and alone in a one-beat burst (the last beat of a 4 KB page):
   the DRAM takes 4 cycles to turn the next burst around;
 - conv store of one channel (S_CMD, S_DATA streaming one byte per cycle after 3 cycles of read
@@ -24,6 +26,7 @@ DRAM bytes: reads as whole bus beats moved, writes as bytes written (strobes set
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from compiler.program import Descriptor, Program
 
@@ -33,7 +36,7 @@ BUS_BYTES = 16  # 128-bit AXI data bus
 PAGE_BEATS = 4096 // BUS_BYTES
 MAX_BURST = 16
 DESC_FETCH = 106  # bytes of a descriptor the controller reads (rtl.controller.DESC_BYTES)
-N_REGS = 17  # engine layer registers written before each run (REGS state)
+N_REGS = 19  # engine layer registers written before each run (REGS state)
 COUNTERS = ("cycles", "engine_cycles", "mac_steps", "load_stall", "store_stall", "fetch", "bytes_read",
             "bytes_written")
 
@@ -67,6 +70,40 @@ def _rd(addr: int, n: int) -> int:
     if nb < 4 and n > nb and (addr // BUS_BYTES) % PAGE_BEATS == PAGE_BEATS - 1:
         bubble = 4 - nb
     return 2 + n + 4 + bubble
+
+
+def _bursts(addr: int, n: int) -> list[int]:
+    """Beats of each burst the read DMA issues for a command: at most MAX_BURST, never across a page."""
+    b, left, out = addr // BUS_BYTES, (addr + n - 1) // BUS_BYTES - addr // BUS_BYTES + 1, []
+    while left:
+        k = min(MAX_BURST, PAGE_BEATS - b % PAGE_BEATS, left)
+        out.append(k)
+        b, left = b + k, left - k
+    return out
+
+
+def _rd_words(addr: int, n: int) -> int:
+    return _rd_words_in_page(addr % 4096, n)
+
+
+@lru_cache(maxsize=1 << 16)
+def _rd_words_in_page(addr: int, n: int) -> int:  # the timing repeats every 4 KB page
+    """Cycles of an activation-load command (A_CMD + A_RX, the word gearbox): the DMA hands over a
+    beat per cycle from the 5th cycle of A_RX, with 3 idle cycles between bursts (the DRAM model runs
+    one burst at a time); a buffer word leaves per cycle once one is full, and A_RX ends with the
+    command's last word, 1 or 2 cycles after its last beat."""
+    bursts = _bursts(addr, n)
+    beats = sum(bursts)
+    tail = 1
+    if beats > 1:
+        s_last = (addr + n - 1) % BUS_BYTES + 1
+        before = n - s_last  # bytes taken before the last beat
+        g = before % BUS_BYTES  # gearbox fill when the last beat arrives
+        if bursts[-1] > 1 and before >= BUS_BYTES:  # the beat before came a cycle earlier: its word waits
+            g += BUS_BYTES
+        rest = g - BUS_BYTES * (g >= BUS_BYTES) + s_last
+        tail = 1 if rest <= BUS_BYTES else 2
+    return 2 + 5 + (beats - 1) + 3 * (len(bursts) - 1) + tail
 
 
 def _last_beat_alone(addr: int, n: int) -> int:
@@ -140,20 +177,20 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
              for oy0 in range(0, d.ho, d.band) for ox0 in range(0, d.wo, strip)]
     E = _Band(e, 0, -1)
 
-    def load(tile):  # B_START, B_ROWS, B_CHK, then per channel A_CMD+A_RX per command, and A_SEG
+    def load(tile):  # B_START, B_ROWS, B_PITCH, B_CHK, then per channel A_CMD+A_RX per command, and A_SEG
         oy0, bo, ox0, sw = tile
         lo = max(oy0 * s - pad, 0)
         rows_in = min(d.h, (oy0 + bo - 1) * s - pad + k) - lo
         left = max(ox0 * s - pad, 0)
         cols_in = min(d.w, (ox0 + sw - 1) * s - pad + k) - left
-        E.seg(3, None)
+        E.seg(4, None)
         if cols_in == d.w:  # whole rows: one command per channel
             reads = [(a + lo * d.w, rows_in * d.w) for a in chans]
             afters = [1] * len(reads)
         else:  # a strip: one command per row, A_SEG after a channel's last
             reads = [(a + (lo + r) * d.w + left, cols_in) for a in chans for r in range(rows_in)]
             afters = [1 if r == rows_in - 1 else 0 for _ in chans for r in range(rows_in)]
-        E.cmds([_rd(a, n) for a, n in reads], afters, "load")
+        E.cmds([_rd_words(a, n) for a, n in reads], afters, "load")
         E.e.bytes_read += sum(_beats_bytes(a, n) for a, n in reads)
 
     def store(co0, gc, tile):  # S_START, then per channel (per row of a strip) S_CMD, bytes, S_DONE
@@ -199,6 +236,107 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
     return t
 
 
+@lru_cache(maxsize=1 << 14)
+def _upsample_write(addr: int, f: int, wo: int) -> int:
+    """Cycles of an upsample's write (V_WRCMD to V_DONE): ``f`` output rows of ``wo`` bytes as one
+    command at ``addr`` (the timing repeats every 4 KB page), chunks of up to 16 bytes. A cycle by
+    cycle run of the controller's chunk source, the write DMA's chunk packer, W register and bursts
+    (rtl/axi_wr.py) and the DRAM model's write port (tb/hdl/axi_ram_model.v), edge by edge."""
+    n_chunks = -(-wo // BUS_BYTES)
+    last_cnt = wo - BUS_BYTES * (n_chunks - 1)
+    total = f * wo
+    beats = (addr + total - 1) // BUS_BYTES - addr // BUS_BYTES + 1
+    # DRAM write port
+    awready, wbusy, wready, bvalid = 1, 0, 0, 0
+    # write DMA
+    act, awvalid, aw_beat, aw_left, out_cnt = 1, 0, addr // BUS_BYTES, beats, 0
+    w_beat, w_rem, w_inb, wvalid, wlast = addr // BUS_BYTES, beats, 0, 0, 0
+    ileft, cpos, cflush, done = total, addr % BUS_BYTES, 0, 0
+    # controller: V_ADDR, then V_DATA presenting chunk k of row rr
+    state, k, rr, cvalid, cnt = "addr", 0, 0, 0, 0
+    cycles = 2  # V_WRCMD: the command is taken on its second cycle, with the DMA idle
+    while True:
+        cycles += 1
+        if state == "done" and done:
+            return cycles
+        burst = lambda b, left: min(MAX_BURST, PAGE_BEATS - b % PAGE_BEATS, left)  # noqa: E731
+        # combinational values of this cycle
+        c_full = cpos + cnt >= BUS_BYTES or ileft == cnt
+        iwready = act and ileft != 0 and not cflush and (not c_full or not wvalid or wready)
+        w_free = not wvalid or wready
+        taken = state == "data" and cvalid and iwready
+        # DRAM edge
+        n_awready = (not wbusy and not bvalid)
+        n_wbusy, n_wready, n_bvalid = wbusy, wbusy and not (wvalid and wready and wlast), bvalid
+        if awvalid and awready:
+            n_wbusy, n_awready = 1, 0
+        if wvalid and wready and wlast:
+            n_wbusy, n_wready, n_bvalid = 0, 0, 1
+        if bvalid:
+            n_bvalid = 0
+        # DMA edge
+        bv = bvalid
+        issue = act and not awvalid and aw_left != 0 and out_cnt < 4
+        n_act, n_done = act, 0
+        if act and bv and out_cnt == 1 and aw_left == 0 and not awvalid:
+            n_act, n_done = 0, 1
+        n_awvalid, n_aw_left, n_aw_beat = awvalid, aw_left, aw_beat
+        if issue:
+            m = burst(aw_beat, aw_left)
+            n_awvalid, n_aw_left, n_aw_beat = 1, aw_left - m, aw_beat + m
+        elif awvalid and awready:
+            n_awvalid = 0
+        n_out = out_cnt + (1 if issue and not bv else -1 if bv and not issue else 0)
+        w_ld = False
+        n_ileft, n_cpos, n_cflush = ileft, cpos, cflush
+        if taken:
+            n_ileft = ileft - cnt
+            end = cpos + cnt
+            if c_full:
+                w_ld = True
+                if end >= BUS_BYTES:
+                    n_cpos, n_cflush = end - BUS_BYTES, int(ileft == cnt and end > BUS_BYTES)
+            else:
+                n_cpos = end
+        elif cflush and w_free:
+            w_ld, n_cflush = True, 0
+        n_wvalid, n_wlast, n_w_inb, n_w_beat, n_w_rem = wvalid, wlast, w_inb, w_beat, w_rem
+        if w_ld:
+            wn = burst(w_beat, w_rem)
+            n_wvalid = 1
+            n_wlast = int(wn == 1) if w_inb == 0 else int(w_inb == 1)
+            n_w_inb = wn - 1 if w_inb == 0 else w_inb - 1
+            n_w_beat, n_w_rem = w_beat + 1, w_rem - 1
+        elif wvalid and wready:
+            n_wvalid = 0
+        # controller edge
+        n_state, n_k, n_rr, n_cvalid, n_cnt = state, k, rr, cvalid, cnt
+        chunk_cnt = lambda j: last_cnt if j == n_chunks - 1 else BUS_BYTES  # noqa: E731
+        if state == "addr":
+            n_state = "data"
+        elif state == "data":
+            if not cvalid:
+                n_cvalid, n_cnt = 1, chunk_cnt(k)
+            elif taken:
+                if k == n_chunks - 1:
+                    n_cvalid, n_k = 0, 0
+                    if rr == f - 1:
+                        n_state = "done"
+                    else:
+                        n_rr, n_state = rr + 1, "addr"
+                else:
+                    n_k = k + 1
+                    if (k + 1) % f == 0:
+                        n_cvalid, n_state = 0, "addr"
+                    else:
+                        n_cnt = chunk_cnt(k + 1)
+        awready, wbusy, wready, bvalid = n_awready, n_wbusy, n_wready, n_bvalid
+        act, done, awvalid, aw_left, aw_beat, out_cnt = n_act, n_done, n_awvalid, n_aw_left, n_aw_beat, n_out
+        ileft, cpos, cflush = n_ileft, n_cpos, n_cflush
+        wvalid, wlast, w_inb, w_beat, w_rem = n_wvalid, n_wlast, n_w_inb, n_w_beat, n_w_rem
+        state, k, rr, cvalid, cnt = n_state, n_k, n_rr, n_cvalid, n_cnt
+
+
 def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
     hw_in, howo = d.h * d.w, d.ho * d.wo
     out = d.out_addr
@@ -211,20 +349,15 @@ def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
                 if d.op == "avgpool":
                     ra, rn = base + 2 * y * d.w, 2 * d.w
                     wa, wn = out + y * d.wo, d.wo
-                    data = 6 * wn  # P_RD (4) + P_OUT (2) per output byte
-                    gap = lambda b: 6 * b  # noqa: E731
+                    # P_RD (4) + P_OUT (2) per output byte
+                    st = 2 + 6 * wn + 3 + _wr_tail(wa, wn, lambda b: 6 * b)
                 else:
                     ra, rn = base + y * d.w, d.w
                     wa, wn = out + y * f * d.wo, f * d.wo
-                    data = f * d.w * (f + 2)  # per pixel: V_ADDR, V_DATA (valid), f bytes
-
-                    def gap(b, wn=wn):  # byte i is taken at (i // f) * (f + 2) + i % f
-                        tm = lambda i: (i // f) * (f + 2) + i % f  # noqa: E731
-                        return tm(wn - 1) - tm(wn - 1 - b)
-                r = _rd(ra, rn)
+                    st = _upsample_write(wa % 4096, f, d.wo)
+                r = _rd_words(ra, rn)
                 e.load_stall += r
                 e.bytes_read += _beats_bytes(ra, rn)
-                st = 2 + data + 3 + _wr_tail(wa, wn, gap)
                 e.store_stall += st
                 e.bytes_written += wn
                 t += 1 + r + st + 1  # V_ROW, read, write, V_NEXT

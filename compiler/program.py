@@ -23,6 +23,7 @@ import numpy as np
 from golden.contract import is_pow2, requant_constants, requant_multiplier
 from golden.qgraph import ModelError, QConv, QGraph
 from compiler.memplan import ALIGN, MemoryPlan, Segment, plan_memory
+from rtl.feeder import ACT_WORD
 
 __all__ = ["OPS", "Descriptor", "Program", "compile_graph", "MAX_SEGMENTS", "HEADER", "DESCRIPTOR"]
 
@@ -156,13 +157,29 @@ def _check(layer, **values):
                              f"{LIMITS[limit]}")
 
 
+
+
+
+UPSAMPLE_FACTORS = (2, 4, 8, 16)  # nearest upsampling the controller does (rtl/controller.py, V_DATA)
+
+
+def act_pitches(rows_in: int, cols_in: int, w: int) -> tuple[int, int]:
+    """(row pitch, channel pitch) of a tile's input in the activation buffer, as the controller lays
+    it out: whole rows (cols_in == w) are one DMA command a channel, so each channel starts on a
+    buffer word; a strip is one command a row, so each row does."""
+    up = lambda n: -(-n // ACT_WORD) * ACT_WORD  # noqa: E731
+    if cols_in == w:
+        return w, up(rows_in * w)
+    return up(cols_in), rows_in * up(cols_in)
+
+
 def tile_conv(d: Descriptor, hw) -> tuple[int, int, int]:
     """(group, band, strip) for a conv on hardware ``hw`` (an rtl.config.EngineConfig or anything
     with rows, act_depth, wgt_depth, const_depth, out_depth): the most output channels whose weights
     and constants fit the row banks; then the widest strip of output columns (the full width if
     possible) of which at least one output row fits; then the most output rows. A tile's input rows
-    and columns (halo included) must fit half the activation buffer and its outputs half the output
-    banks: the controller double-buffers, loading the next tile into one half while the engine runs
+    and columns (halo included, laid out by ``act_pitches``) must fit half the activation buffer and
+    its outputs half the output banks: the controller double-buffers, loading the next tile into one half while the engine runs
     from the other."""
     K = d.cin * d.kernel * d.kernel
     if K > hw.wgt_depth:
@@ -176,7 +193,7 @@ def tile_conv(d: Descriptor, hw) -> tuple[int, int, int]:
     def fits(rows_out, cols_out):
         rows_in = min(d.h, (rows_out - 1) * d.stride + d.kernel)
         cols_in = min(d.w, (cols_out - 1) * d.stride + d.kernel)
-        return d.cin * rows_in * cols_in <= act and tiles * rows_out * cols_out <= out
+        return d.cin * act_pitches(rows_in, cols_in, d.w)[1] <= act and tiles * rows_out * cols_out <= out
 
     strip = next((c for c in range(d.wo, 0, -1) if fits(1, c)), 0)
     if strip == 0:
@@ -240,6 +257,9 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True) -> Program:
         elif l.op == "upsample":
             if (inp.scale, inp.zero_point) != (out.scale, out.zero_point):
                 raise ModelError(f"node {l.name!r} (Resize): input and output quantization differ")
+            if l.factor not in UPSAMPLE_FACTORS:
+                raise ModelError(f"node {l.name!r} (Resize): scale factor {l.factor}; the controller repeats "
+                                 f"line-buffer bytes by {', '.join(map(str, UPSAMPLE_FACTORS))} only")
             d.factor = l.factor
         line = {"avgpool": 2 * d.w, "upsample": d.w}.get(l.op, 0)
         if hw is not None and line > getattr(hw, "line_depth", LINE_DEPTH):

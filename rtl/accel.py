@@ -22,6 +22,7 @@ from myhdl import Signal, always, block, intbv
 from rtl.bus import DMA, REGS, build_bus
 from rtl.config import EngineConfig
 from rtl.controller import controller, controller_signals
+from rtl.feeder import ACT_WORD, WR_BITS
 from rtl.hdl import attach_verilog, convert, mark_ports
 
 __all__ = ["build_accel", "ACCEL_MODULES", "LINE_DEPTH"]
@@ -84,17 +85,20 @@ def accel(clk, rst, irq, m_axi_arid, m_axi_araddr, m_axi_arlen, m_axi_arsize, m_
 def accel_verilog(cfg: EngineConfig) -> str:
     R = cfg.rows
     assert REGS.n_rw == 4 and REGS.n_ro >= 10, "register map of rtl/accel.py"
+    assert DMA.beat_bytes == ACT_WORD, "activation loads move one DMA beat into one buffer word"
     nro = REGS.n_ro
     t = [
         "wire start, irq_en, irq_ack, busy, done, err;",
         "wire [7:0] err_code;\nwire [15:0] cur_layer;",
         "wire [31:0] t_cycles, t_engine, t_steps, t_load, t_store, t_fetch, bytes_rd, bytes_wr;",
         f"wire [{32 * REGS.n_rw - 1}:0] rw_q;\nwire [{REGS.n_rw - 1}:0] wr_pulse;\nwire [{32 * nro - 1}:0] ro_d;",
-        "wire rd_cmd_valid, rd_cmd_ready, rd_valid, rd_ready, rd_last, rd_err, rd_busy_unused;",
+        "wire rd_cmd_valid, rd_cmd_ready, rd_valid, rd_ready, rd_last, rd_err, rd_busy_unused, rd_take, rd_tail;",
+        f"wire [{8 * ACT_WORD - 1}:0] rd_word;\nwire [{ACT_WORD.bit_length() - 1}:0] rd_cnt;",
         "wire [31:0] rd_cmd_addr, wr_cmd_addr;\nwire [23:0] rd_cmd_len, wr_cmd_len;\nwire [7:0] rd_data, wr_data;",
-        "wire wr_cmd_valid, wr_cmd_ready, wr_valid, wr_ready, wr_done, wr_err, wr_busy_unused;",
+        "wire wr_cmd_valid, wr_cmd_ready, wr_valid, wr_ready, wr_done, wr_err, wr_busy_unused, wr_wvalid, wr_wready;",
+        f"wire [{8 * ACT_WORD - 1}:0] wr_word;\nwire [{ACT_WORD.bit_length() - 1}:0] wr_cnt;",
         "wire e_start, e_done, e_wr_en;\nwire [31:0] e_cycles, e_busy;\nwire [1:0] e_wr_sel;\nwire [7:0] e_wr_bank;",
-        f"wire [23:0] e_wr_addr, e_rd_addr;\nwire [65:0] e_wr_data;\nwire [{8 * R - 1}:0] e_rd_data;",
+        f"wire [23:0] e_wr_addr, e_rd_addr;\nwire [{WR_BITS - 1}:0] e_wr_data;\nwire [{8 * R - 1}:0] e_rd_data;",
         "assign start = wr_pulse[0] & rw_q[0];\nassign irq_en = rw_q[1];\nassign irq_ack = wr_pulse[3];",
         f"assign ro_d = {{{32 * (nro - 10)}'d0, 16'd{R}, 16'd{cfg.cols}, bytes_wr, bytes_rd, t_fetch, t_store, "
         f"t_load, t_steps, t_engine, t_cycles, cur_layer, err_code, 5'd0, err, done, busy}};"
@@ -106,9 +110,10 @@ def accel_verilog(cfg: EngineConfig) -> str:
         + ", .rw_q(rw_q), .wr_pulse(wr_pulse), .ro_d(ro_d));",
         "ce_axi_rd rd (.clk(clk), .rst(rst), .cmd_valid(rd_cmd_valid), .cmd_ready(rd_cmd_ready), .cmd_addr(rd_cmd_addr),"
         " .cmd_len(rd_cmd_len), .o_valid(rd_valid), .o_ready(rd_ready), .o_data(rd_data), .o_last(rd_last),"
-        " .busy(rd_busy_unused), .err(rd_err), .bytes_read(bytes_rd), " + ", ".join(f".{p}({p})" for p in _RD) + ");",
+        " .o_take(rd_take), .o_word(rd_word), .o_cnt(rd_cnt), .o_tail(rd_tail), .busy(rd_busy_unused), .err(rd_err), .bytes_read(bytes_rd), " + ", ".join(f".{p}({p})" for p in _RD) + ");",
         "ce_axi_wr wr (.clk(clk), .rst(rst), .cmd_valid(wr_cmd_valid), .cmd_ready(wr_cmd_ready), .cmd_addr(wr_cmd_addr),"
-        " .cmd_len(wr_cmd_len), .i_valid(wr_valid), .i_ready(wr_ready), .i_data(wr_data), .busy(wr_busy_unused),"
+        " .cmd_len(wr_cmd_len), .i_valid(wr_valid), .i_ready(wr_ready), .i_data(wr_data), .i_wvalid(wr_wvalid),"
+        " .i_wready(wr_wready), .i_word(wr_word), .i_cnt(wr_cnt), .busy(wr_busy_unused),"
         " .done(wr_done), .err(wr_err), .bytes_written(bytes_wr), " + ", ".join(f".{p}({p})" for p in _WR) + ");",
         "ce_engine eng (.clk(clk), .rst(rst), .start(e_start), .done(e_done), .cycles(e_cycles), .busy(e_busy),"
         " .wr_en(e_wr_en), .wr_sel(e_wr_sel), .wr_bank(e_wr_bank), .wr_addr(e_wr_addr), .wr_data(e_wr_data),"
@@ -118,9 +123,11 @@ def accel_verilog(cfg: EngineConfig) -> str:
         " .cur_layer(cur_layer), .t_cycles(t_cycles), .t_engine(t_engine), .t_steps(t_steps), .t_load(t_load),"
         " .t_store(t_store), .t_fetch(t_fetch),"
         " .rd_cmd_valid(rd_cmd_valid), .rd_cmd_ready(rd_cmd_ready), .rd_cmd_addr(rd_cmd_addr), .rd_cmd_len(rd_cmd_len),"
-        " .rd_valid(rd_valid), .rd_ready(rd_ready), .rd_data(rd_data), .rd_last(rd_last), .rd_err(rd_err),"
+        " .rd_valid(rd_valid), .rd_ready(rd_ready), .rd_data(rd_data), .rd_last(rd_last), .rd_take(rd_take),"
+        " .rd_word(rd_word), .rd_cnt(rd_cnt), .rd_tail(rd_tail), .rd_err(rd_err),"
         " .rd_bytes(bytes_rd), .wr_cmd_valid(wr_cmd_valid), .wr_cmd_ready(wr_cmd_ready), .wr_cmd_addr(wr_cmd_addr),"
-        " .wr_cmd_len(wr_cmd_len), .wr_valid(wr_valid), .wr_ready(wr_ready), .wr_data(wr_data), .wr_done(wr_done),"
+        " .wr_cmd_len(wr_cmd_len), .wr_valid(wr_valid), .wr_ready(wr_ready), .wr_data(wr_data), .wr_wvalid(wr_wvalid),"
+        " .wr_wready(wr_wready), .wr_word(wr_word), .wr_cnt(wr_cnt), .wr_done(wr_done),"
         " .wr_err(wr_err), .wr_bytes(bytes_wr), .e_start(e_start), .e_done(e_done), .e_cycles(e_cycles),"
         " .e_busy(e_busy), .e_wr_en(e_wr_en), .e_wr_sel(e_wr_sel), .e_wr_bank(e_wr_bank), .e_wr_addr(e_wr_addr),"
         " .e_wr_data(e_wr_data), .e_rd_addr(e_rd_addr), .e_rd_data(e_rd_data));",

@@ -14,6 +14,12 @@ Ports (all synchronous to ``clk``, ``rst`` synchronous active high):
       with o_valid and o_ready; o_last marks the command's last byte. o_valid/o_data/o_last are
       registers; m_axi_rready depends combinationally on o_ready (the beat register refills in
       the cycle its last byte leaves, so there is no bubble between beats).
+  o_take in, o_word out [data_bits], o_cnt out, o_tail out: the same stream a beat at a time. o_word
+      holds the o_cnt (0..data_bits/8) bytes of the beat register, the next byte in the low lane;
+      o_take takes all of them in one cycle (never together with o_ready), and the next beat
+      refills the register in that cycle. o_tail: these are the command's last bytes. A beat-wide
+      consumer gets the command's bytes in chunks: the first beat's from the start address on, then
+      whole beats, then the last beat's up to the end.
   busy out: from the accepted command until its last byte has left.
   err out: sticky from an R beat with RRESP != OKAY (or an RID other than 0) until the next accepted command (the
       command still runs to its end; the bytes of an erroneous beat are passed on as received).
@@ -24,8 +30,6 @@ Ports (all synchronous to ``clk``, ``rst`` synchronous active high):
       (bursts complete in order), ARBURST INCR; lock/cache/prot/qos are left to the interconnect's
       defaults (tie them at the parent if the fabric needs them).
 
-A stream wider than one byte per cycle (N bytes) is a later parameter: the beat register would
-shift by N bytes and ``o_last``'s count would become a byte count of the last transfer.
 """
 
 from __future__ import annotations
@@ -103,6 +107,7 @@ def axi_rd_signals(cfg: AxiDmaConfig = DEFAULT):
     return dict(
         cmd_valid=_u(1), cmd_ready=_u(1), cmd_addr=_u(A), cmd_len=_u(L),
         o_valid=_u(1), o_ready=_u(1), o_data=_u(8), o_last=_u(1),
+        o_take=_u(1), o_word=_u(D), o_cnt=_u((D // 8).bit_length()), o_tail=_u(1),
         busy=_u(1), err=_u(1), bytes_read=_u(32),
         m_axi_arid=_u(cfg.id_bits), m_axi_araddr=_u(A), m_axi_arlen=_u(8), m_axi_arsize=_u(3),
         m_axi_arburst=_u(2), m_axi_arvalid=_u(1), m_axi_arready=_u(1),
@@ -113,7 +118,7 @@ def axi_rd_signals(cfg: AxiDmaConfig = DEFAULT):
 
 @block
 def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, o_valid, o_ready, o_data, o_last,
-           busy, err, bytes_read,
+           o_take, o_word, o_cnt, o_tail, busy, err, bytes_read,
            m_axi_arid, m_axi_araddr, m_axi_arlen, m_axi_arsize, m_axi_arburst, m_axi_arvalid, m_axi_arready,
            m_axi_rid, m_axi_rdata, m_axi_rresp, m_axi_rlast, m_axi_rvalid, m_axi_rready,
            max_burst=16, outstanding=4):
@@ -167,7 +172,7 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, o_valid, o_ready, 
 
     @always_comb
     def ready_calc():
-        rready.next = act and lleft != 0 and (bcnt == 0 or (bcnt == 1 and o_ready))
+        rready.next = act and lleft != 0 and (bcnt == 0 or (bcnt == 1 and o_ready) or o_take)
 
     @always_comb
     def outs():
@@ -181,6 +186,9 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, o_valid, o_ready, 
         o_valid.next = bcnt != 0
         o_data.next = sreg[8:]
         o_last.next = bcnt == 1 and lleft == 0
+        o_word.next = sreg
+        o_cnt.next = bcnt
+        o_tail.next = lleft == 0
         bytes_read.next = count
 
     @always(clk.posedge)
@@ -207,7 +215,7 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, o_valid, o_ready, 
                 off.next = cmd_addr[S:]
                 first.next = 1
                 lleft.next = cmd_len
-            elif act and bcnt == 1 and lleft == 0 and o_ready:
+            elif act and lleft == 0 and ((bcnt == 1 and o_ready) or (bcnt != 0 and o_take)):
                 act.next = 0
             # AR
             if issue:
@@ -234,6 +242,8 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, o_valid, o_ready, 
             elif bcnt != 0 and o_ready:
                 sreg.next = concat(intbv(0)[8:], sreg[D:8])
                 bcnt.next = bcnt - 1
+            elif o_take:
+                bcnt.next = 0
 
     return blen, fits, beat_math, beat_math2, ready_calc, outs, seq
 

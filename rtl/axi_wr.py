@@ -13,6 +13,12 @@ Ports (all synchronous to ``clk``, ``rst`` synchronous active high):
       i_ready; exactly cmd_len bytes are taken per command (i_ready is low outside a command).
       i_ready depends combinationally on m_axi_wready when a byte completes a beat (the beat goes
       straight into the W register as the previous one leaves, so there is no bubble).
+  i_wvalid in, i_wready out, i_word in [data_bits], i_cnt in: the same stream in chunks, the low
+      i_cnt (1..data_bits/8) bytes of i_word, which move on a cycle with i_wvalid and i_wready
+      (a command takes bytes or chunks, not both). The chunks are packed at the command's byte
+      lanes: a chunk that completes a beat goes into the W register with it, so a full chunk per
+      cycle keeps the bus busy; a last chunk that spills into a second beat needs one more cycle.
+      The bytes of i_word above i_cnt are don't-cares.
   busy out: from the accepted command until its last B response.
   done out: a one-cycle pulse in the cycle after the command's last B response (busy falls with it).
   err out: sticky from a B response with BRESP != OKAY (or a BID other than 0) until the next
@@ -21,9 +27,6 @@ Ports (all synchronous to ``clk``, ``rst`` synchronous active high):
   m_axi_aw{id[id_bits],addr,len[8],size[3],burst[2],valid,ready}, m_axi_w{data,strb,last,valid,ready},
   m_axi_b{id[id_bits],resp[2],valid,ready}: the AXI4 write channels; AWID is always 0, BREADY is
       always high.
-
-A stream wider than one byte per cycle (N bytes) is a later parameter: the packer would shift in N
-bytes (and N strobes) per transfer, with a byte count on the last transfer of a command.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ def axi_wr_signals(cfg: AxiDmaConfig = DEFAULT):
     A, D, L, I = cfg.addr_bits, cfg.data_bits, cfg.len_bits, cfg.id_bits
     return dict(
         cmd_valid=_u(1), cmd_ready=_u(1), cmd_addr=_u(A), cmd_len=_u(L),
-        i_valid=_u(1), i_ready=_u(1), i_data=_u(8),
+        i_valid=_u(1), i_ready=_u(1), i_data=_u(8), i_wvalid=_u(1), i_wready=_u(1), i_word=_u(D),
+        i_cnt=_u((D // 8).bit_length()),
         busy=_u(1), done=_u(1), err=_u(1), bytes_written=_u(32),
         m_axi_awid=_u(I), m_axi_awaddr=_u(A), m_axi_awlen=_u(8), m_axi_awsize=_u(3), m_axi_awburst=_u(2),
         m_axi_awvalid=_u(1), m_axi_awready=_u(1),
@@ -56,7 +60,7 @@ def axi_wr_signals(cfg: AxiDmaConfig = DEFAULT):
 
 @block
 def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, i_data,
-           busy, done, err, bytes_written,
+           i_wvalid, i_wready, i_word, i_cnt, busy, done, err, bytes_written,
            m_axi_awid, m_axi_awaddr, m_axi_awlen, m_axi_awsize, m_axi_awburst, m_axi_awvalid, m_axi_awready,
            m_axi_wdata, m_axi_wstrb, m_axi_wlast, m_axi_wvalid, m_axi_wready,
            m_axi_bid, m_axi_bresp, m_axi_bvalid, m_axi_bready,
@@ -99,9 +103,32 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
     w_inb = _u(LB)  # beats left in the current burst (0: the next beat starts a burst)
     w_n = _u(LB)
     count = Signal(modbv(0)[32:])
+    # chunk packer: bytes accumulate at their beat lanes in a two-beat register
+    cacc = _u(2 * D)
+    cstb = _u(2 * DB)
+    cpos = _u(S)  # lane of the next byte
+    cbeg = _u(S)  # lane of the current beat's first byte (the start address's in the first beat)
+    cflush = Signal(bool(0))  # a last chunk spilled into a second beat, still to send
+    c_new = _u(2 * D)
+    c_stb = _u(2 * DB)
+    c_end = _u(S + 2)  # cpos + i_cnt
+    c_full = Signal(bool(0))  # this chunk completes a beat (or ends the command)
+    c_ones = Signal(intbv(2 ** DB - 1)[DB:])
+    c_db = Signal(intbv(DB)[S + 2:])
+    c_mask, c_mask2 = _u(DB), _u(2 * DB)
+    c_word2 = _u(2 * D)
+    c_up, c_clean = Signal(modbv(0)[D:]), _u(D)  # i_word with the bytes above i_cnt shifted out, then back in place
+    cpos_w, cnt_w, cbeg_w, c_sh = _u(S + 2), _u(S + 2), _u(S + 2), _u(S + 2)
+    cnt_l = _u(L)
+    # bytes past the beat, and a beat's byte counts (their top bits are 0 by construction)
+    c_spill_unused_hi, c_bfull_unused_hi, c_bpart_unused_hi = [Signal(modbv(0)[S + 2:]) for _ in range(3)]
+    iwready = Signal(bool(0))
+    wr_free = Signal(bool(0))  # the W register can take a beat this cycle
 
     parts = [burst_len(aw_beat, aw_left, aw_n, max_burst, PB), burst_len(w_beat, w_rem, w_n, max_burst, PB),
-             beat_count(cmd_addr, cmd_len, cmd_beats, DB), fit(aw_n, aw_n_a), fit(wbytes, wbytes32)]
+             beat_count(cmd_addr, cmd_len, cmd_beats, DB), fit(aw_n, aw_n_a), fit(wbytes, wbytes32),
+             fit(cpos, cpos_w), fit(i_cnt, cnt_w), fit(cbeg, cbeg_w), fit(i_cnt, cnt_l), fit(c_clean, c_word2),
+             fit(c_mask, c_mask2)]
 
     @always_comb
     def pack_next():
@@ -111,14 +138,40 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
         complete.next = pk_pos == LAST_LANE or ileft == 1
 
     @always_comb
+    def chunk_next():
+        c_sh.next = c_db - cnt_w
+        c_end.next = cpos_w + cnt_w
+
+    @always_comb
+    def chunk_pack():
+        c_mask.next = c_ones >> c_sh
+        c_up.next = i_word << concat(c_sh, intbv(0)[3:])
+
+    @always_comb
+    def chunk_clean():
+        c_clean.next = c_up >> concat(c_sh, intbv(0)[3:])
+
+    @always_comb
+    def chunk_acc():
+        c_new.next = cacc | (c_word2 << concat(cpos, intbv(0)[3:]))
+        c_stb.next = cstb | (c_mask2 << cpos)
+        c_full.next = c_end >= DB or ileft == cnt_l
+        c_spill_unused_hi.next = c_end - c_db
+        c_bfull_unused_hi.next = c_db - cbeg_w
+        c_bpart_unused_hi.next = c_end - cbeg_w
+
+    @always_comb
     def ready_calc():
+        wr_free.next = not wvalid or m_axi_wready
         iready.next = act and ileft != 0 and (not complete or not wvalid or m_axi_wready)
+        iwready.next = act and ileft != 0 and not cflush and (not c_full or not wvalid or m_axi_wready)
 
     @always_comb
     def outs():
         cmd_ready.next = not act
         busy.next = act
         i_ready.next = iready
+        i_wready.next = iwready
         m_axi_awvalid.next = awvalid
         m_axi_awid.next = 0
         m_axi_awsize.next = S
@@ -144,6 +197,7 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
             bv = m_axi_bvalid
             issue = act and not awvalid and aw_left != 0 and out_cnt < outstanding
             iv = iready and i_valid
+            iw = iwready and i_wvalid
             done.next = 0
             # command
             if cmd_valid and not act:
@@ -159,6 +213,11 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
                 pk_pos.next = cmd_addr[S:]
                 pk_cnt.next = 0
                 pk_stb.next = 0
+                cacc.next = 0
+                cstb.next = 0
+                cpos.next = cmd_addr[S:]
+                cbeg.next = cmd_addr[S:]
+                cflush.next = 0
             elif act and bv and out_cnt == 1 and aw_left == 0 and not awvalid:
                 act.next = 0
                 done.next = 1
@@ -203,10 +262,47 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
                     pk_stb.next = nstb[DB:1]
                     pk_pos.next = pk_pos + 1
                     pk_cnt.next = pk_cnt + 1
-            if wvalid and m_axi_wready and not (iv and complete):
+            # chunk packer: a chunk that completes a beat, or the spilled beat of a last chunk
+            w_ld = False
+            if iw:
+                ileft.next = ileft - cnt_l
+                if c_full:
+                    w_ld = True
+                    m_axi_wdata.next = c_new[D:]
+                    m_axi_wstrb.next = c_stb[DB:]
+                    if c_end >= DB:
+                        wbytes.next = c_bfull_unused_hi[S + 1:]
+                        cacc.next = concat(intbv(0)[D:], c_new[2 * D:D])
+                        cstb.next = concat(intbv(0)[DB:], c_stb[2 * DB:DB])
+                        cpos.next = c_spill_unused_hi[S:]
+                        cflush.next = ileft == cnt_l and c_end > DB
+                    else:
+                        wbytes.next = c_bpart_unused_hi[S + 1:]
+                    cbeg.next = 0
+                else:
+                    cacc.next = c_new
+                    cstb.next = c_stb
+                    cpos.next = c_end[S:]
+            elif cflush and wr_free:
+                w_ld = True
+                m_axi_wdata.next = cacc[D:]
+                m_axi_wstrb.next = cstb[DB:]
+                wbytes.next = concat(False, cpos)
+                cflush.next = 0
+            if w_ld:
+                wvalid.next = 1
+                if w_inb == 0:
+                    m_axi_wlast.next = w_n == 1
+                    w_inb.next = w_n - 1
+                else:
+                    m_axi_wlast.next = w_inb == 1
+                    w_inb.next = w_inb - 1
+                w_beat.next = w_beat + 1
+                w_rem.next = w_rem - 1
+            elif wvalid and m_axi_wready and not (iv and complete):
                 wvalid.next = 0
 
-    return parts, pack_next, ready_calc, outs, seq
+    return parts, pack_next, chunk_next, chunk_pack, chunk_clean, chunk_acc, ready_calc, outs, seq
 
 
 def build(cfg: AxiDmaConfig, directory: str, name: str = "ce_axi_wr") -> str:

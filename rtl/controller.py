@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 from myhdl import Signal, always, always_comb, block, concat, enum, intbv
 
+from rtl.feeder import ACT_WORD, WR_BITS
+
 __all__ = ["controller", "controller_signals", "ERRORS", "COUNTER_WORDS", "DESC_BYTES"]
 
 ERRORS = {1: "bad program header", 2: "unknown op", 3: "bad kernel, stride or factor",
@@ -39,7 +41,7 @@ COUNTER_WORDS = ("cycles", "engine_cycles", "mac_steps", "load_stall", "store_st
                  "bytes_written")
 DESC_BYTES = 106  # the used part of a 128-byte descriptor
 HDR_BYTES = 20
-N_REGS = 17  # engine layer registers (rtl.sequencer.REGS)
+N_REGS = 19  # engine layer registers (rtl.sequencer.REGS)
 
 
 def _u(bits, v=0):
@@ -59,11 +61,13 @@ def controller_signals(rows: int):
         cur_layer=_u(16), t_cycles=_u(32), t_engine=_u(32), t_steps=_u(32), t_load=_u(32), t_store=_u(32),
         t_fetch=_u(32),
         rd_cmd_valid=b(), rd_cmd_ready=b(), rd_cmd_addr=_u(32), rd_cmd_len=_u(24), rd_valid=b(), rd_ready=b(),
-        rd_data=_u(8), rd_last=b(), rd_err=b(), rd_bytes=_u(32),
+        rd_data=_u(8), rd_last=b(), rd_take=b(), rd_word=_u(8 * ACT_WORD), rd_cnt=_u(ACT_WORD.bit_length()),
+        rd_tail=b(), rd_err=b(), rd_bytes=_u(32),
         wr_cmd_valid=b(), wr_cmd_ready=b(), wr_cmd_addr=_u(32), wr_cmd_len=_u(24), wr_valid=b(), wr_ready=b(),
-        wr_data=_u(8), wr_done=b(), wr_err=b(), wr_bytes=_u(32),
+        wr_data=_u(8), wr_wvalid=b(), wr_wready=b(), wr_word=_u(8 * ACT_WORD), wr_cnt=_u(ACT_WORD.bit_length()),
+        wr_done=b(), wr_err=b(), wr_bytes=_u(32),
         e_start=b(), e_done=b(), e_cycles=_u(32), e_busy=_u(32), e_wr_en=b(), e_wr_sel=_u(2), e_wr_bank=_u(8),
-        e_wr_addr=_u(24), e_wr_data=_u(66), e_rd_addr=_u(24), e_rd_data=_u(8 * rows),
+        e_wr_addr=_u(24), e_wr_data=_u(WR_BITS), e_rd_addr=_u(24), e_rd_data=_u(8 * rows),
     )
 
 
@@ -79,10 +83,10 @@ def _tile_count_constants(rows: int):
 @block
 def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy, done, err, err_code, cur_layer,
                t_cycles, t_engine, t_steps, t_load, t_store, t_fetch,
-               rd_cmd_valid, rd_cmd_ready, rd_cmd_addr, rd_cmd_len, rd_valid, rd_ready, rd_data, rd_last, rd_err,
-               rd_bytes,
-               wr_cmd_valid, wr_cmd_ready, wr_cmd_addr, wr_cmd_len, wr_valid, wr_ready, wr_data, wr_done, wr_err,
-               wr_bytes,
+               rd_cmd_valid, rd_cmd_ready, rd_cmd_addr, rd_cmd_len, rd_valid, rd_ready, rd_data, rd_last, rd_take,
+               rd_word, rd_cnt, rd_tail, rd_err, rd_bytes,
+               wr_cmd_valid, wr_cmd_ready, wr_cmd_addr, wr_cmd_len, wr_valid, wr_ready, wr_data, wr_wvalid,
+               wr_wready, wr_word, wr_cnt, wr_done, wr_err, wr_bytes,
                e_start, e_done, e_cycles, e_busy, e_wr_en, e_wr_sel, e_wr_bank, e_wr_addr, e_wr_data, e_rd_addr,
                e_rd_data, *, rows, act_depth, wgt_depth, const_depth, out_depth, line_depth):
     R = rows
@@ -90,7 +94,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     ACT_HALF, OUT_HALF = act_depth // 2, out_depth // 2  # double buffering: one half loads, one runs
     st = enum("IDLE", "HDR_CMD", "HDR_RX", "HDR_CHK", "DESC_CMD", "DESC_RX", "DECODE", "CHECK",
               "G_START", "G_CHK", "W_CMD", "W_RX", "C_CMD", "C_RX",
-              "B_START", "B_ROWS", "B_CHK", "A_SEG", "A_CMD", "A_RX", "REGS", "E_START", "E_WAIT0", "E_WAIT",
+              "B_START", "B_ROWS", "B_PITCH", "B_CHK", "A_SEG", "A_CMD", "A_RX", "REGS", "E_START", "E_WAIT0", "E_WAIT",
               "S_START", "S_CMD", "S_DATA", "S_DONE", "B_NEXT", "G_NEXT",
               "V_ROW", "V_RDCMD", "V_RX", "V_WRCMD", "V_ADDR", "V_DATA", "P_RD", "P_OUT", "V_DONE", "V_NEXT",
               "K_START", "K_PACK", "K_CMD", "K_DATA", "K_DONE", "L_NEXT", "FAIL")
@@ -130,7 +134,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     sk1, sk2 = _u(8), _u(8)
     s_pop, s_issue = Signal(bool(0)), Signal(bool(0))
     s_keep = _u(2)  # entries that stay in the queue this cycle (scnt minus a pop)
-    rep, rr = _u(4), _u(4)
+    rr = _u(5)
     lx = _u(16)
     psum = _s(12)
     pstep = _u(2)
@@ -145,15 +149,38 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     strip, ox0, sw, ix_lo, cols_in = [_u(16) for _ in range(5)]
     cur_ox0, cur_sw, cur_cols, prev_ox0, prev_sw = [_u(16) for _ in range(5)]
     pad_left, cur_pleft = Signal(bool(0)), Signal(bool(0))
+    # activation-buffer pitches of the tile being loaded and of the one the engine runs: every DMA
+    # command (a channel's rows, or one row of a strip) starts at a whole buffer word
+    rpitch, cpitch, cur_rp, cur_cp = _u(16), _u(32), _u(16), _u(32)
+    # word gearbox of activation loads: DMA chunks (a beat's bytes) in, ACT_WORD-byte words out
+    LWB = ACT_WORD.bit_length() - 1
+    gb = _u(16 * ACT_WORD)  # bytes not yet written, the next at the bottom; zero above gfill
+    gfill = _u(LWB + 2)
+    gdone = Signal(bool(0))  # the command's last chunk is in gb
+    g_emit, g_last = Signal(bool(0)), Signal(bool(0))
+    g_rem = _u(LWB + 1)  # bytes left in gb after this cycle's word
+    g_next = _u(16 * ACT_WORD)
     r = _u(16)
     row_addr = _u(32)
     rbase = _u(24)
     eng_active, eng_low = Signal(bool(0)), Signal(bool(0))
-    # line buffer: a RAM synthesis infers (write port + registered read)
-    lb = [Signal(intbv(0, min=-128, max=128)) for _ in range(line_depth)]
+    # line buffer: a RAM of ACT_WORD-byte words (write port + registered read), written a word at a
+    # time by the load gearbox; read at a byte address (lb_raddr): lb_q is the word, lb_b the byte
+    LBW = (line_depth // ACT_WORD - 1).bit_length()
+    lb = [Signal(intbv(0)[8 * ACT_WORD:]) for _ in range(line_depth // ACT_WORD)]
     lb_we = Signal(bool(0))
     lb_waddr, lb_raddr = _u(16), _u(16)
-    lb_wdata, lb_q = _s(8), _s(8)
+    lb_wdata, lb_q, lb_sh = _u(8 * ACT_WORD), _u(8 * ACT_WORD), _u(8 * ACT_WORD)
+    lb_lane = _u(LWB)
+    lb_b = _s(8)
+    # upsample: output chunk lx of a row is the bytes from byte (16 * lx) >> lf of the line buffer on,
+    # each repeated factor = 2**lf times; up_k is the chunk the word below is for
+    lf = _u(3)
+    up_k = _u(16)
+    up_off = _u(20)
+    up_sh = _u(8 * ACT_WORD)
+    up_word = _u(8 * ACT_WORD)
+    up_nk, up_last = _u(16), _u(LWB + 1)  # chunks of an output row, bytes of its last one
     # counters
     l_cycles, l_engine, l_steps, l_load, l_store, l_fetch = [_u(32) for _ in range(6)]
     rd0, wr0, l_rdb, l_wrb = _u(32), _u(32), _u(32), _u(32)
@@ -164,6 +191,26 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     @always_comb
     def select_bank():
         bank_out.next = e_rd_data >> concat(bank, intbv(0)[3:])
+
+    @always_comb
+    def gearbox():
+        # a word leaves when gb holds one, or the rest once the command's last chunk is in
+        g_emit.next = gfill >= ACT_WORD or (gdone and gfill != 0)
+        g_last.next = gdone and gfill != 0 and gfill <= ACT_WORD
+        if gfill >= ACT_WORD:
+            g_rem.next = gfill - ACT_WORD
+        elif gdone:
+            g_rem.next = 0
+        else:
+            g_rem.next = gfill
+        rd_take.next = (state == st.A_RX or state == st.V_RX) and rd_cnt != 0 and not gdone
+
+    @always_comb
+    def gearbox_data():
+        if gfill >= ACT_WORD:
+            g_next.next = (gb >> 8 * ACT_WORD) | (rd_word << concat(g_rem, intbv(0)[3:]))
+        else:
+            g_next.next = gb | (rd_word << concat(g_rem, intbv(0)[3:]))
 
     @always_comb
     def store_stream():
@@ -178,8 +225,34 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     @always(clk.posedge)
     def line_buffer():
         if lb_we:
-            lb[lb_waddr].next = lb_wdata
-        lb_q.next = lb[lb_raddr]
+            lb[lb_waddr[LBW:]].next = lb_wdata
+        lb_q.next = lb[lb_raddr[LBW + LWB:LWB]]
+        lb_lane.next = lb_raddr[LWB:]
+
+    @always_comb
+    def line_byte():
+        lb_sh.next = lb_q >> concat(lb_lane, intbv(0)[3:])
+        # the chunk presented next: the current one, or the one after it if it is taken now
+        if state == st.V_DATA and wr_wvalid and wr_wready:
+            up_k.next = lx + 1
+        else:
+            up_k.next = lx
+
+    @always_comb
+    def line_byte2():
+        lb_b.next = lb_sh[8:].signed()
+        up_off.next = concat(up_k, intbv(0)[LWB:]) >> lf
+
+    @always_comb
+    def upsample_shift():
+        up_sh.next = lb_q >> concat(up_off[LWB:], intbv(0)[3:])
+
+    @always_comb
+    def upsample_word():
+        o = intbv(0)[8 * ACT_WORD:]
+        for i in range(8 * ACT_WORD):
+            o[i] = up_sh[((i >> (3 + lf)) << 3) | (i & 7)]
+        up_word.next = o
 
     was_busy = Signal(bool(0))
 
@@ -206,6 +279,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             err_code.next = 0
             rd_ready.next = 0
             wr_valid.next = 0
+            wr_wvalid.next = 0
         else:
             # Cycle accounting: engine cycles while the engine runs; while it is idle, the cycle is a
             # stall charged to what the controller is doing (fetching, loading, storing).
@@ -235,6 +309,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             if state == st.IDLE:
                 rd_ready.next = 0
                 wr_valid.next = 0
+                wr_wvalid.next = 0
                 if start:
                     busy.next = 1
                     done.next = 0
@@ -321,6 +396,14 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 qmin.next = desc[152:144].signed()
                 qmax.next = desc[160:152].signed()
                 factor.next = desc[168:160]
+                if desc[168:160] == 16:
+                    lf.next = 4
+                elif desc[168:160] == 8:
+                    lf.next = 3
+                elif desc[168:160] == 4:
+                    lf.next = 2
+                else:
+                    lf.next = 1
                 nseg.next = desc[176:168]
                 cur_layer.next = desc[192:176]  # the layer's index in the program: names its counter record
                 group.next = desc[208:192]
@@ -342,7 +425,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 elif op == 1 and ((ksz != 1 and ksz != 3) or (stride != 1 and stride != 2)):
                     err_code.next = 3
                     state.next = st.FAIL
-                elif op == 3 and factor < 2:
+                elif op == 3 and factor != 2 and factor != 4 and factor != 8 and factor != 16:
                     err_code.next = 3
                     state.next = st.FAIL
                 elif nseg == 0 or nseg > 8:
@@ -501,13 +584,21 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         cols_in.next = w - (ox0 * stride - pad)
                     else:
                         cols_in.next = (sw - 1) * stride + ksz
+                state.next = st.B_PITCH
+            elif state == st.B_PITCH:  # whole rows: one command a channel; a strip: one a row
+                if cols_in == w:
+                    rpitch.next = w
+                    cpitch.next = ((rows_in * w + ACT_WORD - 1) >> LWB) << LWB
+                else:
+                    rpitch.next = ((cols_in + ACT_WORD - 1) >> LWB) << LWB
+                    cpitch.next = rows_in * (((cols_in + ACT_WORD - 1) >> LWB) << LWB)
                 state.next = st.B_CHK
             elif state == st.B_CHK:
-                if cin * rows_in * cols_in > ACT_HALF or ntile * bo * sw > OUT_HALF:
+                if cin * cpitch > ACT_HALF or ntile * bo * sw > OUT_HALF:
                     err_code.next = 4
                     state.next = st.FAIL
                 else:
-                    apos.next = ld_half * ACT_HALF
+                    apos.next = ld_half * (ACT_HALF // ACT_WORD)  # a word address
                     ridx.next = 0
                     segw.next = segs
                     seg_ch.next = segs[48:32]
@@ -523,22 +614,31 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     rd_cmd_len.next = rows_in * w
                 else:
                     rd_cmd_len.next = cols_in
+                gb.next = 0
+                gfill.next = 0
+                gdone.next = 0
                 if rd_cmd_valid and rd_cmd_ready:
                     rd_cmd_valid.next = 0
-                    rd_ready.next = 1
                     state.next = st.A_RX
-            elif state == st.A_RX:
+            elif state == st.A_RX:  # a DMA chunk in (rd_take) and a buffer word out per cycle
                 if rd_err:
                     err_code.next = 6
                     state.next = st.FAIL
-                elif rd_valid:
-                    e_wr_en.next = 1
-                    e_wr_sel.next = 0
-                    e_wr_addr.next = apos
-                    e_wr_data.next = rd_data
-                    apos.next = apos + 1
-                    if rd_last:
-                        rd_ready.next = 0
+                else:
+                    if rd_take:
+                        gb.next = g_next
+                        gfill.next = g_rem + rd_cnt
+                        gdone.next = rd_tail
+                    elif g_emit:
+                        gb.next = gb >> 8 * ACT_WORD
+                        gfill.next = g_rem
+                    if g_emit:
+                        e_wr_en.next = 1
+                        e_wr_sel.next = 0
+                        e_wr_addr.next = apos
+                        e_wr_data.next = gb[8 * ACT_WORD:]
+                        apos.next = apos + 1
+                    if g_last:
                         if cols_in == w or r + 1 == rows_in:
                             r.next = 0
                             state.next = st.A_SEG
@@ -571,6 +671,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     cur_sw.next = sw
                     cur_cols.next = cols_in
                     cur_pleft.next = pad_left
+                    cur_rp.next = rpitch
+                    cur_cp.next = cpitch
                     cur_half.next = ld_half
                     ridx.next = 0
                     state.next = st.REGS
@@ -610,8 +712,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     e_wr_data.next = cur_half * ACT_HALF
                 elif ridx == 15:
                     e_wr_data.next = cur_half * OUT_HALF
-                else:
+                elif ridx == 16:
                     e_wr_data.next = cur_pleft
+                elif ridx == 17:
+                    e_wr_data.next = cur_rp
+                else:
+                    e_wr_data.next = cur_cp
                 if ridx == N_REGS - 1:
                     ridx.next = 0
                     state.next = st.E_START
@@ -665,6 +771,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         cur_sw.next = sw
                         cur_cols.next = cols_in
                         cur_pleft.next = pad_left
+                        cur_rp.next = rpitch
+                        cur_cp.next = cpitch
                         cur_half.next = ld_half
                         ridx.next = 0
                         state.next = st.REGS
@@ -766,7 +874,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             # ---- avgpool 2x2 / upsample nearest, row by row through the line buffer
             elif state == st.V_ROW:
                 state.next = st.V_RDCMD
-            elif state == st.V_RDCMD:
+            elif state == st.V_RDCMD:  # the input row(s) into the line buffer, a beat per cycle
                 rd_cmd_valid.next = 1
                 if op == 2:  # two input rows per output row
                     rd_cmd_addr.next = chan_addr + concat(y, intbv(0)[1:]) * w
@@ -775,21 +883,30 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     rd_cmd_addr.next = chan_addr + y * w
                     rd_cmd_len.next = w
                 lx.next = 0
+                gb.next = 0
+                gfill.next = 0
+                gdone.next = 0
                 if rd_cmd_valid and rd_cmd_ready:
                     rd_cmd_valid.next = 0
-                    rd_ready.next = 1
                     state.next = st.V_RX
-            elif state == st.V_RX:
+            elif state == st.V_RX:  # the word gearbox, as in A_RX, into line-buffer word lx
                 if rd_err:
                     err_code.next = 6
                     state.next = st.FAIL
-                elif rd_valid:
-                    lb_we.next = 1
-                    lb_waddr.next = lx
-                    lb_wdata.next = rd_data.signed()
-                    lx.next = lx + 1
-                    if rd_last:
-                        rd_ready.next = 0
+                else:
+                    if rd_take:
+                        gb.next = g_next
+                        gfill.next = g_rem + rd_cnt
+                        gdone.next = rd_tail
+                    elif g_emit:
+                        gb.next = gb >> 8 * ACT_WORD
+                        gfill.next = g_rem
+                    if g_emit:
+                        lb_we.next = 1
+                        lb_waddr.next = lx
+                        lb_wdata.next = gb[8 * ACT_WORD:]
+                        lx.next = lx + 1
+                    if g_last:
                         state.next = st.V_WRCMD
             elif state == st.V_WRCMD:
                 wr_cmd_valid.next = 1
@@ -800,58 +917,65 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     wr_cmd_addr.next = ochan + y * factor * wo
                     wr_cmd_len.next = factor * wo
                 lx.next = 0
-                rep.next = 0
                 rr.next = 0
                 pstep.next = 0
                 psum.next = 0
+                up_nk.next = (wo + ACT_WORD - 1) >> LWB
+                up_last.next = wo - (((wo + ACT_WORD - 1) >> LWB) - 1) * ACT_WORD
                 if wr_cmd_valid and wr_cmd_ready:
                     wr_cmd_valid.next = 0
+                    lb_raddr.next = 0
                     if op == 2:
-                        lb_raddr.next = 0
                         state.next = st.P_RD
                     else:
-                        lb_raddr.next = 0
                         state.next = st.V_ADDR
-            elif state == st.V_ADDR:
+            elif state == st.V_ADDR:  # the line-buffer word of chunk lx is read
                 state.next = st.V_DATA
-            elif state == st.V_DATA:  # upsample: row rr of factor, pixel lx repeated factor times
+            elif state == st.V_DATA:  # upsample: chunk lx of output row rr, up to 16 bytes a cycle
                 if wr_err:
                     err_code.next = 7
                     state.next = st.FAIL
-                elif not wr_valid:
-                    wr_valid.next = 1
-                    wr_data.next = lb_q[8:]
-                elif wr_ready:
-                    wr_valid.next = 0
-                    if rep == factor - 1:
-                        rep.next = 0
-                        if lx == w - 1:
-                            lx.next = 0
-                            lb_raddr.next = 0
-                            if rr == factor - 1:
-                                state.next = st.V_DONE
-                            else:
-                                rr.next = rr + 1
-                                state.next = st.V_ADDR
+                elif not wr_wvalid:
+                    wr_wvalid.next = 1
+                    wr_word.next = up_word
+                    if lx == up_nk - 1:
+                        wr_cnt.next = up_last
+                    else:
+                        wr_cnt.next = ACT_WORD
+                elif wr_wready:
+                    if lx == up_nk - 1:  # the row is out
+                        wr_wvalid.next = 0
+                        lx.next = 0
+                        lb_raddr.next = 0
+                        if rr == factor - 1:
+                            state.next = st.V_DONE
                         else:
-                            lx.next = lx + 1
-                            lb_raddr.next = lx + 1
+                            rr.next = rr + 1
                             state.next = st.V_ADDR
                     else:
-                        rep.next = rep + 1
-                        wr_valid.next = 1  # same byte again
+                        lx.next = lx + 1
+                        if ((lx + 1) & (factor - 1)) == 0:  # the next chunk needs the next word
+                            wr_wvalid.next = 0
+                            lb_raddr.next = up_off
+                            state.next = st.V_ADDR
+                        else:  # the next chunk from the same word, at once
+                            wr_word.next = up_word
+                            if lx + 1 == up_nk - 1:
+                                wr_cnt.next = up_last
+                            else:
+                                wr_cnt.next = ACT_WORD
             elif state == st.P_RD:  # avgpool: lb[2x], lb[2x+1], lb[w+2x], lb[w+2x+1] then output
                 pstep.next = pstep + 1
                 if pstep == 0:
                     lb_raddr.next = concat(lx, intbv(0)[1:]) + 1
                 elif pstep == 1:
                     lb_raddr.next = w + concat(lx, intbv(0)[1:])
-                    psum.next = lb_q
+                    psum.next = lb_b
                 elif pstep == 2:
                     lb_raddr.next = w + concat(lx, intbv(0)[1:]) + 1
-                    psum.next = psum + lb_q
+                    psum.next = psum + lb_b
                 else:
-                    psum.next = psum + lb_q
+                    psum.next = psum + lb_b
                     state.next = st.P_OUT
             elif state == st.P_OUT:
                 if wr_err:
@@ -860,7 +984,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 elif not wr_valid:
                     # round_half_even((sum(x) + 4*(y_zp - x_zp)) / 4), saturated (golden.contract)
                     v = intbv(0, min=-4096, max=4096)
-                    v[:] = psum + lb_q + 4 * yzp - 4 * xzp
+                    v[:] = psum + lb_b + 4 * yzp - 4 * xzp
                     q = intbv(0, min=-1024, max=1024)
                     q[:] = v >> 2
                     if v[2:] == 3 or (v[2:] == 2 and q[0] == 1):
@@ -952,10 +1076,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             elif state == st.FAIL:
                 rd_ready.next = 0
                 wr_valid.next = 0
+                wr_wvalid.next = 0
                 busy.next = 0
                 err.next = 1
                 state.next = st.IDLE
             else:  # unreachable encodings of the state register
                 state.next = st.IDLE
 
-    return select_bank, store_stream, line_buffer, interrupt, fsm
+    return select_bank, gearbox, gearbox_data, store_stream, line_buffer, line_byte, line_byte2, upsample_shift,\
+        upsample_word, interrupt, fsm

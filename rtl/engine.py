@@ -5,7 +5,8 @@ the file list (leaf modules from MyHDL, structural ones as MyHDL user-defined Ve
 
 ce_engine ports: clk, rst, start, done, cycles (32), busy (32);
 write port wr_en, wr_sel (0 activations, 1 weights, 2 constants, 3 layer register), wr_bank (row
-unit for weights/constants), wr_addr, wr_data (66: constants are bias<<34 | mant<<10 | exp&0x3ff);
+unit for weights/constants), wr_addr, wr_data (128: activations are written ACT_WORD = 16 bytes at a
+word address, byte i at byte address 16*wr_addr + i; constants are bias<<34 | mant<<10 | exp&0x3ff);
 read port rd_addr -> rd_data (R bytes, byte i from output bank i, one cycle later).
 """
 
@@ -17,7 +18,7 @@ from myhdl import Signal, always, block, intbv
 
 from rtl.array import array, array_verilog, row, row_verilog
 from rtl.config import EngineConfig
-from rtl.feeder import ADDR_BITS, CONST_BITS, fcol, rowu
+from rtl.feeder import ACT_WORD, ADDR_BITS, CONST_BITS, WR_BITS, fcol, rowu
 from rtl.hdl import attach_verilog, convert, mark_ports
 from rtl.pe import pe, pe_signals
 from rtl.ppu import PPU_LATENCY, ppu, ppu_signals
@@ -63,7 +64,7 @@ def _layer():
 def _fcol(cfg):
     i, o, L = _a_desc(), _a_desc(), _layer()
     return fcol(_u(1), *(i[k] for k in i), *(o[k] for k in o), _s(8), _u(1), L["l_w"], L["l_stride"], L["l_xzp"],
-                _u(1), _u(ADDR_BITS), _u(8), depth=cfg.act_depth)
+                _u(1), _u(ADDR_BITS), _u(8 * ACT_WORD), depth=cfg.act_depth)
 
 
 def _rowu(cfg):
@@ -109,7 +110,7 @@ def engine_verilog(cfg: EngineConfig) -> str:
              f"wire wr_{R}_unused = wv_{R} ^ wf_{R} ^ wt_{R} ^ (^wa_{R}) ^ (^wc_{R}) ^ (^wo_{R}) ^ (^wn_{R}) ^ (^wr_{R});")
     t.append(
         "ce_seq seq (.clk(clk), .rst(rst), .start(start), .done(done), .cycles(cycles), .busy(busy),"
-        " .wr_en(we_reg), .wr_addr(wr_addr), .wr_data(wr_data),"
+        f" .wr_en(we_reg), .wr_addr(wr_addr), .wr_data(wr_data[{CONST_BITS - 1}:0]),"
         " .a_first(af_0), .a_addr(aaddr_0), .a_iyok(aok_0), .a_ix(aix_0),"
         " .w_valid(wv_0), .w_first(wf_0), .w_waddr(wa_0), .w_ctile(wc_0), .w_obase(wo_0), .w_ncols(wn_0),"
         " .w_rows(wr_0), .w_tok(wt_0), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .l_yzp(l_yzp),"
@@ -119,7 +120,7 @@ def engine_verilog(cfg: EngineConfig) -> str:
             f"ce_fcol col{j} (.clk(clk), .i_first(af_{j}), .i_addr(aaddr_{j}), .i_iyok(aok_{j}), .i_ix(aix_{j}),"
             f" .o_first(af_{j+1}), .o_addr(aaddr_{j+1}), .o_iyok(aok_{j+1}), .o_ix(aix_{j+1}),"
             f" .a_data(a_top[{8*j+7}:{8*j}]), .f_data(f_top[{j}]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp),"
-            f" .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[7:0]));")
+            f" .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[{8 * ACT_WORD - 1}:0]));")
     for i in range(R):
         t.append(
             f"wire pv_{i}, qv_{i};\nwire signed [31:0] pacc_{i}, pbias_{i};\nwire [23:0] pm_{i};\n"
@@ -132,7 +133,7 @@ def engine_verilog(cfg: EngineConfig) -> str:
             f" .o_ncols(wn_{i+1}), .o_rows(wr_{i+1}), .o_tok(wt_{i+1}), .w_data(w_left[{8*i+7}:{8*i}]),"
             f" .d_in(d_left[{32*i+31}:{32*i}]), .dv_in(dv_left[{i}]), .p_valid(pv_{i}), .p_acc(pacc_{i}),"
             f" .p_bias(pbias_{i}), .p_mant(pm_{i}), .p_exp(pe_{i}), .p_tag(pt_{i}), .q_valid(qv_{i}), .q_y(qy_{i}),"
-            f" .q_tag(qt_{i}), .we_w(wew_{i}), .we_c(wec_{i}), .wr_addr(wr_addr), .wr_data(wr_data),"
+            f" .q_tag(qt_{i}), .we_w(wew_{i}), .we_c(wec_{i}), .wr_addr(wr_addr), .wr_data(wr_data[{CONST_BITS - 1}:0]),"
             f" .rd_addr(rd_addr), .rd_data(rd_data[{8*i+7}:{8*i}]));\n"
             f"ce_ppu ppu{i} (.clk(clk), .i_valid(pv_{i}), .i_acc(pacc_{i}), .i_bias(pbias_{i}), .i_mant(pm_{i}),"
             f" .i_exp(pe_{i}), .i_yzp(l_yzp), .i_qmin(l_qmin), .i_qmax(l_qmax), .i_tag(pt_{i}),"
@@ -152,7 +153,7 @@ def build(cfg: EngineConfig, directory: str) -> list[str]:
     files.append(convert(_fcol(cfg), "ce_fcol", directory))
     files.append(convert(_rowu(cfg), "ce_rowu", directory))
     files.append(convert(_seq(cfg), "ce_seq", directory))
-    e = engine(_u(1), _u(1), _u(1), _u(1), _u(32), _u(32), _u(1), _u(2), _u(8), _u(ADDR_BITS), _u(CONST_BITS),
+    e = engine(_u(1), _u(1), _u(1), _u(1), _u(32), _u(32), _u(1), _u(2), _u(8), _u(ADDR_BITS), _u(WR_BITS),
                _u(ADDR_BITS), _u(8 * R))
     files.append(convert(attach_verilog(e, engine_verilog(cfg)), "ce_engine", directory))
     with open(os.path.join(directory, "config.json"), "w") as f:

@@ -4,8 +4,10 @@ Both are stages of a registered descriptor chain: the sequencer issues one step 
 to column 0 and row 0; each stage uses it and hands it on one cycle later, so column j / row i see
 step n at cycle n + j / n + i -- the systolic skew, without a triangle of data delay lines.
 
-ce_fcol (column feeder j): holds one copy of the activation buffer (CHW bytes, broadcast-written),
-reads x[addr] for its pixel and outputs it, or the input zero point when the tap is in the padding.
+ce_fcol (column feeder j): holds one copy of the activation buffer (bytes, broadcast-written a word
+of ACT_WORD bytes at a time: wr_addr is a word address, byte i of wr_data goes to byte address
+ACT_WORD * wr_addr + i), reads x[addr] for its pixel and outputs it, or the input zero point when
+the tap is in the padding.
 Its successor's descriptor is addr + stride, ix + stride: the next output pixel to the right.
 Data latency 2 (registered RAM read, then the pad mux).
 
@@ -16,35 +18,45 @@ drained sums of its array row (column 0 first, one every 2 cycles), hands them w
 address to the row's PPU and writes the PPU's results.
 """
 
-from myhdl import Signal, always, block, intbv
+from myhdl import Signal, always, always_comb, block, concat, intbv
 
-__all__ = ["fcol", "rowu", "ADDR_BITS", "CONST_BITS"]
+__all__ = ["fcol", "rowu", "ADDR_BITS", "CONST_BITS", "ACT_WORD", "WR_BITS"]
 
 ADDR_BITS = 24  # signed activation address / unsigned bank addresses
 CONST_BITS = 66  # bias 32 | mantissa 24 | exponent 10 (exponent in the low bits)
+ACT_WORD = 16  # bytes per activation-buffer write: one 128-bit DRAM beat
+WR_BITS = max(CONST_BITS, 8 * ACT_WORD)  # the engine's write-data port
 
 
 @block
 def fcol(clk, i_first, i_addr, i_iyok, i_ix, o_first, o_addr, o_iyok, o_ix, a_data, f_data,
          l_w, l_stride, l_xzp, wr_en, wr_addr, wr_data, *, depth):
-    mem = [Signal(intbv(0, min=-128, max=128)) for _ in range(depth)]
+    LW = ACT_WORD.bit_length() - 1
+    mem = [Signal(intbv(0)[8 * ACT_WORD:]) for _ in range(depth // ACT_WORD)]
     ab = (depth - 1).bit_length()
-    q = Signal(intbv(0, min=-128, max=128))
+    qw = Signal(intbv(0)[8 * ACT_WORD:])  # the word holding x[addr]
+    lane = Signal(intbv(0)[LW:])  # and its byte lane
+    qsh = Signal(intbv(0)[8 * ACT_WORD:])
     ok1 = Signal(bool(0))
     f1 = Signal(bool(0))
 
     @always(clk.posedge)
     def write():
         if wr_en:
-            mem[wr_addr[ab:]].next = wr_data[8:].signed()
+            mem[wr_addr[ab - LW:]].next = wr_data[8 * ACT_WORD:]
+
+    @always_comb
+    def select():
+        qsh.next = qw >> concat(lane, intbv(0)[3:])
 
     @always(clk.posedge)
     def feed():
-        q.next = mem[i_addr[ab:]]
+        qw.next = mem[i_addr[ab:LW]]
+        lane.next = i_addr[LW:]
         ok1.next = i_iyok and i_ix >= 0 and i_ix < l_w
         f1.next = i_first
         if ok1:
-            a_data.next = q
+            a_data.next = qsh[8:].signed()
         else:
             a_data.next = l_xzp
         f_data.next = f1
@@ -53,7 +65,7 @@ def fcol(clk, i_first, i_addr, i_iyok, i_ix, o_first, o_addr, o_iyok, o_ix, a_da
         o_iyok.next = i_iyok
         o_ix.next = i_ix + l_stride
 
-    return write, feed
+    return write, select, feed
 
 
 @block

@@ -53,7 +53,8 @@ class Layer:
 
 
 def program(cfg: EngineConfig, L: Layer):
-    """Buffer contents for ``L``: dict with regs {name: value}, act (bytes, CHW), wgt and const
+    """Buffer contents for ``L``: dict with regs {name: value}, act (bytes, CHW packed; written to
+    the engine 16 bytes a word, tb.engine_tb), wgt and const
     [(bank, addr, value)]. The input zero point is folded into the bias (sum((x - zp) * w) =
     sum(x * w) - zp * sum(w), exact also in the padding, which the feeders fill with zp), so the
     PEs multiply raw int8 values."""
@@ -80,7 +81,7 @@ def program(cfg: EngineConfig, L: Layer):
              for c in range(cout)]
     vals = dict(cin=cin, h=h, w=w, cout=cout, ho=ho, wo=wo, k=k, stride=L.stride, pad=L.padding,
                 x_zp=L.x_zp & 0xFF, y_zp=L.y_zp & 0xFF, qmin=0x80, qmax=0x7F, pad_top=L.padding,
-                act_base=0, out_base=0, pad_left=L.padding)
+                act_base=0, out_base=0, pad_left=L.padding, row_pitch=w, chan_pitch=h * w)
     return dict(regs={REGS.index(n): v for n, v in vals.items()}, act=L.x.reshape(-1).astype(np.uint8),
                 wgt=wgt, const=const, read_words=tiles * ho * wo)
 

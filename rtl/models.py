@@ -73,11 +73,12 @@ def _wrap(v, bits):
     return (v + 2 ** (bits - 1)) % 2**bits - 2 ** (bits - 1)
 
 
-def fcol_model(v, depth, addr_bits=24):
+def fcol_model(v, depth, addr_bits=24, word=16):
     """Per-cycle outputs of one column feeder (ce_fcol) for input streams ``v`` (dict of equal-length
     sequences: i_first, i_addr, i_iyok, i_ix, l_w, l_stride, l_xzp, wr_en, wr_addr, wr_data), one
     entry per cycle after the clock edge. The buffer (``depth`` bytes, addressed by the address's
-    low bits) starts unknown: a tap of a never-written byte gives None.
+    low bits) starts unknown: a tap of a never-written byte gives None. A write puts the ``word``
+    bytes of wr_data (little endian) at byte addresses word * wr_addr + i.
 
     Data path, latency 2: edge t reads x[i_addr] (before edge t's write) and decides the tap,
     i_iyok and 0 <= i_ix < l_w; edge t+1 outputs the byte, or l_xzp (of cycle t+1) for a padding tap,
@@ -94,7 +95,8 @@ def fcol_model(v, depth, addr_bits=24):
         ok1 = int(bool(g["i_iyok"]) and 0 <= g["i_ix"] < g["l_w"])
         f1 = g["i_first"]
         if g["wr_en"]:
-            mem[g["wr_addr"] % depth] = _wrap(g["wr_data"] & 0xFF, 8)
+            for i in range(word):
+                mem[(word * g["wr_addr"] + i) % depth] = _wrap((g["wr_data"] >> (8 * i)) & 0xFF, 8)
         out["o_first"].append(g["i_first"])
         out["o_addr"].append(_wrap(g["i_addr"] + g["l_stride"], addr_bits))
         out["o_iyok"].append(g["i_iyok"])

@@ -24,8 +24,10 @@ __all__ = ["sequencer", "REGS"]
 # (the controller double-buffers: it loads the next band into the other half while this one runs).
 # pad_left is to columns what pad_top is to rows: 0 for a strip of columns that does not start at the
 # image's left edge (its halo column is loaded instead).
+# row_pitch / chan_pitch: activation-buffer bytes from one loaded row / channel to the next (w and h*w
+# when packed; the controller pads rows or channels to whole buffer words, rtl/README.md).
 REGS = ("cin", "h", "w", "cout", "ho", "wo", "k", "stride", "pad", "x_zp", "y_zp", "qmin", "qmax", "pad_top",
-        "act_base", "out_base", "pad_left")
+        "act_base", "out_base", "pad_left", "row_pitch", "chan_pitch")
 
 
 @block
@@ -36,20 +38,21 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
     R, C = rows, cols
     S = lambda: Signal(intbv(0, min=-(2**23), max=2**23))  # noqa: E731  signed 24-bit
     U = lambda: Signal(intbv(0)[24:])  # noqa: E731
-    cin, h, cout, ho, wo, ksz, pad = [U() for _ in range(7)]
-    K, HW, P = U(), U(), U()
+    cin, cout, ho, wo, ksz, pad = [U() for _ in range(6)]
+    K, P = U(), U()
     st = enum("IDLE", "SETUP", "RUN", "FLUSH", "WAIT")
     state = Signal(st.IDLE)
     kcnt, ci, dy, dx, oy, ox0, cot, wbase, obase_row = [U() for _ in range(9)]
     cout_left = S()
     iy0, rowb, ix0, chan_b, dyW = [S() for _ in range(5)]
     wcnt = U()
-    hs = S()  # H signed, for the same reason
+    hs = S()  # H (register 1), signed: compared with a signed row index
     ptop = S()  # vertical padding above the loaded rows (register 13)
     abase = S()  # first activation-buffer address of this run (register 14)
     obuf = U()  # first output-bank address of this run (register 15)
     pleft = S()  # horizontal padding left of the loaded columns (register 16)
-    ws = S()  # W as a signed 24-bit value: -l_w on the 16-bit port would zero-extend in Verilog
+    rp = S()  # row pitch (register 17), signed: -rp must not zero-extend in Verilog
+    cp = U()  # channel pitch (register 18)
 
     @always(clk.posedge)
     def regs():
@@ -57,11 +60,9 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
             if wr_addr == 0:
                 cin.next = wr_data[24:]
             elif wr_addr == 1:
-                h.next = wr_data[24:]
                 hs.next = wr_data[16:]
             elif wr_addr == 2:
                 l_w.next = wr_data[16:]
-                ws.next = wr_data[16:]
             elif wr_addr == 3:
                 cout.next = wr_data[24:]
             elif wr_addr == 4:
@@ -90,6 +91,10 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                 obuf.next = wr_data[24:]
             elif wr_addr == 16:
                 pleft.next = wr_data[2:]
+            elif wr_addr == 17:
+                rp.next = wr_data[16:]
+            elif wr_addr == 18:
+                cp.next = wr_data[24:]
 
     @always(clk.posedge)
     def run():
@@ -107,7 +112,6 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                 cycles.next = 0
                 busy.next = 0
                 K.next = cin * ksz * ksz
-                HW.next = h * l_w
         elif state == st.SETUP:
             if K < min_steps:
                 P.next = min_steps
@@ -128,7 +132,7 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
             iy0.next = -ptop
             ix0.next = -pleft
             if ptop != 0:
-                rowb.next = -ws
+                rowb.next = -rp
             else:
                 rowb.next = 0
             cycles.next = cycles + 1
@@ -164,10 +168,10 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                         dy.next = 0
                         dyW.next = 0
                         ci.next = ci + 1
-                        chan_b.next = chan_b + HW
+                        chan_b.next = chan_b + cp
                     else:
                         dy.next = dy + 1
-                        dyW.next = dyW + l_w
+                        dyW.next = dyW + rp
                 else:
                     dx.next = dx + 1
             if kcnt == P - 1:  # next tile
@@ -185,7 +189,7 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                         oy.next = 0
                         iy0.next = -ptop
                         if ptop != 0:
-                            rowb.next = -ws
+                            rowb.next = -rp
                         else:
                             rowb.next = 0
                         cot.next = cot + 1
@@ -197,9 +201,9 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                         oy.next = oy + 1
                         iy0.next = iy0 + l_stride
                         if l_stride == 2:
-                            rowb.next = rowb + 2 * ws
+                            rowb.next = rowb + 2 * rp
                         else:
-                            rowb.next = rowb + ws
+                            rowb.next = rowb + rp
                 else:
                     ox0.next = ox0 + C
                     if l_stride == 2:

@@ -6,6 +6,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
+from rtl.feeder import ACT_WORD
+
 __all__ = ["EngineTB"]
 
 SEL_ACT, SEL_WGT, SEL_CONST, SEL_REG = range(4)
@@ -33,8 +35,9 @@ class EngineTB:
     async def load(self, prog):
         for a, v in prog["regs"].items():
             await self.write(SEL_REG, 0, a, v)
-        for a, v in enumerate(prog["act"].tolist()):
-            await self.write(SEL_ACT, 0, a, v)
+        act = bytes(prog["act"].tobytes())
+        for a in range(0, len(act), ACT_WORD):  # whole words: byte i of a word at byte address a + i
+            await self.write(SEL_ACT, 0, a // ACT_WORD, int.from_bytes(act[a:a + ACT_WORD], "little"))
         for bank, a, v in prog["wgt"]:
             await self.write(SEL_WGT, bank, a, v & 0xFF)
         for bank, a, v in prog["const"]:

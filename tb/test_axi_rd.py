@@ -30,9 +30,10 @@ class TB:
         self.ram = FaultyRamRead(AxiReadBus.from_prefix(dut, "m_axi"), dut.clk, dut.rst, size=MEM)
         self.ram.log.setLevel(logging.ERROR)
         self.ram.write(0, bytes(self.rng.getrandbits(8) for _ in range(MEM)))
-        self.ars, self.got, self.ready_p = [], [], 1.0
+        self.ars, self.got, self.ready_p, self.take_p = [], [], 1.0, 0.0
         self.inflight = self.max_inflight = 0
         self.cycle, self.overhead = 0, []  # overhead: command cycles beyond one per byte
+        self.chunks = 0  # o_take transfers
         self.last = Event()
 
     def set_pauses(self, p):
@@ -40,7 +41,8 @@ class TB:
         self.ram.r_channel.set_pause_generator(pauses(self.rng, p))
 
     async def watch(self):
-        """Once per clock: AR monitor, R burst tracking, byte-stream sink with random o_ready."""
+        """Once per clock: AR monitor, R burst tracking, stream sink with random o_ready, or o_take
+        (the whole beat register at once) with probability take_p."""
         d, rng = self.dut, self.rng
         while True:
             await RisingEdge(d.clk)
@@ -52,12 +54,20 @@ class TB:
                 self.max_inflight = max(self.max_inflight, self.inflight)
             if d.m_axi_rvalid.value and d.m_axi_rready.value and d.m_axi_rlast.value:
                 self.inflight -= 1
-            if d.o_valid.value and d.o_ready.value:
+            if d.o_take.value and int(d.o_cnt.value):
+                n, word, tail = int(d.o_cnt.value), int(d.o_word.value), int(d.o_tail.value)
+                self.got.extend(((word >> (8 * i)) & 0xFF, int(tail and i == n - 1)) for i in range(n))
+                self.chunks += 1
+                if tail:
+                    self.last.set()
+            elif d.o_valid.value and d.o_ready.value:
                 last = int(d.o_last.value)
                 self.got.append((int(d.o_data.value), last))
                 if last:
                     self.last.set()
-            d.o_ready.value = 1 if self.ready_p >= 1 else int(rng.random() < self.ready_p)
+            take = self.take_p > 0 and rng.random() < self.take_p
+            d.o_take.value = int(take)
+            d.o_ready.value = 0 if take else 1 if self.ready_p >= 1 else int(rng.random() < self.ready_p)
 
     async def command(self, addr, length):
         """Run one command; returns (bytes, o_last flags, ARs, bytes_read delta, err)."""
@@ -85,7 +95,7 @@ class TB:
 async def setup(dut, seed):
     tb = TB(dut, seed)
     d = dut
-    await start_clock_reset(d, d.cmd_valid, d.cmd_addr, d.cmd_len, d.o_ready)
+    await start_clock_reset(d, d.cmd_valid, d.cmd_addr, d.cmd_len, d.o_ready, d.o_take)
     cocotb.start_soon(tb.watch())
     return tb
 
@@ -122,6 +132,25 @@ async def random_commands_test(dut, pause, backpressure):
     if pause == 0 and backpressure == 1:  # an unthrottled bus and stream: one byte per cycle after a fixed latency
         assert max(tb.overhead) <= 24, f"the byte stream was starved: {tb.overhead}"
     assert tb.max_inflight >= 2, "the next AR never went out while a burst was in flight"
+
+
+@cocotb.test()
+@cocotb.parametrize(pause=[0.0, 0.3], take=[1.0, 0.5])
+async def beat_stream_test(dut, pause, take):
+    """The beat-wide side of the stream (o_take), alone or mixed with single bytes: the same bytes,
+    o_tail on the last chunk; unthrottled, a beat per cycle after a fixed latency."""
+    n = int(os.environ.get("AXI_N", "24"))
+    tb = await setup(dut, 31 + int(10 * pause) + int(100 * take))
+    tb.set_pauses(pause)
+    tb.take_p = take
+    cmds = random_commands(tb.rng, n, MEM - 2 * 4096, tb.db)
+    for cmd in cmds:
+        t0 = tb.cycle
+        check(tb, cmd, await tb.command(*cmd))
+        beats = (cmd[0] + cmd[1] - 1) // tb.db - cmd[0] // tb.db + 1
+        if pause == 0 and take == 1:
+            assert tb.cycle - t0 <= beats + 24, f"command {cmd}: {tb.cycle - t0} cycles for {beats} beats"
+    assert tb.chunks > 0
 
 
 @cocotb.test()

@@ -37,6 +37,7 @@ class TB:
         self.ram.write(0, bytes(self.mirror))
         self.aws, self.ws, self.dones, self.valid_p = [], [], 0, 1.0
         self.data, self.idx = b"", 0
+        self.chunks, self.full_p, self.cnt = False, 1.0, 0  # chunk source: its full-chunk chance, size
         self.inflight = self.max_inflight = 0
         self.cycle, self.overhead = 0, []  # overhead: command cycles beyond one per byte
         self.done = Event()
@@ -67,10 +68,19 @@ class TB:
                 self.done.set()
             if d.i_valid.value and d.i_ready.value:
                 self.idx += 1
-            if self.idx < len(self.data) and (self.valid_p >= 1 or rng.random() < self.valid_p):
-                d.i_valid.value, d.i_data.value = 1, self.data[self.idx]
+            if d.i_wvalid.value and d.i_wready.value:
+                self.idx += self.cnt
+            go = self.idx < len(self.data) and (self.valid_p >= 1 or rng.random() < self.valid_p)
+            if not self.chunks:
+                d.i_valid.value = int(go)
+                if go:
+                    d.i_data.value = self.data[self.idx]
+            elif go:  # a chunk of 1..db bytes (garbage above them), full ones with chance full_p
+                self.cnt = min(db if rng.random() < self.full_p else rng.randint(1, db), len(self.data) - self.idx)
+                chunk = self.data[self.idx:self.idx + self.cnt] + bytes(rng.getrandbits(8) for _ in range(db - self.cnt))
+                d.i_wvalid.value, d.i_word.value, d.i_cnt.value = 1, int.from_bytes(chunk, "little"), self.cnt
             else:
-                d.i_valid.value = 0
+                d.i_wvalid.value = 0
 
     async def command(self, addr, data):
         """Run one command; returns (AWs, Ws, done pulses, bytes_written delta, err)."""
@@ -100,7 +110,7 @@ class TB:
 async def setup(dut, seed):
     tb = TB(dut, seed)
     d = dut
-    await start_clock_reset(d, d.cmd_valid, d.cmd_addr, d.cmd_len, d.i_valid, d.i_data)
+    await start_clock_reset(d, d.cmd_valid, d.cmd_addr, d.cmd_len, d.i_valid, d.i_data, d.i_wvalid, d.i_word, d.i_cnt)
     cocotb.start_soon(tb.watch())
     return tb
 
@@ -139,6 +149,25 @@ async def random_commands_test(dut, pause, source):
     if pause == 0 and source == 1:  # an unthrottled bus and stream: one byte per cycle after a fixed latency
         assert max(tb.overhead) <= 24, f"the byte stream was starved: {tb.overhead}"
     assert tb.max_inflight >= 2, "the next AW never went out while a burst awaited its response"
+
+
+@cocotb.test()
+@cocotb.parametrize(pause=[0.0, 0.3], full=[1.0, 0.3])
+async def chunk_stream_test(dut, pause, full):
+    """The chunk side of the stream (i_word, i_cnt bytes): the same beats, strobes, bursts and RAM
+    contents as bytes; unthrottled full chunks keep the bus at a beat per cycle."""
+    n = int(os.environ.get("AXI_N", "24"))
+    tb = await setup(dut, 41 + int(10 * pause) + int(100 * full))
+    tb.set_pauses(pause)
+    tb.chunks, tb.full_p = True, full
+    for addr, length in random_commands(tb.rng, n, MEM - 2 * 4096, tb.db):
+        data = bytes(tb.rng.getrandbits(8) for _ in range(length))
+        t0 = tb.cycle
+        check(tb, addr, data, await tb.command(addr, data))
+        beats = (addr + length - 1) // tb.db - addr // tb.db + 1
+        if pause == 0 and full == 1:
+            bursts = len(write_model(bytearray(MEM), addr, data, tb.db, tb.max_burst)[1])
+            assert tb.cycle - t0 <= beats + 8 * bursts + 16, f"command {(addr, length)}: {tb.cycle - t0} cycles"
 
 
 @cocotb.test()

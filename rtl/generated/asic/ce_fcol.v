@@ -46,28 +46,35 @@ input [1:0] l_stride;
 input signed [7:0] l_xzp;
 input wr_en;
 input [23:0] wr_addr;
-input [7:0] wr_data;
+input [127:0] wr_data;
 
 reg f1;
+reg [3:0] lane;
 reg ok1;
-reg signed [7:0] q;
-reg signed [7:0] mem [0:131072-1];
+wire [127:0] qsh;
+reg [127:0] qw;
+reg [127:0] mem [0:8192-1];
 
 
 
 always @(posedge clk) begin: write
     if (wr_en) begin
-        mem[wr_addr[17-1:0]] <= $signed(wr_data[8-1:0]);
+        mem[wr_addr[(17 - 4)-1:0]] <= wr_data[(8 * 16)-1:0];
     end
 end
 
 
+
+assign qsh = (qw >>> {lane, 3'h0});
+
+
 always @(posedge clk) begin: feed
-    q <= mem[i_addr[17-1:0]];
+    qw <= mem[i_addr[17-1:4]];
+    lane <= i_addr[4-1:0];
     ok1 <= (i_iyok && (i_ix >= 0) && (i_ix < $signed({1'b0, l_w})));
     f1 <= i_first;
     if (ok1) begin
-        a_data <= q;
+        a_data <= $signed(qsh[8-1:0]);
     end
     else begin
         a_data <= l_xzp;

@@ -143,17 +143,21 @@ wire [31:0] t_cycles, t_engine, t_steps, t_load, t_store, t_fetch, bytes_rd, byt
 wire [127:0] rw_q;
 wire [3:0] wr_pulse;
 wire [319:0] ro_d;
-wire rd_cmd_valid, rd_cmd_ready, rd_valid, rd_ready, rd_last, rd_err, rd_busy_unused;
+wire rd_cmd_valid, rd_cmd_ready, rd_valid, rd_ready, rd_last, rd_err, rd_busy_unused, rd_take, rd_tail;
+wire [127:0] rd_word;
+wire [4:0] rd_cnt;
 wire [31:0] rd_cmd_addr, wr_cmd_addr;
 wire [23:0] rd_cmd_len, wr_cmd_len;
 wire [7:0] rd_data, wr_data;
-wire wr_cmd_valid, wr_cmd_ready, wr_valid, wr_ready, wr_done, wr_err, wr_busy_unused;
+wire wr_cmd_valid, wr_cmd_ready, wr_valid, wr_ready, wr_done, wr_err, wr_busy_unused, wr_wvalid, wr_wready;
+wire [127:0] wr_word;
+wire [4:0] wr_cnt;
 wire e_start, e_done, e_wr_en;
 wire [31:0] e_cycles, e_busy;
 wire [1:0] e_wr_sel;
 wire [7:0] e_wr_bank;
 wire [23:0] e_wr_addr, e_rd_addr;
-wire [65:0] e_wr_data;
+wire [127:0] e_wr_data;
 wire [127:0] e_rd_data;
 assign start = wr_pulse[0] & rw_q[0];
 assign irq_en = rw_q[1];
@@ -161,8 +165,8 @@ assign irq_ack = wr_pulse[3];
 assign ro_d = {16'd16, 16'd16, bytes_wr, bytes_rd, t_fetch, t_store, t_load, t_steps, t_engine, t_cycles, cur_layer, err_code, 5'd0, err, done, busy};
 wire [31:0] rw_unused = rw_q[127:96] ^ {rw_q[31:2], 2'b00};  // IRQ_ACK's and CTRL's upper bits: write-only
 ce_axil_regs regs (.clk(clk), .rst(rst), .s_axil_awaddr(s_axil_awaddr), .s_axil_awvalid(s_axil_awvalid), .s_axil_awready(s_axil_awready), .s_axil_wdata(s_axil_wdata), .s_axil_wstrb(s_axil_wstrb), .s_axil_wvalid(s_axil_wvalid), .s_axil_wready(s_axil_wready), .s_axil_bresp(s_axil_bresp), .s_axil_bvalid(s_axil_bvalid), .s_axil_bready(s_axil_bready), .s_axil_araddr(s_axil_araddr), .s_axil_arvalid(s_axil_arvalid), .s_axil_arready(s_axil_arready), .s_axil_rdata(s_axil_rdata), .s_axil_rresp(s_axil_rresp), .s_axil_rvalid(s_axil_rvalid), .s_axil_rready(s_axil_rready), .rw_q(rw_q), .wr_pulse(wr_pulse), .ro_d(ro_d));
-ce_axi_rd rd (.clk(clk), .rst(rst), .cmd_valid(rd_cmd_valid), .cmd_ready(rd_cmd_ready), .cmd_addr(rd_cmd_addr), .cmd_len(rd_cmd_len), .o_valid(rd_valid), .o_ready(rd_ready), .o_data(rd_data), .o_last(rd_last), .busy(rd_busy_unused), .err(rd_err), .bytes_read(bytes_rd), .m_axi_arid(m_axi_arid), .m_axi_araddr(m_axi_araddr), .m_axi_arlen(m_axi_arlen), .m_axi_arsize(m_axi_arsize), .m_axi_arburst(m_axi_arburst), .m_axi_arvalid(m_axi_arvalid), .m_axi_arready(m_axi_arready), .m_axi_rid(m_axi_rid), .m_axi_rdata(m_axi_rdata), .m_axi_rresp(m_axi_rresp), .m_axi_rlast(m_axi_rlast), .m_axi_rvalid(m_axi_rvalid), .m_axi_rready(m_axi_rready));
-ce_axi_wr wr (.clk(clk), .rst(rst), .cmd_valid(wr_cmd_valid), .cmd_ready(wr_cmd_ready), .cmd_addr(wr_cmd_addr), .cmd_len(wr_cmd_len), .i_valid(wr_valid), .i_ready(wr_ready), .i_data(wr_data), .busy(wr_busy_unused), .done(wr_done), .err(wr_err), .bytes_written(bytes_wr), .m_axi_awid(m_axi_awid), .m_axi_awaddr(m_axi_awaddr), .m_axi_awlen(m_axi_awlen), .m_axi_awsize(m_axi_awsize), .m_axi_awburst(m_axi_awburst), .m_axi_awvalid(m_axi_awvalid), .m_axi_awready(m_axi_awready), .m_axi_wdata(m_axi_wdata), .m_axi_wstrb(m_axi_wstrb), .m_axi_wlast(m_axi_wlast), .m_axi_wvalid(m_axi_wvalid), .m_axi_wready(m_axi_wready), .m_axi_bid(m_axi_bid), .m_axi_bresp(m_axi_bresp), .m_axi_bvalid(m_axi_bvalid), .m_axi_bready(m_axi_bready));
+ce_axi_rd rd (.clk(clk), .rst(rst), .cmd_valid(rd_cmd_valid), .cmd_ready(rd_cmd_ready), .cmd_addr(rd_cmd_addr), .cmd_len(rd_cmd_len), .o_valid(rd_valid), .o_ready(rd_ready), .o_data(rd_data), .o_last(rd_last), .o_take(rd_take), .o_word(rd_word), .o_cnt(rd_cnt), .o_tail(rd_tail), .busy(rd_busy_unused), .err(rd_err), .bytes_read(bytes_rd), .m_axi_arid(m_axi_arid), .m_axi_araddr(m_axi_araddr), .m_axi_arlen(m_axi_arlen), .m_axi_arsize(m_axi_arsize), .m_axi_arburst(m_axi_arburst), .m_axi_arvalid(m_axi_arvalid), .m_axi_arready(m_axi_arready), .m_axi_rid(m_axi_rid), .m_axi_rdata(m_axi_rdata), .m_axi_rresp(m_axi_rresp), .m_axi_rlast(m_axi_rlast), .m_axi_rvalid(m_axi_rvalid), .m_axi_rready(m_axi_rready));
+ce_axi_wr wr (.clk(clk), .rst(rst), .cmd_valid(wr_cmd_valid), .cmd_ready(wr_cmd_ready), .cmd_addr(wr_cmd_addr), .cmd_len(wr_cmd_len), .i_valid(wr_valid), .i_ready(wr_ready), .i_data(wr_data), .i_wvalid(wr_wvalid), .i_wready(wr_wready), .i_word(wr_word), .i_cnt(wr_cnt), .busy(wr_busy_unused), .done(wr_done), .err(wr_err), .bytes_written(bytes_wr), .m_axi_awid(m_axi_awid), .m_axi_awaddr(m_axi_awaddr), .m_axi_awlen(m_axi_awlen), .m_axi_awsize(m_axi_awsize), .m_axi_awburst(m_axi_awburst), .m_axi_awvalid(m_axi_awvalid), .m_axi_awready(m_axi_awready), .m_axi_wdata(m_axi_wdata), .m_axi_wstrb(m_axi_wstrb), .m_axi_wlast(m_axi_wlast), .m_axi_wvalid(m_axi_wvalid), .m_axi_wready(m_axi_wready), .m_axi_bid(m_axi_bid), .m_axi_bresp(m_axi_bresp), .m_axi_bvalid(m_axi_bvalid), .m_axi_bready(m_axi_bready));
 ce_engine eng (.clk(clk), .rst(rst), .start(e_start), .done(e_done), .cycles(e_cycles), .busy(e_busy), .wr_en(e_wr_en), .wr_sel(e_wr_sel), .wr_bank(e_wr_bank), .wr_addr(e_wr_addr), .wr_data(e_wr_data), .rd_addr(e_rd_addr), .rd_data(e_rd_data));
-ce_ctrl ctrl (.clk(clk), .rst(rst), .start(start), .prog_base(rw_q[63:32]), .cnt_base(rw_q[95:64]), .irq_en(irq_en), .irq_ack(irq_ack), .irq(irq), .busy(busy), .done(done), .err(err), .err_code(err_code), .cur_layer(cur_layer), .t_cycles(t_cycles), .t_engine(t_engine), .t_steps(t_steps), .t_load(t_load), .t_store(t_store), .t_fetch(t_fetch), .rd_cmd_valid(rd_cmd_valid), .rd_cmd_ready(rd_cmd_ready), .rd_cmd_addr(rd_cmd_addr), .rd_cmd_len(rd_cmd_len), .rd_valid(rd_valid), .rd_ready(rd_ready), .rd_data(rd_data), .rd_last(rd_last), .rd_err(rd_err), .rd_bytes(bytes_rd), .wr_cmd_valid(wr_cmd_valid), .wr_cmd_ready(wr_cmd_ready), .wr_cmd_addr(wr_cmd_addr), .wr_cmd_len(wr_cmd_len), .wr_valid(wr_valid), .wr_ready(wr_ready), .wr_data(wr_data), .wr_done(wr_done), .wr_err(wr_err), .wr_bytes(bytes_wr), .e_start(e_start), .e_done(e_done), .e_cycles(e_cycles), .e_busy(e_busy), .e_wr_en(e_wr_en), .e_wr_sel(e_wr_sel), .e_wr_bank(e_wr_bank), .e_wr_addr(e_wr_addr), .e_wr_data(e_wr_data), .e_rd_addr(e_rd_addr), .e_rd_data(e_rd_data));
+ce_ctrl ctrl (.clk(clk), .rst(rst), .start(start), .prog_base(rw_q[63:32]), .cnt_base(rw_q[95:64]), .irq_en(irq_en), .irq_ack(irq_ack), .irq(irq), .busy(busy), .done(done), .err(err), .err_code(err_code), .cur_layer(cur_layer), .t_cycles(t_cycles), .t_engine(t_engine), .t_steps(t_steps), .t_load(t_load), .t_store(t_store), .t_fetch(t_fetch), .rd_cmd_valid(rd_cmd_valid), .rd_cmd_ready(rd_cmd_ready), .rd_cmd_addr(rd_cmd_addr), .rd_cmd_len(rd_cmd_len), .rd_valid(rd_valid), .rd_ready(rd_ready), .rd_data(rd_data), .rd_last(rd_last), .rd_take(rd_take), .rd_word(rd_word), .rd_cnt(rd_cnt), .rd_tail(rd_tail), .rd_err(rd_err), .rd_bytes(bytes_rd), .wr_cmd_valid(wr_cmd_valid), .wr_cmd_ready(wr_cmd_ready), .wr_cmd_addr(wr_cmd_addr), .wr_cmd_len(wr_cmd_len), .wr_valid(wr_valid), .wr_ready(wr_ready), .wr_data(wr_data), .wr_wvalid(wr_wvalid), .wr_wready(wr_wready), .wr_word(wr_word), .wr_cnt(wr_cnt), .wr_done(wr_done), .wr_err(wr_err), .wr_bytes(bytes_wr), .e_start(e_start), .e_done(e_done), .e_cycles(e_cycles), .e_busy(e_busy), .e_wr_en(e_wr_en), .e_wr_sel(e_wr_sel), .e_wr_bank(e_wr_bank), .e_wr_addr(e_wr_addr), .e_wr_data(e_wr_data), .e_rd_addr(e_rd_addr), .e_rd_data(e_rd_data));
 endmodule

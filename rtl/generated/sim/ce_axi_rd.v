@@ -14,6 +14,10 @@ module ce_axi_rd (
     o_ready,
     o_data,
     o_last,
+    o_take,
+    o_word,
+    o_cnt,
+    o_tail,
     busy,
     err,
     bytes_read,
@@ -47,6 +51,13 @@ output [7:0] o_data;
 wire [7:0] o_data;
 output o_last;
 wire o_last;
+input o_take;
+output [127:0] o_word;
+wire [127:0] o_word;
+output [4:0] o_cnt;
+wire [4:0] o_cnt;
+output o_tail;
+wire o_tail;
 output busy;
 wire busy;
 output err;
@@ -177,7 +188,7 @@ end
 
 
 
-assign rready = (act && (lleft != 0) && ((bcnt == 0) || ((bcnt == 1) && o_ready)));
+assign rready = (act && (lleft != 0) && ((bcnt == 0) || ((bcnt == 1) && o_ready) || o_take));
 
 
 
@@ -191,6 +202,9 @@ assign m_axi_arburst = 1;
 assign o_valid = (bcnt != 0);
 assign o_data = sreg[8-1:0];
 assign o_last = ((bcnt == 1) && (lleft == 0));
+assign o_word = sreg;
+assign o_cnt = bcnt;
+assign o_tail = (lleft == 0);
 assign bytes_read = count;
 
 
@@ -220,7 +234,7 @@ always @(posedge clk) begin: seq
             first <= 1;
             lleft <= cmd_len;
         end
-        else if ((act && (bcnt == 1) && (lleft == 0) && o_ready)) begin
+        else if ((act && (lleft == 0) && (((bcnt == 1) && o_ready) || ((bcnt != 0) && o_take)))) begin
             act <= 0;
         end
         if (issue) begin
@@ -252,6 +266,9 @@ always @(posedge clk) begin: seq
         else if (((bcnt != 0) && o_ready)) begin
             sreg <= {8'h0, sreg[128-1:8]};
             bcnt <= (bcnt - 1);
+        end
+        else if (o_take) begin
+            bcnt <= 0;
         end
     end
 end

@@ -13,6 +13,10 @@ module ce_axi_wr (
     i_valid,
     i_ready,
     i_data,
+    i_wvalid,
+    i_wready,
+    i_word,
+    i_cnt,
     busy,
     done,
     err,
@@ -47,6 +51,11 @@ input i_valid;
 output i_ready;
 wire i_ready;
 input [7:0] i_data;
+input i_wvalid;
+output i_wready;
+wire i_wready;
+input [127:0] i_word;
+input [4:0] i_cnt;
 output busy;
 wire busy;
 output done;
@@ -89,11 +98,36 @@ reg [24:0] aw_left;
 reg [24:0] aw_n;
 wire [27:0] aw_n_a;
 reg awvalid;
+wire [5:0] c_bfull_unused_hi;
+wire [5:0] c_bpart_unused_hi;
+wire [127:0] c_clean;
+wire [5:0] c_db;
+wire [5:0] c_end;
+wire c_full;
+wire [15:0] c_mask;
+wire [31:0] c_mask2;
+wire [255:0] c_new;
+wire [15:0] c_ones;
+wire [5:0] c_sh;
+wire [5:0] c_spill_unused_hi;
+wire [31:0] c_stb;
+wire [127:0] c_up;
+wire [255:0] c_word2;
+reg [255:0] cacc;
+reg [3:0] cbeg;
+wire [5:0] cbeg_w;
+reg cflush;
 wire [24:0] cmd_beats;
+wire [23:0] cnt_l;
+wire [5:0] cnt_w;
 wire complete;
 reg [31:0] count;
+reg [3:0] cpos;
+wire [5:0] cpos_w;
+reg [31:0] cstb;
 reg [23:0] ileft;
 wire iready;
+wire iwready;
 wire [127:0] nbuf;
 wire [15:0] nstb;
 reg [3:0] out_cnt;
@@ -108,6 +142,7 @@ reg [24:0] w_n;
 reg [24:0] w_rem;
 reg [4:0] wbytes;
 wire [31:0] wbytes32;
+wire wr_free;
 reg wvalid;
 reg [24:0] burst_len0_lim;
 wire [24:0] burst_len0_pg;
@@ -119,6 +154,8 @@ wire [24:0] beat_count0_beat_sum_unused_lo;
 wire [24:0] beat_count0_c_len;
 wire [24:0] beat_count0_c_off;
 
+assign c_db = 6'd16;
+assign c_ones = 16'd65535;
 
 
 
@@ -202,6 +239,30 @@ assign wbytes32 = {27'h0, wbytes};
 
 
 
+assign cpos_w = {2'h0, cpos};
+
+
+
+assign cnt_w = {1'h0, i_cnt};
+
+
+
+assign cbeg_w = {2'h0, cbeg};
+
+
+
+assign cnt_l = {19'h0, i_cnt};
+
+
+
+assign c_word2 = {128'h0, c_clean};
+
+
+
+assign c_mask2 = {16'h0, c_mask};
+
+
+
 assign nbuf = {i_data, pk_buf};
 assign nstb = {1'b1, pk_stb};
 assign shamt = (~pk_pos);
@@ -209,13 +270,39 @@ assign complete = ((pk_pos == 15) || (ileft == 1));
 
 
 
+assign c_sh = (c_db - cnt_w);
+assign c_end = (cpos_w + cnt_w);
+
+
+
+assign c_mask = (c_ones >>> c_sh);
+assign c_up = (i_word << {c_sh, 3'h0});
+
+
+
+assign c_clean = (c_up >>> {c_sh, 3'h0});
+
+
+
+assign c_new = (cacc | (c_word2 << {cpos, 3'h0}));
+assign c_stb = (cstb | (c_mask2 << cpos));
+assign c_full = ((c_end >= 16) || (ileft == cnt_l));
+assign c_spill_unused_hi = (c_end - c_db);
+assign c_bfull_unused_hi = (c_db - cbeg_w);
+assign c_bpart_unused_hi = (c_end - cbeg_w);
+
+
+
+assign wr_free = ((!wvalid) || m_axi_wready);
 assign iready = (act && (ileft != 0) && ((!complete) || (!wvalid) || m_axi_wready));
+assign iwready = (act && (ileft != 0) && (!cflush) && ((!c_full) || (!wvalid) || m_axi_wready));
 
 
 
 assign cmd_ready = (!act);
 assign busy = act;
 assign i_ready = iready;
+assign i_wready = iwready;
 assign m_axi_awvalid = awvalid;
 assign m_axi_awid = 0;
 assign m_axi_awsize = 4;
@@ -229,6 +316,8 @@ always @(posedge clk) begin: seq
     reg [1-1:0] bv;
     reg issue;
     reg iv;
+    reg iw;
+    reg w_ld;
     if (rst) begin
         act <= 0;
         awvalid <= 0;
@@ -245,6 +334,7 @@ always @(posedge clk) begin: seq
         bv = m_axi_bvalid;
         issue = (act && (!awvalid) && (aw_left != 0) && (out_cnt < 4));
         iv = (iready && i_valid);
+        iw = (iwready && i_wvalid);
         done <= 0;
         if ((cmd_valid && (!act))) begin
             act <= (cmd_len != 0);
@@ -259,6 +349,11 @@ always @(posedge clk) begin: seq
             pk_pos <= cmd_addr[4-1:0];
             pk_cnt <= 0;
             pk_stb <= 0;
+            cacc <= 0;
+            cstb <= 0;
+            cpos <= cmd_addr[4-1:0];
+            cbeg <= cmd_addr[4-1:0];
+            cflush <= 0;
         end
         else if ((act && bv && (out_cnt == 1) && (aw_left == 0) && (!awvalid))) begin
             act <= 0;
@@ -314,7 +409,52 @@ always @(posedge clk) begin: seq
                 pk_cnt <= (pk_cnt + 1);
             end
         end
-        if ((wvalid && m_axi_wready && (!(iv && complete)))) begin
+        w_ld = 1'b0;
+        if (iw) begin
+            ileft <= (ileft - cnt_l);
+            if (c_full) begin
+                w_ld = 1'b1;
+                m_axi_wdata <= c_new[128-1:0];
+                m_axi_wstrb <= c_stb[16-1:0];
+                if ((c_end >= 16)) begin
+                    wbytes <= c_bfull_unused_hi[(4 + 1)-1:0];
+                    cacc <= {128'h0, c_new[(2 * 128)-1:128]};
+                    cstb <= {16'h0, c_stb[(2 * 16)-1:16]};
+                    cpos <= c_spill_unused_hi[4-1:0];
+                    cflush <= ((ileft == cnt_l) && (c_end > 16));
+                end
+                else begin
+                    wbytes <= c_bpart_unused_hi[(4 + 1)-1:0];
+                end
+                cbeg <= 0;
+            end
+            else begin
+                cacc <= c_new;
+                cstb <= c_stb;
+                cpos <= c_end[4-1:0];
+            end
+        end
+        else if ((cflush && wr_free)) begin
+            w_ld = 1'b1;
+            m_axi_wdata <= cacc[128-1:0];
+            m_axi_wstrb <= cstb[16-1:0];
+            wbytes <= {1'b0, cpos};
+            cflush <= 0;
+        end
+        if (w_ld) begin
+            wvalid <= 1;
+            if ((w_inb == 0)) begin
+                m_axi_wlast <= (w_n == 1);
+                w_inb <= (w_n - 1);
+            end
+            else begin
+                m_axi_wlast <= (w_inb == 1);
+                w_inb <= (w_inb - 1);
+            end
+            w_beat <= (w_beat + 1);
+            w_rem <= (w_rem - 1);
+        end
+        else if ((wvalid && m_axi_wready && (!(iv && complete)))) begin
             wvalid <= 0;
         end
     end

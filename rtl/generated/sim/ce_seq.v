@@ -83,7 +83,6 @@ reg signed [7:0] l_qmin;
 output signed [7:0] l_qmax;
 reg signed [7:0] l_qmax;
 
-reg [23:0] HW;
 reg [23:0] K;
 reg [23:0] P;
 reg signed [23:0] abase;
@@ -93,10 +92,10 @@ reg [23:0] cin;
 reg [23:0] cot;
 reg [23:0] cout;
 reg signed [23:0] cout_left;
+reg [23:0] cp;
 reg [23:0] dx;
 reg [23:0] dy;
 reg signed [23:0] dyW;
-reg [23:0] h;
 reg [23:0] ho;
 reg signed [23:0] hs;
 reg signed [23:0] ix0;
@@ -111,11 +110,11 @@ reg [23:0] pad;
 reg signed [23:0] pleft;
 reg signed [23:0] ptop;
 reg signed [23:0] rowb;
+reg signed [23:0] rp;
 reg [2:0] state;
 reg [23:0] wbase;
 reg [23:0] wcnt;
 reg [23:0] wo;
-reg signed [23:0] ws;
 
 
 
@@ -126,12 +125,10 @@ always @(posedge clk) begin: regs
                 cin <= wr_data[24-1:0];
             end
             'h1: begin
-                h <= wr_data[24-1:0];
                 hs <= wr_data[16-1:0];
             end
             'h2: begin
                 l_w <= wr_data[16-1:0];
-                ws <= wr_data[16-1:0];
             end
             'h3: begin
                 cout <= wr_data[24-1:0];
@@ -175,6 +172,12 @@ always @(posedge clk) begin: regs
             'h10: begin
                 pleft <= wr_data[2-1:0];
             end
+            'h11: begin
+                rp <= wr_data[16-1:0];
+            end
+            'h12: begin
+                cp <= wr_data[24-1:0];
+            end
         endcase
     end
 end
@@ -197,7 +200,6 @@ always @(posedge clk) begin: run
             cycles <= 0;
             busy <= 0;
             K <= ((cin * ksz) * ksz);
-            HW <= (h * l_w);
         end
     end
     else if ((state == 3'b001)) begin
@@ -222,7 +224,7 @@ always @(posedge clk) begin: run
         iy0 <= (-ptop);
         ix0 <= (-pleft);
         if ((ptop != 0)) begin
-            rowb <= (-ws);
+            rowb <= (-rp);
         end
         else begin
             rowb <= 0;
@@ -264,11 +266,11 @@ always @(posedge clk) begin: run
                     dy <= 0;
                     dyW <= 0;
                     ci <= (ci + 1);
-                    chan_b <= (chan_b + $signed({1'b0, HW}));
+                    chan_b <= (chan_b + $signed({1'b0, cp}));
                 end
                 else begin
                     dy <= (dy + 1);
-                    dyW <= (dyW + $signed({1'b0, l_w}));
+                    dyW <= (dyW + rp);
                 end
             end
             else begin
@@ -290,7 +292,7 @@ always @(posedge clk) begin: run
                     oy <= 0;
                     iy0 <= (-ptop);
                     if ((ptop != 0)) begin
-                        rowb <= (-ws);
+                        rowb <= (-rp);
                     end
                     else begin
                         rowb <= 0;
@@ -306,10 +308,10 @@ always @(posedge clk) begin: run
                     oy <= (oy + 1);
                     iy0 <= (iy0 + $signed({1'b0, l_stride}));
                     if ((l_stride == 2)) begin
-                        rowb <= (rowb + (2 * ws));
+                        rowb <= (rowb + (2 * rp));
                     end
                     else begin
-                        rowb <= (rowb + ws);
+                        rowb <= (rowb + rp);
                     end
                 end
             end

@@ -31,6 +31,10 @@ module ce_ctrl (
     rd_ready,
     rd_data,
     rd_last,
+    rd_take,
+    rd_word,
+    rd_cnt,
+    rd_tail,
     rd_err,
     rd_bytes,
     wr_cmd_valid,
@@ -40,6 +44,10 @@ module ce_ctrl (
     wr_valid,
     wr_ready,
     wr_data,
+    wr_wvalid,
+    wr_wready,
+    wr_word,
+    wr_cnt,
     wr_done,
     wr_err,
     wr_bytes,
@@ -100,6 +108,11 @@ output rd_ready;
 reg rd_ready;
 input [7:0] rd_data;
 input rd_last;
+output rd_take;
+reg rd_take;
+input [127:0] rd_word;
+input [4:0] rd_cnt;
+input rd_tail;
 input rd_err;
 input [31:0] rd_bytes;
 output wr_cmd_valid;
@@ -114,6 +127,13 @@ reg wr_valid;
 input wr_ready;
 output [7:0] wr_data;
 reg [7:0] wr_data;
+output wr_wvalid;
+reg wr_wvalid;
+input wr_wready;
+output [127:0] wr_word;
+reg [127:0] wr_word;
+output [4:0] wr_cnt;
+reg [4:0] wr_cnt;
 input wr_done;
 input wr_err;
 input [31:0] wr_bytes;
@@ -130,8 +150,8 @@ output [7:0] e_wr_bank;
 reg [7:0] e_wr_bank;
 output [23:0] e_wr_addr;
 reg [23:0] e_wr_addr;
-output [65:0] e_wr_data;
-reg [65:0] e_wr_data;
+output [127:0] e_wr_data;
+reg [127:0] e_wr_data;
 output [23:0] e_rd_addr;
 reg [23:0] e_rd_addr;
 input [31:0] e_rd_data;
@@ -153,14 +173,17 @@ reg [15:0] cin;
 reg [15:0] co0;
 reg [15:0] cols_in;
 reg [15:0] cout;
+reg [31:0] cpitch;
 reg [15:0] cur_bo;
 reg [15:0] cur_cols;
+reg [31:0] cur_cp;
 reg cur_half;
 reg [15:0] cur_ox0;
 reg [15:0] cur_oy0;
 reg cur_pleft;
 reg cur_ptop;
 reg [15:0] cur_rows;
+reg [15:0] cur_rp;
 reg [15:0] cur_sw;
 reg [847:0] desc;
 reg [31:0] desc_table;
@@ -168,7 +191,14 @@ reg eng_active;
 reg eng_low;
 reg [1:0] ewait;
 reg [7:0] factor;
+reg g_emit;
+reg g_last;
+reg [255:0] g_next;
+reg [4:0] g_rem;
+reg [255:0] gb;
 reg [15:0] gc;
+reg gdone;
+reg [5:0] gfill;
 reg [15:0] group;
 reg [15:0] h;
 reg have_prev;
@@ -188,12 +218,16 @@ reg [31:0] l_steps;
 reg [31:0] l_store;
 reg [31:0] l_wrb;
 reg [15:0] layer;
-reg signed [7:0] lb_q;
+wire signed [7:0] lb_b;
+reg [3:0] lb_lane;
+reg [127:0] lb_q;
 reg [15:0] lb_raddr;
+reg [127:0] lb_sh;
 reg [15:0] lb_waddr;
-reg signed [7:0] lb_wdata;
+reg [127:0] lb_wdata;
 reg lb_we;
 reg ld_half;
+reg [2:0] lf;
 reg [15:0] lx;
 reg [15:0] nlayers;
 reg [7:0] nseg;
@@ -221,11 +255,11 @@ reg signed [7:0] qmin;
 reg [15:0] r;
 reg [23:0] rbase;
 reg [31:0] rd0;
-reg [3:0] rep;
 reg [4:0] ridx;
 reg [31:0] row_addr;
 reg [15:0] rows_in;
-reg [3:0] rr;
+reg [15:0] rpitch;
+reg [4:0] rr;
 reg s_issue;
 reg [1:0] s_keep;
 reg s_pop;
@@ -242,6 +276,12 @@ reg [7:0] stride;
 reg [15:0] strip;
 reg [15:0] sw;
 reg [23:0] tbase;
+reg [15:0] up_k;
+reg [4:0] up_last;
+reg [15:0] up_nk;
+wire [19:0] up_off;
+wire [127:0] up_sh;
+reg [127:0] up_word;
 reg [15:0] w;
 reg [31:0] w_addr;
 reg [19:0] wi;
@@ -251,12 +291,38 @@ reg signed [7:0] xzp;
 reg [15:0] y;
 reg signed [7:0] yzp;
 reg was_busy;
-reg signed [7:0] lb [0:4096-1];
+reg [127:0] lb [0:256-1];
 
 
 
 
 assign bank_out = (e_rd_data >>> {bank, 3'h0});
+
+
+always @(gdone, gfill, rd_cnt, state) begin: gearbox
+    g_emit = ((gfill >= 16) || (gdone && (gfill != 0)));
+    g_last = (gdone && (gfill != 0) && (gfill <= 16));
+    if ((gfill >= 16)) begin
+        g_rem = (gfill - 16);
+    end
+    else if (gdone) begin
+        g_rem = 0;
+    end
+    else begin
+        g_rem = gfill;
+    end
+    rd_take = (((state == 6'b010100) || (state == 6'b100001)) && (rd_cnt != 0) && (!gdone));
+end
+
+
+always @(g_rem, gb, gfill, rd_word) begin: gearbox_data
+    if ((gfill >= 16)) begin
+        g_next = ((gb >>> (8 * 16)) | (rd_word << {g_rem, 3'h0}));
+    end
+    else begin
+        g_next = (gb | (rd_word << {g_rem, 3'h0}));
+    end
+end
 
 
 always @(ip, plen, s_keep, scnt, sq1, sq2, state, wr_ready, wr_valid) begin: store_stream
@@ -267,15 +333,47 @@ always @(ip, plen, s_keep, scnt, sq1, sq2, state, wr_ready, wr_valid) begin: sto
     else begin
         s_keep = scnt;
     end
-    s_issue = ((state == 6'b011010) && (ip < plen) && (((s_keep + sq2) + sq1) < 3));
+    s_issue = ((state == 6'b011011) && (ip < plen) && (((s_keep + sq2) + sq1) < 3));
 end
 
 
 always @(posedge clk) begin: line_buffer
     if (lb_we) begin
-        lb[lb_waddr] <= lb_wdata;
+        lb[lb_waddr[8-1:0]] <= lb_wdata;
     end
-    lb_q <= lb[lb_raddr];
+    lb_q <= lb[lb_raddr[(8 + 4)-1:4]];
+    lb_lane <= lb_raddr[4-1:0];
+end
+
+
+always @(lb_lane, lb_q, lx, state, wr_wready, wr_wvalid) begin: line_byte
+    lb_sh = (lb_q >>> {lb_lane, 3'h0});
+    if (((state == 6'b100100) && wr_wvalid && wr_wready)) begin
+        up_k = (lx + 1);
+    end
+    else begin
+        up_k = lx;
+    end
+end
+
+
+
+assign lb_b = $signed(lb_sh[8-1:0]);
+assign up_off = ({up_k, 4'h0} >>> lf);
+
+
+
+assign up_sh = (lb_q >>> {up_off[4-1:0], 3'h0});
+
+
+always @(lf, up_sh) begin: upsample_word
+    reg [128-1:0] o;
+    integer i;
+    o = 128'h0;
+    for (i=0; i<(8 * 16); i=i+1) begin
+        o[i] = up_sh[(($signed(i >>> (3 + lf)) << 3) | (i & 7))];
+    end
+    up_word = o;
 end
 
 
@@ -306,6 +404,7 @@ always @(posedge clk) begin: fsm
         err_code <= 0;
         rd_ready <= 0;
         wr_valid <= 0;
+        wr_wvalid <= 0;
     end
     else begin
         if ((eng_active && (!e_done))) begin
@@ -325,11 +424,11 @@ always @(posedge clk) begin: fsm
                 t_fetch <= (t_fetch + 1);
                 l_fetch <= (l_fetch + 1);
             end
-            else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010010) || (state == 6'b010011) || (state == 6'b011111) || (state == 6'b100000))) begin
+            else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010011) || (state == 6'b010100) || (state == 6'b100000) || (state == 6'b100001))) begin
                 t_load <= (t_load + 1);
                 l_load <= (l_load + 1);
             end
-            else if (((state == 6'b011001) || (state == 6'b011010) || (state == 6'b011011) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b100101) || (state == 6'b100110))) begin
+            else if (((state == 6'b011010) || (state == 6'b011011) || (state == 6'b011100) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b100101) || (state == 6'b100110) || (state == 6'b100111))) begin
                 t_store <= (t_store + 1);
                 l_store <= (l_store + 1);
             end
@@ -338,6 +437,7 @@ always @(posedge clk) begin: fsm
             6'b000000: begin
                 rd_ready <= 0;
                 wr_valid <= 0;
+                wr_wvalid <= 0;
                 if (start) begin
                     busy <= 1;
                     done <= 0;
@@ -365,7 +465,7 @@ always @(posedge clk) begin: fsm
             6'b000010: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (rd_valid) begin
                     hdr <= {rd_data, hdr[(8 * 20)-1:8]};
@@ -381,7 +481,7 @@ always @(posedge clk) begin: fsm
                 layer <= 0;
                 if (((hdr[32-1:0] != 32'h414e4448) || (hdr[80-1:64] != 128))) begin
                     err_code <= 1;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if ((hdr[64-1:48] == 0)) begin
                     state <= 6'b000000;
@@ -413,7 +513,7 @@ always @(posedge clk) begin: fsm
             6'b000101: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (rd_valid) begin
                     desc <= {rd_data, desc[(8 * 106)-1:8]};
@@ -438,6 +538,18 @@ always @(posedge clk) begin: fsm
                 qmin <= $signed(desc[152-1:144]);
                 qmax <= $signed(desc[160-1:152]);
                 factor <= desc[168-1:160];
+                if ((desc[168-1:160] == 16)) begin
+                    lf <= 4;
+                end
+                else if ((desc[168-1:160] == 8)) begin
+                    lf <= 3;
+                end
+                else if ((desc[168-1:160] == 4)) begin
+                    lf <= 2;
+                end
+                else begin
+                    lf <= 1;
+                end
                 nseg <= desc[176-1:168];
                 cur_layer <= desc[192-1:176];
                 group <= desc[208-1:192];
@@ -456,31 +568,31 @@ always @(posedge clk) begin: fsm
             6'b000111: begin
                 if (((op != 1) && (op != 2) && (op != 3))) begin
                     err_code <= 2;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (((op == 1) && (((ksz != 1) && (ksz != 3)) || ((stride != 1) && (stride != 2))))) begin
                     err_code <= 3;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
-                else if (((op == 3) && (factor < 2))) begin
+                else if (((op == 3) && (factor != 2) && (factor != 4) && (factor != 8) && (factor != 16))) begin
                     err_code <= 3;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (((nseg == 0) || (nseg > 8))) begin
                     err_code <= 5;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0) || (K > 1024)))) begin
                     err_code <= 4;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (((op == 2) && ((2 * w) > 4096))) begin
                     err_code <= 4;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (((op == 3) && (w > 4096))) begin
                     err_code <= 4;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if ((op == 1)) begin
                     co0 <= 0;
@@ -494,7 +606,7 @@ always @(posedge clk) begin: fsm
                     seg_ch <= segs[48-1:32];
                     chan_addr <= segs[32-1:0];
                     ochan <= o_addr;
-                    state <= 6'b011110;
+                    state <= 6'b011111;
                 end
             end
             6'b001000: begin
@@ -511,7 +623,7 @@ always @(posedge clk) begin: fsm
             6'b001001: begin
                 if ((((ntile * K) > 1024) || (ntile > 16))) begin
                     err_code <= 4;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else begin
                     wi <= 0;
@@ -533,7 +645,7 @@ always @(posedge clk) begin: fsm
             6'b001011: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (rd_valid) begin
                     e_wr_en <= 1;
@@ -576,7 +688,7 @@ always @(posedge clk) begin: fsm
             6'b001101: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (rd_valid) begin
                     cbuf <= {rd_data, cbuf[64-1:8]};
@@ -668,12 +780,23 @@ always @(posedge clk) begin: fsm
                 state <= 6'b010000;
             end
             6'b010000: begin
-                if (((((cin * rows_in) * cols_in) > 4096) || (((ntile * bo) * sw) > 512))) begin
-                    err_code <= 4;
-                    state <= 6'b101110;
+                if ((cols_in == w)) begin
+                    rpitch <= w;
+                    cpitch <= ($signed((((rows_in * w) + 16) - 1) >>> 4) << 4);
                 end
                 else begin
-                    apos <= (ld_half * 4096);
+                    rpitch <= ($signed(((cols_in + 16) - 1) >>> 4) << 4);
+                    cpitch <= ($signed({1'b0, rows_in}) * ($signed(((cols_in + 16) - 1) >>> 4) << 4));
+                end
+                state <= 6'b010001;
+            end
+            6'b010001: begin
+                if ((((cin * cpitch) > 4096) || (((ntile * bo) * sw) > 512))) begin
+                    err_code <= 4;
+                    state <= 6'b101111;
+                end
+                else begin
+                    apos <= (ld_half * (4096 / 16));
                     ridx <= 0;
                     segw <= segs;
                     seg_ch <= segs[48-1:32];
@@ -681,10 +804,10 @@ always @(posedge clk) begin: fsm
                     row_addr <= ((segs[32-1:0] + (iy_lo * w)) + ix_lo);
                     r <= 0;
                     ch <= 0;
-                    state <= 6'b010010;
+                    state <= 6'b010011;
                 end
             end
-            6'b010010: begin
+            6'b010011: begin
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= row_addr;
                 if ((cols_in == w)) begin
@@ -693,43 +816,55 @@ always @(posedge clk) begin: fsm
                 else begin
                     rd_cmd_len <= cols_in;
                 end
+                gb <= 0;
+                gfill <= 0;
+                gdone <= 0;
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
-                    rd_ready <= 1;
-                    state <= 6'b010011;
+                    state <= 6'b010100;
                 end
             end
-            6'b010011: begin
+            6'b010100: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
-                else if (rd_valid) begin
-                    e_wr_en <= 1;
-                    e_wr_sel <= 0;
-                    e_wr_addr <= apos;
-                    e_wr_data <= rd_data;
-                    apos <= (apos + 1);
-                    if (rd_last) begin
-                        rd_ready <= 0;
+                else begin
+                    if (rd_take) begin
+                        gb <= g_next;
+                        gfill <= (g_rem + rd_cnt);
+                        gdone <= rd_tail;
+                    end
+                    else if (g_emit) begin
+                        gb <= (gb >>> (8 * 16));
+                        gfill <= g_rem;
+                    end
+                    if (g_emit) begin
+                        e_wr_en <= 1;
+                        e_wr_sel <= 0;
+                        e_wr_addr <= apos;
+                        e_wr_data <= gb[(8 * 16)-1:0];
+                        apos <= (apos + 1);
+                    end
+                    if (g_last) begin
                         if (((cols_in == w) || ((r + 1) == rows_in))) begin
                             r <= 0;
-                            state <= 6'b010001;
+                            state <= 6'b010010;
                         end
                         else begin
                             r <= (r + 1);
                             row_addr <= (row_addr + w);
-                            state <= 6'b010010;
+                            state <= 6'b010011;
                         end
                     end
                 end
             end
-            6'b010001: begin
+            6'b010010: begin
                 if (((ch + 1) < seg_ch)) begin
                     ch <= (ch + 1);
                     chan_addr <= (chan_addr + HW);
                     row_addr <= (chan_addr + HW);
-                    state <= 6'b010010;
+                    state <= 6'b010011;
                 end
                 else if (((ridx + 1) < nseg)) begin
                     ridx <= (ridx + 1);
@@ -738,10 +873,10 @@ always @(posedge clk) begin: fsm
                     chan_addr <= ((segw[96-1:64] + (iy_lo * w)) + ix_lo);
                     row_addr <= ((segw[96-1:64] + (iy_lo * w)) + ix_lo);
                     segw <= {64'h0, segw[(64 * 8)-1:64]};
-                    state <= 6'b010010;
+                    state <= 6'b010011;
                 end
                 else if (nxt) begin
-                    state <= 6'b010111;
+                    state <= 6'b011000;
                 end
                 else begin
                     cur_oy0 <= oy0;
@@ -752,12 +887,14 @@ always @(posedge clk) begin: fsm
                     cur_sw <= sw;
                     cur_cols <= cols_in;
                     cur_pleft <= pad_left;
+                    cur_rp <= rpitch;
+                    cur_cp <= cpitch;
                     cur_half <= ld_half;
                     ridx <= 0;
-                    state <= 6'b010100;
+                    state <= 6'b010101;
                 end
             end
-            6'b010100: begin
+            6'b010101: begin
                 e_wr_en <= 1;
                 e_wr_sel <= 3;
                 e_wr_addr <= ridx;
@@ -810,37 +947,43 @@ always @(posedge clk) begin: fsm
                     'hf: begin
                         e_wr_data <= (cur_half * 512);
                     end
-                    default: begin
+                    'h10: begin
                         e_wr_data <= cur_pleft;
                     end
+                    'h11: begin
+                        e_wr_data <= cur_rp;
+                    end
+                    default: begin
+                        e_wr_data <= cur_cp;
+                    end
                 endcase
-                if (($signed({1'b0, ridx}) == (17 - 1))) begin
+                if (($signed({1'b0, ridx}) == (19 - 1))) begin
                     ridx <= 0;
-                    state <= 6'b010101;
+                    state <= 6'b010110;
                 end
                 else begin
                     ridx <= (ridx + 1);
                 end
             end
-            6'b010101: begin
+            6'b010110: begin
                 e_start <= 1;
                 eng_active <= 1;
                 eng_low <= 0;
                 ewait <= 0;
-                state <= 6'b010110;
+                state <= 6'b010111;
             end
-            6'b010110: begin
+            6'b010111: begin
                 ewait <= (ewait + 1);
                 if ((ewait == 2)) begin
                     if (have_prev) begin
-                        state <= 6'b011000;
+                        state <= 6'b011001;
                     end
                     else begin
-                        state <= 6'b011100;
+                        state <= 6'b011101;
                     end
                 end
             end
-            6'b011100: begin
+            6'b011101: begin
                 if (((cur_ox0 + cur_sw) < wo)) begin
                     oy0 <= cur_oy0;
                     ox0 <= (cur_ox0 + cur_sw);
@@ -856,10 +999,10 @@ always @(posedge clk) begin: fsm
                     state <= 6'b001110;
                 end
                 else begin
-                    state <= 6'b010111;
+                    state <= 6'b011000;
                 end
             end
-            6'b010111: begin
+            6'b011000: begin
                 if ((e_done && (!eng_active))) begin
                     t_steps <= (t_steps + e_busy);
                     l_steps <= (l_steps + e_busy);
@@ -879,16 +1022,18 @@ always @(posedge clk) begin: fsm
                         cur_sw <= sw;
                         cur_cols <= cols_in;
                         cur_pleft <= pad_left;
+                        cur_rp <= rpitch;
+                        cur_cp <= cpitch;
                         cur_half <= ld_half;
                         ridx <= 0;
-                        state <= 6'b010100;
+                        state <= 6'b010101;
                     end
                     else begin
-                        state <= 6'b011000;
+                        state <= 6'b011001;
                     end
                 end
             end
-            6'b011000: begin
+            6'b011001: begin
                 ch <= 0;
                 bank <= 0;
                 r <= 0;
@@ -896,9 +1041,9 @@ always @(posedge clk) begin: fsm
                 rbase <= (prev_half * 512);
                 chan_addr <= (((o_addr + (co0 * HoWo)) + (prev_oy0 * wo)) + prev_ox0);
                 row_addr <= (((o_addr + (co0 * HoWo)) + (prev_oy0 * wo)) + prev_ox0);
-                state <= 6'b011001;
+                state <= 6'b011010;
             end
-            6'b011001: begin
+            6'b011010: begin
                 wr_cmd_valid <= 1;
                 wr_cmd_addr <= row_addr;
                 p <= 0;
@@ -916,13 +1061,13 @@ always @(posedge clk) begin: fsm
                 end
                 if ((wr_cmd_valid && wr_cmd_ready)) begin
                     wr_cmd_valid <= 0;
-                    state <= 6'b011010;
+                    state <= 6'b011011;
                 end
             end
-            6'b011010: begin
+            6'b011011: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else begin
                     sq1 <= s_issue;
@@ -953,30 +1098,30 @@ always @(posedge clk) begin: fsm
                     if (s_pop) begin
                         p <= (p + 1);
                         if (($signed({1'b0, p}) == ($signed({1'b0, plen}) - 1))) begin
-                            state <= 6'b011011;
+                            state <= 6'b011100;
                         end
                     end
                 end
             end
-            6'b011011: begin
+            6'b011100: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (wr_done) begin
                     if (((prev_sw != wo) && ((r + 1) < prev_bo))) begin
                         r <= (r + 1);
                         row_addr <= (row_addr + wo);
                         rbase <= (rbase + prev_sw);
-                        state <= 6'b011001;
+                        state <= 6'b011010;
                     end
                     else if (((ch + 1) == gc)) begin
                         have_prev <= 0;
                         if (((cur_oy0 != prev_oy0) || (cur_ox0 != prev_ox0))) begin
-                            state <= 6'b011100;
+                            state <= 6'b011101;
                         end
                         else begin
-                            state <= 6'b011101;
+                            state <= 6'b011110;
                         end
                     end
                     else begin
@@ -993,23 +1138,23 @@ always @(posedge clk) begin: fsm
                             bank <= (bank + 1);
                             rbase <= tbase;
                         end
-                        state <= 6'b011001;
+                        state <= 6'b011010;
                     end
                 end
             end
-            6'b011101: begin
+            6'b011110: begin
                 if (((co0 + gc) >= cout)) begin
-                    state <= 6'b101000;
+                    state <= 6'b101001;
                 end
                 else begin
                     co0 <= (co0 + gc);
                     state <= 6'b001000;
                 end
             end
-            6'b011110: begin
-                state <= 6'b011111;
-            end
             6'b011111: begin
+                state <= 6'b100000;
+            end
+            6'b100000: begin
                 rd_cmd_valid <= 1;
                 if ((op == 2)) begin
                     rd_cmd_addr <= (chan_addr + ({y, 1'h0} * w));
@@ -1020,29 +1165,41 @@ always @(posedge clk) begin: fsm
                     rd_cmd_len <= w;
                 end
                 lx <= 0;
+                gb <= 0;
+                gfill <= 0;
+                gdone <= 0;
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
-                    rd_ready <= 1;
-                    state <= 6'b100000;
-                end
-            end
-            6'b100000: begin
-                if (rd_err) begin
-                    err_code <= 6;
-                    state <= 6'b101110;
-                end
-                else if (rd_valid) begin
-                    lb_we <= 1;
-                    lb_waddr <= lx;
-                    lb_wdata <= $signed(rd_data);
-                    lx <= (lx + 1);
-                    if (rd_last) begin
-                        rd_ready <= 0;
-                        state <= 6'b100001;
-                    end
+                    state <= 6'b100001;
                 end
             end
             6'b100001: begin
+                if (rd_err) begin
+                    err_code <= 6;
+                    state <= 6'b101111;
+                end
+                else begin
+                    if (rd_take) begin
+                        gb <= g_next;
+                        gfill <= (g_rem + rd_cnt);
+                        gdone <= rd_tail;
+                    end
+                    else if (g_emit) begin
+                        gb <= (gb >>> (8 * 16));
+                        gfill <= g_rem;
+                    end
+                    if (g_emit) begin
+                        lb_we <= 1;
+                        lb_waddr <= lx;
+                        lb_wdata <= gb[(8 * 16)-1:0];
+                        lx <= (lx + 1);
+                    end
+                    if (g_last) begin
+                        state <= 6'b100010;
+                    end
+                end
+            end
+            6'b100010: begin
                 wr_cmd_valid <= 1;
                 if ((op == 2)) begin
                     wr_cmd_addr <= (ochan + (y * wo));
@@ -1053,62 +1210,73 @@ always @(posedge clk) begin: fsm
                     wr_cmd_len <= (factor * wo);
                 end
                 lx <= 0;
-                rep <= 0;
                 rr <= 0;
                 pstep <= 0;
                 psum <= 0;
+                up_nk <= $signed(((wo + 16) - 1) >>> 4);
+                up_last <= ($signed({1'b0, wo}) - (($signed(((wo + 16) - 1) >>> 4) - 1) * 16));
                 if ((wr_cmd_valid && wr_cmd_ready)) begin
                     wr_cmd_valid <= 0;
+                    lb_raddr <= 0;
                     if ((op == 2)) begin
-                        lb_raddr <= 0;
-                        state <= 6'b100100;
+                        state <= 6'b100101;
                     end
                     else begin
-                        lb_raddr <= 0;
-                        state <= 6'b100010;
+                        state <= 6'b100011;
                     end
                 end
-            end
-            6'b100010: begin
-                state <= 6'b100011;
             end
             6'b100011: begin
+                state <= 6'b100100;
+            end
+            6'b100100: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
-                else if ((!wr_valid)) begin
-                    wr_valid <= 1;
-                    wr_data <= lb_q[8-1:0];
+                else if ((!wr_wvalid)) begin
+                    wr_wvalid <= 1;
+                    wr_word <= up_word;
+                    if (($signed({1'b0, lx}) == ($signed({1'b0, up_nk}) - 1))) begin
+                        wr_cnt <= up_last;
+                    end
+                    else begin
+                        wr_cnt <= 16;
+                    end
                 end
-                else if (wr_ready) begin
-                    wr_valid <= 0;
-                    if (($signed({1'b0, rep}) == ($signed({1'b0, factor}) - 1))) begin
-                        rep <= 0;
-                        if (($signed({1'b0, lx}) == ($signed({1'b0, w}) - 1))) begin
-                            lx <= 0;
-                            lb_raddr <= 0;
-                            if (($signed({1'b0, rr}) == ($signed({1'b0, factor}) - 1))) begin
-                                state <= 6'b100110;
-                            end
-                            else begin
-                                rr <= (rr + 1);
-                                state <= 6'b100010;
-                            end
+                else if (wr_wready) begin
+                    if (($signed({1'b0, lx}) == ($signed({1'b0, up_nk}) - 1))) begin
+                        wr_wvalid <= 0;
+                        lx <= 0;
+                        lb_raddr <= 0;
+                        if (($signed({1'b0, rr}) == ($signed({1'b0, factor}) - 1))) begin
+                            state <= 6'b100111;
                         end
                         else begin
-                            lx <= (lx + 1);
-                            lb_raddr <= (lx + 1);
-                            state <= 6'b100010;
+                            rr <= (rr + 1);
+                            state <= 6'b100011;
                         end
                     end
                     else begin
-                        rep <= (rep + 1);
-                        wr_valid <= 1;
+                        lx <= (lx + 1);
+                        if ((((lx + 1) & ($signed({1'b0, factor}) - 1)) == 0)) begin
+                            wr_wvalid <= 0;
+                            lb_raddr <= up_off;
+                            state <= 6'b100011;
+                        end
+                        else begin
+                            wr_word <= up_word;
+                            if (((lx + 1) == ($signed({1'b0, up_nk}) - 1))) begin
+                                wr_cnt <= up_last;
+                            end
+                            else begin
+                                wr_cnt <= 16;
+                            end
+                        end
                     end
                 end
             end
-            6'b100100: begin
+            6'b100101: begin
                 pstep <= (pstep + 1);
                 case (pstep)
                     'h0: begin
@@ -1116,26 +1284,26 @@ always @(posedge clk) begin: fsm
                     end
                     'h1: begin
                         lb_raddr <= (w + {lx, 1'h0});
-                        psum <= lb_q;
+                        psum <= lb_b;
                     end
                     'h2: begin
                         lb_raddr <= ((w + {lx, 1'h0}) + 1);
-                        psum <= (psum + lb_q);
+                        psum <= (psum + lb_b);
                     end
                     default: begin
-                        psum <= (psum + lb_q);
-                        state <= 6'b100101;
+                        psum <= (psum + lb_b);
+                        state <= 6'b100110;
                     end
                 endcase
             end
-            6'b100101: begin
+            6'b100110: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if ((!wr_valid)) begin
                     v = 0;
-                    v = (((psum + lb_q) + (4 * yzp)) - (4 * xzp));
+                    v = (((psum + lb_b) + (4 * yzp)) - (4 * xzp));
                     q = 0;
                     q = $signed(v >>> 2);
                     if (((v[2-1:0] == 3) || ((v[2-1:0] == 2) && (q[0] == 1)))) begin
@@ -1155,33 +1323,33 @@ always @(posedge clk) begin: fsm
                 else if (wr_ready) begin
                     wr_valid <= 0;
                     if (($signed({1'b0, lx}) == ($signed({1'b0, wo}) - 1))) begin
-                        state <= 6'b100110;
+                        state <= 6'b100111;
                     end
                     else begin
                         lx <= (lx + 1);
                         lb_raddr <= ((lx + 1) * 2);
                         pstep <= 0;
-                        state <= 6'b100100;
+                        state <= 6'b100101;
                     end
                 end
             end
-            6'b100110: begin
+            6'b100111: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (wr_done) begin
-                    state <= 6'b100111;
+                    state <= 6'b101000;
                 end
             end
-            6'b100111: begin
+            6'b101000: begin
                 if ((((op == 2) && ($signed({1'b0, y}) == ($signed({1'b0, ho}) - 1))) || ((op == 3) && ($signed({1'b0, y}) == ($signed({1'b0, h}) - 1))))) begin
                     y <= 0;
                     ochan <= (ochan + HoWo);
                     if (((ch + 1) < seg_ch)) begin
                         ch <= (ch + 1);
                         chan_addr <= (chan_addr + HW);
-                        state <= 6'b011110;
+                        state <= 6'b011111;
                     end
                     else if (((ridx + 1) < nseg)) begin
                         ridx <= (ridx + 1);
@@ -1189,27 +1357,27 @@ always @(posedge clk) begin: fsm
                         seg_ch <= segw[112-1:96];
                         chan_addr <= segw[96-1:64];
                         segw <= {64'h0, segw[(64 * 8)-1:64]};
-                        state <= 6'b011110;
+                        state <= 6'b011111;
                     end
                     else begin
-                        state <= 6'b101000;
+                        state <= 6'b101001;
                     end
                 end
                 else begin
                     y <= (y + 1);
-                    state <= 6'b011110;
+                    state <= 6'b011111;
                 end
             end
-            6'b101000: begin
+            6'b101001: begin
                 l_rdb <= (rd_bytes - rd0);
                 l_wrb <= (wr_bytes - wr0);
-                state <= 6'b101001;
-            end
-            6'b101001: begin
-                krec <= {l_wrb, l_rdb, l_fetch, l_store, l_load, l_steps, l_engine, l_cycles};
                 state <= 6'b101010;
             end
             6'b101010: begin
+                krec <= {l_wrb, l_rdb, l_fetch, l_store, l_load, l_steps, l_engine, l_cycles};
+                state <= 6'b101011;
+            end
+            6'b101011: begin
                 wr_cmd_valid <= 1;
                 wr_cmd_addr <= (cnt_base + {cur_layer, 5'h0});
                 wr_cmd_len <= 32;
@@ -1218,32 +1386,32 @@ always @(posedge clk) begin: fsm
                     wr_cmd_valid <= 0;
                     wr_valid <= 1;
                     wr_data <= krec[8-1:0];
-                    state <= 6'b101011;
+                    state <= 6'b101100;
                 end
             end
-            6'b101011: begin
+            6'b101100: begin
                 if (wr_ready) begin
                     krec <= {8'h0, krec[256-1:8]};
                     wr_data <= krec[16-1:8];
                     if ((p == 31)) begin
                         wr_valid <= 0;
-                        state <= 6'b101100;
+                        state <= 6'b101101;
                     end
                     else begin
                         p <= (p + 1);
                     end
                 end
             end
-            6'b101100: begin
+            6'b101101: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
                 else if (wr_done) begin
-                    state <= 6'b101101;
+                    state <= 6'b101110;
                 end
             end
-            6'b101101: begin
+            6'b101110: begin
                 if (((layer + 1) == nlayers)) begin
                     busy <= 0;
                     done <= 1;
@@ -1254,9 +1422,10 @@ always @(posedge clk) begin: fsm
                     state <= 6'b000100;
                 end
             end
-            6'b101110: begin
+            6'b101111: begin
                 rd_ready <= 0;
                 wr_valid <= 0;
+                wr_wvalid <= 0;
                 busy <= 0;
                 err <= 1;
                 state <= 6'b000000;
