@@ -12,10 +12,12 @@ Costs, in cycles (n bytes of a command at byte address a):
 - byte read command (weights, constants, descriptors, vector-op rows): 2 + n + 4, plus a bubble of 4 - (16 - a % 16) when the first beat
   is partial with fewer than 4 bytes and alone in a one-beat burst (the last beat of a 4 KB page):
   the DRAM takes 4 cycles to turn the next burst around;
-- conv store of one channel (S_CMD, S_DATA streaming one byte per cycle after 3 cycles of read
-  latency, S_DONE): 2 + (n + 3) + 3, plus
-  the wait for the DRAM to accept a last beat that opens a burst of its own (a W beat is accepted
-  no sooner than 5 cycles after the previous burst's last one, `_wr_tail`);
+- conv store of one channel, or one row of a strip (S_CMD, S_DATA, S_DONE), and an upsample's output
+  rows (V_WRCMD to V_DONE): chunks of up to 16 bytes a cycle into the write DMA; run cycle by cycle
+  against the DMA and DRAM write port (``_WritePort``), cached per page offset and length;
+- avgpool output row: 2 + 6 wo + 3, plus the wait for the DRAM to accept a last beat that opens a
+  burst of its own (a W beat is accepted no sooner than 5 cycles after the previous burst's last
+  one, `_wr_tail`);
 - the engine: active from the cycle after E_START for steps * max(K, min_steps) + drain_wait + 5.
 The tile pipeline (bands of rows by strips of columns) overlaps the engine run of tile n with the
 store of tile n-1 and the load of tile n+1; a cycle counts as a load or store stall only when the
@@ -126,10 +128,6 @@ def _wr_tail(addr: int, n: int, gap) -> int:
     return max(0, 5 - gap(b)) if b else 0
 
 
-def _gap1(b: int) -> int:  # conv store: one byte per cycle
-    return b
-
-
 class _Band:
     """Timeline of the controller after an engine start: segments in order, each charged to load or
     store only for the cycles after the engine has finished."""
@@ -197,12 +195,13 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
         oy0, bo, ox0, sw = tile
         E.seg(1, None)
         base = d.out_addr + co0 * howo + oy0 * d.wo + ox0
+        # (DRAM address, output-bank byte address, bytes): channel c is in bank c % R from tile c // R
         if sw == d.wo:
-            writes = [(base + c * howo, bo * d.wo) for c in range(gc)]
+            writes = [(base + c * howo, (c // R) * bo * sw, bo * d.wo) for c in range(gc)]
         else:
-            writes = [(base + c * howo + r * d.wo, sw) for c in range(gc) for r in range(bo)]
-        E.cmds([2 + n + 6 + _wr_tail(a, n, _gap1) for a, n in writes], 0, "store")
-        E.e.bytes_written += sum(n for _, n in writes)
+            writes = [(base + c * howo + r * d.wo, (c // R) * bo * sw + r * sw, sw) for c in range(gc) for r in range(bo)]
+        E.cmds([_conv_store(a % 4096, src % BUS_BYTES, n) for a, src, n in writes], 0, "store")
+        E.e.bytes_written += sum(n for _, _, n in writes)
 
     for co0 in range(0, d.cout, d.group):
         gc = min(d.group, d.cout - co0)
@@ -236,105 +235,154 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
     return t
 
 
+class _WritePort:
+    """The write DMA (rtl/axi_wr.py) taking chunks of up to 16 bytes for one command, and the DRAM
+    model's write port (tb/hdl/axi_ram_model.v), edge by edge: ``ready(cnt)`` is i_wready in this
+    cycle for a chunk of ``cnt`` bytes, ``edge(taken, cnt)`` advances one clock."""
+
+    def __init__(self, addr: int, total: int):
+        beats = (addr + total - 1) // BUS_BYTES - addr // BUS_BYTES + 1
+        self.awready, self.wbusy, self.wready, self.bvalid = 1, 0, 0, 0  # DRAM
+        self.act, self.awvalid, self.aw_beat, self.aw_left, self.out_cnt = 1, 0, addr // BUS_BYTES, beats, 0
+        self.w_beat, self.w_rem, self.w_inb, self.wvalid, self.wlast = addr // BUS_BYTES, beats, 0, 0, 0
+        self.ileft, self.cpos, self.cflush, self.done = total, addr % BUS_BYTES, 0, 0
+
+    @staticmethod
+    def _burst(b: int, left: int) -> int:
+        return min(MAX_BURST, PAGE_BEATS - b % PAGE_BEATS, left)
+
+    def ready(self, cnt: int) -> bool:
+        c_full = self.cpos + cnt >= BUS_BYTES or self.ileft == cnt
+        return bool(self.act and self.ileft != 0 and not self.cflush
+                    and (not c_full or not self.wvalid or self.wready))
+
+    def edge(self, taken: bool, cnt: int):
+        w_free = not self.wvalid or self.wready
+        # DRAM
+        awready = not self.wbusy and not self.bvalid
+        wbusy, bvalid = self.wbusy, self.bvalid
+        wready = self.wbusy and not (self.wvalid and self.wready and self.wlast)
+        if self.awvalid and self.awready:
+            wbusy, awready = 1, 0
+        if self.wvalid and self.wready and self.wlast:
+            wbusy, wready, bvalid = 0, 0, 1
+        if self.bvalid:
+            bvalid = 0
+        # DMA: bursts, B responses, done
+        bv = self.bvalid
+        issue = self.act and not self.awvalid and self.aw_left != 0 and self.out_cnt < 4
+        act, done = self.act, 0
+        if self.act and bv and self.out_cnt == 1 and self.aw_left == 0 and not self.awvalid:
+            act, done = 0, 1
+        awvalid, aw_left, aw_beat = self.awvalid, self.aw_left, self.aw_beat
+        if issue:
+            m = self._burst(self.aw_beat, self.aw_left)
+            awvalid, aw_left, aw_beat = 1, self.aw_left - m, self.aw_beat + m
+        elif self.awvalid and self.awready:
+            awvalid = 0
+        out_cnt = self.out_cnt + (1 if issue and not bv else -1 if bv and not issue else 0)
+        # chunk packer and W register
+        w_ld = False
+        ileft, cpos, cflush = self.ileft, self.cpos, self.cflush
+        if taken:
+            ileft = self.ileft - cnt
+            end = self.cpos + cnt
+            if end >= BUS_BYTES or self.ileft == cnt:
+                w_ld = True
+                if end >= BUS_BYTES:
+                    cpos, cflush = end - BUS_BYTES, int(self.ileft == cnt and end > BUS_BYTES)
+            else:
+                cpos = end
+        elif self.cflush and w_free:
+            w_ld, cflush = True, 0
+        wvalid, wlast, w_inb, w_beat, w_rem = self.wvalid, self.wlast, self.w_inb, self.w_beat, self.w_rem
+        if w_ld:
+            wn = self._burst(self.w_beat, self.w_rem)
+            wvalid = 1
+            wlast = int(wn == 1) if self.w_inb == 0 else int(self.w_inb == 1)
+            w_inb = wn - 1 if self.w_inb == 0 else self.w_inb - 1
+            w_beat, w_rem = self.w_beat + 1, self.w_rem - 1
+        elif self.wvalid and self.wready:
+            wvalid = 0
+        self.awready, self.wbusy, self.wready, self.bvalid = awready, wbusy, wready, bvalid
+        self.act, self.done, self.awvalid, self.aw_left, self.aw_beat = act, done, awvalid, aw_left, aw_beat
+        self.out_cnt, self.ileft, self.cpos, self.cflush = out_cnt, ileft, cpos, cflush
+        self.wvalid, self.wlast, self.w_inb, self.w_beat, self.w_rem = wvalid, wlast, w_inb, w_beat, w_rem
+
+
 @lru_cache(maxsize=1 << 14)
 def _upsample_write(addr: int, f: int, wo: int) -> int:
     """Cycles of an upsample's write (V_WRCMD to V_DONE): ``f`` output rows of ``wo`` bytes as one
-    command at ``addr`` (the timing repeats every 4 KB page), chunks of up to 16 bytes. A cycle by
-    cycle run of the controller's chunk source, the write DMA's chunk packer, W register and bursts
-    (rtl/axi_wr.py) and the DRAM model's write port (tb/hdl/axi_ram_model.v), edge by edge."""
+    command at ``addr`` (the timing repeats every 4 KB page), chunks of up to 16 bytes: the
+    controller's chunk source (V_ADDR, V_DATA) against the write port, cycle by cycle."""
     n_chunks = -(-wo // BUS_BYTES)
-    last_cnt = wo - BUS_BYTES * (n_chunks - 1)
-    total = f * wo
-    beats = (addr + total - 1) // BUS_BYTES - addr // BUS_BYTES + 1
-    # DRAM write port
-    awready, wbusy, wready, bvalid = 1, 0, 0, 0
-    # write DMA
-    act, awvalid, aw_beat, aw_left, out_cnt = 1, 0, addr // BUS_BYTES, beats, 0
-    w_beat, w_rem, w_inb, wvalid, wlast = addr // BUS_BYTES, beats, 0, 0, 0
-    ileft, cpos, cflush, done = total, addr % BUS_BYTES, 0, 0
-    # controller: V_ADDR, then V_DATA presenting chunk k of row rr
+    chunk_cnt = lambda j: wo - BUS_BYTES * (n_chunks - 1) if j == n_chunks - 1 else BUS_BYTES  # noqa: E731
+    port = _WritePort(addr, f * wo)
     state, k, rr, cvalid, cnt = "addr", 0, 0, 0, 0
     cycles = 2  # V_WRCMD: the command is taken on its second cycle, with the DMA idle
     while True:
         cycles += 1
-        if state == "done" and done:
+        if state == "done" and port.done:
             return cycles
-        burst = lambda b, left: min(MAX_BURST, PAGE_BEATS - b % PAGE_BEATS, left)  # noqa: E731
-        # combinational values of this cycle
-        c_full = cpos + cnt >= BUS_BYTES or ileft == cnt
-        iwready = act and ileft != 0 and not cflush and (not c_full or not wvalid or wready)
-        w_free = not wvalid or wready
-        taken = state == "data" and cvalid and iwready
-        # DRAM edge
-        n_awready = (not wbusy and not bvalid)
-        n_wbusy, n_wready, n_bvalid = wbusy, wbusy and not (wvalid and wready and wlast), bvalid
-        if awvalid and awready:
-            n_wbusy, n_awready = 1, 0
-        if wvalid and wready and wlast:
-            n_wbusy, n_wready, n_bvalid = 0, 0, 1
-        if bvalid:
-            n_bvalid = 0
-        # DMA edge
-        bv = bvalid
-        issue = act and not awvalid and aw_left != 0 and out_cnt < 4
-        n_act, n_done = act, 0
-        if act and bv and out_cnt == 1 and aw_left == 0 and not awvalid:
-            n_act, n_done = 0, 1
-        n_awvalid, n_aw_left, n_aw_beat = awvalid, aw_left, aw_beat
-        if issue:
-            m = burst(aw_beat, aw_left)
-            n_awvalid, n_aw_left, n_aw_beat = 1, aw_left - m, aw_beat + m
-        elif awvalid and awready:
-            n_awvalid = 0
-        n_out = out_cnt + (1 if issue and not bv else -1 if bv and not issue else 0)
-        w_ld = False
-        n_ileft, n_cpos, n_cflush = ileft, cpos, cflush
-        if taken:
-            n_ileft = ileft - cnt
-            end = cpos + cnt
-            if c_full:
-                w_ld = True
-                if end >= BUS_BYTES:
-                    n_cpos, n_cflush = end - BUS_BYTES, int(ileft == cnt and end > BUS_BYTES)
-            else:
-                n_cpos = end
-        elif cflush and w_free:
-            w_ld, n_cflush = True, 0
-        n_wvalid, n_wlast, n_w_inb, n_w_beat, n_w_rem = wvalid, wlast, w_inb, w_beat, w_rem
-        if w_ld:
-            wn = burst(w_beat, w_rem)
-            n_wvalid = 1
-            n_wlast = int(wn == 1) if w_inb == 0 else int(w_inb == 1)
-            n_w_inb = wn - 1 if w_inb == 0 else w_inb - 1
-            n_w_beat, n_w_rem = w_beat + 1, w_rem - 1
-        elif wvalid and wready:
-            n_wvalid = 0
-        # controller edge
-        n_state, n_k, n_rr, n_cvalid, n_cnt = state, k, rr, cvalid, cnt
-        chunk_cnt = lambda j: last_cnt if j == n_chunks - 1 else BUS_BYTES  # noqa: E731
+        taken = state == "data" and cvalid and port.ready(cnt)
+        port.edge(taken, cnt)
         if state == "addr":
-            n_state = "data"
+            state = "data"
         elif state == "data":
             if not cvalid:
-                n_cvalid, n_cnt = 1, chunk_cnt(k)
+                cvalid, cnt = 1, chunk_cnt(k)
             elif taken:
                 if k == n_chunks - 1:
-                    n_cvalid, n_k = 0, 0
+                    cvalid, k = 0, 0
                     if rr == f - 1:
-                        n_state = "done"
+                        state = "done"
                     else:
-                        n_rr, n_state = rr + 1, "addr"
+                        rr, state = rr + 1, "addr"
                 else:
-                    n_k = k + 1
-                    if (k + 1) % f == 0:
-                        n_cvalid, n_state = 0, "addr"
+                    k += 1
+                    if k % f == 0:
+                        cvalid, state = 0, "addr"
                     else:
-                        n_cnt = chunk_cnt(k + 1)
-        awready, wbusy, wready, bvalid = n_awready, n_wbusy, n_wready, n_bvalid
-        act, done, awvalid, aw_left, aw_beat, out_cnt = n_act, n_done, n_awvalid, n_aw_left, n_aw_beat, n_out
-        ileft, cpos, cflush = n_ileft, n_cpos, n_cflush
-        wvalid, wlast, w_inb, w_beat, w_rem = n_wvalid, n_wlast, n_w_inb, n_w_beat, n_w_rem
-        state, k, rr, cvalid, cnt = n_state, n_k, n_rr, n_cvalid, n_cnt
+                        cnt = chunk_cnt(k)
+
+
+@lru_cache(maxsize=1 << 14)
+def _conv_store(addr: int, src: int, n: int) -> int:
+    """Cycles of a conv store command (S_CMD to S_DONE): ``n`` bytes from output-bank byte address
+    ``src`` (only src % 16 matters) to DRAM ``addr`` (% 4096): bank words read back to back (data two
+    cycles after the address) into a 3-entry chunk queue whose head is the write DMA's chunk input,
+    a read issued only when the queue has room for it and for those in flight (rtl/controller.py)."""
+    off = src % BUS_BYTES
+    words = (off + n - 1) // BUS_BYTES + 1
+    cnts = [min(BUS_BYTES - off, n)] + [BUS_BYTES] * (words - 2) + ([(off + n - 1) % BUS_BYTES + 1] if words > 1 else [])
+    port = _WritePort(addr, n)
+    ip = popped = 0
+    sq1 = sq2 = None  # reads in flight: their chunk index (sq2 the older, its data now on the read port)
+    queue: list[int] = []  # chunk counts, the head first
+    cycles = 2  # S_CMD
+    state = "data"
+    while True:
+        cycles += 1
+        if state == "done":
+            if port.done:
+                return cycles
+            port.edge(False, 0)
+            continue
+        head = queue[0] if queue else 0
+        pop = bool(queue) and port.ready(head)
+        keep = len(queue) - pop
+        issue = ip < words and keep + (sq2 is not None) + (sq1 is not None) < 3
+        port.edge(pop, head)
+        if pop:
+            queue.pop(0)
+            popped += 1
+        if sq2 is not None:
+            queue.append(cnts[sq2])
+        sq2, sq1 = sq1, (ip if issue else None)
+        if issue:
+            ip += 1
+        if pop and popped == words:
+            state = "done"
 
 
 def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:

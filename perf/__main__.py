@@ -64,8 +64,8 @@ def section_model(args, hw):
         f"parsing excluded)")
     log()
     log("  The cycle model (compiler.estimate) equals the RTL's counters on every layer the RTL simulates")
-    log("  (tests/test_perf_model.py). The controller loads activations a bus beat (16 B) per cycle, but")
-    log("  stores a byte per cycle and runs the vector ops byte by byte, so DRAM streaming, not the")
+    log("  (tests/test_perf_model.py). The controller moves a bus beat (16 B) per cycle, but re-reads the")
+    log("  3x3 halo of every tile and writes every layer to DRAM, so DRAM streaming, not the")
     log(f"  array, dominates: {f.cycles / 1e6:.0f}M total cycles against {f.engine_cycles / 1e6:.1f}M engine cycles.")
     return f
 

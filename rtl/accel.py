@@ -98,7 +98,7 @@ def accel_verilog(cfg: EngineConfig) -> str:
         "wire wr_cmd_valid, wr_cmd_ready, wr_valid, wr_ready, wr_done, wr_err, wr_busy_unused, wr_wvalid, wr_wready;",
         f"wire [{8 * ACT_WORD - 1}:0] wr_word;\nwire [{ACT_WORD.bit_length() - 1}:0] wr_cnt;",
         "wire e_start, e_done, e_wr_en;\nwire [31:0] e_cycles, e_busy;\nwire [1:0] e_wr_sel;\nwire [7:0] e_wr_bank;",
-        f"wire [23:0] e_wr_addr, e_rd_addr;\nwire [{WR_BITS - 1}:0] e_wr_data;\nwire [{8 * R - 1}:0] e_rd_data;",
+        f"wire [23:0] e_wr_addr, e_rd_addr;\nwire [{WR_BITS - 1}:0] e_wr_data;\nwire [{8 * ACT_WORD * R - 1}:0] e_rd_data;",
         "assign start = wr_pulse[0] & rw_q[0];\nassign irq_en = rw_q[1];\nassign irq_ack = wr_pulse[3];",
         f"assign ro_d = {{{32 * (nro - 10)}'d0, 16'd{R}, 16'd{cfg.cols}, bytes_wr, bytes_rd, t_fetch, t_store, "
         f"t_load, t_steps, t_engine, t_cycles, cur_layer, err_code, 5'd0, err, done, busy}};"

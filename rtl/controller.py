@@ -67,7 +67,7 @@ def controller_signals(rows: int):
         wr_data=_u(8), wr_wvalid=b(), wr_wready=b(), wr_word=_u(8 * ACT_WORD), wr_cnt=_u(ACT_WORD.bit_length()),
         wr_done=b(), wr_err=b(), wr_bytes=_u(32),
         e_start=b(), e_done=b(), e_cycles=_u(32), e_busy=_u(32), e_wr_en=b(), e_wr_sel=_u(2), e_wr_bank=_u(8),
-        e_wr_addr=_u(24), e_wr_data=_u(WR_BITS), e_rd_addr=_u(24), e_rd_data=_u(8 * rows),
+        e_wr_addr=_u(24), e_wr_data=_u(WR_BITS), e_rd_addr=_u(24), e_rd_data=_u(8 * ACT_WORD * rows),
     )
 
 
@@ -90,6 +90,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                e_start, e_done, e_cycles, e_busy, e_wr_en, e_wr_sel, e_wr_bank, e_wr_addr, e_wr_data, e_rd_addr,
                e_rd_data, *, rows, act_depth, wgt_depth, const_depth, out_depth, line_depth):
     R = rows
+    LWB = ACT_WORD.bit_length() - 1  # log2 of the buffer word's bytes
     TMUL, TSHIFT = _tile_count_constants(R)
     ACT_HALF, OUT_HALF = act_depth // 2, out_depth // 2  # double buffering: one half loads, one runs
     st = enum("IDLE", "HDR_CMD", "HDR_RX", "HDR_CHK", "DESC_CMD", "DESC_RX", "DECODE", "CHECK",
@@ -127,13 +128,21 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     cb = _u(4)
     ridx = _u(5)
     p, plen = _u(24), _u(24)
-    # conv store stream: reads issued (ip), in flight (sq1, sq2), queue fill (scnt) and its entries
-    ip = _u(24)
-    sq1, sq2 = Signal(bool(0)), Signal(bool(0))
+    # conv store stream of chunks (output-bank words): reads issued (ip of s_words), in flight (sq1,
+    # sq2 with their byte counts sc1, sc2 and whether it is the first, shifted by s_off: sf1, sf2),
+    # queue fill (scnt) and the entries behind the head (sk1, sk2 and their counts)
+    CW = ACT_WORD.bit_length()
+    ip, s_words, s_lastw = _u(24), _u(24), _u(24)
+    sq1, sq2, sf1, sf2 = [Signal(bool(0)) for _ in range(4)]
+    sc1, sc2, s_c = _u(CW), _u(CW), _u(CW)
+    s_first, s_lastc = _u(CW), _u(CW)  # bytes of the first and of the last chunk
+    s_off = _u(LWB)
     scnt = _u(2)
-    sk1, sk2 = _u(8), _u(8)
+    sk1, sk2 = _u(8 * ACT_WORD), _u(8 * ACT_WORD)
+    sk1c, sk2c = _u(CW), _u(CW)
     s_pop, s_issue = Signal(bool(0)), Signal(bool(0))
     s_keep = _u(2)  # entries that stay in the queue this cycle (scnt minus a pop)
+    s_in = _u(8 * ACT_WORD)  # the chunk arriving from the read port
     rr = _u(5)
     lx = _u(16)
     psum = _s(12)
@@ -153,7 +162,6 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     # command (a channel's rows, or one row of a strip) starts at a whole buffer word
     rpitch, cpitch, cur_rp, cur_cp = _u(16), _u(32), _u(16), _u(32)
     # word gearbox of activation loads: DMA chunks (a beat's bytes) in, ACT_WORD-byte words out
-    LWB = ACT_WORD.bit_length() - 1
     gb = _u(16 * ACT_WORD)  # bytes not yet written, the next at the bottom; zero above gfill
     gfill = _u(LWB + 2)
     gdone = Signal(bool(0))  # the command's last chunk is in gb
@@ -186,11 +194,11 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     rd0, wr0, l_rdb, l_wrb = _u(32), _u(32), _u(32), _u(32)
     krec = _u(256)
 
-    bank_out = _u(8 * R)  # the output bank of the channel being stored, in the low byte
+    bank_out = _u(8 * ACT_WORD * R)  # the word of the bank being stored, in the low bits
 
     @always_comb
     def select_bank():
-        bank_out.next = e_rd_data >> concat(bank, intbv(0)[3:])
+        bank_out.next = e_rd_data >> concat(bank, intbv(0)[LWB + 3:])
 
     @always_comb
     def gearbox():
@@ -214,13 +222,27 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
 
     @always_comb
     def store_stream():
-        s_pop.next = wr_valid and wr_ready
-        if wr_valid and wr_ready:
+        s_pop.next = wr_wvalid and wr_wready
+        if wr_wvalid and wr_wready:
             s_keep.next = scnt - 1
         else:
             s_keep.next = scnt
         # room for the read: what stays, what arrives now, what is in flight, and this read
-        s_issue.next = state == st.S_DATA and ip < plen and s_keep + sq2 + sq1 < 3
+        s_issue.next = state == st.S_DATA and ip < s_words and s_keep + sq2 + sq1 < 3
+        # this read's byte count: the first chunk from s_off, whole words, the last up to the end
+        # (separate ifs: MyHDL turns an if/elif chain on ip into a case statement with a wrong label)
+        s_c.next = ACT_WORD
+        if ip == s_lastw:
+            s_c.next = s_lastc
+        if ip == 0:
+            s_c.next = s_first
+
+    @always_comb
+    def store_chunk():
+        if sf2:
+            s_in.next = bank_out[8 * ACT_WORD:] >> concat(s_off, intbv(0)[3:])
+        else:
+            s_in.next = bank_out[8 * ACT_WORD:]
 
     @always(clk.posedge)
     def line_buffer():
@@ -789,7 +811,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 chan_addr.next = o_addr + co0 * HoWo + prev_oy0 * wo + prev_ox0
                 row_addr.next = o_addr + co0 * HoWo + prev_oy0 * wo + prev_ox0
                 state.next = st.S_CMD
-            elif state == st.S_CMD:
+            elif state == st.S_CMD:  # the command is taken on the 2nd cycle at the soonest: plen is set
                 wr_cmd_valid.next = 1
                 wr_cmd_addr.next = row_addr
                 p.next = 0
@@ -803,37 +825,56 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 else:
                     wr_cmd_len.next = prev_sw
                     plen.next = prev_sw
+                # chunks: the bank words from rbase to rbase + plen - 1
+                s_off.next = rbase[LWB:]
+                s_words.next = ((rbase[LWB:] + plen - 1) >> LWB) + 1
+                s_lastw.next = (rbase[LWB:] + plen - 1) >> LWB
+                if ACT_WORD - rbase[LWB:] < plen:
+                    s_first.next = ACT_WORD - rbase[LWB:]
+                else:
+                    s_first.next = plen
+                s_lastc.next = ((rbase + plen - 1) & (ACT_WORD - 1)) + 1
                 if wr_cmd_valid and wr_cmd_ready:
                     wr_cmd_valid.next = 0
                     state.next = st.S_DATA
             elif state == st.S_DATA:
-                # One byte per cycle: bank reads are issued back to back (data 2 cycles after the
-                # address, sq1/sq2 track them) into a 3-entry queue whose head is wr_data/wr_valid;
-                # a read is issued only if the queue has room for it and for those in flight.
+                # A chunk (up to a word) per cycle: bank words are read back to back (data 2 cycles
+                # after the address; sq1/sq2 track them) into a 3-entry queue whose head is
+                # wr_word/wr_cnt/wr_wvalid; a read is issued only if the queue has room for it and
+                # for those in flight.
                 if wr_err:
                     err_code.next = 7
                     state.next = st.FAIL
                 else:
                     sq1.next = s_issue
                     sq2.next = sq1
+                    sf1.next = ip == 0
+                    sf2.next = sf1
+                    sc1.next = s_c
+                    sc2.next = sc1
                     if s_issue:
-                        e_rd_addr.next = rbase + ip
+                        e_rd_addr.next = (rbase >> LWB) + ip
                         ip.next = ip + 1
                     if s_pop:
-                        wr_data.next = sk1
+                        wr_word.next = sk1
+                        wr_cnt.next = sk1c
                         sk1.next = sk2
-                    if sq2:  # the byte read two cycles ago joins the queue behind what stays
+                        sk1c.next = sk2c
+                    if sq2:  # the word read two cycles ago joins the queue behind what stays
                         if s_keep == 0:
-                            wr_data.next = bank_out[8:]
+                            wr_word.next = s_in
+                            wr_cnt.next = sc2
                         elif s_keep == 1:
-                            sk1.next = bank_out[8:]
+                            sk1.next = s_in
+                            sk1c.next = sc2
                         else:
-                            sk2.next = bank_out[8:]
+                            sk2.next = s_in
+                            sk2c.next = sc2
                     scnt.next = s_keep + sq2
-                    wr_valid.next = s_keep + sq2 != 0
+                    wr_wvalid.next = s_keep + sq2 != 0
                     if s_pop:
                         p.next = p + 1
-                        if p == plen - 1:
+                        if p == s_words - 1:
                             state.next = st.S_DONE
             elif state == st.S_DONE:
                 if wr_err:
@@ -1083,5 +1124,5 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             else:  # unreachable encodings of the state register
                 state.next = st.IDLE
 
-    return select_bank, gearbox, gearbox_data, store_stream, line_buffer, line_byte, line_byte2, upsample_shift,\
+    return select_bank, gearbox, gearbox_data, store_stream, store_chunk, line_buffer, line_byte, line_byte2, upsample_shift,\
         upsample_word, interrupt, fsm

@@ -7,7 +7,8 @@ ce_engine ports: clk, rst, start, done, cycles (32), busy (32);
 write port wr_en, wr_sel (0 activations, 1 weights, 2 constants, 3 layer register), wr_bank (row
 unit for weights/constants), wr_addr, wr_data (128: activations are written ACT_WORD = 16 bytes at a
 word address, byte i at byte address 16*wr_addr + i; constants are bias<<34 | mant<<10 | exp&0x3ff);
-read port rd_addr -> rd_data (R bytes, byte i from output bank i, one cycle later).
+read port rd_addr (a word address) -> rd_data (R words of ACT_WORD bytes, word i from output bank i,
+one cycle later).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from myhdl import Signal, always, block, intbv
 
 from rtl.array import array, array_verilog, row, row_verilog
 from rtl.config import EngineConfig
-from rtl.feeder import ACT_WORD, ADDR_BITS, CONST_BITS, WR_BITS, fcol, rowu
+from rtl.axi_common import convert_stable
+from rtl.feeder import ACT_WORD, ADDR_BITS, CONST_BITS, WR_BITS, fcol, out_lane, rowu
 from rtl.hdl import attach_verilog, convert, mark_ports
 from rtl.pe import pe, pe_signals
 from rtl.ppu import PPU_LATENCY, ppu, ppu_signals
@@ -73,7 +75,7 @@ def _rowu(cfg):
     return rowu(_u(1), _u(1), *(i[k] for k in i), *(o[k] for k in o), _s(8), _s(32), _u(1),
                 p["i_valid"], p["i_acc"], p["i_bias"], p["i_mant"], p["i_exp"], p["i_tag"],
                 p["o_valid"], p["o_y"], p["o_tag"], _u(1), _u(1), _u(ADDR_BITS), _u(CONST_BITS),
-                _u(ADDR_BITS), _s(8), wdepth=cfg.wgt_depth, cdepth=cfg.const_depth, odepth=cfg.out_depth)
+                _u(ADDR_BITS), _u(8 * ACT_WORD), wdepth=cfg.wgt_depth, cdepth=cfg.const_depth, odepth=cfg.out_depth)
 
 
 def _seq(cfg):
@@ -96,6 +98,7 @@ def engine(clk, rst, start, done, cycles, busy, wr_en, wr_sel, wr_bank, wr_addr,
 
 def engine_verilog(cfg: EngineConfig) -> str:
     R, C = cfg.rows, cfg.cols
+    W = 8 * ACT_WORD  # bits of an output-bank read word
     A, nb = ADDR_BITS, max(cfg.cols, cfg.rows).bit_length() + 1
     t = ["// layer registers broadcast to the feeders and row units",
          "wire [15:0] l_w;\nwire [1:0] l_stride;\nwire signed [7:0] l_xzp, l_yzp, l_qmin, l_qmax;",
@@ -134,7 +137,7 @@ def engine_verilog(cfg: EngineConfig) -> str:
             f" .d_in(d_left[{32*i+31}:{32*i}]), .dv_in(dv_left[{i}]), .p_valid(pv_{i}), .p_acc(pacc_{i}),"
             f" .p_bias(pbias_{i}), .p_mant(pm_{i}), .p_exp(pe_{i}), .p_tag(pt_{i}), .q_valid(qv_{i}), .q_y(qy_{i}),"
             f" .q_tag(qt_{i}), .we_w(wew_{i}), .we_c(wec_{i}), .wr_addr(wr_addr), .wr_data(wr_data[{CONST_BITS - 1}:0]),"
-            f" .rd_addr(rd_addr), .rd_data(rd_data[{8*i+7}:{8*i}]));\n"
+            f" .rd_addr(rd_addr), .rd_data(rd_data[{W*i+W-1}:{W*i}]));\n"
             f"ce_ppu ppu{i} (.clk(clk), .i_valid(pv_{i}), .i_acc(pacc_{i}), .i_bias(pbias_{i}), .i_mant(pm_{i}),"
             f" .i_exp(pe_{i}), .i_yzp(l_yzp), .i_qmin(l_qmin), .i_qmax(l_qmax), .i_tag(pt_{i}),"
             f" .o_valid(qv_{i}), .o_y(qy_{i}), .o_tag(qt_{i}));")
@@ -151,10 +154,10 @@ def build(cfg: EngineConfig, directory: str) -> list[str]:
     files.append(convert(attach_verilog(a, array_verilog(R, C)), "ce_array", directory))
     files.append(convert(ppu(_u(1), **ppu_signals(ADDR_BITS)), "ce_ppu", directory))
     files.append(convert(_fcol(cfg), "ce_fcol", directory))
-    files.append(convert(_rowu(cfg), "ce_rowu", directory))
+    files.append(convert_stable(lambda: _rowu(cfg), "ce_rowu", directory, blocks=(out_lane,)))
     files.append(convert(_seq(cfg), "ce_seq", directory))
     e = engine(_u(1), _u(1), _u(1), _u(1), _u(32), _u(32), _u(1), _u(2), _u(8), _u(ADDR_BITS), _u(WR_BITS),
-               _u(ADDR_BITS), _u(8 * R))
+               _u(ADDR_BITS), _u(8 * ACT_WORD * R))
     files.append(convert(attach_verilog(e, engine_verilog(cfg)), "ce_engine", directory))
     with open(os.path.join(directory, "config.json"), "w") as f:
         f.write(cfg.to_json())

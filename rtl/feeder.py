@@ -12,15 +12,16 @@ Its successor's descriptor is addr + stride, ix + stride: the next output pixel 
 Data latency 2 (registered RAM read, then the pad mux).
 
 ce_rowu (row unit i): weight bank (output channels co = i mod R, layout [co//R][Cin*k*k]), constant
-bank ([co//R] -> bias | mantissa | exponent), output bank ([co//R][Ho*Wo]). It feeds weights (0 in
+bank ([co//R] -> bias | mantissa | exponent), output bank ([co//R][Ho*Wo]; ACT_WORD byte lanes:
+written a byte at a time by the PPU, read a word at a time, rd_addr a word address). It feeds weights (0 in
 bubble steps), latches the tile descriptor at each tile start (current -> draining), numbers the
 drained sums of its array row (column 0 first, one every 2 cycles), hands them with their output
 address to the row's PPU and writes the PPU's results.
 """
 
-from myhdl import Signal, always, always_comb, block, concat, intbv
+from myhdl import ConcatSignal, Signal, always, always_comb, block, concat, intbv
 
-__all__ = ["fcol", "rowu", "ADDR_BITS", "CONST_BITS", "ACT_WORD", "WR_BITS"]
+__all__ = ["fcol", "rowu", "out_lane", "ADDR_BITS", "CONST_BITS", "ACT_WORD", "WR_BITS"]
 
 ADDR_BITS = 24  # signed activation address / unsigned bank addresses
 CONST_BITS = 66  # bias 32 | mantissa 24 | exponent 10 (exponent in the low bits)
@@ -69,6 +70,22 @@ def fcol(clk, i_first, i_addr, i_iyok, i_ix, o_first, o_addr, o_iyok, o_ix, a_da
 
 
 @block
+def out_lane(clk, we, tag, y, rd_addr, q, *, lane, depth):
+    """Byte lane ``lane`` of an output bank: byte address tag is lane tag % ACT_WORD, row tag // ACT_WORD."""
+    LW = ACT_WORD.bit_length() - 1
+    ob = (depth - 1).bit_length()
+    mem = [Signal(intbv(0)[8:]) for _ in range(depth // ACT_WORD)]
+
+    @always(clk.posedge)
+    def ram():
+        if we and tag[LW:] == lane:
+            mem[tag[ob:LW]].next = y[8:]
+        q.next = mem[rd_addr[ob - LW:]]
+
+    return ram
+
+
+@block
 def rowu(clk, rst, i_valid, i_first, i_waddr, i_ctile, i_obase, i_ncols, i_rows, i_tok,
          o_valid, o_first, o_waddr, o_ctile, o_obase, o_ncols, o_rows, o_tok, w_data, d_in, dv_in,
          p_valid, p_acc, p_bias, p_mant, p_exp, p_tag, q_valid, q_y, q_tag,
@@ -76,7 +93,9 @@ def rowu(clk, rst, i_valid, i_first, i_waddr, i_ctile, i_obase, i_ncols, i_rows,
     wb, cb, ob = [(d - 1).bit_length() for d in (wdepth, cdepth, odepth)]
     wmem = [Signal(intbv(0, min=-128, max=128)) for _ in range(wdepth)]
     cmem = [Signal(intbv(0)[66:]) for _ in range(cdepth)]
-    omem = [Signal(intbv(0, min=-128, max=128)) for _ in range(odepth)]
+    oq = [Signal(intbv(0)[8:]) for _ in range(ACT_WORD)]
+    lanes = [out_lane(clk, q_valid, q_tag, q_y, rd_addr, oq[j], lane=j, depth=odepth) for j in range(ACT_WORD)]
+    oword = ConcatSignal(*reversed(oq))
     wq = Signal(intbv(0, min=-128, max=128))
     wv1 = Signal(bool(0))
     cq = Signal(intbv(0)[66:])
@@ -93,11 +112,8 @@ def rowu(clk, rst, i_valid, i_first, i_waddr, i_ctile, i_obase, i_ncols, i_rows,
             wmem[wr_addr[wb:]].next = wr_data[8:].signed()
         if we_c:
             cmem[wr_addr[cb:]].next = wr_data
-        if q_valid:
-            omem[q_tag[ob:]].next = q_y
         wq.next = wmem[i_waddr[wb:]]
         cq.next = cmem[cur_ctile[cb:]]
-        rd_data.next = omem[rd_addr[ob:]]
 
     @always(clk.posedge)
     def feed():
@@ -145,4 +161,8 @@ def rowu(clk, rst, i_valid, i_first, i_waddr, i_ctile, i_obase, i_ncols, i_rows,
             p_exp.next = dr_const[10:].signed()
             p_tag.next = dr_obase + cnt
 
-    return mems, feed, drain
+    @always_comb
+    def read_word():
+        rd_data.next = oword
+
+    return lanes, mems, read_word, feed, drain

@@ -121,7 +121,7 @@ ROWU_OUTPUTS = ("o_valid", "o_first", "o_waddr", "o_ctile", "o_obase", "o_ncols"
                 "p_valid", "p_acc", "p_bias", "p_mant", "p_exp", "p_tag", "rd_data")
 
 
-def rowu_model(v, wdepth, cdepth, odepth, *, ncols_bits=4, addr_bits=24):
+def rowu_model(v, wdepth, cdepth, odepth, *, ncols_bits=4, addr_bits=24, word=16):
     """Per-cycle outputs of one row unit (ce_rowu) for input streams ``v`` (dict of equal-length
     sequences: rst, i_valid, i_first, i_waddr, i_ctile, i_obase, i_ncols, i_rows, i_tok, d_in, dv_in,
     q_valid, q_y, q_tag, we_w, we_c, wr_addr, wr_data, rd_addr), one entry per cycle after the clock
@@ -131,12 +131,13 @@ def rowu_model(v, wdepth, cdepth, odepth, *, ncols_bits=4, addr_bits=24):
 
     Banks (index = the address's low bits): weights int8 [wdepth] written with wr_data[7:0] on we_w,
     constants [cdepth] (66 bits: bias 65:34 | mantissa 33:10 | exponent 9:0) on we_c, outputs int8
-    [odepth] written with q_y at q_tag on q_valid. Reads are registered and see the bank before
-    the same edge's write.
+    [odepth] written with q_y at q_tag on q_valid, read ``word`` bytes at a time (rd_addr a word
+    address; rd_data the list of its bytes, lane 0 first). Reads are registered and see the bank
+    before the same edge's write.
 
     Edge t: the descriptor is handed on (o_* = i_*, o_rows = max(i_rows - 1, 0)); w_data = the
     weight read at edge t-1 (wmem[i_waddr]) if i_valid was 1 at edge t-1, else 0 (latency 2);
-    rd_data = omem[rd_addr]. Drain (unless rst): at i_first the current tile (ok, obase, ncols and
+    rd_data = omem[word * rd_addr + lane]. Drain (unless rst): at i_first the current tile (ok, obase, ncols and
     the constant word cmem[cur_ctile] read at edge t-1) becomes the draining one, the new tile is
     current with ok = i_tok and i_rows > 0, and the drain count restarts at 0; otherwise dv_in
     counts (ncols_bits-bit wrap). Every edge: p_valid = dv_in and dr_ok and cnt < dr_ncols, p_acc =
@@ -154,7 +155,7 @@ def rowu_model(v, wdepth, cdepth, odepth, *, ncols_bits=4, addr_bits=24):
         # mems: registered reads of the banks before this edge's writes
         o["wq"] = wmem[g["i_waddr"] % wdepth]
         o["cq"] = None if r["cur_ctile"] is None else cmem[r["cur_ctile"] % cdepth]
-        o["rd_data"] = omem[g["rd_addr"] % odepth]
+        o["rd_data"] = [omem[(word * g["rd_addr"] + j) % odepth] for j in range(word)]
         if g["we_w"]:
             wmem[g["wr_addr"] % wdepth] = _wrap(g["wr_data"] & 0xFF, 8)
         if g["we_c"]:

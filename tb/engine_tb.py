@@ -16,7 +16,7 @@ SEL_ACT, SEL_WGT, SEL_CONST, SEL_REG = range(4)
 class EngineTB:
     def __init__(self, dut):
         self.dut = dut
-        self.rows = len(dut.rd_data) // 8
+        self.rows = len(dut.rd_data) // (8 * ACT_WORD)
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
 
     async def reset(self):
@@ -56,15 +56,17 @@ class EngineTB:
         return int(d.cycles.value), int(d.busy.value)
 
     async def read(self, n):
-        """n read-port words, one per cycle (rd_data registers omem[rd_addr] at each edge)."""
+        """Output-bank bytes 0..n-1 as n ints of R bytes (byte i from bank i), read a word address per
+        cycle (rd_data registers each bank's word at rd_addr at each edge: R words of ACT_WORD bytes)."""
         d = self.dut
-        words = []
-        for a in range(n):
+        out = []
+        for a in range(-(-n // ACT_WORD)):
             await FallingEdge(d.clk)
             d.rd_addr.value = a
             await RisingEdge(d.clk)
             await ReadOnly()
             # banks of channels past Cout are never written: X in Icarus, read as 0 (and discarded)
-            bits = str(d.rd_data.value).lower().replace("x", "0").replace("z", "0")
-            words.append(int(bits, 2))
-        return words
+            bits = int(str(d.rd_data.value).lower().replace("x", "0").replace("z", "0"), 2)
+            for lane in range(ACT_WORD):
+                out.append(sum(((bits >> (8 * (ACT_WORD * i + lane))) & 0xFF) << (8 * i) for i in range(self.rows)))
+        return out[:n]

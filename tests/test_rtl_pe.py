@@ -66,10 +66,16 @@ def pe_expected(v, acc0=None):
 
 
 def compare(got, want, ports):
-    """Per port: (mismatches, first differing cycle or None); a want of None is a don't-care."""
+    """Per port: (mismatches, first differing cycle or None); a want of None is a don't-care, also
+    for one lane of a port read as lanes."""
+    def differ(g, w):
+        if isinstance(w, list):
+            return any(wl is not None and gl != wl for gl, wl in zip(g, w, strict=True))
+        return w is not None and g != w
+
     res = {}
     for p in ports:
-        bad = [k for k, (g, w) in enumerate(zip(got[p], want[p], strict=True)) if w is not None and g != w]
+        bad = [k for k, (g, w) in enumerate(zip(got[p], want[p], strict=True)) if differ(g, w)]
         res[p] = (len(bad), bad[0] if bad else None)
     return res
 

@@ -93,25 +93,201 @@ input we_c;
 input [23:0] wr_addr;
 input [65:0] wr_data;
 input [23:0] rd_addr;
-output signed [7:0] rd_data;
-reg signed [7:0] rd_data;
+output [127:0] rd_data;
+wire [127:0] rd_data;
 
-reg [7:0] cnt;
+reg signed [7:0] wq;
 reg [65:0] cq;
 reg [23:0] cur_ctile;
-reg [7:0] cur_ncols;
-reg [23:0] cur_obase;
-reg cur_ok;
-reg [65:0] dr_const;
-reg [7:0] dr_ncols;
-reg [23:0] dr_obase;
-reg dr_ok;
-reg signed [7:0] wq;
+wire [127:0] oword;
 reg wv1;
+reg cur_ok;
+reg dr_ok;
+reg [7:0] cnt;
+reg [23:0] dr_obase;
+reg [23:0] cur_obase;
+reg [7:0] dr_ncols;
+reg [7:0] cur_ncols;
+reg [65:0] dr_const;
+reg [7:0] out_lane0_q;
+reg [7:0] out_lane1_q;
+reg [7:0] out_lane2_q;
+reg [7:0] out_lane3_q;
+reg [7:0] out_lane4_q;
+reg [7:0] out_lane5_q;
+reg [7:0] out_lane6_q;
+reg [7:0] out_lane7_q;
+reg [7:0] out_lane8_q;
+reg [7:0] out_lane9_q;
+reg [7:0] out_lane10_q;
+reg [7:0] out_lane11_q;
+reg [7:0] out_lane12_q;
+reg [7:0] out_lane13_q;
+reg [7:0] out_lane14_q;
+reg [7:0] out_lane15_q;
 reg [65:0] cmem [0:8-1];
-reg signed [7:0] omem [0:16384-1];
 reg signed [7:0] wmem [0:4096-1];
+reg [7:0] out_lane0_mem [0:1024-1];
+reg [7:0] out_lane1_mem [0:1024-1];
+reg [7:0] out_lane2_mem [0:1024-1];
+reg [7:0] out_lane3_mem [0:1024-1];
+reg [7:0] out_lane4_mem [0:1024-1];
+reg [7:0] out_lane5_mem [0:1024-1];
+reg [7:0] out_lane6_mem [0:1024-1];
+reg [7:0] out_lane7_mem [0:1024-1];
+reg [7:0] out_lane8_mem [0:1024-1];
+reg [7:0] out_lane9_mem [0:1024-1];
+reg [7:0] out_lane10_mem [0:1024-1];
+reg [7:0] out_lane11_mem [0:1024-1];
+reg [7:0] out_lane12_mem [0:1024-1];
+reg [7:0] out_lane13_mem [0:1024-1];
+reg [7:0] out_lane14_mem [0:1024-1];
+reg [7:0] out_lane15_mem [0:1024-1];
 
+assign oword[128-1:120] = out_lane15_q;
+assign oword[120-1:112] = out_lane14_q;
+assign oword[112-1:104] = out_lane13_q;
+assign oword[104-1:96] = out_lane12_q;
+assign oword[96-1:88] = out_lane11_q;
+assign oword[88-1:80] = out_lane10_q;
+assign oword[80-1:72] = out_lane9_q;
+assign oword[72-1:64] = out_lane8_q;
+assign oword[64-1:56] = out_lane7_q;
+assign oword[56-1:48] = out_lane6_q;
+assign oword[48-1:40] = out_lane5_q;
+assign oword[40-1:32] = out_lane4_q;
+assign oword[32-1:24] = out_lane3_q;
+assign oword[24-1:16] = out_lane2_q;
+assign oword[16-1:8] = out_lane1_q;
+assign oword[8-1:0] = out_lane0_q;
+
+
+always @(posedge clk) begin: out_lane0_ram
+    if ((q_valid && (q_tag[4-1:0] == 0))) begin
+        out_lane0_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    end
+    out_lane0_q <= out_lane0_mem[rd_addr[(14 - 4)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane1_ram
+    if ((q_valid && (q_tag[4-1:0] == 1))) begin
+        out_lane1_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    end
+    out_lane1_q <= out_lane1_mem[rd_addr[(14 - 4)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane2_ram
+    if ((q_valid && (q_tag[4-1:0] == 2))) begin
+        out_lane2_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    end
+    out_lane2_q <= out_lane2_mem[rd_addr[(14 - 4)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane3_ram
+    if ((q_valid && (q_tag[4-1:0] == 3))) begin
+        out_lane3_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    end
+    out_lane3_q <= out_lane3_mem[rd_addr[(14 - 4)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane4_ram
+    if ((q_valid && (q_tag[4-1:0] == 4))) begin
+        out_lane4_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    end
+    out_lane4_q <= out_lane4_mem[rd_addr[(14 - 4)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane5_ram
+    if ((q_valid && (q_tag[4-1:0] == 5))) begin
+        out_lane5_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    end
+    out_lane5_q <= out_lane5_mem[rd_addr[(14 - 4)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane6_ram
+    if ((q_valid && (q_tag[4-1:0] == 6))) begin
+        out_lane6_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    end
+    out_lane6_q <= out_lane6_mem[rd_addr[(14 - 4)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane7_ram
+    if ((q_valid && (q_tag[4-1:0] == 7))) begin
+        out_lane7_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    end
+    out_lane7_q <= out_lane7_mem[rd_addr[(14 - 4)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane8_ram
+    if ((q_valid && (q_tag[4-1:0] == 8))) begin
+        out_lane8_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    end
+    out_lane8_q <= out_lane8_mem[rd_addr[(14 - 4)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane9_ram
+    if ((q_valid && (q_tag[4-1:0] == 9))) begin
+        out_lane9_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    end
+    out_lane9_q <= out_lane9_mem[rd_addr[(14 - 4)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane10_ram
+    if ((q_valid && (q_tag[4-1:0] == 10))) begin
+        out_lane10_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    end
+    out_lane10_q <= out_lane10_mem[rd_addr[(14 - 4)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane11_ram
+    if ((q_valid && (q_tag[4-1:0] == 11))) begin
+        out_lane11_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    end
+    out_lane11_q <= out_lane11_mem[rd_addr[(14 - 4)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane12_ram
+    if ((q_valid && (q_tag[4-1:0] == 12))) begin
+        out_lane12_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    end
+    out_lane12_q <= out_lane12_mem[rd_addr[(14 - 4)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane13_ram
+    if ((q_valid && (q_tag[4-1:0] == 13))) begin
+        out_lane13_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    end
+    out_lane13_q <= out_lane13_mem[rd_addr[(14 - 4)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane14_ram
+    if ((q_valid && (q_tag[4-1:0] == 14))) begin
+        out_lane14_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    end
+    out_lane14_q <= out_lane14_mem[rd_addr[(14 - 4)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane15_ram
+    if ((q_valid && (q_tag[4-1:0] == 15))) begin
+        out_lane15_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    end
+    out_lane15_q <= out_lane15_mem[rd_addr[(14 - 4)-1:0]];
+end
 
 
 always @(posedge clk) begin: mems
@@ -121,13 +297,13 @@ always @(posedge clk) begin: mems
     if (we_c) begin
         cmem[wr_addr[3-1:0]] <= wr_data;
     end
-    if (q_valid) begin
-        omem[q_tag[14-1:0]] <= q_y;
-    end
     wq <= wmem[i_waddr[12-1:0]];
     cq <= cmem[cur_ctile[3-1:0]];
-    rd_data <= omem[rd_addr[14-1:0]];
 end
+
+
+
+assign rd_data = oword;
 
 
 always @(posedge clk) begin: feed

@@ -154,7 +154,7 @@ output [127:0] e_wr_data;
 reg [127:0] e_wr_data;
 output [23:0] e_rd_addr;
 reg [23:0] e_rd_addr;
-input [127:0] e_rd_data;
+input [2047:0] e_rd_data;
 
 reg [31:0] HW;
 reg [31:0] HoWo;
@@ -162,7 +162,7 @@ reg [19:0] K;
 reg [23:0] apos;
 reg [15:0] band;
 reg [7:0] bank;
-wire [127:0] bank_out;
+wire [2047:0] bank_out;
 reg [15:0] bo;
 reg [31:0] c_addr;
 reg [3:0] cb;
@@ -260,15 +260,28 @@ reg [31:0] row_addr;
 reg [15:0] rows_in;
 reg [15:0] rpitch;
 reg [4:0] rr;
+reg [4:0] s_c;
+reg [4:0] s_first;
+reg [127:0] s_in;
 reg s_issue;
 reg [1:0] s_keep;
+reg [4:0] s_lastc;
+reg [23:0] s_lastw;
+reg [3:0] s_off;
 reg s_pop;
+reg [23:0] s_words;
+reg [4:0] sc1;
+reg [4:0] sc2;
 reg [1:0] scnt;
 reg [15:0] seg_ch;
 reg [511:0] segs;
 reg [511:0] segw;
-reg [7:0] sk1;
-reg [7:0] sk2;
+reg sf1;
+reg sf2;
+reg [127:0] sk1;
+reg [4:0] sk1c;
+reg [127:0] sk2;
+reg [4:0] sk2c;
 reg sq1;
 reg sq2;
 reg [5:0] state;
@@ -296,7 +309,7 @@ reg [127:0] lb [0:256-1];
 
 
 
-assign bank_out = (e_rd_data >>> {bank, 3'h0});
+assign bank_out = (e_rd_data >>> {bank, 7'h0});
 
 
 always @(gdone, gfill, rd_cnt, state) begin: gearbox
@@ -325,15 +338,32 @@ always @(g_rem, gb, gfill, rd_word) begin: gearbox_data
 end
 
 
-always @(ip, plen, s_keep, scnt, sq1, sq2, state, wr_ready, wr_valid) begin: store_stream
-    s_pop = (wr_valid && wr_ready);
-    if ((wr_valid && wr_ready)) begin
+always @(ip, s_first, s_keep, s_lastc, s_lastw, s_words, scnt, sq1, sq2, state, wr_wready, wr_wvalid) begin: store_stream
+    s_pop = (wr_wvalid && wr_wready);
+    if ((wr_wvalid && wr_wready)) begin
         s_keep = (scnt - 1);
     end
     else begin
         s_keep = scnt;
     end
-    s_issue = ((state == 6'b011011) && (ip < plen) && (((s_keep + sq2) + sq1) < 3));
+    s_issue = ((state == 6'b011011) && (ip < s_words) && (((s_keep + sq2) + sq1) < 3));
+    s_c = 16;
+    if ((ip == s_lastw)) begin
+        s_c = s_lastc;
+    end
+    if ((ip == 0)) begin
+        s_c = s_first;
+    end
+end
+
+
+always @(bank_out, s_off, sf2) begin: store_chunk
+    if (sf2) begin
+        s_in = (bank_out[(8 * 16)-1:0] >>> {s_off, 3'h0});
+    end
+    else begin
+        s_in = bank_out[(8 * 16)-1:0];
+    end
 end
 
 
@@ -1059,6 +1089,16 @@ always @(posedge clk) begin: fsm
                     wr_cmd_len <= prev_sw;
                     plen <= prev_sw;
                 end
+                s_off <= rbase[4-1:0];
+                s_words <= ($signed(((rbase[4-1:0] + plen) - 1) >>> 4) + 1);
+                s_lastw <= $signed(((rbase[4-1:0] + plen) - 1) >>> 4);
+                if (((16 - $signed({1'b0, rbase[4-1:0]})) < plen)) begin
+                    s_first <= (16 - rbase[4-1:0]);
+                end
+                else begin
+                    s_first <= plen;
+                end
+                s_lastc <= ((((rbase + plen) - 1) & (16 - 1)) + 1);
                 if ((wr_cmd_valid && wr_cmd_ready)) begin
                     wr_cmd_valid <= 0;
                     state <= 6'b011011;
@@ -1072,32 +1112,41 @@ always @(posedge clk) begin: fsm
                 else begin
                     sq1 <= s_issue;
                     sq2 <= sq1;
+                    sf1 <= (ip == 0);
+                    sf2 <= sf1;
+                    sc1 <= s_c;
+                    sc2 <= sc1;
                     if (s_issue) begin
-                        e_rd_addr <= (rbase + ip);
+                        e_rd_addr <= ((rbase >>> 4) + ip);
                         ip <= (ip + 1);
                     end
                     if (s_pop) begin
-                        wr_data <= sk1;
+                        wr_word <= sk1;
+                        wr_cnt <= sk1c;
                         sk1 <= sk2;
+                        sk1c <= sk2c;
                     end
                     if (sq2) begin
                         case (s_keep)
                             'h0: begin
-                                wr_data <= bank_out[8-1:0];
+                                wr_word <= s_in;
+                                wr_cnt <= sc2;
                             end
                             'h1: begin
-                                sk1 <= bank_out[8-1:0];
+                                sk1 <= s_in;
+                                sk1c <= sc2;
                             end
                             default: begin
-                                sk2 <= bank_out[8-1:0];
+                                sk2 <= s_in;
+                                sk2c <= sc2;
                             end
                         endcase
                     end
                     scnt <= (s_keep + sq2);
-                    wr_valid <= ((s_keep + sq2) != 0);
+                    wr_wvalid <= ((s_keep + sq2) != 0);
                     if (s_pop) begin
                         p <= (p + 1);
-                        if (($signed({1'b0, p}) == ($signed({1'b0, plen}) - 1))) begin
+                        if (($signed({1'b0, p}) == ($signed({1'b0, s_words}) - 1))) begin
                             state <= 6'b011100;
                         end
                     end

@@ -158,7 +158,7 @@ wire [1:0] e_wr_sel;
 wire [7:0] e_wr_bank;
 wire [23:0] e_wr_addr, e_rd_addr;
 wire [127:0] e_wr_data;
-wire [31:0] e_rd_data;
+wire [511:0] e_rd_data;
 assign start = wr_pulse[0] & rw_q[0];
 assign irq_en = rw_q[1];
 assign irq_ack = wr_pulse[3];

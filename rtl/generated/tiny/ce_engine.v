@@ -35,8 +35,8 @@ input [7:0] wr_bank;
 input [23:0] wr_addr;
 input [127:0] wr_data;
 input [23:0] rd_addr;
-output [31:0] rd_data;
-wire [31:0] rd_data;
+output [511:0] rd_data;
+wire [511:0] rd_data;
 
 
 
@@ -92,7 +92,7 @@ wire [23:0] pt_0, qt_0;
 wire signed [7:0] qy_0;
 wire wew_0 = wr_en & (wr_sel == 2'd1) & (wr_bank == 8'd0);
 wire wec_0 = wr_en & (wr_sel == 2'd2) & (wr_bank == 8'd0);
-ce_rowu ru0 (.clk(clk), .rst(rst), .i_valid(wv_0), .i_first(wf_0), .i_waddr(wa_0), .i_ctile(wc_0), .i_obase(wo_0), .i_ncols(wn_0), .i_rows(wr_0), .i_tok(wt_0), .o_valid(wv_1), .o_first(wf_1), .o_waddr(wa_1), .o_ctile(wc_1), .o_obase(wo_1), .o_ncols(wn_1), .o_rows(wr_1), .o_tok(wt_1), .w_data(w_left[7:0]), .d_in(d_left[31:0]), .dv_in(dv_left[0]), .p_valid(pv_0), .p_acc(pacc_0), .p_bias(pbias_0), .p_mant(pm_0), .p_exp(pe_0), .p_tag(pt_0), .q_valid(qv_0), .q_y(qy_0), .q_tag(qt_0), .we_w(wew_0), .we_c(wec_0), .wr_addr(wr_addr), .wr_data(wr_data[65:0]), .rd_addr(rd_addr), .rd_data(rd_data[7:0]));
+ce_rowu ru0 (.clk(clk), .rst(rst), .i_valid(wv_0), .i_first(wf_0), .i_waddr(wa_0), .i_ctile(wc_0), .i_obase(wo_0), .i_ncols(wn_0), .i_rows(wr_0), .i_tok(wt_0), .o_valid(wv_1), .o_first(wf_1), .o_waddr(wa_1), .o_ctile(wc_1), .o_obase(wo_1), .o_ncols(wn_1), .o_rows(wr_1), .o_tok(wt_1), .w_data(w_left[7:0]), .d_in(d_left[31:0]), .dv_in(dv_left[0]), .p_valid(pv_0), .p_acc(pacc_0), .p_bias(pbias_0), .p_mant(pm_0), .p_exp(pe_0), .p_tag(pt_0), .q_valid(qv_0), .q_y(qy_0), .q_tag(qt_0), .we_w(wew_0), .we_c(wec_0), .wr_addr(wr_addr), .wr_data(wr_data[65:0]), .rd_addr(rd_addr), .rd_data(rd_data[127:0]));
 ce_ppu ppu0 (.clk(clk), .i_valid(pv_0), .i_acc(pacc_0), .i_bias(pbias_0), .i_mant(pm_0), .i_exp(pe_0), .i_yzp(l_yzp), .i_qmin(l_qmin), .i_qmax(l_qmax), .i_tag(pt_0), .o_valid(qv_0), .o_y(qy_0), .o_tag(qt_0));
 wire pv_1, qv_1;
 wire signed [31:0] pacc_1, pbias_1;
@@ -102,7 +102,7 @@ wire [23:0] pt_1, qt_1;
 wire signed [7:0] qy_1;
 wire wew_1 = wr_en & (wr_sel == 2'd1) & (wr_bank == 8'd1);
 wire wec_1 = wr_en & (wr_sel == 2'd2) & (wr_bank == 8'd1);
-ce_rowu ru1 (.clk(clk), .rst(rst), .i_valid(wv_1), .i_first(wf_1), .i_waddr(wa_1), .i_ctile(wc_1), .i_obase(wo_1), .i_ncols(wn_1), .i_rows(wr_1), .i_tok(wt_1), .o_valid(wv_2), .o_first(wf_2), .o_waddr(wa_2), .o_ctile(wc_2), .o_obase(wo_2), .o_ncols(wn_2), .o_rows(wr_2), .o_tok(wt_2), .w_data(w_left[15:8]), .d_in(d_left[63:32]), .dv_in(dv_left[1]), .p_valid(pv_1), .p_acc(pacc_1), .p_bias(pbias_1), .p_mant(pm_1), .p_exp(pe_1), .p_tag(pt_1), .q_valid(qv_1), .q_y(qy_1), .q_tag(qt_1), .we_w(wew_1), .we_c(wec_1), .wr_addr(wr_addr), .wr_data(wr_data[65:0]), .rd_addr(rd_addr), .rd_data(rd_data[15:8]));
+ce_rowu ru1 (.clk(clk), .rst(rst), .i_valid(wv_1), .i_first(wf_1), .i_waddr(wa_1), .i_ctile(wc_1), .i_obase(wo_1), .i_ncols(wn_1), .i_rows(wr_1), .i_tok(wt_1), .o_valid(wv_2), .o_first(wf_2), .o_waddr(wa_2), .o_ctile(wc_2), .o_obase(wo_2), .o_ncols(wn_2), .o_rows(wr_2), .o_tok(wt_2), .w_data(w_left[15:8]), .d_in(d_left[63:32]), .dv_in(dv_left[1]), .p_valid(pv_1), .p_acc(pacc_1), .p_bias(pbias_1), .p_mant(pm_1), .p_exp(pe_1), .p_tag(pt_1), .q_valid(qv_1), .q_y(qy_1), .q_tag(qt_1), .we_w(wew_1), .we_c(wec_1), .wr_addr(wr_addr), .wr_data(wr_data[65:0]), .rd_addr(rd_addr), .rd_data(rd_data[255:128]));
 ce_ppu ppu1 (.clk(clk), .i_valid(pv_1), .i_acc(pacc_1), .i_bias(pbias_1), .i_mant(pm_1), .i_exp(pe_1), .i_yzp(l_yzp), .i_qmin(l_qmin), .i_qmax(l_qmax), .i_tag(pt_1), .o_valid(qv_1), .o_y(qy_1), .o_tag(qt_1));
 wire pv_2, qv_2;
 wire signed [31:0] pacc_2, pbias_2;
@@ -112,7 +112,7 @@ wire [23:0] pt_2, qt_2;
 wire signed [7:0] qy_2;
 wire wew_2 = wr_en & (wr_sel == 2'd1) & (wr_bank == 8'd2);
 wire wec_2 = wr_en & (wr_sel == 2'd2) & (wr_bank == 8'd2);
-ce_rowu ru2 (.clk(clk), .rst(rst), .i_valid(wv_2), .i_first(wf_2), .i_waddr(wa_2), .i_ctile(wc_2), .i_obase(wo_2), .i_ncols(wn_2), .i_rows(wr_2), .i_tok(wt_2), .o_valid(wv_3), .o_first(wf_3), .o_waddr(wa_3), .o_ctile(wc_3), .o_obase(wo_3), .o_ncols(wn_3), .o_rows(wr_3), .o_tok(wt_3), .w_data(w_left[23:16]), .d_in(d_left[95:64]), .dv_in(dv_left[2]), .p_valid(pv_2), .p_acc(pacc_2), .p_bias(pbias_2), .p_mant(pm_2), .p_exp(pe_2), .p_tag(pt_2), .q_valid(qv_2), .q_y(qy_2), .q_tag(qt_2), .we_w(wew_2), .we_c(wec_2), .wr_addr(wr_addr), .wr_data(wr_data[65:0]), .rd_addr(rd_addr), .rd_data(rd_data[23:16]));
+ce_rowu ru2 (.clk(clk), .rst(rst), .i_valid(wv_2), .i_first(wf_2), .i_waddr(wa_2), .i_ctile(wc_2), .i_obase(wo_2), .i_ncols(wn_2), .i_rows(wr_2), .i_tok(wt_2), .o_valid(wv_3), .o_first(wf_3), .o_waddr(wa_3), .o_ctile(wc_3), .o_obase(wo_3), .o_ncols(wn_3), .o_rows(wr_3), .o_tok(wt_3), .w_data(w_left[23:16]), .d_in(d_left[95:64]), .dv_in(dv_left[2]), .p_valid(pv_2), .p_acc(pacc_2), .p_bias(pbias_2), .p_mant(pm_2), .p_exp(pe_2), .p_tag(pt_2), .q_valid(qv_2), .q_y(qy_2), .q_tag(qt_2), .we_w(wew_2), .we_c(wec_2), .wr_addr(wr_addr), .wr_data(wr_data[65:0]), .rd_addr(rd_addr), .rd_data(rd_data[383:256]));
 ce_ppu ppu2 (.clk(clk), .i_valid(pv_2), .i_acc(pacc_2), .i_bias(pbias_2), .i_mant(pm_2), .i_exp(pe_2), .i_yzp(l_yzp), .i_qmin(l_qmin), .i_qmax(l_qmax), .i_tag(pt_2), .o_valid(qv_2), .o_y(qy_2), .o_tag(qt_2));
 wire pv_3, qv_3;
 wire signed [31:0] pacc_3, pbias_3;
@@ -122,7 +122,7 @@ wire [23:0] pt_3, qt_3;
 wire signed [7:0] qy_3;
 wire wew_3 = wr_en & (wr_sel == 2'd1) & (wr_bank == 8'd3);
 wire wec_3 = wr_en & (wr_sel == 2'd2) & (wr_bank == 8'd3);
-ce_rowu ru3 (.clk(clk), .rst(rst), .i_valid(wv_3), .i_first(wf_3), .i_waddr(wa_3), .i_ctile(wc_3), .i_obase(wo_3), .i_ncols(wn_3), .i_rows(wr_3), .i_tok(wt_3), .o_valid(wv_4), .o_first(wf_4), .o_waddr(wa_4), .o_ctile(wc_4), .o_obase(wo_4), .o_ncols(wn_4), .o_rows(wr_4), .o_tok(wt_4), .w_data(w_left[31:24]), .d_in(d_left[127:96]), .dv_in(dv_left[3]), .p_valid(pv_3), .p_acc(pacc_3), .p_bias(pbias_3), .p_mant(pm_3), .p_exp(pe_3), .p_tag(pt_3), .q_valid(qv_3), .q_y(qy_3), .q_tag(qt_3), .we_w(wew_3), .we_c(wec_3), .wr_addr(wr_addr), .wr_data(wr_data[65:0]), .rd_addr(rd_addr), .rd_data(rd_data[31:24]));
+ce_rowu ru3 (.clk(clk), .rst(rst), .i_valid(wv_3), .i_first(wf_3), .i_waddr(wa_3), .i_ctile(wc_3), .i_obase(wo_3), .i_ncols(wn_3), .i_rows(wr_3), .i_tok(wt_3), .o_valid(wv_4), .o_first(wf_4), .o_waddr(wa_4), .o_ctile(wc_4), .o_obase(wo_4), .o_ncols(wn_4), .o_rows(wr_4), .o_tok(wt_4), .w_data(w_left[31:24]), .d_in(d_left[127:96]), .dv_in(dv_left[3]), .p_valid(pv_3), .p_acc(pacc_3), .p_bias(pbias_3), .p_mant(pm_3), .p_exp(pe_3), .p_tag(pt_3), .q_valid(qv_3), .q_y(qy_3), .q_tag(qt_3), .we_w(wew_3), .we_c(wec_3), .wr_addr(wr_addr), .wr_data(wr_data[65:0]), .rd_addr(rd_addr), .rd_data(rd_data[511:384]));
 ce_ppu ppu3 (.clk(clk), .i_valid(pv_3), .i_acc(pacc_3), .i_bias(pbias_3), .i_mant(pm_3), .i_exp(pe_3), .i_yzp(l_yzp), .i_qmin(l_qmin), .i_qmax(l_qmax), .i_tag(pt_3), .o_valid(qv_3), .o_y(qy_3), .o_tag(qt_3));
 ce_array arr (.clk(clk), .a_top(a_top), .f_top(f_top), .w_left(w_left), .d_left(d_left), .dv_left(dv_left));
 endmodule
