@@ -7,17 +7,17 @@ counter of the record is reproduced exactly: cycles, engine_cycles, mac_steps, l
 store_stall, fetch, bytes_read, bytes_written (compiler/README.md, "Performance model").
 
 Costs, in cycles (n bytes of a command at byte address a):
-- activation load command (A_CMD + A_RX, a DMA beat per cycle through the word gearbox):
+- activation and line-buffer load command (A_CMD + A_RX, V_RDCMD + V_RX: a DMA beat per cycle
+  through the word gearbox):
   ``_rd_words``: 2 + 5 + (beats - 1) + 3 per burst boundary + 1 or 2 for the last word;
-- byte read command (weights, constants, descriptors, vector-op rows): 2 + n + 4, plus a bubble of 4 - (16 - a % 16) when the first beat
-  is partial with fewer than 4 bytes and alone in a one-beat burst (the last beat of a 4 KB page):
-  the DRAM takes 4 cycles to turn the next burst around;
+- byte read command (weights, constants, descriptors): 2 + n + 4, plus a bubble of 4 - (16 - a % 16)
+  when the first beat is partial with fewer than 4 bytes and alone in a one-beat burst (the last
+  beat of a 4 KB page): the DRAM takes 4 cycles to turn the next burst around;
 - conv store of one channel, or one row of a strip (S_CMD, S_DATA, S_DONE), and an upsample's output
   rows (V_WRCMD to V_DONE): chunks of up to 16 bytes a cycle into the write DMA; run cycle by cycle
   against the DMA and DRAM write port (``_WritePort``), cached per page offset and length;
-- avgpool output row: 2 + 6 wo + 3, plus the wait for the DRAM to accept a last beat that opens a
-  burst of its own (a W beat is accepted no sooner than 5 cycles after the previous burst's last
-  one, `_wr_tail`);
+- avgpool output row: chunks of 16 output bytes, each after four line-buffer word reads, run
+  cycle by cycle against the write port (``_avgpool_write``);
 - the engine: active from the cycle after E_START for steps * max(K, min_steps) + drain_wait + 5.
 The tile pipeline (bands of rows by strips of columns) overlaps the engine run of tile n with the
 store of tile n-1 and the load of tile n+1; a cycle counts as a load or store stall only when the
@@ -27,8 +27,10 @@ DRAM bytes: reads as whole bus beats moved, writes as bytes written (strobes set
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 
 from compiler.program import Descriptor, Program
 
@@ -108,26 +110,6 @@ def _rd_words_in_page(addr: int, n: int) -> int:  # the timing repeats every 4 K
     return 2 + 5 + (beats - 1) + 3 * (len(bursts) - 1) + tail
 
 
-def _last_beat_alone(addr: int, n: int) -> int:
-    """Bytes of the command's last beat if that beat opens a burst of its own (0 otherwise)."""
-    fb, lb = addr // BUS_BYTES, (addr + n - 1) // BUS_BYTES
-    if lb == fb:
-        return 0
-    if lb // PAGE_BEATS == fb // PAGE_BEATS:
-        alone = (lb - fb) % MAX_BURST == 0
-    else:
-        alone = lb % MAX_BURST == 0
-    return (addr + n - 1) % BUS_BYTES + 1 if alone else 0
-
-
-def _wr_tail(addr: int, n: int, gap) -> int:
-    """Extra cycles before the write DMA's done: a last beat that opens its own burst is accepted no
-    sooner than 5 cycles after the previous beat (B response, AW accept, W ready of the DRAM model).
-    ``gap(b)``: cycles between taking the last byte of the previous beat and the last byte."""
-    b = _last_beat_alone(addr, n)
-    return max(0, 5 - gap(b)) if b else 0
-
-
 class _Band:
     """Timeline of the controller after an engine start: segments in order, each charged to load or
     store only for the cycles after the engine has finished."""
@@ -155,10 +137,17 @@ class _Band:
             self.t += sum(afters)
         elif self.t + total <= self.end + 1:  # all within the engine run
             self.t += total
-        else:
-            for dur, a in zip(durs, afters):
-                self.seg(dur, kind)
-                self.t += a
+        else:  # the engine ends during command k: part of it and all after it are stalls
+            e = self.end + 1
+            starts = list(accumulate((d + a for d, a in zip(durs, afters)), initial=self.t))
+            ends = [st + d for st, d in zip(starts, durs)]  # increasing
+            k = bisect_right(ends, e)
+            idle = ends[k] - max(starts[k], e) + sum(durs[k + 1:])
+            if kind == "load":
+                self.e.load_stall += idle
+            else:
+                self.e.store_stall += idle
+            self.t = starts[-1]
 
 
 def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
@@ -199,7 +188,8 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
         if sw == d.wo:
             writes = [(base + c * howo, (c // R) * bo * sw, bo * d.wo) for c in range(gc)]
         else:
-            writes = [(base + c * howo + r * d.wo, (c // R) * bo * sw + r * sw, sw) for c in range(gc) for r in range(bo)]
+            writes = [(base + c * howo + r * d.wo, (c // R) * bo * sw + r * sw, sw)
+                      for c in range(gc) for r in range(bo)]
         E.cmds([_conv_store(a % 4096, src % BUS_BYTES, n) for a, src, n in writes], 0, "store")
         E.e.bytes_written += sum(n for _, _, n in writes)
 
@@ -347,6 +337,36 @@ def _upsample_write(addr: int, f: int, wo: int) -> int:
 
 
 @lru_cache(maxsize=1 << 14)
+def _avgpool_write(addr: int, wo: int) -> int:
+    """Cycles of an avgpool output row's write (V_WRCMD to V_DONE): chunks of up to 16 bytes, each
+    after four line-buffer word reads (P_RD), presented in P_OUT until the write DMA takes it."""
+    n_chunks = -(-wo // BUS_BYTES)
+    chunk_cnt = lambda j: wo - BUS_BYTES * (n_chunks - 1) if j == n_chunks - 1 else BUS_BYTES  # noqa: E731
+    port = _WritePort(addr, wo)
+    state, step, k, cvalid = "rd", 0, 0, 0
+    cycles = 2  # V_WRCMD
+    while True:
+        cycles += 1
+        if state == "done" and port.done:
+            return cycles
+        taken = state == "out" and cvalid and port.ready(chunk_cnt(k))
+        port.edge(taken, chunk_cnt(k))
+        if state == "rd":
+            step += 1
+            if step == 4:
+                state, step = "out", 0
+        elif state == "out":
+            if not cvalid:
+                cvalid = 1
+            elif taken:
+                cvalid = 0
+                if k == n_chunks - 1:
+                    state = "done"
+                else:
+                    k, state = k + 1, "rd"
+
+
+@lru_cache(maxsize=1 << 14)
 def _conv_store(addr: int, src: int, n: int) -> int:
     """Cycles of a conv store command (S_CMD to S_DONE): ``n`` bytes from output-bank byte address
     ``src`` (only src % 16 matters) to DRAM ``addr`` (% 4096): bank words read back to back (data two
@@ -354,7 +374,9 @@ def _conv_store(addr: int, src: int, n: int) -> int:
     a read issued only when the queue has room for it and for those in flight (rtl/controller.py)."""
     off = src % BUS_BYTES
     words = (off + n - 1) // BUS_BYTES + 1
-    cnts = [min(BUS_BYTES - off, n)] + [BUS_BYTES] * (words - 2) + ([(off + n - 1) % BUS_BYTES + 1] if words > 1 else [])
+    cnts = [min(BUS_BYTES - off, n)] + [BUS_BYTES] * (words - 2)
+    if words > 1:
+        cnts.append((off + n - 1) % BUS_BYTES + 1)
     port = _WritePort(addr, n)
     ip = popped = 0
     sq1 = sq2 = None  # reads in flight: their chunk index (sq2 the older, its data now on the read port)
@@ -394,18 +416,17 @@ def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
             base = seg.addr + ch * hw_in
             rows = d.ho if d.op == "avgpool" else d.h
             for y in range(rows):
-                if d.op == "avgpool":
-                    ra, rn = base + 2 * y * d.w, 2 * d.w
+                if d.op == "avgpool":  # two input rows, one command each
+                    reads = [(base + 2 * y * d.w, d.w), (base + (2 * y + 1) * d.w, d.w)]
                     wa, wn = out + y * d.wo, d.wo
-                    # P_RD (4) + P_OUT (2) per output byte
-                    st = 2 + 6 * wn + 3 + _wr_tail(wa, wn, lambda b: 6 * b)
+                    st = _avgpool_write(wa % 4096, d.wo)
                 else:
-                    ra, rn = base + y * d.w, d.w
+                    reads = [(base + y * d.w, d.w)]
                     wa, wn = out + y * f * d.wo, f * d.wo
                     st = _upsample_write(wa % 4096, f, d.wo)
-                r = _rd_words(ra, rn)
+                r = sum(_rd_words(a, n) for a, n in reads)
                 e.load_stall += r
-                e.bytes_read += _beats_bytes(ra, rn)
+                e.bytes_read += sum(_beats_bytes(a, n) for a, n in reads)
                 e.store_stall += st
                 e.bytes_written += wn
                 t += 1 + r + st + 1  # V_ROW, read, write, V_NEXT

@@ -175,12 +175,12 @@ def act_pitches(rows_in: int, cols_in: int, w: int) -> tuple[int, int]:
 
 def tile_conv(d: Descriptor, hw) -> tuple[int, int, int]:
     """(group, band, strip) for a conv on hardware ``hw`` (an rtl.config.EngineConfig or anything
-    with rows, act_depth, wgt_depth, const_depth, out_depth): the most output channels whose weights
-    and constants fit the row banks; then the widest strip of output columns (the full width if
-    possible) of which at least one output row fits; then the most output rows. A tile's input rows
+    with rows, cols, act_depth, wgt_depth, const_depth, out_depth): the most output channels whose
+    weights and constants fit the row banks; then, of the tiles of ``band`` output rows by the widest
+    ``strip`` of output columns that fit, the one ``_tile_cost`` finds fastest. A tile's input rows
     and columns (halo included, laid out by ``act_pitches``) must fit half the activation buffer and
-    its outputs half the output banks: the controller double-buffers, loading the next tile into one half while the engine runs
-    from the other."""
+    its outputs half the output banks: the controller double-buffers, loading the next tile into one
+    half while the engine runs from the other."""
     K = d.cin * d.kernel * d.kernel
     if K > hw.wgt_depth:
         raise ModelError(f"node {d.name!r} (conv): Cin*k*k = {K} weights per output channel exceed the weight "
@@ -195,12 +195,41 @@ def tile_conv(d: Descriptor, hw) -> tuple[int, int, int]:
         cols_in = min(d.w, (cols_out - 1) * d.stride + d.kernel)
         return d.cin * act_pitches(rows_in, cols_in, d.w)[1] <= act and tiles * rows_out * cols_out <= out
 
-    strip = next((c for c in range(d.wo, 0, -1) if fits(1, c)), 0)
-    if strip == 0:
+    candidates, strip = [], d.wo  # taller bands fit narrower strips: one pass down the widths
+    for band in range(1, d.ho + 1):
+        while strip and not fits(band, strip):
+            strip -= 1
+        if not strip:
+            break
+        candidates.append((band, strip))
+    if not candidates:
         raise ModelError(f"node {d.name!r} (conv): even one output pixel needs {d.cin * d.kernel * d.kernel} bytes "
                          f"of input (half activation buffer {act}) in config {hw.name!r}")
-    band = next(b for b in range(d.ho, 0, -1) if fits(b, strip))
+    band, strip = min(candidates, key=lambda c: (_tile_cost(d, hw, group, tiles, *c), -c[0]))
     return group, band, strip
+
+
+def _tile_cost(d: Descriptor, hw, group: int, tiles: int, band: int, strip: int) -> float:
+    """A rough cycle count of a conv layer tiled as ``band`` rows by ``strip`` columns, to rank
+    tilings (compiler.estimate has the exact one): per tile, the engine run overlaps the load of
+    the next tile and the store of the last, whichever is longer; a DMA command costs about 8 cycles
+    plus a cycle per 16 bytes."""
+    k, s = d.kernel, d.stride
+    rows_in = min(d.h, (band - 1) * s + k)
+    cols_in = min(d.w, (strip - 1) * s + k)
+    cols = getattr(hw, "cols", hw.rows)
+    steps = max(d.cin * k * k, getattr(hw, "min_tile_steps", 2 * cols + 4))
+    engine = tiles * band * -(-strip // cols) * steps
+    if cols_in == d.w:
+        load = d.cin * (8 + -(-rows_in * d.w // ACT_WORD))
+    else:
+        load = d.cin * rows_in * (8 + -(-cols_in // ACT_WORD))
+    if strip == d.wo:
+        store = group * (12 + -(-band * d.wo // ACT_WORD))
+    else:
+        store = group * band * (12 + -(-strip // ACT_WORD))
+    n_tiles = -(-d.ho // band) * -(-d.wo // strip)
+    return n_tiles * (max(engine, load + store) + 30)
 
 
 def compile_graph(graph: QGraph, hw=None, keep_all: bool = True) -> Program:

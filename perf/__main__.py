@@ -177,8 +177,8 @@ def section_sweep(args):
     else:
         fastest = max(pts, key=lambda p: p.fps(args.clock))
         log(f"  smallest array sustaining 60 fps: NONE in the current design: the best point, {fastest.rows}x{fastest.cols} "
-            f"buffers {fastest.buffers}, reaches {fastest.fps(args.clock):.2f} fps; the byte-per-cycle DMA bounds every "
-            "array")
+            f"buffers {fastest.buffers}, reaches {fastest.fps(args.clock):.2f} fps: DRAM streaming (a 16-byte beat a "
+            "cycle, every layer through DRAM, tile halos re-read) bounds every array")
     eng = smallest(pts, 60, args.clock, engine_only=True)
     if eng:
         log(f"  if DRAM streaming were fully hidden (engine cycles only): {eng.rows}x{eng.cols} ({eng.macs} MACs), buffers "

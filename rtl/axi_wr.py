@@ -189,6 +189,7 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
             aw_left.next = 0
             ileft.next = 0
             pk_buf.next = 0  # unused lanes of the first beat are then 0, not X
+            cflush.next = 0
             wvalid.next = 0
             done.next = 0
             err.next = 0

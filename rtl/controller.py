@@ -145,8 +145,11 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     s_in = _u(8 * ACT_WORD)  # the chunk arriving from the read port
     rr = _u(5)
     lx = _u(16)
-    psum = _s(12)
     pstep = _u(2)
+    prow = Signal(bool(0))  # avgpool: the second input row is loading
+    lb_row1 = _u(16)  # avgpool: line-buffer word of the second row (the first one's words, rounded up)
+    pw00, pw01, pw10 = [_u(8 * ACT_WORD) for _ in range(3)]  # row 0 words 2m, 2m+1; row 1 word 2m
+    pool_word = _u(8 * ACT_WORD)
     ewait = _u(2)
     # double-buffered bands: the band being loaded (oy0, bo, rows_in, pad_top into half ld_half),
     # the one the engine runs (cur_*), the one being stored (prev_*)
@@ -173,14 +176,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     rbase = _u(24)
     eng_active, eng_low = Signal(bool(0)), Signal(bool(0))
     # line buffer: a RAM of ACT_WORD-byte words (write port + registered read), written a word at a
-    # time by the load gearbox; read at a byte address (lb_raddr): lb_q is the word, lb_b the byte
+    # time by the load gearbox; read at a byte address (lb_raddr): lb_q is its word
     LBW = (line_depth // ACT_WORD - 1).bit_length()
     lb = [Signal(intbv(0)[8 * ACT_WORD:]) for _ in range(line_depth // ACT_WORD)]
     lb_we = Signal(bool(0))
     lb_waddr, lb_raddr = _u(16), _u(16)
-    lb_wdata, lb_q, lb_sh = _u(8 * ACT_WORD), _u(8 * ACT_WORD), _u(8 * ACT_WORD)
-    lb_lane = _u(LWB)
-    lb_b = _s(8)
+    lb_wdata, lb_q = _u(8 * ACT_WORD), _u(8 * ACT_WORD)
     # upsample: output chunk lx of a row is the bytes from byte (16 * lx) >> lf of the line buffer on,
     # each repeated factor = 2**lf times; up_k is the chunk the word below is for
     lf = _u(3)
@@ -249,11 +250,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
         if lb_we:
             lb[lb_waddr[LBW:]].next = lb_wdata
         lb_q.next = lb[lb_raddr[LBW + LWB:LWB]]
-        lb_lane.next = lb_raddr[LWB:]
 
     @always_comb
-    def line_byte():
-        lb_sh.next = lb_q >> concat(lb_lane, intbv(0)[3:])
+    def upsample_chunk():
         # the chunk presented next: the current one, or the one after it if it is taken now
         if state == st.V_DATA and wr_wvalid and wr_wready:
             up_k.next = lx + 1
@@ -261,13 +260,51 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             up_k.next = lx
 
     @always_comb
-    def line_byte2():
-        lb_b.next = lb_sh[8:].signed()
+    def upsample_offset():
         up_off.next = concat(up_k, intbv(0)[LWB:]) >> lf
 
     @always_comb
     def upsample_shift():
         up_sh.next = lb_q >> concat(up_off[LWB:], intbv(0)[3:])
+
+    @always_comb
+    def avgpool_word():
+        # output byte j of chunk m: round_half_even((x[2j] + x[2j+1] + x'[2j] + x'[2j+1]
+        # + 4*(y_zp - x_zp)) / 4), saturated (golden.contract), from row 0's words 2m, 2m+1 (pw00,
+        # pw01) and row 1's (pw10, and lb_q, the last one read)
+        o = intbv(0)[8 * ACT_WORD:]
+        a = intbv(0, min=-128, max=128)
+        b = intbv(0, min=-128, max=128)
+        c = intbv(0, min=-128, max=128)
+        d = intbv(0, min=-128, max=128)
+        v = intbv(0, min=-4096, max=4096)
+        q = intbv(0, min=-1024, max=1024)
+        e = intbv(0)[8:]
+        for j in range(ACT_WORD):
+            for i in range(8):
+                if j < ACT_WORD // 2:
+                    a[i] = pw00[16 * j + i]
+                    b[i] = pw00[16 * j + 8 + i]
+                    c[i] = pw10[16 * j + i]
+                    d[i] = pw10[16 * j + 8 + i]
+                else:
+                    a[i] = pw01[16 * j - 8 * ACT_WORD + i]
+                    b[i] = pw01[16 * j - 8 * ACT_WORD + 8 + i]
+                    c[i] = lb_q[16 * j - 8 * ACT_WORD + i]
+                    d[i] = lb_q[16 * j - 8 * ACT_WORD + 8 + i]
+            v[:] = a + b + c + d + 4 * yzp - 4 * xzp
+            q[:] = v >> 2
+            if v[2:] == 3 or (v[2:] == 2 and q[0] == 1):
+                q[:] = q + 1
+            if q > 127:
+                e[:] = 127
+            elif q < -128:
+                e[:] = 128
+            else:
+                e[:] = q[8:]
+            for i in range(8):
+                o[8 * j + i] = e[i]
+        pool_word.next = o
 
     @always_comb
     def upsample_word():
@@ -302,6 +339,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             rd_ready.next = 0
             wr_valid.next = 0
             wr_wvalid.next = 0
+            prow.next = 0
         else:
             # Cycle accounting: engine cycles while the engine runs; while it is idle, the cycle is a
             # stall charged to what the controller is doing (fetching, loading, storing).
@@ -469,6 +507,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     ch.next = 0
                     y.next = 0
                     ridx.next = 0
+                    prow.next = 0
                     segw.next = segs
                     seg_ch.next = segs[48:32]
                     chan_addr.next = segs[32:0]
@@ -917,13 +956,14 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 state.next = st.V_RDCMD
             elif state == st.V_RDCMD:  # the input row(s) into the line buffer, a beat per cycle
                 rd_cmd_valid.next = 1
-                if op == 2:  # two input rows per output row
-                    rd_cmd_addr.next = chan_addr + concat(y, intbv(0)[1:]) * w
-                    rd_cmd_len.next = concat(w, intbv(0)[1:])
+                if op == 2:  # two input rows per output row, one command each, each from a whole word
+                    rd_cmd_addr.next = chan_addr + (concat(y, intbv(0)[1:]) + prow) * w
                 else:
                     rd_cmd_addr.next = chan_addr + y * w
-                    rd_cmd_len.next = w
-                lx.next = 0
+                rd_cmd_len.next = w
+                if not prow:
+                    lx.next = 0
+                lb_row1.next = (w + ACT_WORD - 1) >> LWB
                 gb.next = 0
                 gfill.next = 0
                 gdone.next = 0
@@ -948,7 +988,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         lb_wdata.next = gb[8 * ACT_WORD:]
                         lx.next = lx + 1
                     if g_last:
-                        state.next = st.V_WRCMD
+                        if op == 2 and not prow:
+                            prow.next = 1
+                            state.next = st.V_RDCMD
+                        else:
+                            prow.next = 0
+                            state.next = st.V_WRCMD
             elif state == st.V_WRCMD:
                 wr_cmd_valid.next = 1
                 if op == 2:
@@ -960,8 +1005,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 lx.next = 0
                 rr.next = 0
                 pstep.next = 0
-                psum.next = 0
-                up_nk.next = (wo + ACT_WORD - 1) >> LWB
+                up_nk.next = (wo + ACT_WORD - 1) >> LWB  # chunks of an output row (also avgpool's)
                 up_last.next = wo - (((wo + ACT_WORD - 1) >> LWB) - 1) * ACT_WORD
                 if wr_cmd_valid and wr_cmd_ready:
                     wr_cmd_valid.next = 0
@@ -1005,45 +1049,37 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                                 wr_cnt.next = up_last
                             else:
                                 wr_cnt.next = ACT_WORD
-            elif state == st.P_RD:  # avgpool: lb[2x], lb[2x+1], lb[w+2x], lb[w+2x+1] then output
+            elif state == st.P_RD:  # avgpool chunk lx: read row 0's words 2lx, 2lx+1, row 1's likewise
                 pstep.next = pstep + 1
                 if pstep == 0:
-                    lb_raddr.next = concat(lx, intbv(0)[1:]) + 1
+                    lb_raddr.next = (2 * lx + 1) << LWB
                 elif pstep == 1:
-                    lb_raddr.next = w + concat(lx, intbv(0)[1:])
-                    psum.next = lb_b
+                    lb_raddr.next = (lb_row1 + 2 * lx) << LWB
+                    pw00.next = lb_q
                 elif pstep == 2:
-                    lb_raddr.next = w + concat(lx, intbv(0)[1:]) + 1
-                    psum.next = psum + lb_b
+                    lb_raddr.next = (lb_row1 + 2 * lx + 1) << LWB
+                    pw01.next = lb_q
                 else:
-                    psum.next = psum + lb_b
+                    pw10.next = lb_q
                     state.next = st.P_OUT
-            elif state == st.P_OUT:
+            elif state == st.P_OUT:  # the chunk, once lb_q holds the 4th word
                 if wr_err:
                     err_code.next = 7
                     state.next = st.FAIL
-                elif not wr_valid:
-                    # round_half_even((sum(x) + 4*(y_zp - x_zp)) / 4), saturated (golden.contract)
-                    v = intbv(0, min=-4096, max=4096)
-                    v[:] = psum + lb_b + 4 * yzp - 4 * xzp
-                    q = intbv(0, min=-1024, max=1024)
-                    q[:] = v >> 2
-                    if v[2:] == 3 or (v[2:] == 2 and q[0] == 1):
-                        q[:] = q + 1
-                    if q > 127:
-                        wr_data.next = 127
-                    elif q < -128:
-                        wr_data.next = 128
+                elif not wr_wvalid:
+                    wr_wvalid.next = 1
+                    wr_word.next = pool_word
+                    if lx == up_nk - 1:
+                        wr_cnt.next = up_last
                     else:
-                        wr_data.next = q[8:]
-                    wr_valid.next = 1
-                elif wr_ready:
-                    wr_valid.next = 0
-                    if lx == wo - 1:
+                        wr_cnt.next = ACT_WORD
+                elif wr_wready:
+                    wr_wvalid.next = 0
+                    if lx == up_nk - 1:
                         state.next = st.V_DONE
                     else:
                         lx.next = lx + 1
-                        lb_raddr.next = (lx + 1) * 2
+                        lb_raddr.next = (lx + 1) << (1 + LWB)
                         pstep.next = 0
                         state.next = st.P_RD
             elif state == st.V_DONE:
@@ -1124,5 +1160,5 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             else:  # unreachable encodings of the state register
                 state.next = st.IDLE
 
-    return select_bank, gearbox, gearbox_data, store_stream, store_chunk, line_buffer, line_byte, line_byte2, upsample_shift,\
-        upsample_word, interrupt, fsm
+    return (select_bank, gearbox, gearbox_data, store_stream, store_chunk, line_buffer, upsample_chunk,
+            upsample_offset, upsample_shift, upsample_word, avgpool_word, interrupt, fsm)

@@ -325,6 +325,7 @@ always @(posedge clk) begin: seq
         aw_left <= 0;
         ileft <= 0;
         pk_buf <= 0;
+        cflush <= 0;
         wvalid <= 0;
         done <= 0;
         err <= 0;

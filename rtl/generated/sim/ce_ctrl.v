@@ -218,11 +218,9 @@ reg [31:0] l_steps;
 reg [31:0] l_store;
 reg [31:0] l_wrb;
 reg [15:0] layer;
-wire signed [7:0] lb_b;
-reg [3:0] lb_lane;
 reg [127:0] lb_q;
 reg [15:0] lb_raddr;
-reg [127:0] lb_sh;
+reg [15:0] lb_row1;
 reg [15:0] lb_waddr;
 reg [127:0] lb_wdata;
 reg lb_we;
@@ -243,13 +241,17 @@ reg [1:0] pad;
 reg pad_left;
 reg pad_top;
 reg [23:0] plen;
+reg [127:0] pool_word;
 reg [15:0] prev_bo;
 reg prev_half;
 reg [15:0] prev_ox0;
 reg [15:0] prev_oy0;
 reg [15:0] prev_sw;
+reg prow;
 reg [1:0] pstep;
-reg signed [11:0] psum;
+reg [127:0] pw00;
+reg [127:0] pw01;
+reg [127:0] pw10;
 reg signed [7:0] qmax;
 reg signed [7:0] qmin;
 reg [15:0] r;
@@ -372,12 +374,10 @@ always @(posedge clk) begin: line_buffer
         lb[lb_waddr[8-1:0]] <= lb_wdata;
     end
     lb_q <= lb[lb_raddr[(8 + 4)-1:4]];
-    lb_lane <= lb_raddr[4-1:0];
 end
 
 
-always @(lb_lane, lb_q, lx, state, wr_wready, wr_wvalid) begin: line_byte
-    lb_sh = (lb_q >>> {lb_lane, 3'h0});
+always @(lx, state, wr_wready, wr_wvalid) begin: upsample_chunk
     if (((state == 6'b100100) && wr_wvalid && wr_wready)) begin
         up_k = (lx + 1);
     end
@@ -388,7 +388,6 @@ end
 
 
 
-assign lb_b = $signed(lb_sh[8-1:0]);
 assign up_off = ({up_k, 4'h0} >>> lf);
 
 
@@ -407,6 +406,62 @@ always @(lf, up_sh) begin: upsample_word
 end
 
 
+always @(lb_q, pw00, pw01, pw10, xzp, yzp) begin: avgpool_word
+    reg [128-1:0] o;
+    reg signed [8-1:0] a;
+    reg signed [8-1:0] b;
+    reg signed [8-1:0] c;
+    reg signed [8-1:0] d;
+    reg signed [13-1:0] v;
+    reg signed [11-1:0] q;
+    reg [8-1:0] e;
+    integer j;
+    integer i;
+    o = 128'h0;
+    a = 0;
+    b = 0;
+    c = 0;
+    d = 0;
+    v = 0;
+    q = 0;
+    e = 8'h0;
+    for (j=0; j<16; j=j+1) begin
+        for (i=0; i<8; i=i+1) begin
+            if ((j < (16 / 2))) begin
+                a[i] = pw00[((16 * j) + i)];
+                b[i] = pw00[(((16 * j) + 8) + i)];
+                c[i] = pw10[((16 * j) + i)];
+                d[i] = pw10[(((16 * j) + 8) + i)];
+            end
+            else begin
+                a[i] = pw01[(((16 * j) - (8 * 16)) + i)];
+                b[i] = pw01[((((16 * j) - (8 * 16)) + 8) + i)];
+                c[i] = lb_q[(((16 * j) - (8 * 16)) + i)];
+                d[i] = lb_q[((((16 * j) - (8 * 16)) + 8) + i)];
+            end
+        end
+        v = (((((a + b) + c) + d) + (4 * yzp)) - (4 * xzp));
+        q = $signed(v >>> 2);
+        if (((v[2-1:0] == 3) || ((v[2-1:0] == 2) && (q[0] == 1)))) begin
+            q = (q + 1);
+        end
+        if ((q > 127)) begin
+            e = 127;
+        end
+        else if ((q < (-128))) begin
+            e = 128;
+        end
+        else begin
+            e = q[8-1:0];
+        end
+        for (i=0; i<8; i=i+1) begin
+            o[((8 * j) + i)] = e[i];
+        end
+    end
+    pool_word = o;
+end
+
+
 always @(posedge clk) begin: interrupt
     was_busy <= busy;
     if ((rst || start || irq_ack)) begin
@@ -419,8 +474,6 @@ end
 
 
 always @(posedge clk) begin: fsm
-    reg signed [13-1:0] v;
-    reg signed [11-1:0] q;
     rd_cmd_valid <= 0;
     wr_cmd_valid <= 0;
     e_wr_en <= 0;
@@ -435,6 +488,7 @@ always @(posedge clk) begin: fsm
         rd_ready <= 0;
         wr_valid <= 0;
         wr_wvalid <= 0;
+        prow <= 0;
     end
     else begin
         if ((eng_active && (!e_done))) begin
@@ -632,6 +686,7 @@ always @(posedge clk) begin: fsm
                     ch <= 0;
                     y <= 0;
                     ridx <= 0;
+                    prow <= 0;
                     segw <= segs;
                     seg_ch <= segs[48-1:32];
                     chan_addr <= segs[32-1:0];
@@ -1206,14 +1261,16 @@ always @(posedge clk) begin: fsm
             6'b100000: begin
                 rd_cmd_valid <= 1;
                 if ((op == 2)) begin
-                    rd_cmd_addr <= (chan_addr + ({y, 1'h0} * w));
-                    rd_cmd_len <= {w, 1'h0};
+                    rd_cmd_addr <= (chan_addr + (({y, 1'h0} + prow) * w));
                 end
                 else begin
                     rd_cmd_addr <= (chan_addr + (y * w));
-                    rd_cmd_len <= w;
                 end
-                lx <= 0;
+                rd_cmd_len <= w;
+                if ((!prow)) begin
+                    lx <= 0;
+                end
+                lb_row1 <= $signed(((w + 16) - 1) >>> 4);
                 gb <= 0;
                 gfill <= 0;
                 gdone <= 0;
@@ -1244,7 +1301,14 @@ always @(posedge clk) begin: fsm
                         lx <= (lx + 1);
                     end
                     if (g_last) begin
-                        state <= 6'b100010;
+                        if (((op == 2) && (!prow))) begin
+                            prow <= 1;
+                            state <= 6'b100000;
+                        end
+                        else begin
+                            prow <= 0;
+                            state <= 6'b100010;
+                        end
                     end
                 end
             end
@@ -1261,7 +1325,6 @@ always @(posedge clk) begin: fsm
                 lx <= 0;
                 rr <= 0;
                 pstep <= 0;
-                psum <= 0;
                 up_nk <= $signed(((wo + 16) - 1) >>> 4);
                 up_last <= ($signed({1'b0, wo}) - (($signed(((wo + 16) - 1) >>> 4) - 1) * 16));
                 if ((wr_cmd_valid && wr_cmd_ready)) begin
@@ -1329,18 +1392,18 @@ always @(posedge clk) begin: fsm
                 pstep <= (pstep + 1);
                 case (pstep)
                     'h0: begin
-                        lb_raddr <= ({lx, 1'h0} + 1);
+                        lb_raddr <= (((2 * lx) + 1) << 4);
                     end
                     'h1: begin
-                        lb_raddr <= (w + {lx, 1'h0});
-                        psum <= lb_b;
+                        lb_raddr <= ((lb_row1 + (2 * lx)) << 4);
+                        pw00 <= lb_q;
                     end
                     'h2: begin
-                        lb_raddr <= ((w + {lx, 1'h0}) + 1);
-                        psum <= (psum + lb_b);
+                        lb_raddr <= (((lb_row1 + (2 * lx)) + 1) << 4);
+                        pw01 <= lb_q;
                     end
                     default: begin
-                        psum <= (psum + lb_b);
+                        pw10 <= lb_q;
                         state <= 6'b100110;
                     end
                 endcase
@@ -1350,33 +1413,24 @@ always @(posedge clk) begin: fsm
                     err_code <= 7;
                     state <= 6'b101111;
                 end
-                else if ((!wr_valid)) begin
-                    v = 0;
-                    v = (((psum + lb_b) + (4 * yzp)) - (4 * xzp));
-                    q = 0;
-                    q = $signed(v >>> 2);
-                    if (((v[2-1:0] == 3) || ((v[2-1:0] == 2) && (q[0] == 1)))) begin
-                        q = (q + 1);
-                    end
-                    if ((q > 127)) begin
-                        wr_data <= 127;
-                    end
-                    else if ((q < (-128))) begin
-                        wr_data <= 128;
+                else if ((!wr_wvalid)) begin
+                    wr_wvalid <= 1;
+                    wr_word <= pool_word;
+                    if (($signed({1'b0, lx}) == ($signed({1'b0, up_nk}) - 1))) begin
+                        wr_cnt <= up_last;
                     end
                     else begin
-                        wr_data <= q[8-1:0];
+                        wr_cnt <= 16;
                     end
-                    wr_valid <= 1;
                 end
-                else if (wr_ready) begin
-                    wr_valid <= 0;
-                    if (($signed({1'b0, lx}) == ($signed({1'b0, wo}) - 1))) begin
+                else if (wr_wready) begin
+                    wr_wvalid <= 0;
+                    if (($signed({1'b0, lx}) == ($signed({1'b0, up_nk}) - 1))) begin
                         state <= 6'b100111;
                     end
                     else begin
                         lx <= (lx + 1);
-                        lb_raddr <= ((lx + 1) * 2);
+                        lb_raddr <= ((lx + 1) << (1 + 4));
                         pstep <= 0;
                         state <= 6'b100101;
                     end
