@@ -240,21 +240,14 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
             # packer and W register
             if wvalid and m_axi_wready:
                 count.next = count + wbytes32
+            w_ld = False  # a beat goes into the W register (from bytes, a chunk or a chunk's spill)
             if iv:
                 ileft.next = ileft - 1
                 if complete:
+                    w_ld = True
                     m_axi_wdata.next = nbuf >> concat(shamt, intbv(0)[3:])
                     m_axi_wstrb.next = nstb >> shamt
                     wbytes.next = pk_cnt + 1
-                    wvalid.next = 1
-                    if w_inb == 0:
-                        m_axi_wlast.next = w_n == 1
-                        w_inb.next = w_n - 1
-                    else:
-                        m_axi_wlast.next = w_inb == 1
-                        w_inb.next = w_inb - 1
-                    w_beat.next = w_beat + 1
-                    w_rem.next = w_rem - 1
                     pk_pos.next = 0
                     pk_cnt.next = 0
                     pk_stb.next = 0
@@ -264,7 +257,6 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
                     pk_pos.next = pk_pos + 1
                     pk_cnt.next = pk_cnt + 1
             # chunk packer: a chunk that completes a beat, or the spilled beat of a last chunk
-            w_ld = False
             if iw:
                 ileft.next = ileft - cnt_l
                 if c_full:
@@ -300,7 +292,7 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
                     w_inb.next = w_inb - 1
                 w_beat.next = w_beat + 1
                 w_rem.next = w_rem - 1
-            elif wvalid and m_axi_wready and not (iv and complete):
+            elif wvalid and m_axi_wready:
                 wvalid.next = 0
 
     return parts, pack_next, chunk_next, chunk_pack, chunk_clean, chunk_acc, ready_calc, outs, seq

@@ -214,6 +214,21 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             g_rem.next = gfill
         rd_take.next = (state == st.A_RX or state == st.V_RX) and rd_cnt != 0 and not gdone
 
+    @always(clk.posedge)
+    def gearbox_regs():  # emptied by a load command (A_CMD, V_RDCMD), filled by its chunks
+        if state == st.A_CMD or state == st.V_RDCMD:
+            gb.next = 0
+            gfill.next = 0
+            gdone.next = 0
+        elif state == st.A_RX or state == st.V_RX:
+            if rd_take:
+                gb.next = g_next
+                gfill.next = g_rem + rd_cnt
+                gdone.next = rd_tail
+            elif g_emit:
+                gb.next = gb >> 8 * ACT_WORD
+                gfill.next = g_rem
+
     @always_comb
     def gearbox_data():
         if gfill >= ACT_WORD:
@@ -675,9 +690,6 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     rd_cmd_len.next = rows_in * w
                 else:
                     rd_cmd_len.next = cols_in
-                gb.next = 0
-                gfill.next = 0
-                gdone.next = 0
                 if rd_cmd_valid and rd_cmd_ready:
                     rd_cmd_valid.next = 0
                     state.next = st.A_RX
@@ -686,13 +698,6 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     err_code.next = 6
                     state.next = st.FAIL
                 else:
-                    if rd_take:
-                        gb.next = g_next
-                        gfill.next = g_rem + rd_cnt
-                        gdone.next = rd_tail
-                    elif g_emit:
-                        gb.next = gb >> 8 * ACT_WORD
-                        gfill.next = g_rem
                     if g_emit:
                         e_wr_en.next = 1
                         e_wr_sel.next = 0
@@ -964,9 +969,6 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 if not prow:
                     lx.next = 0
                 lb_row1.next = (w + ACT_WORD - 1) >> LWB
-                gb.next = 0
-                gfill.next = 0
-                gdone.next = 0
                 if rd_cmd_valid and rd_cmd_ready:
                     rd_cmd_valid.next = 0
                     state.next = st.V_RX
@@ -975,13 +977,6 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     err_code.next = 6
                     state.next = st.FAIL
                 else:
-                    if rd_take:
-                        gb.next = g_next
-                        gfill.next = g_rem + rd_cnt
-                        gdone.next = rd_tail
-                    elif g_emit:
-                        gb.next = gb >> 8 * ACT_WORD
-                        gfill.next = g_rem
                     if g_emit:
                         lb_we.next = 1
                         lb_waddr.next = lx
@@ -1160,5 +1155,5 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             else:  # unreachable encodings of the state register
                 state.next = st.IDLE
 
-    return (select_bank, gearbox, gearbox_data, store_stream, store_chunk, line_buffer, upsample_chunk,
-            upsample_offset, upsample_shift, upsample_word, avgpool_word, interrupt, fsm)
+    return (select_bank, gearbox, gearbox_regs, gearbox_data, store_stream, store_chunk, line_buffer,
+            upsample_chunk, upsample_offset, upsample_shift, upsample_word, avgpool_word, interrupt, fsm)

@@ -382,23 +382,14 @@ always @(posedge clk) begin: seq
         if ((wvalid && m_axi_wready)) begin
             count <= (count + wbytes32);
         end
+        w_ld = 1'b0;
         if (iv) begin
             ileft <= (ileft - 1);
             if (complete) begin
+                w_ld = 1'b1;
                 m_axi_wdata <= (nbuf >>> {shamt, 3'h0});
                 m_axi_wstrb <= (nstb >>> shamt);
                 wbytes <= (pk_cnt + 1);
-                wvalid <= 1;
-                if ((w_inb == 0)) begin
-                    m_axi_wlast <= (w_n == 1);
-                    w_inb <= (w_n - 1);
-                end
-                else begin
-                    m_axi_wlast <= (w_inb == 1);
-                    w_inb <= (w_inb - 1);
-                end
-                w_beat <= (w_beat + 1);
-                w_rem <= (w_rem - 1);
                 pk_pos <= 0;
                 pk_cnt <= 0;
                 pk_stb <= 0;
@@ -410,7 +401,6 @@ always @(posedge clk) begin: seq
                 pk_cnt <= (pk_cnt + 1);
             end
         end
-        w_ld = 1'b0;
         if (iw) begin
             ileft <= (ileft - cnt_l);
             if (c_full) begin
@@ -455,7 +445,7 @@ always @(posedge clk) begin: seq
             w_beat <= (w_beat + 1);
             w_rem <= (w_rem - 1);
         end
-        else if ((wvalid && m_axi_wready && (!(iv && complete)))) begin
+        else if ((wvalid && m_axi_wready)) begin
             wvalid <= 0;
         end
     end

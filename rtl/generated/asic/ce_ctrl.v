@@ -330,6 +330,26 @@ always @(gdone, gfill, rd_cnt, state) begin: gearbox
 end
 
 
+always @(posedge clk) begin: gearbox_regs
+    if (((state == 6'b010011) || (state == 6'b100000))) begin
+        gb <= 0;
+        gfill <= 0;
+        gdone <= 0;
+    end
+    else if (((state == 6'b010100) || (state == 6'b100001))) begin
+        if (rd_take) begin
+            gb <= g_next;
+            gfill <= (g_rem + rd_cnt);
+            gdone <= rd_tail;
+        end
+        else if (g_emit) begin
+            gb <= (gb >>> (8 * 16));
+            gfill <= g_rem;
+        end
+    end
+end
+
+
 always @(g_rem, gb, gfill, rd_word) begin: gearbox_data
     if ((gfill >= 16)) begin
         g_next = ((gb >>> (8 * 16)) | (rd_word << {g_rem, 3'h0}));
@@ -901,9 +921,6 @@ always @(posedge clk) begin: fsm
                 else begin
                     rd_cmd_len <= cols_in;
                 end
-                gb <= 0;
-                gfill <= 0;
-                gdone <= 0;
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
                     state <= 6'b010100;
@@ -915,15 +932,6 @@ always @(posedge clk) begin: fsm
                     state <= 6'b101111;
                 end
                 else begin
-                    if (rd_take) begin
-                        gb <= g_next;
-                        gfill <= (g_rem + rd_cnt);
-                        gdone <= rd_tail;
-                    end
-                    else if (g_emit) begin
-                        gb <= (gb >>> (8 * 16));
-                        gfill <= g_rem;
-                    end
                     if (g_emit) begin
                         e_wr_en <= 1;
                         e_wr_sel <= 0;
@@ -1271,9 +1279,6 @@ always @(posedge clk) begin: fsm
                     lx <= 0;
                 end
                 lb_row1 <= $signed(((w + 16) - 1) >>> 4);
-                gb <= 0;
-                gfill <= 0;
-                gdone <= 0;
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
                     state <= 6'b100001;
@@ -1285,15 +1290,6 @@ always @(posedge clk) begin: fsm
                     state <= 6'b101111;
                 end
                 else begin
-                    if (rd_take) begin
-                        gb <= g_next;
-                        gfill <= (g_rem + rd_cnt);
-                        gdone <= rd_tail;
-                    end
-                    else if (g_emit) begin
-                        gb <= (gb >>> (8 * 16));
-                        gfill <= g_rem;
-                    end
                     if (g_emit) begin
                         lb_we <= 1;
                         lb_waddr <= lx;
