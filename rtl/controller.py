@@ -190,6 +190,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     up_sh = _u(8 * ACT_WORD)
     up_word = _u(8 * ACT_WORD)
     up_nk, up_last = _u(16), _u(LWB + 1)  # chunks of an output row, bytes of its last one
+    v_cnt = _u(LWB + 1)  # bytes of vector-op output chunk lx
     # counters
     l_cycles, l_engine, l_steps, l_load, l_store, l_fetch = [_u(32) for _ in range(6)]
     rd0, wr0, l_rdb, l_wrb = _u(32), _u(32), _u(32), _u(32)
@@ -277,6 +278,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     @always_comb
     def upsample_offset():
         up_off.next = concat(up_k, intbv(0)[LWB:]) >> lf
+        if lx == up_nk - 1:
+            v_cnt.next = up_last
+        else:
+            v_cnt.next = ACT_WORD
 
     @always_comb
     def upsample_shift():
@@ -1018,10 +1023,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 elif not wr_wvalid:
                     wr_wvalid.next = 1
                     wr_word.next = up_word
-                    if lx == up_nk - 1:
-                        wr_cnt.next = up_last
-                    else:
-                        wr_cnt.next = ACT_WORD
+                    wr_cnt.next = v_cnt
                 elif wr_wready:
                     if lx == up_nk - 1:  # the row is out
                         wr_wvalid.next = 0
@@ -1064,10 +1066,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 elif not wr_wvalid:
                     wr_wvalid.next = 1
                     wr_word.next = pool_word
-                    if lx == up_nk - 1:
-                        wr_cnt.next = up_last
-                    else:
-                        wr_cnt.next = ACT_WORD
+                    wr_cnt.next = v_cnt
                 elif wr_wready:
                     wr_wvalid.next = 0
                     if lx == up_nk - 1:

@@ -294,9 +294,10 @@ reg [23:0] tbase;
 reg [15:0] up_k;
 reg [4:0] up_last;
 reg [15:0] up_nk;
-wire [19:0] up_off;
+reg [19:0] up_off;
 wire [127:0] up_sh;
 reg [127:0] up_word;
+reg [4:0] v_cnt;
 reg [15:0] w;
 reg [31:0] w_addr;
 reg [19:0] wi;
@@ -407,8 +408,15 @@ always @(lx, state, wr_wready, wr_wvalid) begin: upsample_chunk
 end
 
 
-
-assign up_off = ({up_k, 4'h0} >>> lf);
+always @(lf, lx, up_k, up_last, up_nk) begin: upsample_offset
+    up_off = ({up_k, 4'h0} >>> lf);
+    if (($signed({1'b0, lx}) == ($signed({1'b0, up_nk}) - 1))) begin
+        v_cnt = up_last;
+    end
+    else begin
+        v_cnt = 16;
+    end
+end
 
 
 
@@ -1345,12 +1353,7 @@ always @(posedge clk) begin: fsm
                 else if ((!wr_wvalid)) begin
                     wr_wvalid <= 1;
                     wr_word <= up_word;
-                    if (($signed({1'b0, lx}) == ($signed({1'b0, up_nk}) - 1))) begin
-                        wr_cnt <= up_last;
-                    end
-                    else begin
-                        wr_cnt <= 16;
-                    end
+                    wr_cnt <= v_cnt;
                 end
                 else if (wr_wready) begin
                     if (($signed({1'b0, lx}) == ($signed({1'b0, up_nk}) - 1))) begin
@@ -1412,12 +1415,7 @@ always @(posedge clk) begin: fsm
                 else if ((!wr_wvalid)) begin
                     wr_wvalid <= 1;
                     wr_word <= pool_word;
-                    if (($signed({1'b0, lx}) == ($signed({1'b0, up_nk}) - 1))) begin
-                        wr_cnt <= up_last;
-                    end
-                    else begin
-                        wr_cnt <= 16;
-                    end
+                    wr_cnt <= v_cnt;
                 end
                 else if (wr_wready) begin
                     wr_wvalid <= 0;
