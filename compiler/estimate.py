@@ -63,8 +63,25 @@ class LayerEstimate:
         return {k: getattr(self, k) for k in COUNTERS}
 
 
+def _beats(addr: int, n: int) -> int:
+    """Bus beats a command of n >= 1 bytes at addr touches."""
+    return (addr + n - 1) // BUS_BYTES - addr // BUS_BYTES + 1
+
+
 def _beats_bytes(addr: int, n: int) -> int:
-    return ((addr + n - 1) // BUS_BYTES - addr // BUS_BYTES + 1) * BUS_BYTES
+    return _beats(addr, n) * BUS_BYTES
+
+
+def _burst_len(beat: int, left: int) -> int:
+    """Beats of the next burst from beat address ``beat`` (the DMAs' burst_len): at most MAX_BURST,
+    never across a 4 KB page."""
+    return min(MAX_BURST, PAGE_BEATS - beat % PAGE_BEATS, left)
+
+
+def _row_chunks(n: int) -> list[int]:
+    """Byte counts of the chunks of an output row of n bytes: whole ones, then the rest."""
+    k = -(-n // BUS_BYTES)
+    return [BUS_BYTES] * (k - 1) + [n - BUS_BYTES * (k - 1)]
 
 
 def _rd(addr: int, n: int) -> int:
@@ -78,9 +95,9 @@ def _rd(addr: int, n: int) -> int:
 
 def _bursts(addr: int, n: int) -> list[int]:
     """Beats of each burst the read DMA issues for a command: at most MAX_BURST, never across a page."""
-    b, left, out = addr // BUS_BYTES, (addr + n - 1) // BUS_BYTES - addr // BUS_BYTES + 1, []
+    b, left, out = addr // BUS_BYTES, _beats(addr, n), []
     while left:
-        k = min(MAX_BURST, PAGE_BEATS - b % PAGE_BEATS, left)
+        k = _burst_len(b, left)
         out.append(k)
         b, left = b + k, left - k
     return out
@@ -92,10 +109,10 @@ def _rd_words(addr: int, n: int) -> int:
 
 @lru_cache(maxsize=1 << 16)
 def _rd_words_in_page(addr: int, n: int) -> int:  # the timing repeats every 4 KB page
-    """Cycles of an activation-load command (A_CMD + A_RX, the word gearbox): the DMA hands over a
-    beat per cycle from the 5th cycle of A_RX, with 3 idle cycles between bursts (the DRAM model runs
-    one burst at a time); a buffer word leaves per cycle once one is full, and A_RX ends with the
-    command's last word, 1 or 2 cycles after its last beat."""
+    """Cycles of an activation or line-buffer load command (A_CMD + A_RX, V_RDCMD + V_RX: the word
+    gearbox): the DMA hands over a beat per cycle from the 5th cycle of A_RX, with 3 idle cycles
+    between bursts (the DRAM model runs one burst at a time); a buffer word leaves per cycle once
+    one is full, and A_RX ends with the command's last word, 1 or 2 cycles after its last beat."""
     bursts = _bursts(addr, n)
     beats = sum(bursts)
     tail = 1
@@ -231,15 +248,11 @@ class _WritePort:
     cycle for a chunk of ``cnt`` bytes, ``edge(taken, cnt)`` advances one clock."""
 
     def __init__(self, addr: int, total: int):
-        beats = (addr + total - 1) // BUS_BYTES - addr // BUS_BYTES + 1
+        beats = _beats(addr, total)
         self.awready, self.wbusy, self.wready, self.bvalid = 1, 0, 0, 0  # DRAM
         self.act, self.awvalid, self.aw_beat, self.aw_left, self.out_cnt = 1, 0, addr // BUS_BYTES, beats, 0
         self.w_beat, self.w_rem, self.w_inb, self.wvalid, self.wlast = addr // BUS_BYTES, beats, 0, 0, 0
         self.ileft, self.cpos, self.cflush, self.done = total, addr % BUS_BYTES, 0, 0
-
-    @staticmethod
-    def _burst(b: int, left: int) -> int:
-        return min(MAX_BURST, PAGE_BEATS - b % PAGE_BEATS, left)
 
     def ready(self, cnt: int) -> bool:
         c_full = self.cpos + cnt >= BUS_BYTES or self.ileft == cnt
@@ -266,7 +279,7 @@ class _WritePort:
             act, done = 0, 1
         awvalid, aw_left, aw_beat = self.awvalid, self.aw_left, self.aw_beat
         if issue:
-            m = self._burst(self.aw_beat, self.aw_left)
+            m = _burst_len(self.aw_beat, self.aw_left)
             awvalid, aw_left, aw_beat = 1, self.aw_left - m, self.aw_beat + m
         elif self.awvalid and self.awready:
             awvalid = 0
@@ -287,7 +300,7 @@ class _WritePort:
             w_ld, cflush = True, 0
         wvalid, wlast, w_inb, w_beat, w_rem = self.wvalid, self.wlast, self.w_inb, self.w_beat, self.w_rem
         if w_ld:
-            wn = self._burst(self.w_beat, self.w_rem)
+            wn = _burst_len(self.w_beat, self.w_rem)
             wvalid = 1
             wlast = int(wn == 1) if self.w_inb == 0 else int(self.w_inb == 1)
             w_inb = wn - 1 if self.w_inb == 0 else self.w_inb - 1
@@ -305,8 +318,7 @@ def _upsample_write(addr: int, f: int, wo: int) -> int:
     """Cycles of an upsample's write (V_WRCMD to V_DONE): ``f`` output rows of ``wo`` bytes as one
     command at ``addr`` (the timing repeats every 4 KB page), chunks of up to 16 bytes: the
     controller's chunk source (V_ADDR, V_DATA) against the write port, cycle by cycle."""
-    n_chunks = -(-wo // BUS_BYTES)
-    chunk_cnt = lambda j: wo - BUS_BYTES * (n_chunks - 1) if j == n_chunks - 1 else BUS_BYTES  # noqa: E731
+    cnts = _row_chunks(wo)
     port = _WritePort(addr, f * wo)
     state, k, rr, cvalid, cnt = "addr", 0, 0, 0, 0
     cycles = 2  # V_WRCMD: the command is taken on its second cycle, with the DMA idle
@@ -320,9 +332,9 @@ def _upsample_write(addr: int, f: int, wo: int) -> int:
             state = "data"
         elif state == "data":
             if not cvalid:
-                cvalid, cnt = 1, chunk_cnt(k)
+                cvalid, cnt = 1, cnts[k]
             elif taken:
-                if k == n_chunks - 1:
+                if k == len(cnts) - 1:
                     cvalid, k = 0, 0
                     if rr == f - 1:
                         state = "done"
@@ -333,15 +345,14 @@ def _upsample_write(addr: int, f: int, wo: int) -> int:
                     if k % f == 0:
                         cvalid, state = 0, "addr"
                     else:
-                        cnt = chunk_cnt(k)
+                        cnt = cnts[k]
 
 
 @lru_cache(maxsize=1 << 14)
 def _avgpool_write(addr: int, wo: int) -> int:
     """Cycles of an avgpool output row's write (V_WRCMD to V_DONE): chunks of up to 16 bytes, each
     after four line-buffer word reads (P_RD), presented in P_OUT until the write DMA takes it."""
-    n_chunks = -(-wo // BUS_BYTES)
-    chunk_cnt = lambda j: wo - BUS_BYTES * (n_chunks - 1) if j == n_chunks - 1 else BUS_BYTES  # noqa: E731
+    cnts = _row_chunks(wo)
     port = _WritePort(addr, wo)
     state, step, k, cvalid = "rd", 0, 0, 0
     cycles = 2  # V_WRCMD
@@ -349,8 +360,8 @@ def _avgpool_write(addr: int, wo: int) -> int:
         cycles += 1
         if state == "done" and port.done:
             return cycles
-        taken = state == "out" and cvalid and port.ready(chunk_cnt(k))
-        port.edge(taken, chunk_cnt(k))
+        taken = state == "out" and cvalid and port.ready(cnts[k])
+        port.edge(taken, cnts[k])
         if state == "rd":
             step += 1
             if step == 4:
@@ -360,7 +371,7 @@ def _avgpool_write(addr: int, wo: int) -> int:
                 cvalid = 1
             elif taken:
                 cvalid = 0
-                if k == n_chunks - 1:
+                if k == len(cnts) - 1:
                     state = "done"
                 else:
                     k, state = k + 1, "rd"
@@ -373,7 +384,7 @@ def _conv_store(addr: int, src: int, n: int) -> int:
     cycles after the address) into a 3-entry chunk queue whose head is the write DMA's chunk input,
     a read issued only when the queue has room for it and for those in flight (rtl/controller.py)."""
     off = src % BUS_BYTES
-    words = (off + n - 1) // BUS_BYTES + 1
+    words = _beats(off, n)
     cnts = [min(BUS_BYTES - off, n)] + [BUS_BYTES] * (words - 2)
     if words > 1:
         cnts.append((off + n - 1) % BUS_BYTES + 1)

@@ -14,9 +14,10 @@ The header at ``prog_base`` gives the descriptor count and the (absolute) descri
 so a host can run any contiguous run of descriptors, one layer alone included.
 Argmax runs on the host.
 
-DRAM traffic goes through the read and write DMAs as byte streams (one byte per cycle, conv stores
-included: output-bank reads are pipelined); loads and stores overlap the engine, not each other
-(rtl/README.md, "Controller").
+DRAM traffic goes through the read and write DMAs a bus beat (16 bytes) per cycle: activation and
+line-buffer loads through a word gearbox, conv stores and vector-op outputs as chunks of up to 16
+bytes; weights, constants and descriptors a byte per cycle. Loads and stores overlap the engine,
+not each other (rtl/README.md, "Controller").
 
 Error codes (``err_code``; ``err`` rises, the controller stops and waits for the next start):
   1 bad program header, 2 unknown op, 3 bad kernel/stride/factor, 4 a tile exceeds a buffer,
@@ -128,11 +129,11 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     cb = _u(4)
     ridx = _u(5)
     p, plen = _u(24), _u(24)
-    # conv store stream of chunks (output-bank words): reads issued (ip of s_words), in flight (sq1,
+    # conv store stream of chunks (output-bank words): reads issued (ip, up to s_lastw), in flight (sq1,
     # sq2 with their byte counts sc1, sc2 and whether it is the first, shifted by s_off: sf1, sf2),
     # queue fill (scnt) and the entries behind the head (sk1, sk2 and their counts)
     CW = ACT_WORD.bit_length()
-    ip, s_words, s_lastw = _u(24), _u(24), _u(24)
+    ip, s_lastw = _u(24), _u(24)  # reads issued; index of the command's last bank word
     sq1, sq2, sf1, sf2 = [Signal(bool(0)) for _ in range(4)]
     sc1, sc2, s_c = _u(CW), _u(CW), _u(CW)
     s_first, s_lastc = _u(CW), _u(CW)  # bytes of the first and of the last chunk
@@ -182,15 +183,16 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     lb_we = Signal(bool(0))
     lb_waddr, lb_raddr = _u(16), _u(16)
     lb_wdata, lb_q = _u(8 * ACT_WORD), _u(8 * ACT_WORD)
-    # upsample: output chunk lx of a row is the bytes from byte (16 * lx) >> lf of the line buffer on,
-    # each repeated factor = 2**lf times; up_k is the chunk the word below is for
+    # vector-op output chunks: v_k is the chunk presented next (lx, or lx + 1 when an upsample chunk
+    # is taken now), v_cnt its bytes; upsample chunk k is the bytes from byte (16 * k) >> lf of the
+    # line buffer on, each repeated factor = 2**lf times
     lf = _u(3)
-    up_k = _u(16)
+    v_k = _u(16)
     up_off = _u(20)
     up_sh = _u(8 * ACT_WORD)
     up_word = _u(8 * ACT_WORD)
-    up_nk, up_last = _u(16), _u(LWB + 1)  # chunks of an output row, bytes of its last one
-    v_cnt = _u(LWB + 1)  # bytes of vector-op output chunk lx
+    v_nk, v_last = _u(16), _u(LWB + 1)  # chunks of an output row, bytes of its last one
+    v_cnt = _u(LWB + 1)
     # counters
     l_cycles, l_engine, l_steps, l_load, l_store, l_fetch = [_u(32) for _ in range(6)]
     rd0, wr0, l_rdb, l_wrb = _u(32), _u(32), _u(32), _u(32)
@@ -245,7 +247,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
         else:
             s_keep.next = scnt
         # room for the read: what stays, what arrives now, what is in flight, and this read
-        s_issue.next = state == st.S_DATA and ip < s_words and s_keep + sq2 + sq1 < 3
+        s_issue.next = state == st.S_DATA and ip <= s_lastw and s_keep + sq2 + sq1 < 3
         # this read's byte count: the first chunk from s_off, whole words, the last up to the end
         # (separate ifs: MyHDL turns an if/elif chain on ip into a case statement with a wrong label)
         s_c.next = ACT_WORD
@@ -268,18 +270,17 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
         lb_q.next = lb[lb_raddr[LBW + LWB:LWB]]
 
     @always_comb
-    def upsample_chunk():
-        # the chunk presented next: the current one, or the one after it if it is taken now
+    def next_chunk():
         if state == st.V_DATA and wr_wvalid and wr_wready:
-            up_k.next = lx + 1
+            v_k.next = lx + 1
         else:
-            up_k.next = lx
+            v_k.next = lx
 
     @always_comb
-    def upsample_offset():
-        up_off.next = concat(up_k, intbv(0)[LWB:]) >> lf
-        if lx == up_nk - 1:
-            v_cnt.next = up_last
+    def chunk_offset():
+        up_off.next = concat(v_k, intbv(0)[LWB:]) >> lf
+        if v_k == v_nk - 1:
+            v_cnt.next = v_last
         else:
             v_cnt.next = ACT_WORD
 
@@ -876,7 +877,6 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     plen.next = prev_sw
                 # chunks: the bank words from rbase to rbase + plen - 1
                 s_off.next = rbase[LWB:]
-                s_words.next = ((rbase[LWB:] + plen - 1) >> LWB) + 1
                 s_lastw.next = (rbase[LWB:] + plen - 1) >> LWB
                 if ACT_WORD - rbase[LWB:] < plen:
                     s_first.next = ACT_WORD - rbase[LWB:]
@@ -923,7 +923,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     wr_wvalid.next = s_keep + sq2 != 0
                     if s_pop:
                         p.next = p + 1
-                        if p == s_words - 1:
+                        if p == s_lastw:
                             state.next = st.S_DONE
             elif state == st.S_DONE:
                 if wr_err:
@@ -1005,8 +1005,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 lx.next = 0
                 rr.next = 0
                 pstep.next = 0
-                up_nk.next = (wo + ACT_WORD - 1) >> LWB  # chunks of an output row (also avgpool's)
-                up_last.next = wo - (((wo + ACT_WORD - 1) >> LWB) - 1) * ACT_WORD
+                v_nk.next = (wo + ACT_WORD - 1) >> LWB  # chunks of an output row (also avgpool's)
+                v_last.next = wo - (((wo + ACT_WORD - 1) >> LWB) - 1) * ACT_WORD
                 if wr_cmd_valid and wr_cmd_ready:
                     wr_cmd_valid.next = 0
                     lb_raddr.next = 0
@@ -1025,7 +1025,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     wr_word.next = up_word
                     wr_cnt.next = v_cnt
                 elif wr_wready:
-                    if lx == up_nk - 1:  # the row is out
+                    if lx == v_nk - 1:  # the row is out
                         wr_wvalid.next = 0
                         lx.next = 0
                         lb_raddr.next = 0
@@ -1042,10 +1042,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                             state.next = st.V_ADDR
                         else:  # the next chunk from the same word, at once
                             wr_word.next = up_word
-                            if lx + 1 == up_nk - 1:
-                                wr_cnt.next = up_last
-                            else:
-                                wr_cnt.next = ACT_WORD
+                            wr_cnt.next = v_cnt
             elif state == st.P_RD:  # avgpool chunk lx: read row 0's words 2lx, 2lx+1, row 1's likewise
                 pstep.next = pstep + 1
                 if pstep == 0:
@@ -1069,7 +1066,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     wr_cnt.next = v_cnt
                 elif wr_wready:
                     wr_wvalid.next = 0
-                    if lx == up_nk - 1:
+                    if lx == v_nk - 1:
                         state.next = st.V_DONE
                     else:
                         lx.next = lx + 1
@@ -1155,4 +1152,4 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 state.next = st.IDLE
 
     return (select_bank, gearbox, gearbox_regs, gearbox_data, store_stream, store_chunk, line_buffer,
-            upsample_chunk, upsample_offset, upsample_shift, upsample_word, avgpool_word, interrupt, fsm)
+            next_chunk, chunk_offset, upsample_shift, upsample_word, avgpool_word, interrupt, fsm)

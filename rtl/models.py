@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from golden.contract import INT8_MAX, INT8_MIN, RequantConstants, requantize_int
+from rtl.feeder import ACT_WORD
 
 __all__ = ["pe_model", "array_model", "fcol_model", "rowu_model", "ROWU_OUTPUTS", "ppu_model", "random_ppu_cases"]
 
@@ -73,7 +74,7 @@ def _wrap(v, bits):
     return (v + 2 ** (bits - 1)) % 2**bits - 2 ** (bits - 1)
 
 
-def fcol_model(v, depth, addr_bits=24, word=16):
+def fcol_model(v, depth, addr_bits=24, word=ACT_WORD):
     """Per-cycle outputs of one column feeder (ce_fcol) for input streams ``v`` (dict of equal-length
     sequences: i_first, i_addr, i_iyok, i_ix, l_w, l_stride, l_xzp, wr_en, wr_addr, wr_data), one
     entry per cycle after the clock edge. The buffer (``depth`` bytes, addressed by the address's
@@ -121,7 +122,7 @@ ROWU_OUTPUTS = ("o_valid", "o_first", "o_waddr", "o_ctile", "o_obase", "o_ncols"
                 "p_valid", "p_acc", "p_bias", "p_mant", "p_exp", "p_tag", "rd_data")
 
 
-def rowu_model(v, wdepth, cdepth, odepth, *, ncols_bits=4, addr_bits=24, word=16):
+def rowu_model(v, wdepth, cdepth, odepth, *, ncols_bits=4, addr_bits=24, word=ACT_WORD):
     """Per-cycle outputs of one row unit (ce_rowu) for input streams ``v`` (dict of equal-length
     sequences: rst, i_valid, i_first, i_waddr, i_ctile, i_obase, i_ncols, i_rows, i_tok, d_in, dv_in,
     q_valid, q_y, q_tag, we_w, we_c, wr_addr, wr_data, rd_addr), one entry per cycle after the clock

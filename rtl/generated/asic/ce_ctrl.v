@@ -271,7 +271,6 @@ reg [4:0] s_lastc;
 reg [23:0] s_lastw;
 reg [3:0] s_off;
 reg s_pop;
-reg [23:0] s_words;
 reg [4:0] sc1;
 reg [4:0] sc2;
 reg [1:0] scnt;
@@ -291,13 +290,13 @@ reg [7:0] stride;
 reg [15:0] strip;
 reg [15:0] sw;
 reg [23:0] tbase;
-reg [15:0] up_k;
-reg [4:0] up_last;
-reg [15:0] up_nk;
 reg [19:0] up_off;
 wire [127:0] up_sh;
 reg [127:0] up_word;
 reg [4:0] v_cnt;
+reg [15:0] v_k;
+reg [4:0] v_last;
+reg [15:0] v_nk;
 reg [15:0] w;
 reg [31:0] w_addr;
 reg [19:0] wi;
@@ -361,7 +360,7 @@ always @(g_rem, gb, gfill, rd_word) begin: gearbox_data
 end
 
 
-always @(ip, s_first, s_keep, s_lastc, s_lastw, s_words, scnt, sq1, sq2, state, wr_wready, wr_wvalid) begin: store_stream
+always @(ip, s_first, s_keep, s_lastc, s_lastw, scnt, sq1, sq2, state, wr_wready, wr_wvalid) begin: store_stream
     s_pop = (wr_wvalid && wr_wready);
     if ((wr_wvalid && wr_wready)) begin
         s_keep = (scnt - 1);
@@ -369,7 +368,7 @@ always @(ip, s_first, s_keep, s_lastc, s_lastw, s_words, scnt, sq1, sq2, state, 
     else begin
         s_keep = scnt;
     end
-    s_issue = ((state == 6'b011011) && (ip < s_words) && (((s_keep + sq2) + sq1) < 3));
+    s_issue = ((state == 6'b011011) && (ip <= s_lastw) && (((s_keep + sq2) + sq1) < 3));
     s_c = 16;
     if ((ip == s_lastw)) begin
         s_c = s_lastc;
@@ -398,20 +397,20 @@ always @(posedge clk) begin: line_buffer
 end
 
 
-always @(lx, state, wr_wready, wr_wvalid) begin: upsample_chunk
+always @(lx, state, wr_wready, wr_wvalid) begin: next_chunk
     if (((state == 6'b100100) && wr_wvalid && wr_wready)) begin
-        up_k = (lx + 1);
+        v_k = (lx + 1);
     end
     else begin
-        up_k = lx;
+        v_k = lx;
     end
 end
 
 
-always @(lf, lx, up_k, up_last, up_nk) begin: upsample_offset
-    up_off = ({up_k, 4'h0} >>> lf);
-    if (($signed({1'b0, lx}) == ($signed({1'b0, up_nk}) - 1))) begin
-        v_cnt = up_last;
+always @(lf, v_k, v_last, v_nk) begin: chunk_offset
+    up_off = ({v_k, 4'h0} >>> lf);
+    if (($signed({1'b0, v_k}) == ($signed({1'b0, v_nk}) - 1))) begin
+        v_cnt = v_last;
     end
     else begin
         v_cnt = 16;
@@ -1161,7 +1160,6 @@ always @(posedge clk) begin: fsm
                     plen <= prev_sw;
                 end
                 s_off <= rbase[4-1:0];
-                s_words <= ($signed(((rbase[4-1:0] + plen) - 1) >>> 4) + 1);
                 s_lastw <= $signed(((rbase[4-1:0] + plen) - 1) >>> 4);
                 if (((16 - $signed({1'b0, rbase[4-1:0]})) < plen)) begin
                     s_first <= (16 - rbase[4-1:0]);
@@ -1217,7 +1215,7 @@ always @(posedge clk) begin: fsm
                     wr_wvalid <= ((s_keep + sq2) != 0);
                     if (s_pop) begin
                         p <= (p + 1);
-                        if (($signed({1'b0, p}) == ($signed({1'b0, s_words}) - 1))) begin
+                        if ((p == s_lastw)) begin
                             state <= 6'b011100;
                         end
                     end
@@ -1329,8 +1327,8 @@ always @(posedge clk) begin: fsm
                 lx <= 0;
                 rr <= 0;
                 pstep <= 0;
-                up_nk <= $signed(((wo + 16) - 1) >>> 4);
-                up_last <= ($signed({1'b0, wo}) - (($signed(((wo + 16) - 1) >>> 4) - 1) * 16));
+                v_nk <= $signed(((wo + 16) - 1) >>> 4);
+                v_last <= ($signed({1'b0, wo}) - (($signed(((wo + 16) - 1) >>> 4) - 1) * 16));
                 if ((wr_cmd_valid && wr_cmd_ready)) begin
                     wr_cmd_valid <= 0;
                     lb_raddr <= 0;
@@ -1356,7 +1354,7 @@ always @(posedge clk) begin: fsm
                     wr_cnt <= v_cnt;
                 end
                 else if (wr_wready) begin
-                    if (($signed({1'b0, lx}) == ($signed({1'b0, up_nk}) - 1))) begin
+                    if (($signed({1'b0, lx}) == ($signed({1'b0, v_nk}) - 1))) begin
                         wr_wvalid <= 0;
                         lx <= 0;
                         lb_raddr <= 0;
@@ -1377,12 +1375,7 @@ always @(posedge clk) begin: fsm
                         end
                         else begin
                             wr_word <= up_word;
-                            if (((lx + 1) == ($signed({1'b0, up_nk}) - 1))) begin
-                                wr_cnt <= up_last;
-                            end
-                            else begin
-                                wr_cnt <= 16;
-                            end
+                            wr_cnt <= v_cnt;
                         end
                     end
                 end
@@ -1419,7 +1412,7 @@ always @(posedge clk) begin: fsm
                 end
                 else if (wr_wready) begin
                     wr_wvalid <= 0;
-                    if (($signed({1'b0, lx}) == ($signed({1'b0, up_nk}) - 1))) begin
+                    if (($signed({1'b0, lx}) == ($signed({1'b0, v_nk}) - 1))) begin
                         state <= 6'b100111;
                     end
                     else begin
