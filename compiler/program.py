@@ -203,8 +203,9 @@ def tile_conv(d: Descriptor, hw) -> tuple[int, int, int]:
             break
         candidates.append((band, strip))
     if not candidates:
-        raise ModelError(f"node {d.name!r} (conv): even one output pixel needs {d.cin * d.kernel * d.kernel} bytes "
-                         f"of input (half activation buffer {act}) in config {hw.name!r}")
+        one = d.cin * act_pitches(min(d.h, d.kernel), min(d.w, d.kernel), d.w)[1]
+        raise ModelError(f"node {d.name!r} (conv): even one output pixel needs {one} bytes of input (its rows padded "
+                         f"to {ACT_WORD}-byte words; half activation buffer {act}) in config {hw.name!r}")
     band, strip = min(candidates, key=lambda c: (_tile_cost(d, hw, group, tiles, *c), -c[0]))
     return group, band, strip
 

@@ -118,7 +118,7 @@ def load_program(model, size, hw):
         if d.op != "conv":
             continue
         try:
-            d.group, d.band = tile_conv(d, hw)
+            d.group, d.band, d.strip = tile_conv(d, hw)
             continue
         except ModelError as e:
             refused.append(str(e))
@@ -128,7 +128,7 @@ def load_program(model, size, hw):
                 raise ModelError(f"node {d.name!r}: does not fit any activation buffer")
             big = dataclasses.replace(big, act_depth=big.act_depth * 2)
             try:
-                d.group, d.band = tile_conv(d, big)
+                d.group, d.band, d.strip = tile_conv(d, big)
                 break
             except ModelError:
                 pass

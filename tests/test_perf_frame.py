@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from perf.model import frame_estimate
-from rtl.config import get_config
+from rtl.config import EngineConfig, get_config
 
 TINY = Path(__file__).resolve().parent.parent / "onnx_models" / "tiny_int8.onnx"
 
@@ -18,3 +18,19 @@ def test_frame_totals_are_layer_sums():
     assert f.engine_cycles <= f.cycles
     assert f.bandwidth_at(60) == 60 * (f.bytes_read + f.bytes_written)
     assert f.fps == 500e6 / f.cycles
+
+
+def test_layers_a_config_refuses_are_tiled_for_a_larger_buffer():
+    """A config whose activation buffer cannot hold one output pixel of some layers still gets a
+    frame figure: those layers are tiled for the smallest power-of-two buffer that holds them."""
+    hw = EngineConfig(name="small", rows=4, cols=4, act_depth=1 << 13, wgt_depth=1 << 12, const_depth=16,
+                      out_depth=1 << 10)
+    f = frame_estimate(hw, (64, 128))
+    assert not f.compiled_as_is and f.refused
+    assert all("even one output pixel needs" in m and "half activation buffer 4096" in m for m in f.refused)
+    fallback = [l for l in f.layers if l.fallback]
+    assert len(fallback) == len(f.refused)
+    for l in fallback:  # "needs act_depth N KB (config has 8 KB)", N a larger power of two
+        need = int(l.fallback.split()[2])
+        assert l.fallback == f"needs act_depth {need} KB (config has 8 KB)" and need > 8 and need & (need - 1) == 0
+    assert f.cycles == sum(l.cycles for l in f.layers) > 0
