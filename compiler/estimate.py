@@ -33,6 +33,7 @@ from functools import lru_cache
 from itertools import accumulate
 
 from compiler.program import Descriptor, Program
+from rtl.axi_common import bursts
 
 __all__ = ["LayerEstimate", "estimate", "BUS_BYTES", "COUNTERS"]
 
@@ -72,12 +73,6 @@ def _beats_bytes(addr: int, n: int) -> int:
     return _beats(addr, n) * BUS_BYTES
 
 
-def _burst_len(beat: int, left: int) -> int:
-    """Beats of the next burst from beat address ``beat`` (the DMAs' burst_len): at most MAX_BURST,
-    never across a 4 KB page."""
-    return min(MAX_BURST, PAGE_BEATS - beat % PAGE_BEATS, left)
-
-
 def _row_chunks(n: int) -> list[int]:
     """Byte counts of the chunks of an output row of n bytes: whole ones, then the rest."""
     k = -(-n // BUS_BYTES)
@@ -94,13 +89,8 @@ def _rd(addr: int, n: int) -> int:
 
 
 def _bursts(addr: int, n: int) -> list[int]:
-    """Beats of each burst the read DMA issues for a command: at most MAX_BURST, never across a page."""
-    b, left, out = addr // BUS_BYTES, _beats(addr, n), []
-    while left:
-        k = _burst_len(b, left)
-        out.append(k)
-        b, left = b + k, left - k
-    return out
+    """Beats of each burst the DMAs issue for a command (rtl.axi_common.bursts)."""
+    return [k for _, k in bursts(addr, n, BUS_BYTES, MAX_BURST)]
 
 
 def _rd_words(addr: int, n: int) -> int:
@@ -248,10 +238,10 @@ class _WritePort:
     cycle for a chunk of ``cnt`` bytes, ``edge(taken, cnt)`` advances one clock."""
 
     def __init__(self, addr: int, total: int):
-        beats = _beats(addr, total)
+        self.bursts = _bursts(addr, total)  # AW issues them in order; W fills them in order
         self.awready, self.wbusy, self.wready, self.bvalid = 1, 0, 0, 0  # DRAM
-        self.act, self.awvalid, self.aw_beat, self.aw_left, self.out_cnt = 1, 0, addr // BUS_BYTES, beats, 0
-        self.w_beat, self.w_rem, self.w_inb, self.wvalid, self.wlast = addr // BUS_BYTES, beats, 0, 0, 0
+        self.act, self.awvalid, self.aw_next, self.out_cnt = 1, 0, 0, 0
+        self.w_next, self.w_inb, self.wvalid, self.wlast = 0, 0, 0, 0
         self.ileft, self.cpos, self.cflush, self.done = total, addr % BUS_BYTES, 0, 0
 
     def ready(self, cnt: int) -> bool:
@@ -273,14 +263,14 @@ class _WritePort:
             bvalid = 0
         # DMA: bursts, B responses, done
         bv = self.bvalid
-        issue = self.act and not self.awvalid and self.aw_left != 0 and self.out_cnt < 4
+        aw_left = self.aw_next < len(self.bursts)
+        issue = self.act and not self.awvalid and aw_left and self.out_cnt < 4
         act, done = self.act, 0
-        if self.act and bv and self.out_cnt == 1 and self.aw_left == 0 and not self.awvalid:
+        if self.act and bv and self.out_cnt == 1 and not aw_left and not self.awvalid:
             act, done = 0, 1
-        awvalid, aw_left, aw_beat = self.awvalid, self.aw_left, self.aw_beat
+        awvalid, aw_next = self.awvalid, self.aw_next
         if issue:
-            m = _burst_len(self.aw_beat, self.aw_left)
-            awvalid, aw_left, aw_beat = 1, self.aw_left - m, self.aw_beat + m
+            awvalid, aw_next = 1, self.aw_next + 1
         elif self.awvalid and self.awready:
             awvalid = 0
         out_cnt = self.out_cnt + (1 if issue and not bv else -1 if bv and not issue else 0)
@@ -298,19 +288,20 @@ class _WritePort:
                 cpos = end
         elif self.cflush and w_free:
             w_ld, cflush = True, 0
-        wvalid, wlast, w_inb, w_beat, w_rem = self.wvalid, self.wlast, self.w_inb, self.w_beat, self.w_rem
-        if w_ld:
-            wn = _burst_len(self.w_beat, self.w_rem)
+        wvalid, wlast, w_inb, w_next = self.wvalid, self.wlast, self.w_inb, self.w_next
+        if w_ld:  # w_inb: beats left in the current burst (0: this beat opens the next one)
             wvalid = 1
-            wlast = int(wn == 1) if self.w_inb == 0 else int(self.w_inb == 1)
-            w_inb = wn - 1 if self.w_inb == 0 else self.w_inb - 1
-            w_beat, w_rem = self.w_beat + 1, self.w_rem - 1
+            if self.w_inb == 0:
+                wn, w_next = self.bursts[self.w_next], self.w_next + 1
+                wlast, w_inb = int(wn == 1), wn - 1
+            else:
+                wlast, w_inb = int(self.w_inb == 1), self.w_inb - 1
         elif self.wvalid and self.wready:
             wvalid = 0
         self.awready, self.wbusy, self.wready, self.bvalid = awready, wbusy, wready, bvalid
-        self.act, self.done, self.awvalid, self.aw_left, self.aw_beat = act, done, awvalid, aw_left, aw_beat
+        self.act, self.done, self.awvalid, self.aw_next = act, done, awvalid, aw_next
         self.out_cnt, self.ileft, self.cpos, self.cflush = out_cnt, ileft, cpos, cflush
-        self.wvalid, self.wlast, self.w_inb, self.w_beat, self.w_rem = wvalid, wlast, w_inb, w_beat, w_rem
+        self.wvalid, self.wlast, self.w_inb, self.w_next = wvalid, wlast, w_inb, w_next
 
 
 @lru_cache(maxsize=1 << 14)

@@ -117,7 +117,8 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
     c_db = Signal(intbv(DB)[S + 2:])
     c_mask, c_mask2 = _u(DB), _u(2 * DB)
     c_word2 = _u(2 * D)
-    c_up, c_clean = Signal(modbv(0)[D:]), _u(D)  # i_word with the bytes above i_cnt shifted out, then back in place
+    # i_word with the bytes above i_cnt shifted out, then back in place
+    c_up, c_clean = Signal(modbv(0)[D:]), _u(D)
     cpos_w, cnt_w, cbeg_w, c_sh = _u(S + 2), _u(S + 2), _u(S + 2), _u(S + 2)
     cnt_l = _u(L)
     # bytes past the beat, and a beat's byte counts (their top bits are 0 by construction)
@@ -139,6 +140,7 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
 
     @always_comb
     def chunk_next():
+        wr_free.next = not wvalid or m_axi_wready
         c_sh.next = c_db - cnt_w
         c_end.next = cpos_w + cnt_w
 
@@ -162,9 +164,8 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
 
     @always_comb
     def ready_calc():
-        wr_free.next = not wvalid or m_axi_wready
-        iready.next = act and ileft != 0 and (not complete or not wvalid or m_axi_wready)
-        iwready.next = act and ileft != 0 and not cflush and (not c_full or not wvalid or m_axi_wready)
+        iready.next = act and ileft != 0 and (not complete or wr_free)
+        iwready.next = act and ileft != 0 and not cflush and (not c_full or wr_free)
 
     @always_comb
     def outs():

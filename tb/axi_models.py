@@ -8,24 +8,9 @@ from __future__ import annotations
 
 import random
 
+from rtl.axi_common import bursts  # the DMAs' burst rule, shared with the performance model
+
 __all__ = ["bursts", "read_model", "write_beats", "write_model", "regs_model", "random_commands"]
-
-
-def bursts(addr: int, length: int, beat_bytes: int = 16, max_burst: int = 16) -> list[tuple[int, int]]:
-    """The INCR bursts a DMA command issues, in order: [(AxADDR, beats)], AxLEN = beats - 1.
-
-    Full-width beats from the beat holding ``addr`` to the beat holding ``addr + length - 1``, cut
-    at ``max_burst`` beats and at every 4 KB page boundary."""
-    if length < 1:
-        raise ValueError(f"a DMA command moves at least one byte, not {length}")
-    page = 4096 // beat_bytes
-    b, last = addr // beat_bytes, (addr + length - 1) // beat_bytes
-    out = []
-    while b <= last:
-        n = min(max_burst, page - b % page, last - b + 1)
-        out.append((b * beat_bytes, n))
-        b += n
-    return out
 
 
 def read_model(mem, addr: int, length: int, beat_bytes: int = 16, max_burst: int = 16):

@@ -270,6 +270,7 @@ assign complete = ((pk_pos == 15) || (ileft == 1));
 
 
 
+assign wr_free = ((!wvalid) || m_axi_wready);
 assign c_sh = (c_db - cnt_w);
 assign c_end = (cpos_w + cnt_w);
 
@@ -293,9 +294,8 @@ assign c_bpart_unused_hi = (c_end - cbeg_w);
 
 
 
-assign wr_free = ((!wvalid) || m_axi_wready);
-assign iready = (act && (ileft != 0) && ((!complete) || (!wvalid) || m_axi_wready));
-assign iwready = (act && (ileft != 0) && (!cflush) && ((!c_full) || (!wvalid) || m_axi_wready));
+assign iready = (act && (ileft != 0) && ((!complete) || wr_free));
+assign iwready = (act && (ileft != 0) && (!cflush) && ((!c_full) || wr_free));
 
 
 
