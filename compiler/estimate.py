@@ -34,12 +34,13 @@ from itertools import accumulate
 
 from compiler.program import Descriptor, Program
 from rtl.axi_common import bursts
+from rtl.bus import DMA
 
 __all__ = ["LayerEstimate", "estimate", "BUS_BYTES", "COUNTERS"]
 
-BUS_BYTES = 16  # 128-bit AXI data bus
-PAGE_BEATS = 4096 // BUS_BYTES
-MAX_BURST = 16
+BUS_BYTES = DMA.beat_bytes  # the accelerator's DMA masters (rtl.bus): 128-bit AXI data bus
+PAGE_BEATS = DMA.page_beats
+MAX_BURST = DMA.max_burst
 DESC_FETCH = 106  # bytes of a descriptor the controller reads (rtl.controller.DESC_BYTES)
 N_REGS = 19  # engine layer registers written before each run (REGS state)
 COUNTERS = ("cycles", "engine_cycles", "mac_steps", "load_stall", "store_stall", "fetch", "bytes_read",
@@ -148,8 +149,8 @@ class _Band:
             e = self.end + 1
             starts = list(accumulate((d + a for d, a in zip(durs, afters)), initial=self.t))
             ends = [st + d for st, d in zip(starts, durs)]  # increasing
-            k = bisect_right(ends, e)
-            idle = ends[k] - max(starts[k], e) + sum(durs[k + 1:])
+            k = bisect_right(ends, e)  # len(ends): the engine ends in the last command's after cycles
+            idle = ends[k] - max(starts[k], e) + sum(durs[k + 1:]) if k < len(ends) else 0
             if kind == "load":
                 self.e.load_stall += idle
             else:

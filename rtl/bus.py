@@ -17,7 +17,7 @@ from rtl.axil_regs import AxilRegsConfig
 __all__ = ["BUS_MODULES", "DMA", "REGS", "build_bus"]
 
 BUS_MODULES = ("ce_axi_rd", "ce_axi_wr", "ce_axil_regs")
-DMA = AxiDmaConfig()  # 128-bit data, 32-bit address, 16-beat bursts, 4 in flight
+DMA = AxiDmaConfig()  # 128-bit data, 32-bit address, 64-beat (1 KB) bursts, 4 in flight
 REGS = AxilRegsConfig(n_rw=4, n_ro=10, addr_bits=8)  # the register map of rtl/accel.py
 
 

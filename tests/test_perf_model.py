@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from compiler.estimate import COUNTERS, estimate
+from compiler.estimate import COUNTERS, LayerEstimate, _Band, estimate
 from compiler.program import compile_graph
 from golden.capture import capture
 from golden.cityscapes import Crop
@@ -51,3 +51,15 @@ def test_full_frame_model_time():
     cycles = sum(e.cycles for e in est)
     print(f"full frame on asic: {cycles:,} cycles ({500e6 / cycles:.2f} fps at 500 MHz), compile + model {dt:.2f} s")
     assert len(est) == len(prog.descriptors) and cycles > 0
+
+
+def test_band_engine_ending_in_a_commands_trailing_cycle():
+    """The engine's last active cycle falls in the uncharged cycle after the last command: no stall
+    (this case once indexed past the command list)."""
+    e = LayerEstimate("x")
+    band = _Band(e, 0, 10)  # commands at cycles 0-4 and 6-10, each followed by one uncharged cycle
+    band.cmds([5, 5], 1, "load")
+    assert (e.load_stall, band.t) == (0, 12)
+    band = _Band(e, 0, 7)  # the engine ends during the second command: cycles 8-10 stall
+    band.cmds([5, 5], 1, "load")
+    assert (e.load_stall, band.t) == (3, 12)

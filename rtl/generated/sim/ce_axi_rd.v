@@ -122,11 +122,11 @@ assign burst_len0_to_page = (256 - burst_len0_pg);
 
 
 always @(burst_len0_to_page) begin: burst_len0_cap
-    if ((burst_len0_to_page < 16)) begin
+    if ((burst_len0_to_page < 64)) begin
         burst_len0_lim = burst_len0_to_page;
     end
     else begin
-        burst_len0_lim = 16;
+        burst_len0_lim = 64;
     end
 end
 
