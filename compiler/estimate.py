@@ -9,7 +9,10 @@ store_stall, fetch, bytes_read, bytes_written (compiler/README.md, "Performance 
 Costs, in cycles (n bytes of a command at byte address a):
 - activation and line-buffer load command (A_CMD + A_RX, V_RDCMD + V_RX: a DMA beat per cycle
   through the word gearbox):
-  ``_rd_words``: 2 + 5 + (beats - 1) + 3 per burst boundary + 1 or 2 for the last word;
+  ``_rd_words``: 2 + 5 + (beats - 1) + 3 per burst boundary + 1 or 2 for the last word; a 2-D
+  command (the rows of a strip, avgpool's two rows, ``_rd_rows``) the same over all its rows' beats
+  and bursts: the next row's bursts follow like the next burst of a row, and the gearbox empties
+  between rows inside the DRAM's 3-cycle turnaround;
 - byte read command (weights, constants, descriptors): 2 + n + 4, plus a bubble of 4 - (16 - a % 16)
   when the first beat is partial with fewer than 4 bytes and alone in a one-beat burst (the last
   beat of a 4 KB page): the DRAM takes 4 cycles to turn the next burst around;
@@ -118,6 +121,19 @@ def _rd_words_in_page(addr: int, n: int) -> int:  # the timing repeats every 4 K
     return 2 + 5 + (beats - 1) + 3 * (len(bursts) - 1) + tail
 
 
+def _rd_rows(addr: int, n: int, rows: int, pitch: int) -> int:
+    """Cycles of a 2-D load command: ``rows`` rows of ``n`` bytes, row r at ``addr + r * pitch``."""
+    last = addr + (rows - 1) * pitch
+    return _rd_words(last, n) + sum(_row_beats_bursts((addr + r * pitch) % 4096, n) for r in range(rows - 1))
+
+
+@lru_cache(maxsize=1 << 16)
+def _row_beats_bursts(addr: int, n: int) -> int:
+    """A row's beats plus 3 cycles per burst: its share of a 2-D command before the last row."""
+    bs = _bursts(addr, n)
+    return sum(bs) + 3 * len(bs)
+
+
 class _Band:
     """Timeline of the controller after an engine start: segments in order, each charged to load or
     store only for the cycles after the engine has finished."""
@@ -172,7 +188,7 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
              for oy0 in range(0, d.ho, d.band) for ox0 in range(0, d.wo, strip)]
     E = _Band(e, 0, -1)
 
-    def load(tile):  # B_START, B_ROWS, B_PITCH, B_CHK, then per channel A_CMD+A_RX per command, and A_SEG
+    def load(tile):  # B_START, B_ROWS, B_PITCH, B_CHK, then per channel A_CMD, A_RX and A_SEG
         oy0, bo, ox0, sw = tile
         lo = max(oy0 * s - pad, 0)
         rows_in = min(d.h, (oy0 + bo - 1) * s - pad + k) - lo
@@ -181,12 +197,12 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
         E.seg(4, None)
         if cols_in == d.w:  # whole rows: one command per channel
             reads = [(a + lo * d.w, rows_in * d.w) for a in chans]
-            afters = [1] * len(reads)
-        else:  # a strip: one command per row, A_SEG after a channel's last
-            reads = [(a + (lo + r) * d.w + left, cols_in) for a in chans for r in range(rows_in)]
-            afters = [1 if r == rows_in - 1 else 0 for _ in chans for r in range(rows_in)]
-        E.cmds([_rd_words(a, n) for a, n in reads], afters, "load")
-        E.e.bytes_read += sum(_beats_bytes(a, n) for a, n in reads)
+            E.cmds([_rd_words(a, n) for a, n in reads], 1, "load")
+            E.e.bytes_read += sum(_beats_bytes(a, n) for a, n in reads)
+        else:  # a strip: one 2-D command per channel, rows_in rows of cols_in bytes
+            starts = [a + lo * d.w + left for a in chans]
+            E.cmds([_rd_rows(a, cols_in, rows_in, d.w) for a in starts], 1, "load")
+            E.e.bytes_read += sum(_beats_bytes(a + r * d.w, cols_in) for a in starts for r in range(rows_in))
 
     def store(co0, gc, tile):  # S_START, then per channel (per row of a strip) S_CMD, bytes, S_DONE
         oy0, bo, ox0, sw = tile
@@ -419,15 +435,16 @@ def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
             base = seg.addr + ch * hw_in
             rows = d.ho if d.op == "avgpool" else d.h
             for y in range(rows):
-                if d.op == "avgpool":  # two input rows, one command each
+                if d.op == "avgpool":  # two input rows, one 2-D command
                     reads = [(base + 2 * y * d.w, d.w), (base + (2 * y + 1) * d.w, d.w)]
                     wa, wn = out + y * d.wo, d.wo
                     st = _avgpool_write(wa % 4096, d.wo)
+                    r = _rd_rows(base + 2 * y * d.w, d.w, 2, d.w)
                 else:
                     reads = [(base + y * d.w, d.w)]
                     wa, wn = out + y * f * d.wo, f * d.wo
                     st = _upsample_write(wa % 4096, f, d.wo)
-                r = sum(_rd_words(a, n) for a, n in reads)
+                    r = _rd_words(base + y * d.w, d.w)
                 e.load_stall += r
                 e.bytes_read += sum(_beats_bytes(a, n) for a, n in reads)
                 e.store_stall += st

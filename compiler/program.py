@@ -214,7 +214,7 @@ def _tile_cost(d: Descriptor, hw, group: int, tiles: int, band: int, strip: int)
     """A rough cycle count of a conv layer tiled as ``band`` rows by ``strip`` columns, to rank
     tilings (compiler.estimate has the exact one): per tile, the engine run overlaps the load of
     the next tile and the store of the last, whichever is longer; a DMA command costs about 8 cycles
-    plus a cycle per 16 bytes."""
+    plus a cycle per 16 bytes, and each row of a strip's 2-D command about 4 more."""
     k, s = d.kernel, d.stride
     rows_in = min(d.h, (band - 1) * s + k)
     cols_in = min(d.w, (strip - 1) * s + k)
@@ -224,7 +224,7 @@ def _tile_cost(d: Descriptor, hw, group: int, tiles: int, band: int, strip: int)
     if cols_in == d.w:
         load = d.cin * (8 + -(-rows_in * d.w // ACT_WORD))
     else:
-        load = d.cin * rows_in * (8 + -(-cols_in // ACT_WORD))
+        load = d.cin * (8 + rows_in * (4 + -(-cols_in // ACT_WORD)))
     if strip == d.wo:
         store = group * (12 + -(-band * d.wo // ACT_WORD))
     else:

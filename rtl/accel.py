@@ -94,7 +94,8 @@ def accel_verilog(cfg: EngineConfig) -> str:
         f"wire [{32 * REGS.n_rw - 1}:0] rw_q;\nwire [{REGS.n_rw - 1}:0] wr_pulse;\nwire [{32 * nro - 1}:0] ro_d;",
         "wire rd_cmd_valid, rd_cmd_ready, rd_valid, rd_ready, rd_last, rd_err, rd_busy_unused, rd_take, rd_tail;",
         f"wire [{8 * ACT_WORD - 1}:0] rd_word;\nwire [{ACT_WORD.bit_length() - 1}:0] rd_cnt;",
-        "wire [31:0] rd_cmd_addr, wr_cmd_addr;\nwire [23:0] rd_cmd_len, wr_cmd_len;\nwire [7:0] rd_data, wr_data;",
+        "wire [31:0] rd_cmd_addr, wr_cmd_addr;\nwire [23:0] rd_cmd_len, wr_cmd_len, rd_cmd_pitch;\nwire [15:0] rd_cmd_rows;",
+        "wire [7:0] rd_data, wr_data;",
         "wire wr_cmd_valid, wr_cmd_ready, wr_valid, wr_ready, wr_done, wr_err, wr_busy_unused, wr_wvalid, wr_wready;",
         f"wire [{8 * ACT_WORD - 1}:0] wr_word;\nwire [{ACT_WORD.bit_length() - 1}:0] wr_cnt;",
         "wire e_start, e_done, e_wr_en;\nwire [31:0] e_cycles, e_busy;\nwire [1:0] e_wr_sel;\nwire [7:0] e_wr_bank;",
@@ -109,7 +110,7 @@ def accel_verilog(cfg: EngineConfig) -> str:
         "ce_axil_regs regs (.clk(clk), .rst(rst), " + ", ".join(f".{p}({p})" for p in _AXIL)
         + ", .rw_q(rw_q), .wr_pulse(wr_pulse), .ro_d(ro_d));",
         "ce_axi_rd rd (.clk(clk), .rst(rst), .cmd_valid(rd_cmd_valid), .cmd_ready(rd_cmd_ready), .cmd_addr(rd_cmd_addr),"
-        " .cmd_len(rd_cmd_len), .o_valid(rd_valid), .o_ready(rd_ready), .o_data(rd_data), .o_last(rd_last),"
+        " .cmd_len(rd_cmd_len), .cmd_rows(rd_cmd_rows), .cmd_pitch(rd_cmd_pitch), .o_valid(rd_valid), .o_ready(rd_ready), .o_data(rd_data), .o_last(rd_last),"
         " .o_take(rd_take), .o_word(rd_word), .o_cnt(rd_cnt), .o_tail(rd_tail), .busy(rd_busy_unused), .err(rd_err), .bytes_read(bytes_rd), " + ", ".join(f".{p}({p})" for p in _RD) + ");",
         "ce_axi_wr wr (.clk(clk), .rst(rst), .cmd_valid(wr_cmd_valid), .cmd_ready(wr_cmd_ready), .cmd_addr(wr_cmd_addr),"
         " .cmd_len(wr_cmd_len), .i_valid(wr_valid), .i_ready(wr_ready), .i_data(wr_data), .i_wvalid(wr_wvalid),"
@@ -123,7 +124,7 @@ def accel_verilog(cfg: EngineConfig) -> str:
         " .cur_layer(cur_layer), .t_cycles(t_cycles), .t_engine(t_engine), .t_steps(t_steps), .t_load(t_load),"
         " .t_store(t_store), .t_fetch(t_fetch),"
         " .rd_cmd_valid(rd_cmd_valid), .rd_cmd_ready(rd_cmd_ready), .rd_cmd_addr(rd_cmd_addr), .rd_cmd_len(rd_cmd_len),"
-        " .rd_valid(rd_valid), .rd_ready(rd_ready), .rd_data(rd_data), .rd_last(rd_last), .rd_take(rd_take),"
+        " .rd_cmd_rows(rd_cmd_rows), .rd_cmd_pitch(rd_cmd_pitch), .rd_valid(rd_valid), .rd_ready(rd_ready), .rd_data(rd_data), .rd_last(rd_last), .rd_take(rd_take),"
         " .rd_word(rd_word), .rd_cnt(rd_cnt), .rd_tail(rd_tail), .rd_err(rd_err),"
         " .rd_bytes(bytes_rd), .wr_cmd_valid(wr_cmd_valid), .wr_cmd_ready(wr_cmd_ready), .wr_cmd_addr(wr_cmd_addr),"
         " .wr_cmd_len(wr_cmd_len), .wr_valid(wr_valid), .wr_ready(wr_ready), .wr_data(wr_data), .wr_wvalid(wr_wvalid),"

@@ -1,25 +1,27 @@
-"""AXI4 read DMA master: one command (byte address, byte length) in, a byte stream out.
+"""AXI4 read DMA master: one command (byte address, byte length, rows, row pitch) in, a byte stream out.
 
-Any byte address and any length >= 1 work: the command is split into INCR bursts of full-width
-beats (ARSIZE = log2(data_bits/8)) of at most ``max_burst`` beats that never cross a 4 KB page;
-bytes before the start address in the first beat and after the end in the last beat are dropped.
-Up to ``outstanding`` bursts are in flight (AR issued, RLAST not yet seen), so the next AR goes out
-while the previous burst's data is still arriving.
+A command moves ``cmd_rows`` rows (0 counts as 1) of ``cmd_len`` bytes, row r from byte address
+``cmd_addr + r * cmd_pitch`` (a 2-D command: the rows of a strip of columns). Any byte address and
+any length >= 1 work: each row is split into INCR bursts of full-width beats (ARSIZE =
+log2(data_bits/8)) of at most ``max_burst`` beats that never cross a 4 KB page; bytes before the
+row's start address in its first beat and after its end in its last beat are dropped, so no beat
+holds bytes of two rows. Up to ``outstanding`` bursts are in flight (AR issued, RLAST not yet seen),
+so the next AR goes out, for the next row too, while the previous burst's data is still arriving.
 
 Ports (all synchronous to ``clk``, ``rst`` synchronous active high):
-  cmd_valid in, cmd_ready out (= not busy), cmd_addr in [addr_bits], cmd_len in [len_bits] (>= 1):
-      a command is accepted on a cycle with cmd_valid and cmd_ready (cmd_len = 0 is accepted and
-      does nothing: no burst, no byte, no o_last).
+  cmd_valid in, cmd_ready out (= not busy), cmd_addr in [addr_bits], cmd_len in [len_bits] (>= 1),
+      cmd_rows in [16], cmd_pitch in [len_bits]: a command is accepted on a cycle with cmd_valid
+      and cmd_ready (cmd_len = 0 is accepted and does nothing: no burst, no byte, no o_last).
   o_valid out, o_ready in, o_data out [8], o_last out: the byte stream, a byte moves on a cycle
-      with o_valid and o_ready; o_last marks the command's last byte. o_valid/o_data/o_last are
+      with o_valid and o_ready; o_last marks the command's last byte (of its last row). o_valid/o_data/o_last are
       registers; m_axi_rready depends combinationally on o_ready (the beat register refills in
       the cycle its last byte leaves, so there is no bubble between beats).
   o_take in, o_word out [data_bits], o_cnt out, o_tail out: the same stream a beat at a time. o_word
       holds the o_cnt (0..data_bits/8) bytes of the beat register, the next byte in the low lane;
       o_take takes all of them in one cycle (never together with o_ready), and the next beat
-      refills the register in that cycle. o_tail: these are the command's last bytes. A beat-wide
-      consumer gets the command's bytes in chunks: the first beat's from the start address on, then
-      whole beats, then the last beat's up to the end.
+      refills the register in that cycle. o_tail: these are a row's last bytes. A beat-wide
+      consumer gets each row's bytes in chunks: the first beat's from the row's start address on,
+      then whole beats, then the last beat's up to the row's end.
   busy out: from the accepted command until its last byte has left.
   err out: sticky from an R beat with RRESP != OKAY (or an RID other than 0) until the next accepted command (the
       command still runs to its end; the bytes of an erroneous beat are passed on as received).
@@ -101,11 +103,14 @@ def _u(bits, v=0):
     return Signal(intbv(v)[bits:]) if bits > 1 else Signal(bool(v))
 
 
+ROWS_BITS = 16  # cmd_rows
+
+
 def axi_rd_signals(cfg: AxiDmaConfig = DEFAULT):
     """A fresh set of axi_rd port signals (dict by port name)."""
     A, D, L = cfg.addr_bits, cfg.data_bits, cfg.len_bits
     return dict(
-        cmd_valid=_u(1), cmd_ready=_u(1), cmd_addr=_u(A), cmd_len=_u(L),
+        cmd_valid=_u(1), cmd_ready=_u(1), cmd_addr=_u(A), cmd_len=_u(L), cmd_rows=_u(ROWS_BITS), cmd_pitch=_u(L),
         o_valid=_u(1), o_ready=_u(1), o_data=_u(8), o_last=_u(1),
         o_take=_u(1), o_word=_u(D), o_cnt=_u((D // 8).bit_length()), o_tail=_u(1),
         busy=_u(1), err=_u(1), bytes_read=_u(32),
@@ -117,7 +122,7 @@ def axi_rd_signals(cfg: AxiDmaConfig = DEFAULT):
 
 
 @block
-def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, o_valid, o_ready, o_data, o_last,
+def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, cmd_rows, cmd_pitch, o_valid, o_ready, o_data, o_last,
            o_take, o_word, o_cnt, o_tail, busy, err, bytes_read,
            m_axi_arid, m_axi_araddr, m_axi_arlen, m_axi_arsize, m_axi_arburst, m_axi_arvalid, m_axi_arready,
            m_axi_rid, m_axi_rdata, m_axi_rresp, m_axi_rlast, m_axi_rvalid, m_axi_rready,
@@ -130,6 +135,17 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, o_valid, o_ready, 
     OB = outstanding.bit_length() + 1
 
     act = Signal(bool(0))
+    row_len = _u(L)  # the command's row length and pitch
+    pitch = _u(L)
+    pitch_a = _u(A)
+    ar_row = Signal(modbv(0)[A:])  # byte address of the row the AR side is on
+    ar_nrow = Signal(modbv(0)[A:])  # ... and of the next row
+    ar_rows = _u(ROWS_BITS)  # rows after it still to request
+    nrow_beats = _u(LB)  # beats of the next row
+    r_row = Signal(modbv(0)[A:])  # byte address of the row the R side is on
+    r_nrow = Signal(modbv(0)[A:])
+    r_rows = _u(ROWS_BITS)  # rows after it still to receive
+    tail = Signal(bool(0))  # the beat register holds a row's last bytes
     ar_beat = Signal(modbv(0)[A - S:])  # beat address of the next burst
     ar_left = _u(LB)  # beats not yet requested
     ar_n = _u(LB)  # next burst's beats
@@ -150,9 +166,15 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, o_valid, o_ready, 
     count = Signal(modbv(0)[32:])
 
     blen = burst_len(ar_beat, ar_left, ar_n, max_burst, PB)
-    fits = [fit(ar_n, ar_n_a), fit(off, off_l), beat_count(cmd_addr, cmd_len, cmd_beats, DB)]
+    fits = [fit(ar_n, ar_n_a), fit(off, off_l), beat_count(cmd_addr, cmd_len, cmd_beats, DB), fit(pitch, pitch_a),
+            beat_count(ar_nrow, row_len, nrow_beats, DB)]
     ar_n8 = ar_n(8, 0)
     nb_s = nb(S + 1, 0)
+
+    @always_comb
+    def next_rows():
+        ar_nrow.next = ar_row + pitch_a
+        r_nrow.next = r_row + pitch_a
 
     @always_comb
     def beat_math():
@@ -188,7 +210,7 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, o_valid, o_ready, 
         o_last.next = bcnt == 1 and lleft == 0
         o_word.next = sreg
         o_cnt.next = bcnt
-        o_tail.next = lleft == 0
+        o_tail.next = tail
         bytes_read.next = count
 
     @always(clk.posedge)
@@ -203,6 +225,9 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, o_valid, o_ready, 
             err.next = 0
             count.next = 0
             first.next = 0
+            tail.next = 0
+            ar_rows.next = 0
+            r_rows.next = 0
         else:
             rv = rready and m_axi_rvalid
             issue = act and not arvalid and ar_left != 0 and out_cnt < outstanding
@@ -215,6 +240,17 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, o_valid, o_ready, 
                 off.next = cmd_addr[S:]
                 first.next = 1
                 lleft.next = cmd_len
+                tail.next = 0
+                row_len.next = cmd_len
+                pitch.next = cmd_pitch
+                ar_row.next = cmd_addr
+                r_row.next = cmd_addr
+                if cmd_rows == 0:
+                    ar_rows.next = 0
+                    r_rows.next = 0
+                else:
+                    ar_rows.next = cmd_rows - 1
+                    r_rows.next = cmd_rows - 1
             elif act and lleft == 0 and ((bcnt == 1 and o_ready) or (bcnt != 0 and o_take)):
                 act.next = 0
             # AR
@@ -226,6 +262,11 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, o_valid, o_ready, 
                 ar_left.next = ar_left - ar_n
             elif arvalid and m_axi_arready:
                 arvalid.next = 0
+            if act and ar_left == 0 and ar_rows != 0:  # the row's bursts are out: on to the next row
+                ar_row.next = ar_nrow
+                ar_beat.next = ar_nrow[A:S]
+                ar_left.next = nrow_beats
+                ar_rows.next = ar_rows - 1
             if issue and not (rv and m_axi_rlast):
                 out_cnt.next = out_cnt + 1
             elif rv and m_axi_rlast and not issue:
@@ -234,8 +275,20 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, o_valid, o_ready, 
             if rv:
                 sreg.next = m_axi_rdata >> concat(sh, intbv(0)[3:])
                 bcnt.next = nb_s
-                lleft.next = lleft - nb
                 first.next = 0
+                if lleft == nb:  # the row's last beat
+                    tail.next = 1
+                    if r_rows != 0:  # the next beat is the next row's first
+                        lleft.next = row_len
+                        first.next = 1
+                        off.next = r_nrow[S:]
+                        r_row.next = r_nrow
+                        r_rows.next = r_rows - 1
+                    else:
+                        lleft.next = 0
+                else:
+                    tail.next = 0
+                    lleft.next = lleft - nb
                 count.next = count + DB
                 if m_axi_rresp != 0 or m_axi_rid != 0:
                     err.next = 1
@@ -245,7 +298,7 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, o_valid, o_ready, 
             elif o_take:
                 bcnt.next = 0
 
-    return blen, fits, beat_math, beat_math2, ready_calc, outs, seq
+    return blen, fits, next_rows, beat_math, beat_math2, ready_calc, outs, seq
 
 
 def build(cfg: AxiDmaConfig, directory: str, name: str = "ce_axi_rd") -> str:

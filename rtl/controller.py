@@ -61,7 +61,8 @@ def controller_signals(rows: int):
         err=b(), err_code=_u(8),
         cur_layer=_u(16), t_cycles=_u(32), t_engine=_u(32), t_steps=_u(32), t_load=_u(32), t_store=_u(32),
         t_fetch=_u(32),
-        rd_cmd_valid=b(), rd_cmd_ready=b(), rd_cmd_addr=_u(32), rd_cmd_len=_u(24), rd_valid=b(), rd_ready=b(),
+        rd_cmd_valid=b(), rd_cmd_ready=b(), rd_cmd_addr=_u(32), rd_cmd_len=_u(24), rd_cmd_rows=_u(16),
+        rd_cmd_pitch=_u(24), rd_valid=b(), rd_ready=b(),
         rd_data=_u(8), rd_last=b(), rd_take=b(), rd_word=_u(8 * ACT_WORD), rd_cnt=_u(ACT_WORD.bit_length()),
         rd_tail=b(), rd_err=b(), rd_bytes=_u(32),
         wr_cmd_valid=b(), wr_cmd_ready=b(), wr_cmd_addr=_u(32), wr_cmd_len=_u(24), wr_valid=b(), wr_ready=b(),
@@ -84,7 +85,8 @@ def _tile_count_constants(rows: int):
 @block
 def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy, done, err, err_code, cur_layer,
                t_cycles, t_engine, t_steps, t_load, t_store, t_fetch,
-               rd_cmd_valid, rd_cmd_ready, rd_cmd_addr, rd_cmd_len, rd_valid, rd_ready, rd_data, rd_last, rd_take,
+               rd_cmd_valid, rd_cmd_ready, rd_cmd_addr, rd_cmd_len, rd_cmd_rows, rd_cmd_pitch, rd_valid, rd_ready,
+               rd_data, rd_last, rd_take,
                rd_word, rd_cnt, rd_tail, rd_err, rd_bytes,
                wr_cmd_valid, wr_cmd_ready, wr_cmd_addr, wr_cmd_len, wr_valid, wr_ready, wr_data, wr_wvalid,
                wr_wready, wr_word, wr_cnt, wr_done, wr_err, wr_bytes,
@@ -228,6 +230,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 gb.next = g_next
                 gfill.next = g_rem + rd_cnt
                 gdone.next = rd_tail
+            elif g_last:  # a row's last word leaves: empty for the next row of a 2-D command
+                gb.next = 0
+                gfill.next = 0
+                gdone.next = 0
             elif g_emit:
                 gb.next = gb >> 8 * ACT_WORD
                 gfill.next = g_rem
@@ -409,6 +415,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 rd_cmd_valid.next = 1
                 rd_cmd_addr.next = prog_base
                 rd_cmd_len.next = HDR_BYTES
+                rd_cmd_rows.next = 1
                 if rd_cmd_valid and rd_cmd_ready:
                     rd_cmd_valid.next = 0
                     rd_ready.next = 1
@@ -449,6 +456,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 rd_cmd_valid.next = 1
                 rd_cmd_addr.next = desc_table + concat(layer, intbv(0)[7:])
                 rd_cmd_len.next = DESC_BYTES
+                rd_cmd_rows.next = 1
                 if rd_cmd_valid and rd_cmd_ready:
                     rd_cmd_valid.next = 0
                     rd_ready.next = 1
@@ -557,6 +565,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 rd_cmd_valid.next = 1
                 rd_cmd_addr.next = w_addr + co0 * K
                 rd_cmd_len.next = gc * K
+                rd_cmd_rows.next = 1
                 if rd_cmd_valid and rd_cmd_ready:
                     rd_cmd_valid.next = 0
                     rd_ready.next = 1
@@ -590,6 +599,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 rd_cmd_valid.next = 1
                 rd_cmd_addr.next = c_addr + concat(co0, intbv(0)[3:])
                 rd_cmd_len.next = concat(gc, intbv(0)[3:])
+                rd_cmd_rows.next = 1
                 if rd_cmd_valid and rd_cmd_ready:
                     rd_cmd_valid.next = 0
                     rd_ready.next = 1
@@ -667,7 +677,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     else:
                         cols_in.next = (sw - 1) * stride + ksz
                 state.next = st.B_PITCH
-            elif state == st.B_PITCH:  # whole rows: one command a channel; a strip: one a row
+            elif state == st.B_PITCH:  # whole rows: one command a channel; a strip: a 2-D one a channel
                 if cols_in == w:
                     rpitch.next = w
                     cpitch.next = ((rows_in * w + ACT_WORD - 1) >> LWB) << LWB
@@ -689,13 +699,16 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     r.next = 0
                     ch.next = 0
                     state.next = st.A_CMD
-            elif state == st.A_CMD:  # a channel's rows of the tile: one command, or one per row of a strip
+            elif state == st.A_CMD:  # a channel's rows of the tile: one command (2-D for a strip)
                 rd_cmd_valid.next = 1
                 rd_cmd_addr.next = row_addr
+                rd_cmd_pitch.next = w
                 if cols_in == w:
                     rd_cmd_len.next = rows_in * w
+                    rd_cmd_rows.next = 1
                 else:
                     rd_cmd_len.next = cols_in
+                    rd_cmd_rows.next = rows_in
                 if rd_cmd_valid and rd_cmd_ready:
                     rd_cmd_valid.next = 0
                     state.next = st.A_RX
@@ -710,14 +723,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         e_wr_addr.next = apos
                         e_wr_data.next = gb[8 * ACT_WORD:]
                         apos.next = apos + 1
-                    if g_last:
+                    if g_last:  # a row of a strip (the gearbox starts it on a new word) or the command
                         if cols_in == w or r + 1 == rows_in:
                             r.next = 0
                             state.next = st.A_SEG
                         else:
                             r.next = r + 1
-                            row_addr.next = row_addr + w
-                            state.next = st.A_CMD
             elif state == st.A_SEG:  # next channel, next segment, or the tile is loaded
                 if ch + 1 < seg_ch:
                     ch.next = ch + 1
@@ -966,13 +977,15 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 state.next = st.V_RDCMD
             elif state == st.V_RDCMD:  # the input row(s) into the line buffer, a beat per cycle
                 rd_cmd_valid.next = 1
-                if op == 2:  # two input rows per output row, one command each, each from a whole word
-                    rd_cmd_addr.next = chan_addr + (concat(y, intbv(0)[1:]) + prow) * w
+                rd_cmd_pitch.next = w
+                if op == 2:  # two input rows per output row: a 2-D command, each row from a whole word
+                    rd_cmd_addr.next = chan_addr + concat(y, intbv(0)[1:]) * w
+                    rd_cmd_rows.next = 2
                 else:
                     rd_cmd_addr.next = chan_addr + y * w
+                    rd_cmd_rows.next = 1
                 rd_cmd_len.next = w
-                if not prow:
-                    lx.next = 0
+                lx.next = 0
                 lb_row1.next = (w + ACT_WORD - 1) >> LWB
                 if rd_cmd_valid and rd_cmd_ready:
                     rd_cmd_valid.next = 0
@@ -988,9 +1001,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         lb_wdata.next = gb[8 * ACT_WORD:]
                         lx.next = lx + 1
                     if g_last:
-                        if op == 2 and not prow:
+                        if op == 2 and not prow:  # the second row follows in the same command
                             prow.next = 1
-                            state.next = st.V_RDCMD
                         else:
                             prow.next = 0
                             state.next = st.V_WRCMD

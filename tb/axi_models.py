@@ -13,10 +13,15 @@ from rtl.axi_common import bursts  # the DMAs' burst rule, shared with the perfo
 __all__ = ["bursts", "read_model", "write_beats", "write_model", "regs_model", "random_commands"]
 
 
-def read_model(mem, addr: int, length: int, beat_bytes: int = 16, max_burst: int = 16):
-    """(byte stream, bus bytes, bursts) of a read command over ``mem`` (indexable bytes)."""
-    bs = bursts(addr, length, beat_bytes, max_burst)
-    return bytes(mem[addr:addr + length]), sum(n for _, n in bs) * beat_bytes, bs
+def read_model(mem, addr: int, length: int, beat_bytes: int = 16, max_burst: int = 16, rows: int = 1, pitch: int = 0):
+    """(byte stream, bus bytes, bursts) of a read command over ``mem`` (indexable bytes): ``rows``
+    rows of ``length`` bytes, row r at ``addr + r * pitch``, each row burst on its own."""
+    data, bs = b"", []
+    for r in range(max(rows, 1)):
+        a = addr + r * pitch
+        data += bytes(mem[a:a + length])
+        bs += bursts(a, length, beat_bytes, max_burst)
+    return data, sum(n for _, n in bs) * beat_bytes, bs
 
 
 def write_beats(addr: int, data: bytes, beat_bytes: int = 16) -> list[tuple[int, int, int]]:

@@ -1,7 +1,8 @@
 """cocotb bench: ce_axi_rd against cocotbext-axi's AxiRamRead and tb/axi_models.py.
 
-Every command's byte stream, o_last position, AR bursts (address, length, size, burst, 4 KB) and
-bytes_read delta are checked exactly. AXI_N commands per run, seed AXI_SEED, burst AXI_MAX_BURST.
+Every command's byte stream, o_last position (o_tail positions on the beat-wide side), AR bursts
+(address, length, size, burst, 4 KB) and bytes_read delta are checked exactly, for 1-D commands and
+2-D ones (rows at a pitch). AXI_N commands per run, seed AXI_SEED, burst AXI_MAX_BURST.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class TB:
         self.inflight = self.max_inflight = 0
         self.cycle, self.overhead = 0, []  # overhead: command cycles beyond one per byte
         self.chunks = 0  # o_take transfers
+        self.rows, self.tails = 1, 0  # the command's rows; o_tail chunks seen (one per row)
         self.last = Event()
 
     def set_pauses(self, p):
@@ -58,7 +60,8 @@ class TB:
                 n, word, tail = int(d.o_cnt.value), int(d.o_word.value), int(d.o_tail.value)
                 self.got.extend(((word >> (8 * i)) & 0xFF, int(tail and i == n - 1)) for i in range(n))
                 self.chunks += 1
-                if tail:
+                self.tails += tail
+                if tail and self.tails == self.rows:
                     self.last.set()
             elif d.o_valid.value and d.o_ready.value:
                 last = int(d.o_last.value)
@@ -69,8 +72,8 @@ class TB:
             d.o_take.value = int(take)
             d.o_ready.value = 0 if take else 1 if self.ready_p >= 1 else int(rng.random() < self.ready_p)
 
-    async def command(self, addr, length):
-        """Run one command; returns (bytes, o_last flags, ARs, bytes_read delta, err)."""
+    async def command(self, addr, length, rows=1, pitch=0):
+        """Run one command; returns (bytes, o_last / o_tail positions, ARs, bytes_read delta, err)."""
         d = self.dut
         await RisingEdge(d.clk)
         assert d.cmd_ready.value == 1 and d.busy.value == 0
@@ -78,12 +81,14 @@ class TB:
         self.got.clear()
         self.ars.clear()
         self.last.clear()
+        self.rows, self.tails = max(rows, 1), 0
         d.cmd_addr.value, d.cmd_len.value, d.cmd_valid.value = addr, length, 1
+        d.cmd_rows.value, d.cmd_pitch.value = rows, pitch
         await RisingEdge(d.clk)
         d.cmd_valid.value = 0
         t0 = self.cycle
         await self.last.wait()
-        self.overhead.append(self.cycle - t0 - length)
+        self.overhead.append(self.cycle - t0 - length * self.rows)
         await RisingEdge(d.clk)
         await ReadOnly()
         assert d.busy.value == 0, "busy after the last byte"
@@ -100,14 +105,17 @@ async def setup(dut, seed):
     return tb
 
 
-def check(tb, cmd, res):
-    addr, length = cmd
+def check(tb, cmd, res, tails=False):
+    """``tails``: the stream went a beat at a time (o_take), flagged at every row's end (o_tail)."""
+    addr, length, rows, pitch = (*cmd, 1, 0)[:4]
     data, lasts, ars, moved, err = res
-    want, traffic, bursts = read_model(tb.ram.mem, addr, length, tb.db, tb.max_burst)
+    want, traffic, bursts = read_model(tb.ram.mem, addr, length, tb.db, tb.max_burst, rows, pitch)
+    n = len(want)
     assert err == 0, f"err set on command {cmd}"
-    first_bad = next((i for i in range(min(len(data), length)) if data[i] != want[i]), min(len(data), length))
-    assert len(data) == length and data == want, f"command {cmd}: byte stream differs from byte {first_bad}"
-    assert lasts == [length - 1], f"command {cmd}: o_last at {lasts}"
+    first_bad = next((i for i in range(min(len(data), n)) if data[i] != want[i]), min(len(data), n))
+    assert len(data) == n and data == want, f"command {cmd}: byte stream differs from byte {first_bad}"
+    want_lasts = [(r + 1) * length - 1 for r in range(max(rows, 1))] if tails else [n - 1]
+    assert lasts == want_lasts, f"command {cmd}: o_last/o_tail at {lasts}, expected {want_lasts}"
     size = tb.db.bit_length() - 1
     assert ars == [(a, n, size, 1, 0) for a, n in bursts], f"command {cmd}: bursts {ars} != {bursts}"
     assert all((a & 0xFFF) + n * tb.db <= 4096 for a, n, *_ in ars)
@@ -151,6 +159,29 @@ async def beat_stream_test(dut, pause, take):
         if pause == 0 and take == 1:
             assert tb.cycle - t0 <= beats + 24, f"command {cmd}: {tb.cycle - t0} cycles for {beats} beats"
     assert tb.chunks > 0
+
+
+@cocotb.test()
+@cocotb.parametrize(pause=[0.0, 0.3], take=[1.0, 0.0])
+async def rows_test(dut, pause, take):
+    """2-D commands (a strip's rows at a pitch, unaligned, across 4 KB pages, 0 rows = 1): each row
+    its own bursts and chunks, o_tail at every row's end beat-wide, o_last at the very end byte-wide;
+    unthrottled, the rows' bursts follow each other with no per-row latency."""
+    n = int(os.environ.get("AXI_N", "24"))
+    tb = await setup(dut, 57 + int(10 * pause) + int(100 * take))
+    tb.set_pauses(pause)
+    tb.take_p = take
+    for i in range(n):
+        length = tb.rng.choice([1, tb.rng.randint(1, 2 * tb.db), tb.rng.randint(2 * tb.db, 400)])
+        rows = i % 2 if i < 2 else tb.rng.randint(2, 7)
+        pitch = length + tb.rng.randint(0, 3000)
+        addr = tb.rng.randrange(0, MEM - 2 * 4096 - 7 * pitch - length)
+        t0 = tb.cycle
+        cmd = (addr, length, rows, pitch)
+        check(tb, cmd, await tb.command(*cmd), tails=take == 1)
+        beats = sum(k for _, k in read_model(tb.ram.mem, *cmd[:2], tb.db, tb.max_burst, rows, pitch)[2])
+        if pause == 0 and take == 1:
+            assert tb.cycle - t0 <= beats + 24, f"command {cmd}: {tb.cycle - t0} cycles for {beats} beats"
 
 
 @cocotb.test()

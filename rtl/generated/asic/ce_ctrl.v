@@ -27,6 +27,8 @@ module ce_ctrl (
     rd_cmd_ready,
     rd_cmd_addr,
     rd_cmd_len,
+    rd_cmd_rows,
+    rd_cmd_pitch,
     rd_valid,
     rd_ready,
     rd_data,
@@ -103,6 +105,10 @@ output [31:0] rd_cmd_addr;
 reg [31:0] rd_cmd_addr;
 output [23:0] rd_cmd_len;
 reg [23:0] rd_cmd_len;
+output [15:0] rd_cmd_rows;
+reg [15:0] rd_cmd_rows;
+output [23:0] rd_cmd_pitch;
+reg [23:0] rd_cmd_pitch;
 input rd_valid;
 output rd_ready;
 reg rd_ready;
@@ -342,6 +348,11 @@ always @(posedge clk) begin: gearbox_regs
             gfill <= (g_rem + rd_cnt);
             gdone <= rd_tail;
         end
+        else if (g_last) begin
+            gb <= 0;
+            gfill <= 0;
+            gdone <= 0;
+        end
         else if (g_emit) begin
             gb <= (gb >>> (8 * 16));
             gfill <= g_rem;
@@ -567,6 +578,7 @@ always @(posedge clk) begin: fsm
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= prog_base;
                 rd_cmd_len <= 20;
+                rd_cmd_rows <= 1;
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
                     rd_ready <= 1;
@@ -615,6 +627,7 @@ always @(posedge clk) begin: fsm
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= (desc_table + {layer, 7'h0});
                 rd_cmd_len <= 106;
+                rd_cmd_rows <= 1;
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
                     rd_ready <= 1;
@@ -748,6 +761,7 @@ always @(posedge clk) begin: fsm
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= (w_addr + (co0 * K));
                 rd_cmd_len <= (gc * K);
+                rd_cmd_rows <= 1;
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
                     rd_ready <= 1;
@@ -791,6 +805,7 @@ always @(posedge clk) begin: fsm
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= (c_addr + {co0, 3'h0});
                 rd_cmd_len <= {gc, 3'h0};
+                rd_cmd_rows <= 1;
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
                     rd_ready <= 1;
@@ -922,11 +937,14 @@ always @(posedge clk) begin: fsm
             6'b010011: begin
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= row_addr;
+                rd_cmd_pitch <= w;
                 if ((cols_in == w)) begin
                     rd_cmd_len <= (rows_in * w);
+                    rd_cmd_rows <= 1;
                 end
                 else begin
                     rd_cmd_len <= cols_in;
+                    rd_cmd_rows <= rows_in;
                 end
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
@@ -953,8 +971,6 @@ always @(posedge clk) begin: fsm
                         end
                         else begin
                             r <= (r + 1);
-                            row_addr <= (row_addr + w);
-                            state <= 6'b010011;
                         end
                     end
                 end
@@ -1274,16 +1290,17 @@ always @(posedge clk) begin: fsm
             end
             6'b100000: begin
                 rd_cmd_valid <= 1;
+                rd_cmd_pitch <= w;
                 if ((op == 2)) begin
-                    rd_cmd_addr <= (chan_addr + (({y, 1'h0} + prow) * w));
+                    rd_cmd_addr <= (chan_addr + ({y, 1'h0} * w));
+                    rd_cmd_rows <= 2;
                 end
                 else begin
                     rd_cmd_addr <= (chan_addr + (y * w));
+                    rd_cmd_rows <= 1;
                 end
                 rd_cmd_len <= w;
-                if ((!prow)) begin
-                    lx <= 0;
-                end
+                lx <= 0;
                 lb_row1 <= $signed(((w + 16) - 1) >>> 4);
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
@@ -1305,7 +1322,6 @@ always @(posedge clk) begin: fsm
                     if (g_last) begin
                         if (((op == 2) && (!prow))) begin
                             prow <= 1;
-                            state <= 6'b100000;
                         end
                         else begin
                             prow <= 0;

@@ -10,6 +10,8 @@ module ce_axi_rd (
     cmd_ready,
     cmd_addr,
     cmd_len,
+    cmd_rows,
+    cmd_pitch,
     o_valid,
     o_ready,
     o_data,
@@ -44,6 +46,8 @@ output cmd_ready;
 wire cmd_ready;
 input [31:0] cmd_addr;
 input [23:0] cmd_len;
+input [15:0] cmd_rows;
+input [23:0] cmd_pitch;
 output o_valid;
 wire o_valid;
 input o_ready;
@@ -90,6 +94,9 @@ reg [27:0] ar_beat;
 reg [24:0] ar_left;
 reg [24:0] ar_n;
 wire [27:0] ar_n_a;
+wire [31:0] ar_nrow;
+reg [31:0] ar_row;
+reg [15:0] ar_rows;
 reg arvalid;
 reg [4:0] bcnt;
 wire [24:0] cmd_beats;
@@ -97,19 +104,30 @@ reg [31:0] count;
 reg first;
 reg [23:0] lleft;
 reg [23:0] nb;
+wire [24:0] nrow_beats;
 reg [3:0] off;
 wire [23:0] off_l;
 reg [3:0] out_cnt;
+reg [23:0] pitch;
+wire [31:0] pitch_a;
+wire [31:0] r_nrow;
+reg [31:0] r_row;
+reg [15:0] r_rows;
 reg [23:0] room;
+reg [23:0] row_len;
 wire rready;
 reg [3:0] sh;
 reg [127:0] sreg;
+reg tail;
 reg [24:0] burst_len0_lim;
 wire [24:0] burst_len0_pg;
 wire [24:0] burst_len0_to_page;
 wire [24:0] beat_count0_beat_sum_unused_lo;
 wire [24:0] beat_count0_c_len;
 wire [24:0] beat_count0_c_off;
+wire [24:0] beat_count1_beat_sum_unused_lo;
+wire [24:0] beat_count1_c_len;
+wire [24:0] beat_count1_c_off;
 
 
 
@@ -165,6 +183,31 @@ assign cmd_beats = {4'h0, beat_count0_beat_sum_unused_lo[25-1:4]};
 assign beat_count0_beat_sum_unused_lo = ((beat_count0_c_off + beat_count0_c_len) + (16 - 1));
 
 
+
+assign pitch_a = {8'h0, pitch};
+
+
+
+assign beat_count1_c_off = {21'h0, ar_nrow[4-1:0]};
+
+
+
+assign beat_count1_c_len = {1'h0, row_len};
+
+
+
+assign nrow_beats = {4'h0, beat_count1_beat_sum_unused_lo[25-1:4]};
+
+
+
+assign beat_count1_beat_sum_unused_lo = ((beat_count1_c_off + beat_count1_c_len) + (16 - 1));
+
+
+
+assign ar_nrow = (ar_row + pitch_a);
+assign r_nrow = (r_row + pitch_a);
+
+
 always @(first, off, off_l) begin: beat_math
     if (first) begin
         sh = off;
@@ -204,7 +247,7 @@ assign o_data = sreg[8-1:0];
 assign o_last = ((bcnt == 1) && (lleft == 0));
 assign o_word = sreg;
 assign o_cnt = bcnt;
-assign o_tail = (lleft == 0);
+assign o_tail = tail;
 assign bytes_read = count;
 
 
@@ -221,6 +264,9 @@ always @(posedge clk) begin: seq
         err <= 0;
         count <= 0;
         first <= 0;
+        tail <= 0;
+        ar_rows <= 0;
+        r_rows <= 0;
     end
     else begin
         rv = (rready && m_axi_rvalid);
@@ -233,6 +279,19 @@ always @(posedge clk) begin: seq
             off <= cmd_addr[4-1:0];
             first <= 1;
             lleft <= cmd_len;
+            tail <= 0;
+            row_len <= cmd_len;
+            pitch <= cmd_pitch;
+            ar_row <= cmd_addr;
+            r_row <= cmd_addr;
+            if ((cmd_rows == 0)) begin
+                ar_rows <= 0;
+                r_rows <= 0;
+            end
+            else begin
+                ar_rows <= (cmd_rows - 1);
+                r_rows <= (cmd_rows - 1);
+            end
         end
         else if ((act && (lleft == 0) && (((bcnt == 1) && o_ready) || ((bcnt != 0) && o_take)))) begin
             act <= 0;
@@ -247,6 +306,12 @@ always @(posedge clk) begin: seq
         else if ((arvalid && m_axi_arready)) begin
             arvalid <= 0;
         end
+        if ((act && (ar_left == 0) && (ar_rows != 0))) begin
+            ar_row <= ar_nrow;
+            ar_beat <= ar_nrow[32-1:4];
+            ar_left <= nrow_beats;
+            ar_rows <= (ar_rows - 1);
+        end
         if ((issue && (!(rv && m_axi_rlast)))) begin
             out_cnt <= (out_cnt + 1);
         end
@@ -256,8 +321,24 @@ always @(posedge clk) begin: seq
         if (rv) begin
             sreg <= (m_axi_rdata >>> {sh, 3'h0});
             bcnt <= nb[5-1:0];
-            lleft <= (lleft - nb);
             first <= 0;
+            if ((lleft == nb)) begin
+                tail <= 1;
+                if ((r_rows != 0)) begin
+                    lleft <= row_len;
+                    first <= 1;
+                    off <= r_nrow[4-1:0];
+                    r_row <= r_nrow;
+                    r_rows <= (r_rows - 1);
+                end
+                else begin
+                    lleft <= 0;
+                end
+            end
+            else begin
+                tail <= 0;
+                lleft <= (lleft - nb);
+            end
             count <= (count + 16);
             if (((m_axi_rresp != 0) || (m_axi_rid != 0))) begin
                 err <= 1;
