@@ -7,13 +7,13 @@ counter of the record is reproduced exactly: cycles, engine_cycles, mac_steps, l
 store_stall, fetch, bytes_read, bytes_written (compiler/README.md, "Performance model").
 
 Costs, in cycles (n bytes of a command at byte address a):
-- activation and line-buffer load command (A_CMD + A_RX, V_RDCMD + V_RX: a DMA beat per cycle
-  through the word gearbox):
+- activation, line-buffer and weight load command (A_CMD + A_RX, V_RDCMD + V_RX, W_CMD + W_RX: a
+  DMA beat per cycle through the word gearbox):
   ``_rd_words``: 2 + 5 + (beats - 1) + 3 per burst boundary + 1 or 2 for the last word; a 2-D
   command (the rows of a strip, avgpool's two rows, ``_rd_rows``) the same over all its rows' beats
   and bursts: the next row's bursts follow like the next burst of a row, and the gearbox empties
   between rows inside the DRAM's 3-cycle turnaround;
-- byte read command (weights, constants, descriptors): 2 + n + 4, plus a bubble of 4 - (16 - a % 16)
+- byte read command (constants, descriptors): 2 + n + 4, plus a bubble of 4 - (16 - a % 16)
   when the first beat is partial with fewer than 4 bytes and alone in a one-beat burst (the last
   beat of a 4 KB page): the DRAM takes 4 cycles to turn the next burst around;
 - conv store of one channel, or one row of a strip (S_CMD, S_DATA, S_DONE), and an upsample's output
@@ -38,6 +38,7 @@ from itertools import accumulate
 from compiler.program import Descriptor, Program
 from rtl.axi_common import bursts
 from rtl.bus import DMA
+from rtl.feeder import weight_pitch
 
 __all__ = ["LayerEstimate", "estimate", "BUS_BYTES", "COUNTERS"]
 
@@ -178,6 +179,7 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
     R, C, min_steps = hw.rows, hw.cols, hw.min_tile_steps
     k, s, pad = d.kernel, d.stride, d.kernel // 2
     K = d.cin * k * k
+    Kp = weight_pitch(K)
     P = max(K, min_steps)
     hw_in, howo = d.h * d.w, d.ho * d.wo
     e.macs = d.cout * K * howo
@@ -222,9 +224,9 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
         ntile = -(-gc // R)
         E.t, E.end = t, -1  # the engine is idle: loads until its first start are all stalls
         E.seg(2, None)  # G_START, G_CHK
-        E.seg(_rd(d.weight_addr + co0 * K, gc * K), "load")
+        E.seg(_rd_words(d.weight_addr + co0 * Kp, gc * Kp), "load")  # W_CMD + W_RX: the gearbox
         E.seg(_rd(d.const_addr + co0 * 8, gc * 8), "load")
-        e.bytes_read += _beats_bytes(d.weight_addr + co0 * K, gc * K) + _beats_bytes(d.const_addr + co0 * 8, gc * 8)
+        e.bytes_read += _beats_bytes(d.weight_addr + co0 * Kp, gc * Kp) + _beats_bytes(d.const_addr + co0 * 8, gc * 8)
         load(tiles[0])
         for b, tile in enumerate(tiles):
             bo, sw = tile[1], tile[3]

@@ -13,6 +13,7 @@ import numpy as np
 
 from golden import contract
 from compiler.program import DESCRIPTOR_SIZE, HEADER, HEADER_SIZE, Descriptor, Program
+from rtl.feeder import weight_pitch
 
 __all__ = ["Dram", "load_program", "execute", "read_tensor", "write_tensor"]
 
@@ -66,7 +67,9 @@ def execute_descriptor(dram: Dram, d: Descriptor):
     x = _gather(dram, d)
     if d.op == "conv":
         k = d.kernel
-        w = dram.read(d.weight_addr, d.cout * d.cin * k * k).view(np.int8).reshape(d.cout, d.cin, k, k)
+        K = d.cin * k * k
+        w = dram.read(d.weight_addr, d.cout * weight_pitch(K)).view(np.int8).reshape(d.cout, -1)[:, :K]
+        w = w.reshape(d.cout, d.cin, k, k)
         bias, consts = _constants(dram, d)
         # raw activations times weights plus the folded bias (bias - x_zp * sum(w)), wrapped to
         # int32 as the hardware's adders do; padding taps carry x_zp, as the feeders supply

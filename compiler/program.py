@@ -3,8 +3,10 @@
 DRAM image layout (addresses in bytes, every region 64-byte aligned):
 
     0x0000_0000  program header (64 bytes) then one 128-byte descriptor per layer
-    weights      per conv, int8 [Cout][Cin][k][k] (each output channel's Cin*k*k weights contiguous,
-                 in the order the engine's reduction walks them: ci, dy, dx)
+    weights      per conv, int8 [Cout][weight_pitch(Cin*k*k)]: each output channel's Cin*k*k weights
+                 contiguous, in the order the engine's reduction walks them (ci, dy, dx), zero-padded
+                 to whole 16-byte words (rtl.feeder.weight_pitch: the controller loads them a beat
+                 per cycle into word-wide weight banks)
     constants    per conv, 8 bytes per output channel: int32 bias with the input zero point folded in
                  (bias - x_zp * sum(w), see ``folded_bias``), 24-bit requantization mantissa (LE),
                  int8 exponent (golden.contract.requant_constants)
@@ -23,7 +25,7 @@ import numpy as np
 from golden.contract import is_pow2, requant_constants, requant_multiplier
 from golden.qgraph import ModelError, QConv, QGraph
 from compiler.memplan import ALIGN, MemoryPlan, Segment, plan_memory
-from rtl.feeder import ACT_WORD
+from rtl.feeder import ACT_WORD, weight_pitch
 
 __all__ = ["OPS", "Descriptor", "Program", "compile_graph", "MAX_SEGMENTS", "HEADER", "DESCRIPTOR"]
 
@@ -125,6 +127,14 @@ class Program:
         return self.plan.addr[name]
 
 
+def packed_weights(w: np.ndarray) -> bytes:
+    """int8 [Cout, Cin, k, k] as the DRAM image holds them: [Cout][weight_pitch(Cin*k*k)]."""
+    flat = w.astype(np.int8).reshape(w.shape[0], -1)
+    out = np.zeros((flat.shape[0], weight_pitch(flat.shape[1])), np.int8)
+    out[:, :flat.shape[1]] = flat
+    return out.tobytes()
+
+
 def _align(n: int) -> int:
     return -(-n // ALIGN) * ALIGN
 
@@ -182,10 +192,11 @@ def tile_conv(d: Descriptor, hw) -> tuple[int, int, int]:
     its outputs half the output banks: the controller double-buffers, loading the next tile into one
     half while the engine runs from the other."""
     K = d.cin * d.kernel * d.kernel
-    if K > hw.wgt_depth:
-        raise ModelError(f"node {d.name!r} (conv): Cin*k*k = {K} weights per output channel exceed the weight "
-                         f"bank depth {hw.wgt_depth} of config {hw.name!r}")
-    tiles = min(-(-d.cout // hw.rows), hw.wgt_depth // K, hw.const_depth)
+    Kp = weight_pitch(K)
+    if Kp > hw.wgt_depth:
+        raise ModelError(f"node {d.name!r} (conv): Cin*k*k = {K} weights per output channel ({Kp} bytes in whole "
+                         f"words) exceed the weight bank depth {hw.wgt_depth} of config {hw.name!r}")
+    tiles = min(-(-d.cout // hw.rows), hw.wgt_depth // Kp, hw.const_depth)
     group = min(d.cout, tiles * hw.rows)
     tiles = -(-group // hw.rows)
     act, out = hw.act_depth // 2, hw.out_depth // 2
@@ -251,7 +262,7 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True) -> Program:
     convs = [l for l in layers if isinstance(l, QConv)]
     for conv in convs:
         w_addr[conv.name] = cursor + len(weights)
-        weights += conv.weight.astype(np.int8).tobytes()
+        weights += packed_weights(conv.weight)
         weights += b"\0" * (_align(len(weights)) - len(weights))
     const_base = cursor + len(weights)
     for conv in convs:

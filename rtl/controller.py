@@ -15,8 +15,9 @@ so a host can run any contiguous run of descriptors, one layer alone included.
 Argmax runs on the host.
 
 DRAM traffic goes through the read and write DMAs a bus beat (16 bytes) per cycle: activation and
-line-buffer loads through a word gearbox, conv stores and vector-op outputs as chunks of up to 16
-bytes; weights, constants and descriptors a byte per cycle. Loads and stores overlap the engine,
+line-buffer loads and weights (each output channel's in whole words, rtl.feeder.weight_pitch)
+through a word gearbox, conv stores and vector-op outputs as chunks of up to 16 bytes; constants and
+descriptors a byte per cycle. Loads and stores overlap the engine,
 not each other (rtl/README.md, "Controller").
 
 Error codes (``err_code``; ``err`` rises, the controller stops and waits for the next start):
@@ -117,6 +118,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     segs, segw = _u(64 * 8), _u(64 * 8)  # the descriptor's segments; the band's walk through them
     seg_ch = _u(16)
     K, HW, HoWo = _u(20), _u(32), _u(32)
+    Kw = _u(20)  # buffer words of one output channel's weights (rtl.feeder.weight_pitch)
     pad = _u(2)
     # loop state
     co0, gc, oy0, bo = _u(16), _u(16), _u(16), _u(16)
@@ -217,15 +219,15 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             g_rem.next = 0
         else:
             g_rem.next = gfill
-        rd_take.next = (state == st.A_RX or state == st.V_RX) and rd_cnt != 0 and not gdone
+        rd_take.next = (state == st.A_RX or state == st.V_RX or state == st.W_RX) and rd_cnt != 0 and not gdone
 
     @always(clk.posedge)
     def gearbox_regs():  # emptied by a load command (A_CMD, V_RDCMD), filled by its chunks
-        if state == st.A_CMD or state == st.V_RDCMD:
+        if state == st.A_CMD or state == st.V_RDCMD or state == st.W_CMD:
             gb.next = 0
             gfill.next = 0
             gdone.next = 0
-        elif state == st.A_RX or state == st.V_RX:
+        elif state == st.A_RX or state == st.V_RX or state == st.W_RX:
             if rd_take:
                 gb.next = g_next
                 gfill.next = g_rem + rd_cnt
@@ -508,6 +510,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 pad.next = desc[11:9]  # k // 2
                 state.next = st.CHECK
             elif state == st.CHECK:
+                Kw.next = (K + ACT_WORD - 1) >> LWB
                 if op != 1 and op != 2 and op != 3:
                     err_code.next = 2
                     state.next = st.FAIL
@@ -520,7 +523,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 elif nseg == 0 or nseg > 8:
                     err_code.next = 5
                     state.next = st.FAIL
-                elif op == 1 and (group == 0 or band == 0 or strip == 0 or K > wgt_depth):
+                elif op == 1 and (group == 0 or band == 0 or strip == 0 or ((K + ACT_WORD - 1) >> LWB) << LWB > wgt_depth):
                     err_code.next = 4
                     state.next = st.FAIL
                 elif op == 2 and 2 * w > line_depth:
@@ -553,7 +556,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     ntile.next = ((group + R - 1) * TMUL) >> TSHIFT
                 state.next = st.G_CHK
             elif state == st.G_CHK:
-                if ntile * K > wgt_depth or ntile > const_depth:
+                if ntile * (Kw << LWB) > wgt_depth or ntile > const_depth:
                     err_code.next = 4
                     state.next = st.FAIL
                 else:
@@ -561,36 +564,35 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     bank.next = 0
                     tbase.next = 0
                     state.next = st.W_CMD
-            elif state == st.W_CMD:
+            elif state == st.W_CMD:  # the group's weights, each channel's in whole words, a beat per cycle
                 rd_cmd_valid.next = 1
-                rd_cmd_addr.next = w_addr + co0 * K
-                rd_cmd_len.next = gc * K
+                rd_cmd_addr.next = w_addr + concat(co0 * Kw, intbv(0)[LWB:])
+                rd_cmd_len.next = concat(gc * Kw, intbv(0)[LWB:])
                 rd_cmd_rows.next = 1
                 if rd_cmd_valid and rd_cmd_ready:
                     rd_cmd_valid.next = 0
-                    rd_ready.next = 1
                     state.next = st.W_RX
-            elif state == st.W_RX:  # weight i of channel co0 + t*R + bank -> bank, t*K + i
+            elif state == st.W_RX:  # word i of channel co0 + t*R + bank -> bank, word t*Kw + i (gearbox)
                 if rd_err:
                     err_code.next = 6
                     state.next = st.FAIL
-                elif rd_valid:
-                    e_wr_en.next = 1
-                    e_wr_sel.next = 1
-                    e_wr_bank.next = bank
-                    e_wr_addr.next = tbase + wi
-                    e_wr_data.next = rd_data
-                    if wi == K - 1:
-                        wi.next = 0
-                        if bank == R - 1:
-                            bank.next = 0
-                            tbase.next = tbase + K
+                else:
+                    if g_emit:
+                        e_wr_en.next = 1
+                        e_wr_sel.next = 1
+                        e_wr_bank.next = bank
+                        e_wr_addr.next = tbase + wi
+                        e_wr_data.next = gb[8 * ACT_WORD:]
+                        if wi == Kw - 1:
+                            wi.next = 0
+                            if bank == R - 1:
+                                bank.next = 0
+                                tbase.next = tbase + Kw
+                            else:
+                                bank.next = bank + 1
                         else:
-                            bank.next = bank + 1
-                    else:
-                        wi.next = wi + 1
-                    if rd_last:
-                        rd_ready.next = 0
+                            wi.next = wi + 1
+                    if g_last:
                         bank.next = 0
                         tbase.next = 0
                         cb.next = 0

@@ -6,7 +6,8 @@ the file list (leaf modules from MyHDL, structural ones as MyHDL user-defined Ve
 ce_engine ports: clk, rst, start, done, cycles (32), busy (32);
 write port wr_en, wr_sel (0 activations, 1 weights, 2 constants, 3 layer register), wr_bank (row
 unit for weights/constants), wr_addr, wr_data (128: activations are written ACT_WORD = 16 bytes at a
-word address, byte i at byte address 16*wr_addr + i; constants are bias<<34 | mant<<10 | exp&0x3ff);
+word address, byte i at byte address 16*wr_addr + i, and so are weights, each output channel's
+from a whole word (rtl.feeder.weight_pitch); constants are bias<<34 | mant<<10 | exp&0x3ff);
 read port rd_addr (a word address) -> rd_data (R words of ACT_WORD bytes, word i from output bank i,
 one cycle later).
 """
@@ -74,7 +75,7 @@ def _rowu(cfg):
     p = ppu_signals(ADDR_BITS)
     return rowu(_u(1), _u(1), *(i[k] for k in i), *(o[k] for k in o), _s(8), _s(32), _u(1),
                 p["i_valid"], p["i_acc"], p["i_bias"], p["i_mant"], p["i_exp"], p["i_tag"],
-                p["o_valid"], p["o_y"], p["o_tag"], _u(1), _u(1), _u(ADDR_BITS), _u(CONST_BITS),
+                p["o_valid"], p["o_y"], p["o_tag"], _u(1), _u(1), _u(ADDR_BITS), _u(WR_BITS),
                 _u(ADDR_BITS), _u(8 * ACT_WORD), wdepth=cfg.wgt_depth, cdepth=cfg.const_depth, odepth=cfg.out_depth)
 
 
@@ -136,7 +137,7 @@ def engine_verilog(cfg: EngineConfig) -> str:
             f" .o_ncols(wn_{i+1}), .o_rows(wr_{i+1}), .o_tok(wt_{i+1}), .w_data(w_left[{8*i+7}:{8*i}]),"
             f" .d_in(d_left[{32*i+31}:{32*i}]), .dv_in(dv_left[{i}]), .p_valid(pv_{i}), .p_acc(pacc_{i}),"
             f" .p_bias(pbias_{i}), .p_mant(pm_{i}), .p_exp(pe_{i}), .p_tag(pt_{i}), .q_valid(qv_{i}), .q_y(qy_{i}),"
-            f" .q_tag(qt_{i}), .we_w(wew_{i}), .we_c(wec_{i}), .wr_addr(wr_addr), .wr_data(wr_data[{CONST_BITS - 1}:0]),"
+            f" .q_tag(qt_{i}), .we_w(wew_{i}), .we_c(wec_{i}), .wr_addr(wr_addr), .wr_data(wr_data),"
             f" .rd_addr(rd_addr), .rd_data(rd_data[{W*i+W-1}:{W*i}]));\n"
             f"ce_ppu ppu{i} (.clk(clk), .i_valid(pv_{i}), .i_acc(pacc_{i}), .i_bias(pbias_{i}), .i_mant(pm_{i}),"
             f" .i_exp(pe_{i}), .i_yzp(l_yzp), .i_qmin(l_qmin), .i_qmax(l_qmax), .i_tag(pt_{i}),"

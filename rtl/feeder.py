@@ -11,7 +11,9 @@ the tap is in the padding.
 Its successor's descriptor is addr + stride, ix + stride: the next output pixel to the right.
 Data latency 2 (registered RAM read, then the pad mux).
 
-ce_rowu (row unit i): weight bank (output channels co = i mod R, layout [co//R][Cin*k*k]), constant
+ce_rowu (row unit i): weight bank (output channels co = i mod R, layout [co//R][weight_pitch(Cin*k*k)]:
+each channel from a whole word; written a word of ACT_WORD bytes at a time at a word address, read a
+byte per step), constant
 bank ([co//R] -> bias | mantissa | exponent), output bank ([co//R][Ho*Wo]; ACT_WORD byte lanes:
 written a byte at a time by the PPU, read a word at a time, rd_addr a word address). It feeds weights (0 in
 bubble steps), latches the tile descriptor at each tile start (current -> draining), numbers the
@@ -21,12 +23,18 @@ address to the row's PPU and writes the PPU's results.
 
 from myhdl import ConcatSignal, Signal, always, always_comb, block, concat, intbv
 
-__all__ = ["fcol", "rowu", "out_lane", "ADDR_BITS", "CONST_BITS", "ACT_WORD", "WR_BITS"]
+__all__ = ["fcol", "rowu", "out_lane", "weight_pitch", "ADDR_BITS", "CONST_BITS", "ACT_WORD", "WR_BITS"]
 
 ADDR_BITS = 24  # signed activation address / unsigned bank addresses
 CONST_BITS = 66  # bias 32 | mantissa 24 | exponent 10 (exponent in the low bits)
 ACT_WORD = 16  # bytes per activation-buffer write: one 128-bit DRAM beat
 WR_BITS = max(CONST_BITS, 8 * ACT_WORD)  # the engine's write-data port
+
+
+def weight_pitch(k: int) -> int:
+    """Bytes one output channel's Cin*k*k = ``k`` weights take in a weight bank and in DRAM: whole
+    words, so weights load a DMA beat per cycle (the sequencer and controller compute the same)."""
+    return -(-k // ACT_WORD) * ACT_WORD
 
 
 @block
@@ -91,7 +99,11 @@ def rowu(clk, rst, i_valid, i_first, i_waddr, i_ctile, i_obase, i_ncols, i_rows,
          p_valid, p_acc, p_bias, p_mant, p_exp, p_tag, q_valid, q_y, q_tag,
          we_w, we_c, wr_addr, wr_data, rd_addr, rd_data, *, wdepth, cdepth, odepth):
     wb, cb, ob = [(d - 1).bit_length() for d in (wdepth, cdepth, odepth)]
-    wmem = [Signal(intbv(0, min=-128, max=128)) for _ in range(wdepth)]
+    LW = ACT_WORD.bit_length() - 1
+    wmem = [Signal(intbv(0)[8 * ACT_WORD:]) for _ in range(wdepth // ACT_WORD)]
+    wword = Signal(intbv(0)[8 * ACT_WORD:])  # the word holding the step's weight
+    wlane = Signal(intbv(0)[LW:])  # and its byte lane
+    wsh = Signal(intbv(0)[8 * ACT_WORD:])
     cmem = [Signal(intbv(0)[66:]) for _ in range(cdepth)]
     oq = [Signal(intbv(0)[8:]) for _ in range(ACT_WORD)]
     lanes = [out_lane(clk, q_valid, q_tag, q_y, rd_addr, oq[j], lane=j, depth=odepth) for j in range(ACT_WORD)]
@@ -109,10 +121,11 @@ def rowu(clk, rst, i_valid, i_first, i_waddr, i_ctile, i_obase, i_ncols, i_rows,
     @always(clk.posedge)
     def mems():
         if we_w:
-            wmem[wr_addr[wb:]].next = wr_data[8:].signed()
+            wmem[wr_addr[wb - LW:]].next = wr_data[8 * ACT_WORD:]
         if we_c:
-            cmem[wr_addr[cb:]].next = wr_data
-        wq.next = wmem[i_waddr[wb:]]
+            cmem[wr_addr[cb:]].next = wr_data[CONST_BITS:]
+        wword.next = wmem[i_waddr[wb:LW]]
+        wlane.next = i_waddr[LW:]
         cq.next = cmem[cur_ctile[cb:]]
 
     @always(clk.posedge)
@@ -165,4 +178,12 @@ def rowu(clk, rst, i_valid, i_first, i_waddr, i_ctile, i_obase, i_ncols, i_rows,
     def read_word():
         rd_data.next = oword
 
-    return lanes, mems, read_word, feed, drain
+    @always_comb
+    def weight_lane():
+        wsh.next = wword >> concat(wlane, intbv(0)[3:])
+
+    @always_comb
+    def weight_byte():
+        wq.next = wsh[8:].signed()
+
+    return lanes, mems, read_word, weight_lane, weight_byte, feed, drain

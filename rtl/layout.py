@@ -9,6 +9,7 @@ import numpy as np
 
 from golden.contract import conv_int8, requant_constants, requant_multiplier
 from rtl.config import EngineConfig
+from rtl.feeder import ACT_WORD, weight_pitch
 from rtl.sequencer import REGS
 
 __all__ = ["Layer", "program", "unpack_output"]
@@ -54,7 +55,8 @@ class Layer:
 
 def program(cfg: EngineConfig, L: Layer):
     """Buffer contents for ``L``: dict with regs {name: value}, act (bytes, CHW packed; written to
-    the engine 16 bytes a word, tb.engine_tb), wgt and const
+    the engine 16 bytes a word, tb.engine_tb), wgt [(bank, word address, 16-byte word)]: channel c's
+    weights from word (c // R) * weight_pitch(K) / 16 of bank c % R, zero-padded; const
     [(bank, addr, value)]. The input zero point is folded into the bias (sum((x - zp) * w) =
     sum(x * w) - zp * sum(w), exact also in the padding, which the feeders fill with zp), so the
     PEs multiply raw int8 values."""
@@ -69,12 +71,17 @@ def program(cfg: EngineConfig, L: Layer):
     if L.padding not in (0, 1):
         raise ValueError(f"layer {L.name}: pad must be 0 or 1, not {L.padding}")
     K, tiles = cin * k * k, -(-cout // R)
-    for what, need, have in (("act_depth", cin * h * w, cfg.act_depth), ("wgt_depth", tiles * K, cfg.wgt_depth),
+    Kp = weight_pitch(K)
+    for what, need, have in (("act_depth", cin * h * w, cfg.act_depth), ("wgt_depth", tiles * Kp, cfg.wgt_depth),
                              ("const_depth", tiles, cfg.const_depth), ("out_depth", tiles * ho * wo, cfg.out_depth)):
         if need > have:
             raise ValueError(f"layer {L.name} needs {what} >= {need}; config {cfg.name} has {have}")
     wf = L.w.reshape(cout, K).astype(np.int64)
-    wgt = [(c % R, (c // R) * K + i, int(wf[c, i])) for c in range(cout) for i in range(K)]
+    padded = np.zeros((cout, Kp), np.int64)
+    padded[:, :K] = wf
+    kw = Kp // ACT_WORD
+    wgt = [(c % R, (c // R) * kw + i, int.from_bytes(padded[c, ACT_WORD * i:ACT_WORD * (i + 1)].astype(np.int8).tobytes(),
+                                                     "little")) for c in range(cout) for i in range(kw)]
     bias = (L.bias.astype(np.int64) - L.x_zp * wf.sum(1)) % 2**32
     rc = requant_constants(requant_multiplier(L.x_scale, L.w_scale, L.y_scale))
     const = [(c % R, c // R, (int(bias[c]) << 34) | (int(rc.mantissa[c]) << 10) | (int(rc.exponent[c]) & 0x3FF))

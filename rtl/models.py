@@ -130,7 +130,8 @@ def rowu_model(v, wdepth, cdepth, odepth, *, ncols_bits=4, addr_bits=24, word=AC
     cur_ok, dr_ok, cnt and p_valid): a value that depends on unknown state is None, a don't-care.
     Feed the bench's idle cycles through the model too (they make the feed registers known).
 
-    Banks (index = the address's low bits): weights int8 [wdepth] written with wr_data[7:0] on we_w,
+    Banks (index = the address's low bits): weights int8 [wdepth] written ``word`` bytes at a time
+    (wr_data's low 8*word bits at word address wr_addr) on we_w, read a byte at i_waddr,
     constants [cdepth] (66 bits: bias 65:34 | mantissa 33:10 | exponent 9:0) on we_c, outputs int8
     [odepth] written with q_y at q_tag on q_valid, read ``word`` bytes at a time (rd_addr a word
     address; rd_data the list of its bytes, lane 0 first). Reads are registered and see the bank
@@ -146,7 +147,7 @@ def rowu_model(v, wdepth, cdepth, odepth, *, ncols_bits=4, addr_bits=24, word=AC
     (addr_bits-bit wrap), all with the state before the edge."""
     cols = {k: [int(x) for x in xs] for k, xs in v.items()}
     n = len(cols["i_first"])
-    wmem, cmem, omem = [None] * wdepth, [None] * cdepth, [None] * odepth
+    wmem, cmem, omem = [None] * (wdepth // word), [None] * cdepth, [None] * odepth
     r = dict.fromkeys(("wq", "wv1", "cq", "cur_ok", "dr_ok", "cur_ctile", "cur_obase", "dr_obase", "cur_ncols",
                        "dr_ncols", "dr_const", "cnt") + ROWU_OUTPUTS)
     out = {k: [] for k in ROWU_OUTPUTS}
@@ -154,11 +155,12 @@ def rowu_model(v, wdepth, cdepth, odepth, *, ncols_bits=4, addr_bits=24, word=AC
         g = {k: x[t] for k, x in cols.items()}
         o = dict(r)  # next state, from the state before the edge (r) and the inputs (g)
         # mems: registered reads of the banks before this edge's writes
-        o["wq"] = wmem[g["i_waddr"] % wdepth]
+        wword = wmem[(g["i_waddr"] // word) % (wdepth // word)]
+        o["wq"] = None if wword is None else _wrap((wword >> (8 * (g["i_waddr"] % word))) & 0xFF, 8)
         o["cq"] = None if r["cur_ctile"] is None else cmem[r["cur_ctile"] % cdepth]
         o["rd_data"] = [omem[(word * g["rd_addr"] + j) % odepth] for j in range(word)]
         if g["we_w"]:
-            wmem[g["wr_addr"] % wdepth] = _wrap(g["wr_data"] & 0xFF, 8)
+            wmem[g["wr_addr"] % (wdepth // word)] = g["wr_data"] % 2 ** (8 * word)
         if g["we_c"]:
             cmem[g["wr_addr"] % cdepth] = g["wr_data"] % 2**66
         if g["q_valid"]:

@@ -15,6 +15,10 @@ start to done, busy = reduction steps issued (each one is R*C MAC slots).
 
 from myhdl import Signal, always, block, enum, intbv
 
+from rtl.feeder import ACT_WORD
+
+LW = ACT_WORD.bit_length() - 1
+
 __all__ = ["sequencer", "REGS"]
 
 # pad is the horizontal padding and the bottom one (rows past h read as padding); pad_top is the
@@ -39,7 +43,7 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
     S = lambda: Signal(intbv(0, min=-(2**23), max=2**23))  # noqa: E731  signed 24-bit
     U = lambda: Signal(intbv(0)[24:])  # noqa: E731
     cin, cout, ho, wo, ksz, pad = [U() for _ in range(6)]
-    K, P = U(), U()
+    K, P, Kp = U(), U(), U()  # reduction steps, steps per tile, weight-bank bytes per output channel
     st = enum("IDLE", "SETUP", "RUN", "FLUSH", "WAIT")
     state = Signal(st.IDLE)
     kcnt, ci, dy, dx, oy, ox0, cot, wbase, obase_row = [U() for _ in range(9)]
@@ -117,6 +121,7 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                 P.next = min_steps
             else:
                 P.next = K
+            Kp.next = ((K + ACT_WORD - 1) >> LW) << LW  # rtl.feeder.weight_pitch
             kcnt.next = 0
             ci.next = 0
             dy.next = 0
@@ -193,7 +198,7 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                         else:
                             rowb.next = 0
                         cot.next = cot + 1
-                        wbase.next = wbase + K
+                        wbase.next = wbase + Kp
                         cout_left.next = cout_left - R
                         if cout_left <= R:
                             state.next = st.FLUSH

@@ -39,7 +39,7 @@ class EngineTB:
         for a in range(0, len(act), ACT_WORD):  # whole words: byte i of a word at byte address a + i
             await self.write(SEL_ACT, 0, a // ACT_WORD, int.from_bytes(act[a:a + ACT_WORD], "little"))
         for bank, a, v in prog["wgt"]:
-            await self.write(SEL_WGT, bank, a, v & 0xFF)
+            await self.write(SEL_WGT, bank, a, v)  # a word of ACT_WORD weights
         for bank, a, v in prog["const"]:
             await self.write(SEL_CONST, bank, a, v)
         self.dut.wr_en.value = 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from rtl.config import get_config
-from rtl.feeder import ACT_WORD, ADDR_BITS, CONST_BITS
+from rtl.feeder import ACT_WORD, ADDR_BITS, WR_BITS
 from rtl.models import ROWU_OUTPUTS, rowu_model
 from rtl.ppu import PPU_LATENCY
 from tb.runner import generated_dir
@@ -34,7 +34,7 @@ ROWU_IN = [("rst", 1, False), ("i_valid", 1, False), ("i_first", 1, False), ("i_
            ("i_ctile", ADDR_BITS, False), ("i_obase", ADDR_BITS, False), ("i_ncols", NB, False),
            ("i_rows", NB, False), ("i_tok", 1, False), ("d_in", 32, True), ("dv_in", 1, False),
            ("q_valid", 1, False), ("q_y", 8, True), ("q_tag", ADDR_BITS, False), ("we_w", 1, False),
-           ("we_c", 1, False), ("wr_addr", ADDR_BITS, False), ("wr_data", CONST_BITS, False),
+           ("we_c", 1, False), ("wr_addr", ADDR_BITS, False), ("wr_data", WR_BITS, False),
            ("rd_addr", ADDR_BITS, False)]
 ROWU_OUT = [("o_valid", 1, False), ("o_first", 1, False), ("o_waddr", ADDR_BITS, False),
             ("o_ctile", ADDR_BITS, False), ("o_obase", ADDR_BITS, False), ("o_ncols", NB, False),
@@ -70,7 +70,7 @@ def rowu_vectors(n, cfg, seed):
     v["we_c"] = (((k >= WD) & (k < WD + CD)) | ((k >= init) & (rng.random(n) < 0.01))).astype(np.int64)
     wr_addr = np.where(k < WD, k, np.where(k < WD + CD, k - WD, rng.integers(0, max(WD, CD), n)))
     v["wr_addr"] = wr_addr | _high(rng, n, 0.1)
-    v["wr_data"] = [int(a) << 33 | int(b) for a, b in zip(rng.integers(0, 2**33, n), rng.integers(0, 2**33, n))]
+    v["wr_data"] = [sum(int(x) << (32 * i) for i, x in enumerate(q)) for q in rng.integers(0, 2**32, (n, 4))]
     # tiles: descriptor held through the tile (some fields redrawn inside), drain of the previous tile
     dv = np.zeros(n, np.int64)
     t, prev_ncols = init, 0
@@ -105,7 +105,7 @@ def rowu_vectors(n, cfg, seed):
         v[f] = np.where(redraw, rng.integers(0, hi, n), v[f])
     v["i_waddr"] |= _high(rng, n, 0.05)
     hit = (k >= init) & (v["we_w"] == 1) & (rng.random(n) < 0.3)  # a weight read where it is written
-    v["wr_addr"] = np.where(hit, (v["i_waddr"] % WD) | _high(rng, n, 0.5), v["wr_addr"])
+    v["wr_addr"] = np.where(hit, (v["i_waddr"] % WD) // ACT_WORD | _high(rng, n, 0.5), v["wr_addr"])
     # the output bank: written whole first, then the PPU's results (tags of p_valid, PPU_LATENCY + 1
     # vectors later: p_* of vector k are seen during vector k + 1) and stray writes
     v["q_valid"][:OD] = 1

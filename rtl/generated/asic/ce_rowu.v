@@ -91,15 +91,18 @@ input [23:0] q_tag;
 input we_w;
 input we_c;
 input [23:0] wr_addr;
-input [65:0] wr_data;
+input [127:0] wr_data;
 input [23:0] rd_addr;
 output [127:0] rd_data;
 wire [127:0] rd_data;
 
-reg signed [7:0] wq;
+reg [3:0] wlane;
+wire [127:0] wsh;
+reg [127:0] wword;
 reg [65:0] cq;
 reg [23:0] cur_ctile;
 wire [127:0] oword;
+wire signed [7:0] wq;
 reg wv1;
 reg cur_ok;
 reg dr_ok;
@@ -126,7 +129,7 @@ reg [7:0] out_lane13_q;
 reg [7:0] out_lane14_q;
 reg [7:0] out_lane15_q;
 reg [65:0] cmem [0:8-1];
-reg signed [7:0] wmem [0:4096-1];
+reg [127:0] wmem [0:256-1];
 reg [7:0] out_lane0_mem [0:1024-1];
 reg [7:0] out_lane1_mem [0:1024-1];
 reg [7:0] out_lane2_mem [0:1024-1];
@@ -292,18 +295,27 @@ end
 
 always @(posedge clk) begin: mems
     if (we_w) begin
-        wmem[wr_addr[12-1:0]] <= $signed(wr_data[8-1:0]);
+        wmem[wr_addr[(12 - 4)-1:0]] <= wr_data[(8 * 16)-1:0];
     end
     if (we_c) begin
-        cmem[wr_addr[3-1:0]] <= wr_data;
+        cmem[wr_addr[3-1:0]] <= wr_data[66-1:0];
     end
-    wq <= wmem[i_waddr[12-1:0]];
+    wword <= wmem[i_waddr[12-1:4]];
+    wlane <= i_waddr[4-1:0];
     cq <= cmem[cur_ctile[3-1:0]];
 end
 
 
 
 assign rd_data = oword;
+
+
+
+assign wsh = (wword >>> {wlane, 3'h0});
+
+
+
+assign wq = $signed(wsh[8-1:0]);
 
 
 always @(posedge clk) begin: feed

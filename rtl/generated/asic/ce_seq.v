@@ -84,6 +84,7 @@ output signed [7:0] l_qmax;
 reg signed [7:0] l_qmax;
 
 reg [23:0] K;
+reg [23:0] Kp;
 reg [23:0] P;
 reg signed [23:0] abase;
 reg signed [23:0] chan_b;
@@ -209,6 +210,7 @@ always @(posedge clk) begin: run
         else begin
             P <= K;
         end
+        Kp <= ($signed(((K + 16) - 1) >>> 4) << 4);
         kcnt <= 0;
         ci <= 0;
         dy <= 0;
@@ -298,7 +300,7 @@ always @(posedge clk) begin: run
                         rowb <= 0;
                     end
                     cot <= (cot + 1);
-                    wbase <= (wbase + K);
+                    wbase <= (wbase + Kp);
                     cout_left <= (cout_left - 96);
                     if ((cout_left <= 96)) begin
                         state <= 3'b011;

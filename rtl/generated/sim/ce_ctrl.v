@@ -165,6 +165,7 @@ input [2047:0] e_rd_data;
 reg [31:0] HW;
 reg [31:0] HoWo;
 reg [19:0] K;
+reg [19:0] Kw;
 reg [23:0] apos;
 reg [15:0] band;
 reg [7:0] bank;
@@ -332,17 +333,17 @@ always @(gdone, gfill, rd_cnt, state) begin: gearbox
     else begin
         g_rem = gfill;
     end
-    rd_take = (((state == 6'b010100) || (state == 6'b100001)) && (rd_cnt != 0) && (!gdone));
+    rd_take = (((state == 6'b010100) || (state == 6'b100001) || (state == 6'b001011)) && (rd_cnt != 0) && (!gdone));
 end
 
 
 always @(posedge clk) begin: gearbox_regs
-    if (((state == 6'b010011) || (state == 6'b100000))) begin
+    if (((state == 6'b010011) || (state == 6'b100000) || (state == 6'b001010))) begin
         gb <= 0;
         gfill <= 0;
         gdone <= 0;
     end
-    else if (((state == 6'b010100) || (state == 6'b100001))) begin
+    else if (((state == 6'b010100) || (state == 6'b100001) || (state == 6'b001011))) begin
         if (rd_take) begin
             gb <= g_next;
             gfill <= (g_rem + rd_cnt);
@@ -690,6 +691,7 @@ always @(posedge clk) begin: fsm
                 state <= 6'b000111;
             end
             6'b000111: begin
+                Kw <= $signed(((K + 16) - 1) >>> 4);
                 if (((op != 1) && (op != 2) && (op != 3))) begin
                     err_code <= 2;
                     state <= 6'b101111;
@@ -706,7 +708,7 @@ always @(posedge clk) begin: fsm
                     err_code <= 5;
                     state <= 6'b101111;
                 end
-                else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0) || (K > 4096)))) begin
+                else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0) || (($signed(((K + 16) - 1) >>> 4) << 4) > 4096)))) begin
                     err_code <= 4;
                     state <= 6'b101111;
                 end
@@ -746,7 +748,7 @@ always @(posedge clk) begin: fsm
                 state <= 6'b001001;
             end
             6'b001001: begin
-                if ((((ntile * K) > 4096) || (ntile > 16))) begin
+                if ((((ntile * (Kw << 4)) > 4096) || (ntile > 16))) begin
                     err_code <= 4;
                     state <= 6'b101111;
                 end
@@ -759,12 +761,11 @@ always @(posedge clk) begin: fsm
             end
             6'b001010: begin
                 rd_cmd_valid <= 1;
-                rd_cmd_addr <= (w_addr + (co0 * K));
-                rd_cmd_len <= (gc * K);
+                rd_cmd_addr <= (w_addr + {(co0 * Kw), 4'h0});
+                rd_cmd_len <= {(gc * Kw), 4'h0};
                 rd_cmd_rows <= 1;
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
-                    rd_ready <= 1;
                     state <= 6'b001011;
                 end
             end
@@ -773,27 +774,28 @@ always @(posedge clk) begin: fsm
                     err_code <= 6;
                     state <= 6'b101111;
                 end
-                else if (rd_valid) begin
-                    e_wr_en <= 1;
-                    e_wr_sel <= 1;
-                    e_wr_bank <= bank;
-                    e_wr_addr <= (tbase + wi);
-                    e_wr_data <= rd_data;
-                    if (($signed({1'b0, wi}) == ($signed({1'b0, K}) - 1))) begin
-                        wi <= 0;
-                        if (($signed({1'b0, bank}) == (16 - 1))) begin
-                            bank <= 0;
-                            tbase <= (tbase + K);
+                else begin
+                    if (g_emit) begin
+                        e_wr_en <= 1;
+                        e_wr_sel <= 1;
+                        e_wr_bank <= bank;
+                        e_wr_addr <= (tbase + wi);
+                        e_wr_data <= gb[(8 * 16)-1:0];
+                        if (($signed({1'b0, wi}) == ($signed({1'b0, Kw}) - 1))) begin
+                            wi <= 0;
+                            if (($signed({1'b0, bank}) == (16 - 1))) begin
+                                bank <= 0;
+                                tbase <= (tbase + Kw);
+                            end
+                            else begin
+                                bank <= (bank + 1);
+                            end
                         end
                         else begin
-                            bank <= (bank + 1);
+                            wi <= (wi + 1);
                         end
                     end
-                    else begin
-                        wi <= (wi + 1);
-                    end
-                    if (rd_last) begin
-                        rd_ready <= 0;
+                    if (g_last) begin
                         bank <= 0;
                         tbase <= 0;
                         cb <= 0;
