@@ -350,12 +350,9 @@ def _upsample_write(addr: int, f: int, wo: int) -> int:
                         state = "done"
                     else:
                         rr, state = rr + 1, "addr"
-                else:
+                else:  # the next chunk at once: the line buffer is read a word ahead
                     k += 1
-                    if k % f == 0:
-                        cvalid, state = 0, "addr"
-                    else:
-                        cnt = cnts[k]
+                    cnt = cnts[k]
 
 
 @lru_cache(maxsize=1 << 14)

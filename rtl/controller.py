@@ -195,6 +195,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     up_off = _u(20)
     up_sh = _u(8 * ACT_WORD)
     up_word = _u(8 * ACT_WORD)
+    # upsample source words: up_cur holds the word of the chunk presented now; lb_q is read one word
+    # ahead (lb_raddr), so the chunk after a word boundary comes from lb_q with no bubble
+    up_cur = _u(8 * ACT_WORD)
+    up_next = Signal(bool(0))  # the chunk presented next starts a word: it comes from lb_q
     v_nk, v_last = _u(16), _u(LWB + 1)  # chunks of an output row, bytes of its last one
     v_cnt = _u(LWB + 1)
     # counters
@@ -293,8 +297,15 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             v_cnt.next = ACT_WORD
 
     @always_comb
+    def upsample_source():
+        up_next.next = state == st.V_DATA and (not wr_wvalid or (wr_wready and ((lx + 1) & (factor - 1)) == 0))
+
+    @always_comb
     def upsample_shift():
-        up_sh.next = lb_q >> concat(up_off[LWB:], intbv(0)[3:])
+        if up_next:
+            up_sh.next = lb_q >> concat(up_off[LWB:], intbv(0)[3:])
+        else:
+            up_sh.next = up_cur >> concat(up_off[LWB:], intbv(0)[3:])
 
     @always_comb
     def avgpool_word():
@@ -1028,9 +1039,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         state.next = st.P_RD
                     else:
                         state.next = st.V_ADDR
-            elif state == st.V_ADDR:  # the line-buffer word of chunk lx is read
+            elif state == st.V_ADDR:  # the row's word 0 is read; then word 1, ahead
+                lb_raddr.next = ACT_WORD
                 state.next = st.V_DATA
             elif state == st.V_DATA:  # upsample: chunk lx of output row rr, up to 16 bytes a cycle
+                if up_next:  # a word starts: it moves from lb_q to up_cur, the one after it is read
+                    up_cur.next = lb_q
                 if wr_err:
                     err_code.next = 7
                     state.next = st.FAIL
@@ -1048,15 +1062,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         else:
                             rr.next = rr + 1
                             state.next = st.V_ADDR
-                    else:
+                    else:  # the next chunk at once (from lb_q when it starts a word)
                         lx.next = lx + 1
-                        if ((lx + 1) & (factor - 1)) == 0:  # the next chunk needs the next word
-                            wr_wvalid.next = 0
-                            lb_raddr.next = up_off
-                            state.next = st.V_ADDR
-                        else:  # the next chunk from the same word, at once
-                            wr_word.next = up_word
-                            wr_cnt.next = v_cnt
+                        wr_word.next = up_word
+                        wr_cnt.next = v_cnt
+                        if ((lx + 1) & (factor - 1)) == 0:
+                            lb_raddr.next = lb_raddr + ACT_WORD
             elif state == st.P_RD:  # avgpool chunk lx: read row 0's words 2lx, 2lx+1, row 1's likewise
                 pstep.next = pstep + 1
                 if pstep == 0:
@@ -1166,4 +1177,4 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 state.next = st.IDLE
 
     return (select_bank, gearbox, gearbox_regs, gearbox_data, store_stream, store_chunk, line_buffer,
-            next_chunk, chunk_offset, upsample_shift, upsample_word, avgpool_word, interrupt, fsm)
+            next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word, avgpool_word, interrupt, fsm)

@@ -297,8 +297,10 @@ reg [7:0] stride;
 reg [15:0] strip;
 reg [15:0] sw;
 reg [23:0] tbase;
+reg [127:0] up_cur;
+wire up_next;
 reg [19:0] up_off;
-wire [127:0] up_sh;
+reg [127:0] up_sh;
 reg [127:0] up_word;
 reg [4:0] v_cnt;
 reg [15:0] v_k;
@@ -431,7 +433,17 @@ end
 
 
 
-assign up_sh = (lb_q >>> {up_off[4-1:0], 3'h0});
+assign up_next = ((state == 6'b100100) && ((!wr_wvalid) || (wr_wready && (((lx + 1) & ($signed({1'b0, factor}) - 1)) == 0))));
+
+
+always @(lb_q, up_cur, up_next, up_off) begin: upsample_shift
+    if (up_next) begin
+        up_sh = (lb_q >>> {up_off[4-1:0], 3'h0});
+    end
+    else begin
+        up_sh = (up_cur >>> {up_off[4-1:0], 3'h0});
+    end
+end
 
 
 always @(lf, up_sh) begin: upsample_word
@@ -1359,9 +1371,13 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b100011: begin
+                lb_raddr <= 16;
                 state <= 6'b100100;
             end
             6'b100100: begin
+                if (up_next) begin
+                    up_cur <= lb_q;
+                end
                 if (wr_err) begin
                     err_code <= 7;
                     state <= 6'b101111;
@@ -1386,14 +1402,10 @@ always @(posedge clk) begin: fsm
                     end
                     else begin
                         lx <= (lx + 1);
+                        wr_word <= up_word;
+                        wr_cnt <= v_cnt;
                         if ((((lx + 1) & ($signed({1'b0, factor}) - 1)) == 0)) begin
-                            wr_wvalid <= 0;
-                            lb_raddr <= up_off;
-                            state <= 6'b100011;
-                        end
-                        else begin
-                            wr_word <= up_word;
-                            wr_cnt <= v_cnt;
+                            lb_raddr <= (lb_raddr + 16);
                         end
                     end
                 end
