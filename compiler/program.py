@@ -241,7 +241,7 @@ def _tile_cost(d: Descriptor, hw, group: int, tiles: int, band: int, strip: int)
     else:
         store = group * band * (12 + -(-strip // ACT_WORD))
     n_tiles = -(-d.ho // band) * -(-d.wo // strip)
-    return n_tiles * (max(engine, load + store) + 30)
+    return n_tiles * (max(engine, load + store) + 30) + load + store  # the first load, the last store: alone
 
 
 def compile_graph(graph: QGraph, hw=None, keep_all: bool = True) -> Program:

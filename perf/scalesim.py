@@ -146,7 +146,7 @@ def parse_compute_report(text: str) -> list[dict]:
 
 
 def sram_kb(hw) -> tuple[int, int, int]:
-    """SCALE-Sim SRAM sizes from an EngineConfig: the activation buffer (the per-column copies hold
+    """SCALE-Sim SRAM sizes from an EngineConfig: the activation buffer (shared by the columns;
     the same bytes), the weight banks and the output banks of all rows."""
     return hw.act_depth // 1024, hw.rows * hw.wgt_depth // 1024, hw.rows * hw.out_depth // 1024
 

@@ -1,4 +1,5 @@
-"""Engine top: sequencer, C column feeders, R row units with their PPUs, the array, buffer ports.
+"""Engine top: sequencer, the shared activation buffer and its column skew, R row units with their
+PPUs, the array, buffer ports.
 
 ``build(cfg, directory)`` converts every module of a configuration into ``directory`` and returns
 the file list (leaf modules from MyHDL, structural ones as MyHDL user-defined Verilog).
@@ -21,7 +22,7 @@ from myhdl import Signal, always, block, intbv
 from rtl.array import array, array_verilog, row, row_verilog
 from rtl.config import EngineConfig
 from rtl.axi_common import convert_stable
-from rtl.feeder import ACT_WORD, ADDR_BITS, CONST_BITS, WR_BITS, fcol, out_lane, rowu
+from rtl.feeder import ACT_WORD, ADDR_BITS, CONST_BITS, WR_BITS, abank, abuf, out_lane, rowu
 from rtl.hdl import attach_verilog, convert, mark_ports
 from rtl.pe import pe, pe_signals
 from rtl.ppu import PPU_LATENCY, ppu, ppu_signals
@@ -29,7 +30,7 @@ from rtl.sequencer import sequencer
 
 __all__ = ["build", "MODULES", "drain_wait"]
 
-MODULES = ("ce_pe", "ce_row", "ce_array", "ce_ppu", "ce_fcol", "ce_rowu", "ce_seq", "ce_engine")
+MODULES = ("ce_pe", "ce_row", "ce_array", "ce_ppu", "ce_abuf", "ce_rowu", "ce_seq", "ce_engine")
 
 
 def drain_wait(cfg: EngineConfig) -> int:
@@ -64,10 +65,10 @@ def _layer():
     return dict(l_w=_u(16), l_stride=_u(2), l_xzp=_s(8), l_yzp=_s(8), l_qmin=_s(8), l_qmax=_s(8))
 
 
-def _fcol(cfg):
-    i, o, L = _a_desc(), _a_desc(), _layer()
-    return fcol(_u(1), *(i[k] for k in i), *(o[k] for k in o), _s(8), _u(1), L["l_w"], L["l_stride"], L["l_xzp"],
-                _u(1), _u(ADDR_BITS), _u(8 * ACT_WORD), depth=cfg.act_depth)
+def _abuf(cfg):
+    i, L = _a_desc(), _layer()
+    return abuf(_u(1), *(i[k] for k in i), _u(8 * cfg.cols), _u(cfg.cols), L["l_w"], L["l_stride"], L["l_xzp"],
+                _u(1), _u(ADDR_BITS), _u(8 * ACT_WORD), depth=cfg.act_depth, cols=cfg.cols)
 
 
 def _rowu(cfg):
@@ -106,12 +107,10 @@ def engine_verilog(cfg: EngineConfig) -> str:
          "wire we_act = wr_en & (wr_sel == 2'd0);\nwire we_reg = wr_en & (wr_sel == 2'd3);",
          f"wire [{8*C-1}:0] a_top;\nwire [{C-1}:0] f_top;\nwire [{8*R-1}:0] w_left;",
          f"wire [{32*R-1}:0] d_left;\nwire [{R-1}:0] dv_left;"]
-    for j in range(C + 1):
-        t.append(f"wire af_{j}, aok_{j};\nwire signed [{A-1}:0] aaddr_{j}, aix_{j};")
+    t.append(f"wire af_0, aok_0;\nwire signed [{A-1}:0] aaddr_0, aix_0;\nwire [{8*C-1}:0] a_col;\nwire [{C-1}:0] f_col;")
     for i in range(R + 1):
         t.append(f"wire wv_{i}, wf_{i}, wt_{i};\nwire [{A-1}:0] wa_{i}, wc_{i}, wo_{i};\nwire [{nb-1}:0] wn_{i}, wr_{i};")
-    t.append(f"wire af_{C}_unused = af_{C} ^ aok_{C} ^ (^aaddr_{C}) ^ (^aix_{C});  // chain ends\n"
-             f"wire wr_{R}_unused = wv_{R} ^ wf_{R} ^ wt_{R} ^ (^wa_{R}) ^ (^wc_{R}) ^ (^wo_{R}) ^ (^wn_{R}) ^ (^wr_{R});")
+    t.append(f"wire wr_{R}_unused = wv_{R} ^ wf_{R} ^ wt_{R} ^ (^wa_{R}) ^ (^wc_{R}) ^ (^wo_{R}) ^ (^wn_{R}) ^ (^wr_{R});")
     t.append(
         "ce_seq seq (.clk(clk), .rst(rst), .start(start), .done(done), .cycles(cycles), .busy(busy),"
         f" .wr_en(we_reg), .wr_addr(wr_addr), .wr_data(wr_data[{CONST_BITS - 1}:0]),"
@@ -119,12 +118,21 @@ def engine_verilog(cfg: EngineConfig) -> str:
         " .w_valid(wv_0), .w_first(wf_0), .w_waddr(wa_0), .w_ctile(wc_0), .w_obase(wo_0), .w_ncols(wn_0),"
         " .w_rows(wr_0), .w_tok(wt_0), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .l_yzp(l_yzp),"
         " .l_qmin(l_qmin), .l_qmax(l_qmax));")
-    for j in range(C):
-        t.append(
-            f"ce_fcol col{j} (.clk(clk), .i_first(af_{j}), .i_addr(aaddr_{j}), .i_iyok(aok_{j}), .i_ix(aix_{j}),"
-            f" .o_first(af_{j+1}), .o_addr(aaddr_{j+1}), .o_iyok(aok_{j+1}), .o_ix(aix_{j+1}),"
-            f" .a_data(a_top[{8*j+7}:{8*j}]), .f_data(f_top[{j}]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp),"
-            f" .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[{8 * ACT_WORD - 1}:0]));")
+    t.append(
+        "ce_abuf abuf (.clk(clk), .i_first(af_0), .i_addr(aaddr_0), .i_iyok(aok_0), .i_ix(aix_0), .a_data(a_col),"
+        " .f_data(f_col), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr),"
+        f" .wr_data(wr_data[{8 * ACT_WORD - 1}:0]));")
+    # the systolic skew: column j's byte and tile-start flag j cycles later than column 0's
+    t.append("assign a_top[7:0] = a_col[7:0];\nassign f_top[0] = f_col[0];")
+    for j in range(1, C):
+        a_in, f_in = f"a_col[{8*j+7}:{8*j}]", f"f_col[{j}]"
+        t.append(f"reg [{8*j-1}:0] ask_{j};\nreg [{j-1}:0] fsk_{j};")
+        if j == 1:
+            t.append(f"always @(posedge clk) begin ask_1 <= {a_in}; fsk_1 <= {f_in}; end")
+        else:
+            t.append(f"always @(posedge clk) begin ask_{j} <= {{ask_{j}[{8*j-9}:0], {a_in}}};"
+                     f" fsk_{j} <= {{fsk_{j}[{j-2}:0], {f_in}}}; end")
+        t.append(f"assign a_top[{8*j+7}:{8*j}] = ask_{j}[{8*j-1}:{8*j-8}];\nassign f_top[{j}] = fsk_{j}[{j-1}];")
     for i in range(R):
         t.append(
             f"wire pv_{i}, qv_{i};\nwire signed [31:0] pacc_{i}, pbias_{i};\nwire [23:0] pm_{i};\n"
@@ -154,7 +162,7 @@ def build(cfg: EngineConfig, directory: str) -> list[str]:
     a = array(_u(1), _u(8 * C), _u(C), _u(8 * R), _u(32 * R), _u(R), rows=R, cols=C)
     files.append(convert(attach_verilog(a, array_verilog(R, C)), "ce_array", directory))
     files.append(convert(ppu(_u(1), **ppu_signals(ADDR_BITS)), "ce_ppu", directory))
-    files.append(convert(_fcol(cfg), "ce_fcol", directory))
+    files.append(convert_stable(lambda: _abuf(cfg), "ce_abuf", directory, blocks=(abank,)))
     files.append(convert_stable(lambda: _rowu(cfg), "ce_rowu", directory, blocks=(out_lane,)))
     files.append(convert(_seq(cfg), "ce_seq", directory))
     e = engine(_u(1), _u(1), _u(1), _u(1), _u(32), _u(32), _u(1), _u(2), _u(8), _u(ADDR_BITS), _u(WR_BITS),

@@ -1,15 +1,18 @@
-"""Feeders: activation column feeders (top edge) and row units (left edge: weights, drain, output).
+"""Feeders: the activation buffer with its column feed (top edge) and the row units (left edge:
+weights, drain, output).
 
-Both are stages of a registered descriptor chain: the sequencer issues one step descriptor per cycle
-to column 0 and row 0; each stage uses it and hands it on one cycle later, so column j / row i see
-step n at cycle n + j / n + i -- the systolic skew, without a triangle of data delay lines.
+ce_abuf (the activation buffer, shared by the C columns): written a word of ACT_WORD bytes at a time
+(wr_addr a word address, byte i of wr_data at byte address ACT_WORD * wr_addr + i) into
+abuf_banks(C) word-interleaved banks. The sequencer issues one step descriptor per cycle (address
+and x index of the tile's first output pixel, row in bounds); the buffer reads the window of words
+from that address in one cycle, one word per bank, and hands column j the byte at addr + j * stride
+(its output pixel's tap), or the input zero point when the tap is in the padding. Data latency 2,
+all columns at once; the engine delays column j by j cycles (a triangle of byte registers), the
+systolic skew. One buffer serves every column: C times the capacity of a copy per column in the
+same SRAM.
 
-ce_fcol (column feeder j): holds one copy of the activation buffer (bytes, broadcast-written a word
-of ACT_WORD bytes at a time: wr_addr is a word address, byte i of wr_data goes to byte address
-ACT_WORD * wr_addr + i), reads x[addr] for its pixel and outputs it, or the input zero point when
-the tap is in the padding.
-Its successor's descriptor is addr + stride, ix + stride: the next output pixel to the right.
-Data latency 2 (registered RAM read, then the pad mux).
+The row units are stages of a registered descriptor chain: row unit i sees the step n at cycle
+n + i and hands it on one cycle later.
 
 ce_rowu (row unit i): weight bank (output channels co = i mod R, layout [co//R][weight_pitch(Cin*k*k)]:
 each channel from a whole word; written a word of ACT_WORD bytes at a time at a word address, read a
@@ -21,9 +24,9 @@ drained sums of its array row (column 0 first, one every 2 cycles), hands them w
 address to the row's PPU and writes the PPU's results.
 """
 
-from myhdl import ConcatSignal, Signal, always, always_comb, block, concat, intbv
+from myhdl import ConcatSignal, Signal, always, always_comb, block, concat, intbv, modbv
 
-__all__ = ["fcol", "rowu", "out_lane", "weight_pitch", "ADDR_BITS", "CONST_BITS", "ACT_WORD", "WR_BITS"]
+__all__ = ["abuf", "abank", "abuf_banks", "rowu", "out_lane", "weight_pitch", "ADDR_BITS", "CONST_BITS", "ACT_WORD", "WR_BITS"]
 
 ADDR_BITS = 24  # signed activation address / unsigned bank addresses
 CONST_BITS = 66  # bias 32 | mantissa 24 | exponent 10 (exponent in the low bits)
@@ -37,44 +40,95 @@ def weight_pitch(k: int) -> int:
     return -(-k // ACT_WORD) * ACT_WORD
 
 
-@block
-def fcol(clk, i_first, i_addr, i_iyok, i_ix, o_first, o_addr, o_iyok, o_ix, a_data, f_data,
-         l_w, l_stride, l_xzp, wr_en, wr_addr, wr_data, *, depth):
-    LW = ACT_WORD.bit_length() - 1
-    mem = [Signal(intbv(0)[8 * ACT_WORD:]) for _ in range(depth // ACT_WORD)]
-    ab = (depth - 1).bit_length()
-    qw = Signal(intbv(0)[8 * ACT_WORD:])  # the word holding x[addr]
-    lane = Signal(intbv(0)[LW:])  # and its byte lane
-    qsh = Signal(intbv(0)[8 * ACT_WORD:])
-    ok1 = Signal(bool(0))
-    f1 = Signal(bool(0))
+def abuf_banks(cols: int) -> int:
+    """Banks of the shared activation buffer for ``cols`` columns: enough 16-byte words, a power of
+    two, to hold the bytes the columns read in one step at any start lane and stride <= 3."""
+    span = ACT_WORD - 1 + 3 * (cols - 1) + 1
+    words = -(-span // ACT_WORD)
+    return 1 << (words - 1).bit_length()
 
-    @always(clk.posedge)
-    def write():
-        if wr_en:
-            mem[wr_addr[ab - LW:]].next = wr_data[8 * ACT_WORD:]
+
+@block
+def abank(clk, wr_en, wr_addr, wr_data, i_addr, q, *, bank, nbanks, rows):
+    """Bank ``bank`` of the activation buffer: the words w with w % nbanks == bank, at row
+    w // nbanks. It reads the one word of the window starting at i_addr's word that it holds."""
+    LW = ACT_WORD.bit_length() - 1
+    NBL = nbanks.bit_length() - 1
+    RB = max(rows - 1, 1).bit_length()
+    mem = [Signal(intbv(0)[8 * ACT_WORD:]) for _ in range(rows)]
+    rrow = Signal(modbv(0)[RB:])
 
     @always_comb
-    def select():
-        qsh.next = qw >> concat(lane, intbv(0)[3:])
+    def read_row():  # the window's words wa0 .. wa0 + nbanks - 1, wa0 = i_addr // ACT_WORD
+        if i_addr[LW + NBL:LW] > bank:
+            rrow.next = i_addr[LW + NBL + RB:LW + NBL] + 1
+        else:
+            rrow.next = i_addr[LW + NBL + RB:LW + NBL]
 
     @always(clk.posedge)
-    def feed():
-        qw.next = mem[i_addr[ab:LW]]
-        lane.next = i_addr[LW:]
-        ok1.next = i_iyok and i_ix >= 0 and i_ix < l_w
-        f1.next = i_first
-        if ok1:
-            a_data.next = qsh[8:].signed()
-        else:
-            a_data.next = l_xzp
-        f_data.next = f1
-        o_first.next = i_first
-        o_addr.next = i_addr + l_stride
-        o_iyok.next = i_iyok
-        o_ix.next = i_ix + l_stride
+    def ram():
+        if wr_en and wr_addr[NBL:] == bank:
+            mem[wr_addr[NBL + RB:NBL]].next = wr_data[8 * ACT_WORD:]
+        q.next = mem[rrow]
 
-    return write, select, feed
+    return read_row, ram
+
+
+@block
+def abuf(clk, i_first, i_addr, i_iyok, i_ix, a_data, f_data, l_w, l_stride, l_xzp, wr_en, wr_addr, wr_data,
+         *, depth, cols):
+    """The activation buffer shared by the columns (``depth`` bytes in abuf_banks(cols) banks of
+    ACT_WORD-byte words). Per step it reads the window of words from the step's address and hands
+    column j the byte at i_addr + j * l_stride, or l_xzp for a padding tap (not i_iyok, or the
+    column's x index i_ix + j * l_stride outside 0 .. l_w - 1). Latency 2, every column at once
+    (the engine skews column j by j more cycles); l_w and l_stride are taken with the step, l_xzp a
+    cycle later (layer registers: constant while the engine runs)."""
+    LW = ACT_WORD.bit_length() - 1
+    NB = abuf_banks(cols)
+    NBL = NB.bit_length() - 1
+    rows = depth // (ACT_WORD * NB)
+    if rows < 1 or rows & (rows - 1):
+        raise ValueError(f"activation buffer of {depth} bytes: {NB} banks of {ACT_WORD}-byte words need a "
+                         f"power-of-two depth >= {ACT_WORD * NB}")
+    q = [Signal(intbv(0)[8 * ACT_WORD:]) for _ in range(NB)]
+    banks = [abank(clk, wr_en, wr_addr, wr_data, i_addr, q[b], bank=b, nbanks=NB, rows=rows) for b in range(NB)]
+    window = ConcatSignal(*reversed(q))  # bank b's word in bits 128b+127..128b: byte a at a % (16 * NB)
+    XB = len(i_ix) + 4
+    lo1 = Signal(intbv(0)[LW + NBL:])  # the step's address modulo the window, registered with the reads
+    ix1 = Signal(intbv(0, min=-(2 ** (XB - 1)), max=2 ** (XB - 1)))
+    # the layer's width and stride, registered as signed values: the pad test stays signed in Verilog
+    w1 = Signal(intbv(0, min=-(2 ** 16), max=2 ** 16))
+    s1 = Signal(intbv(0, min=-4, max=4))
+    iy1, f1 = Signal(bool(0)), Signal(bool(0))
+
+    @always(clk.posedge)
+    def stage1():
+        lo1.next = i_addr[LW + NBL:]
+        ix1.next = i_ix
+        iy1.next = i_iyok
+        f1.next = i_first
+        w1.next = l_w
+        s1.next = l_stride
+
+    @always(clk.posedge)
+    def stage2():
+        o = intbv(0)[8 * cols:]
+        idx = modbv(0)[LW + NBL:]
+        for j in range(cols):
+            idx[:] = lo1 + j * s1
+            if iy1 and ix1 + j * s1 >= 0 and ix1 + j * s1 < w1:
+                for k in range(8):
+                    o[8 * j + k] = window[8 * idx + k]
+            else:
+                for k in range(8):
+                    o[8 * j + k] = l_xzp[k]
+        a_data.next = o
+        if f1:
+            f_data.next = (1 << cols) - 1
+        else:
+            f_data.next = 0
+
+    return banks, stage1, stage2
 
 
 @block

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from golden.contract import INT8_MAX, INT8_MIN, RequantConstants, requantize_int
-from rtl.feeder import ACT_WORD
+from rtl.feeder import ACT_WORD, abuf_banks
 
-__all__ = ["pe_model", "array_model", "fcol_model", "rowu_model", "ROWU_OUTPUTS", "ppu_model", "random_ppu_cases"]
+__all__ = ["pe_model", "array_model", "abuf_model", "rowu_model", "ROWU_OUTPUTS", "ppu_model", "random_ppu_cases"]
 
 
 def _wrap32(v):
@@ -74,34 +74,46 @@ def _wrap(v, bits):
     return (v + 2 ** (bits - 1)) % 2**bits - 2 ** (bits - 1)
 
 
-def fcol_model(v, depth, addr_bits=24, word=ACT_WORD):
-    """Per-cycle outputs of one column feeder (ce_fcol) for input streams ``v`` (dict of equal-length
-    sequences: i_first, i_addr, i_iyok, i_ix, l_w, l_stride, l_xzp, wr_en, wr_addr, wr_data), one
-    entry per cycle after the clock edge. The buffer (``depth`` bytes, addressed by the address's
+def abuf_model(v, depth, cols, word=ACT_WORD):
+    """Per-cycle outputs of the shared activation buffer (ce_abuf) for input streams ``v`` (dict of
+    equal-length sequences: i_first, i_addr, i_iyok, i_ix, l_w, l_stride, l_xzp, wr_en, wr_addr,
+    wr_data), one entry per cycle after the clock edge: a_data (the ``cols`` column bytes, column 0
+    first) and f_data (a bit per column). The buffer (``depth`` bytes, addressed by the address's
     low bits) starts unknown: a tap of a never-written byte gives None. A write puts the ``word``
     bytes of wr_data (little endian) at byte addresses word * wr_addr + i.
 
-    Data path, latency 2: edge t reads x[i_addr] (before edge t's write) and decides the tap,
-    i_iyok and 0 <= i_ix < l_w; edge t+1 outputs the byte, or l_xzp (of cycle t+1) for a padding tap,
-    with i_first as f_data. The descriptor is handed on after one edge: o_addr = i_addr + l_stride,
-    o_ix = i_ix + l_stride (addr_bits-bit wrap), o_first, o_iyok."""
+    Latency 2: edge t reads the abuf_banks(cols) words from i_addr's word on (before edge t's write)
+    and registers i_addr, i_ix, i_iyok, i_first, l_w, l_stride; edge t+1 gives column j the byte at
+    i_addr + j * l_stride (taken modulo the window of those words), or l_xzp (of cycle t+1) when the
+    tap is padding (not i_iyok, or i_ix + j * l_stride outside 0 .. l_w - 1); f_data is all ones
+    when i_first was 1."""
+    nb = abuf_banks(cols)
+    span = word * nb
     mem = [None] * depth
-    q, ok1, f1 = None, 0, 0
-    out = {k: [] for k in ("o_first", "o_addr", "o_iyok", "o_ix", "a_data", "f_data")}
+    win, lo1, ix1, iy1, f1, w1, s1 = None, 0, 0, 0, None, 0, 0  # the registers start unknown
+    out = {"a_data": [], "f_data": []}
     for t in range(len(v["i_first"])):
         g = {k: int(x[t]) for k, x in v.items()}
-        a_data = q if ok1 else g["l_xzp"]
-        f_data = f1
-        q = mem[g["i_addr"] % depth]
-        ok1 = int(bool(g["i_iyok"]) and 0 <= g["i_ix"] < g["l_w"])
-        f1 = g["i_first"]
+        a_data = []
+        for j in range(cols):
+            if win is None:
+                a_data.append(None)
+            elif iy1 and 0 <= ix1 + j * s1 < w1:
+                a_data.append(win[(lo1 + j * s1) % span])
+            else:
+                a_data.append(g["l_xzp"])
+        f_data = None if f1 is None else (1 << cols) - 1 if f1 else 0
+        # the window: bank b holds the word of wa0 .. wa0 + nb - 1 that is b modulo nb
+        wa0 = g["i_addr"] // word
+        win = [None] * span
+        for w in range(wa0, wa0 + nb):
+            for i in range(word):
+                win[(w % nb) * word + i] = mem[(w * word + i) % depth]
+        lo1, ix1, iy1, f1 = g["i_addr"] % span, g["i_ix"], g["i_iyok"], g["i_first"]
+        w1, s1 = g["l_w"], g["l_stride"]
         if g["wr_en"]:
             for i in range(word):
                 mem[(word * g["wr_addr"] + i) % depth] = _wrap((g["wr_data"] >> (8 * i)) & 0xFF, 8)
-        out["o_first"].append(g["i_first"])
-        out["o_addr"].append(_wrap(g["i_addr"] + g["l_stride"], addr_bits))
-        out["o_iyok"].append(g["i_iyok"])
-        out["o_ix"].append(_wrap(g["i_ix"] + g["l_stride"], addr_bits))
         out["a_data"].append(a_data)
         out["f_data"].append(f_data)
     return out

@@ -1,3 +1,3 @@
-"""cocotb module for ce_fcol: the stream bench of tb/test_pe.py (tests/test_rtl_feeder.py drives it)."""
+"""cocotb module for ce_abuf: the stream bench of tb/test_pe.py (tests/test_rtl_feeder.py drives it)."""
 
 from test_pe import stream  # noqa: F401  (the cocotb test, discovered in this module)

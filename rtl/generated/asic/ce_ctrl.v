@@ -932,12 +932,12 @@ always @(posedge clk) begin: fsm
                 state <= 6'b010001;
             end
             6'b010001: begin
-                if ((((cin * cpitch) > 65536) || (((ntile * bo) * sw) > 8192))) begin
+                if ((((cin * cpitch) > 262144) || (((ntile * bo) * sw) > 8192))) begin
                     err_code <= 4;
                     state <= 6'b101111;
                 end
                 else begin
-                    apos <= (ld_half * (65536 / 16));
+                    apos <= (ld_half * (262144 / 16));
                     ridx <= 0;
                     segw <= segs;
                     seg_ch <= segs[48-1:32];
@@ -1072,7 +1072,7 @@ always @(posedge clk) begin: fsm
                         e_wr_data <= cur_ptop;
                     end
                     'he: begin
-                        e_wr_data <= (cur_half * 65536);
+                        e_wr_data <= (cur_half * 262144);
                     end
                     'hf: begin
                         e_wr_data <= (cur_half * 8192);

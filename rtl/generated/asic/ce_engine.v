@@ -54,198 +54,8 @@ wire [3071:0] d_left;
 wire [95:0] dv_left;
 wire af_0, aok_0;
 wire signed [23:0] aaddr_0, aix_0;
-wire af_1, aok_1;
-wire signed [23:0] aaddr_1, aix_1;
-wire af_2, aok_2;
-wire signed [23:0] aaddr_2, aix_2;
-wire af_3, aok_3;
-wire signed [23:0] aaddr_3, aix_3;
-wire af_4, aok_4;
-wire signed [23:0] aaddr_4, aix_4;
-wire af_5, aok_5;
-wire signed [23:0] aaddr_5, aix_5;
-wire af_6, aok_6;
-wire signed [23:0] aaddr_6, aix_6;
-wire af_7, aok_7;
-wire signed [23:0] aaddr_7, aix_7;
-wire af_8, aok_8;
-wire signed [23:0] aaddr_8, aix_8;
-wire af_9, aok_9;
-wire signed [23:0] aaddr_9, aix_9;
-wire af_10, aok_10;
-wire signed [23:0] aaddr_10, aix_10;
-wire af_11, aok_11;
-wire signed [23:0] aaddr_11, aix_11;
-wire af_12, aok_12;
-wire signed [23:0] aaddr_12, aix_12;
-wire af_13, aok_13;
-wire signed [23:0] aaddr_13, aix_13;
-wire af_14, aok_14;
-wire signed [23:0] aaddr_14, aix_14;
-wire af_15, aok_15;
-wire signed [23:0] aaddr_15, aix_15;
-wire af_16, aok_16;
-wire signed [23:0] aaddr_16, aix_16;
-wire af_17, aok_17;
-wire signed [23:0] aaddr_17, aix_17;
-wire af_18, aok_18;
-wire signed [23:0] aaddr_18, aix_18;
-wire af_19, aok_19;
-wire signed [23:0] aaddr_19, aix_19;
-wire af_20, aok_20;
-wire signed [23:0] aaddr_20, aix_20;
-wire af_21, aok_21;
-wire signed [23:0] aaddr_21, aix_21;
-wire af_22, aok_22;
-wire signed [23:0] aaddr_22, aix_22;
-wire af_23, aok_23;
-wire signed [23:0] aaddr_23, aix_23;
-wire af_24, aok_24;
-wire signed [23:0] aaddr_24, aix_24;
-wire af_25, aok_25;
-wire signed [23:0] aaddr_25, aix_25;
-wire af_26, aok_26;
-wire signed [23:0] aaddr_26, aix_26;
-wire af_27, aok_27;
-wire signed [23:0] aaddr_27, aix_27;
-wire af_28, aok_28;
-wire signed [23:0] aaddr_28, aix_28;
-wire af_29, aok_29;
-wire signed [23:0] aaddr_29, aix_29;
-wire af_30, aok_30;
-wire signed [23:0] aaddr_30, aix_30;
-wire af_31, aok_31;
-wire signed [23:0] aaddr_31, aix_31;
-wire af_32, aok_32;
-wire signed [23:0] aaddr_32, aix_32;
-wire af_33, aok_33;
-wire signed [23:0] aaddr_33, aix_33;
-wire af_34, aok_34;
-wire signed [23:0] aaddr_34, aix_34;
-wire af_35, aok_35;
-wire signed [23:0] aaddr_35, aix_35;
-wire af_36, aok_36;
-wire signed [23:0] aaddr_36, aix_36;
-wire af_37, aok_37;
-wire signed [23:0] aaddr_37, aix_37;
-wire af_38, aok_38;
-wire signed [23:0] aaddr_38, aix_38;
-wire af_39, aok_39;
-wire signed [23:0] aaddr_39, aix_39;
-wire af_40, aok_40;
-wire signed [23:0] aaddr_40, aix_40;
-wire af_41, aok_41;
-wire signed [23:0] aaddr_41, aix_41;
-wire af_42, aok_42;
-wire signed [23:0] aaddr_42, aix_42;
-wire af_43, aok_43;
-wire signed [23:0] aaddr_43, aix_43;
-wire af_44, aok_44;
-wire signed [23:0] aaddr_44, aix_44;
-wire af_45, aok_45;
-wire signed [23:0] aaddr_45, aix_45;
-wire af_46, aok_46;
-wire signed [23:0] aaddr_46, aix_46;
-wire af_47, aok_47;
-wire signed [23:0] aaddr_47, aix_47;
-wire af_48, aok_48;
-wire signed [23:0] aaddr_48, aix_48;
-wire af_49, aok_49;
-wire signed [23:0] aaddr_49, aix_49;
-wire af_50, aok_50;
-wire signed [23:0] aaddr_50, aix_50;
-wire af_51, aok_51;
-wire signed [23:0] aaddr_51, aix_51;
-wire af_52, aok_52;
-wire signed [23:0] aaddr_52, aix_52;
-wire af_53, aok_53;
-wire signed [23:0] aaddr_53, aix_53;
-wire af_54, aok_54;
-wire signed [23:0] aaddr_54, aix_54;
-wire af_55, aok_55;
-wire signed [23:0] aaddr_55, aix_55;
-wire af_56, aok_56;
-wire signed [23:0] aaddr_56, aix_56;
-wire af_57, aok_57;
-wire signed [23:0] aaddr_57, aix_57;
-wire af_58, aok_58;
-wire signed [23:0] aaddr_58, aix_58;
-wire af_59, aok_59;
-wire signed [23:0] aaddr_59, aix_59;
-wire af_60, aok_60;
-wire signed [23:0] aaddr_60, aix_60;
-wire af_61, aok_61;
-wire signed [23:0] aaddr_61, aix_61;
-wire af_62, aok_62;
-wire signed [23:0] aaddr_62, aix_62;
-wire af_63, aok_63;
-wire signed [23:0] aaddr_63, aix_63;
-wire af_64, aok_64;
-wire signed [23:0] aaddr_64, aix_64;
-wire af_65, aok_65;
-wire signed [23:0] aaddr_65, aix_65;
-wire af_66, aok_66;
-wire signed [23:0] aaddr_66, aix_66;
-wire af_67, aok_67;
-wire signed [23:0] aaddr_67, aix_67;
-wire af_68, aok_68;
-wire signed [23:0] aaddr_68, aix_68;
-wire af_69, aok_69;
-wire signed [23:0] aaddr_69, aix_69;
-wire af_70, aok_70;
-wire signed [23:0] aaddr_70, aix_70;
-wire af_71, aok_71;
-wire signed [23:0] aaddr_71, aix_71;
-wire af_72, aok_72;
-wire signed [23:0] aaddr_72, aix_72;
-wire af_73, aok_73;
-wire signed [23:0] aaddr_73, aix_73;
-wire af_74, aok_74;
-wire signed [23:0] aaddr_74, aix_74;
-wire af_75, aok_75;
-wire signed [23:0] aaddr_75, aix_75;
-wire af_76, aok_76;
-wire signed [23:0] aaddr_76, aix_76;
-wire af_77, aok_77;
-wire signed [23:0] aaddr_77, aix_77;
-wire af_78, aok_78;
-wire signed [23:0] aaddr_78, aix_78;
-wire af_79, aok_79;
-wire signed [23:0] aaddr_79, aix_79;
-wire af_80, aok_80;
-wire signed [23:0] aaddr_80, aix_80;
-wire af_81, aok_81;
-wire signed [23:0] aaddr_81, aix_81;
-wire af_82, aok_82;
-wire signed [23:0] aaddr_82, aix_82;
-wire af_83, aok_83;
-wire signed [23:0] aaddr_83, aix_83;
-wire af_84, aok_84;
-wire signed [23:0] aaddr_84, aix_84;
-wire af_85, aok_85;
-wire signed [23:0] aaddr_85, aix_85;
-wire af_86, aok_86;
-wire signed [23:0] aaddr_86, aix_86;
-wire af_87, aok_87;
-wire signed [23:0] aaddr_87, aix_87;
-wire af_88, aok_88;
-wire signed [23:0] aaddr_88, aix_88;
-wire af_89, aok_89;
-wire signed [23:0] aaddr_89, aix_89;
-wire af_90, aok_90;
-wire signed [23:0] aaddr_90, aix_90;
-wire af_91, aok_91;
-wire signed [23:0] aaddr_91, aix_91;
-wire af_92, aok_92;
-wire signed [23:0] aaddr_92, aix_92;
-wire af_93, aok_93;
-wire signed [23:0] aaddr_93, aix_93;
-wire af_94, aok_94;
-wire signed [23:0] aaddr_94, aix_94;
-wire af_95, aok_95;
-wire signed [23:0] aaddr_95, aix_95;
-wire af_96, aok_96;
-wire signed [23:0] aaddr_96, aix_96;
+wire [767:0] a_col;
+wire [95:0] f_col;
 wire wv_0, wf_0, wt_0;
 wire [23:0] wa_0, wc_0, wo_0;
 wire [7:0] wn_0, wr_0;
@@ -537,105 +347,486 @@ wire [7:0] wn_95, wr_95;
 wire wv_96, wf_96, wt_96;
 wire [23:0] wa_96, wc_96, wo_96;
 wire [7:0] wn_96, wr_96;
-wire af_96_unused = af_96 ^ aok_96 ^ (^aaddr_96) ^ (^aix_96);  // chain ends
 wire wr_96_unused = wv_96 ^ wf_96 ^ wt_96 ^ (^wa_96) ^ (^wc_96) ^ (^wo_96) ^ (^wn_96) ^ (^wr_96);
 ce_seq seq (.clk(clk), .rst(rst), .start(start), .done(done), .cycles(cycles), .busy(busy), .wr_en(we_reg), .wr_addr(wr_addr), .wr_data(wr_data[65:0]), .a_first(af_0), .a_addr(aaddr_0), .a_iyok(aok_0), .a_ix(aix_0), .w_valid(wv_0), .w_first(wf_0), .w_waddr(wa_0), .w_ctile(wc_0), .w_obase(wo_0), .w_ncols(wn_0), .w_rows(wr_0), .w_tok(wt_0), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .l_yzp(l_yzp), .l_qmin(l_qmin), .l_qmax(l_qmax));
-ce_fcol col0 (.clk(clk), .i_first(af_0), .i_addr(aaddr_0), .i_iyok(aok_0), .i_ix(aix_0), .o_first(af_1), .o_addr(aaddr_1), .o_iyok(aok_1), .o_ix(aix_1), .a_data(a_top[7:0]), .f_data(f_top[0]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col1 (.clk(clk), .i_first(af_1), .i_addr(aaddr_1), .i_iyok(aok_1), .i_ix(aix_1), .o_first(af_2), .o_addr(aaddr_2), .o_iyok(aok_2), .o_ix(aix_2), .a_data(a_top[15:8]), .f_data(f_top[1]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col2 (.clk(clk), .i_first(af_2), .i_addr(aaddr_2), .i_iyok(aok_2), .i_ix(aix_2), .o_first(af_3), .o_addr(aaddr_3), .o_iyok(aok_3), .o_ix(aix_3), .a_data(a_top[23:16]), .f_data(f_top[2]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col3 (.clk(clk), .i_first(af_3), .i_addr(aaddr_3), .i_iyok(aok_3), .i_ix(aix_3), .o_first(af_4), .o_addr(aaddr_4), .o_iyok(aok_4), .o_ix(aix_4), .a_data(a_top[31:24]), .f_data(f_top[3]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col4 (.clk(clk), .i_first(af_4), .i_addr(aaddr_4), .i_iyok(aok_4), .i_ix(aix_4), .o_first(af_5), .o_addr(aaddr_5), .o_iyok(aok_5), .o_ix(aix_5), .a_data(a_top[39:32]), .f_data(f_top[4]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col5 (.clk(clk), .i_first(af_5), .i_addr(aaddr_5), .i_iyok(aok_5), .i_ix(aix_5), .o_first(af_6), .o_addr(aaddr_6), .o_iyok(aok_6), .o_ix(aix_6), .a_data(a_top[47:40]), .f_data(f_top[5]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col6 (.clk(clk), .i_first(af_6), .i_addr(aaddr_6), .i_iyok(aok_6), .i_ix(aix_6), .o_first(af_7), .o_addr(aaddr_7), .o_iyok(aok_7), .o_ix(aix_7), .a_data(a_top[55:48]), .f_data(f_top[6]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col7 (.clk(clk), .i_first(af_7), .i_addr(aaddr_7), .i_iyok(aok_7), .i_ix(aix_7), .o_first(af_8), .o_addr(aaddr_8), .o_iyok(aok_8), .o_ix(aix_8), .a_data(a_top[63:56]), .f_data(f_top[7]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col8 (.clk(clk), .i_first(af_8), .i_addr(aaddr_8), .i_iyok(aok_8), .i_ix(aix_8), .o_first(af_9), .o_addr(aaddr_9), .o_iyok(aok_9), .o_ix(aix_9), .a_data(a_top[71:64]), .f_data(f_top[8]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col9 (.clk(clk), .i_first(af_9), .i_addr(aaddr_9), .i_iyok(aok_9), .i_ix(aix_9), .o_first(af_10), .o_addr(aaddr_10), .o_iyok(aok_10), .o_ix(aix_10), .a_data(a_top[79:72]), .f_data(f_top[9]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col10 (.clk(clk), .i_first(af_10), .i_addr(aaddr_10), .i_iyok(aok_10), .i_ix(aix_10), .o_first(af_11), .o_addr(aaddr_11), .o_iyok(aok_11), .o_ix(aix_11), .a_data(a_top[87:80]), .f_data(f_top[10]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col11 (.clk(clk), .i_first(af_11), .i_addr(aaddr_11), .i_iyok(aok_11), .i_ix(aix_11), .o_first(af_12), .o_addr(aaddr_12), .o_iyok(aok_12), .o_ix(aix_12), .a_data(a_top[95:88]), .f_data(f_top[11]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col12 (.clk(clk), .i_first(af_12), .i_addr(aaddr_12), .i_iyok(aok_12), .i_ix(aix_12), .o_first(af_13), .o_addr(aaddr_13), .o_iyok(aok_13), .o_ix(aix_13), .a_data(a_top[103:96]), .f_data(f_top[12]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col13 (.clk(clk), .i_first(af_13), .i_addr(aaddr_13), .i_iyok(aok_13), .i_ix(aix_13), .o_first(af_14), .o_addr(aaddr_14), .o_iyok(aok_14), .o_ix(aix_14), .a_data(a_top[111:104]), .f_data(f_top[13]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col14 (.clk(clk), .i_first(af_14), .i_addr(aaddr_14), .i_iyok(aok_14), .i_ix(aix_14), .o_first(af_15), .o_addr(aaddr_15), .o_iyok(aok_15), .o_ix(aix_15), .a_data(a_top[119:112]), .f_data(f_top[14]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col15 (.clk(clk), .i_first(af_15), .i_addr(aaddr_15), .i_iyok(aok_15), .i_ix(aix_15), .o_first(af_16), .o_addr(aaddr_16), .o_iyok(aok_16), .o_ix(aix_16), .a_data(a_top[127:120]), .f_data(f_top[15]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col16 (.clk(clk), .i_first(af_16), .i_addr(aaddr_16), .i_iyok(aok_16), .i_ix(aix_16), .o_first(af_17), .o_addr(aaddr_17), .o_iyok(aok_17), .o_ix(aix_17), .a_data(a_top[135:128]), .f_data(f_top[16]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col17 (.clk(clk), .i_first(af_17), .i_addr(aaddr_17), .i_iyok(aok_17), .i_ix(aix_17), .o_first(af_18), .o_addr(aaddr_18), .o_iyok(aok_18), .o_ix(aix_18), .a_data(a_top[143:136]), .f_data(f_top[17]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col18 (.clk(clk), .i_first(af_18), .i_addr(aaddr_18), .i_iyok(aok_18), .i_ix(aix_18), .o_first(af_19), .o_addr(aaddr_19), .o_iyok(aok_19), .o_ix(aix_19), .a_data(a_top[151:144]), .f_data(f_top[18]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col19 (.clk(clk), .i_first(af_19), .i_addr(aaddr_19), .i_iyok(aok_19), .i_ix(aix_19), .o_first(af_20), .o_addr(aaddr_20), .o_iyok(aok_20), .o_ix(aix_20), .a_data(a_top[159:152]), .f_data(f_top[19]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col20 (.clk(clk), .i_first(af_20), .i_addr(aaddr_20), .i_iyok(aok_20), .i_ix(aix_20), .o_first(af_21), .o_addr(aaddr_21), .o_iyok(aok_21), .o_ix(aix_21), .a_data(a_top[167:160]), .f_data(f_top[20]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col21 (.clk(clk), .i_first(af_21), .i_addr(aaddr_21), .i_iyok(aok_21), .i_ix(aix_21), .o_first(af_22), .o_addr(aaddr_22), .o_iyok(aok_22), .o_ix(aix_22), .a_data(a_top[175:168]), .f_data(f_top[21]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col22 (.clk(clk), .i_first(af_22), .i_addr(aaddr_22), .i_iyok(aok_22), .i_ix(aix_22), .o_first(af_23), .o_addr(aaddr_23), .o_iyok(aok_23), .o_ix(aix_23), .a_data(a_top[183:176]), .f_data(f_top[22]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col23 (.clk(clk), .i_first(af_23), .i_addr(aaddr_23), .i_iyok(aok_23), .i_ix(aix_23), .o_first(af_24), .o_addr(aaddr_24), .o_iyok(aok_24), .o_ix(aix_24), .a_data(a_top[191:184]), .f_data(f_top[23]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col24 (.clk(clk), .i_first(af_24), .i_addr(aaddr_24), .i_iyok(aok_24), .i_ix(aix_24), .o_first(af_25), .o_addr(aaddr_25), .o_iyok(aok_25), .o_ix(aix_25), .a_data(a_top[199:192]), .f_data(f_top[24]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col25 (.clk(clk), .i_first(af_25), .i_addr(aaddr_25), .i_iyok(aok_25), .i_ix(aix_25), .o_first(af_26), .o_addr(aaddr_26), .o_iyok(aok_26), .o_ix(aix_26), .a_data(a_top[207:200]), .f_data(f_top[25]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col26 (.clk(clk), .i_first(af_26), .i_addr(aaddr_26), .i_iyok(aok_26), .i_ix(aix_26), .o_first(af_27), .o_addr(aaddr_27), .o_iyok(aok_27), .o_ix(aix_27), .a_data(a_top[215:208]), .f_data(f_top[26]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col27 (.clk(clk), .i_first(af_27), .i_addr(aaddr_27), .i_iyok(aok_27), .i_ix(aix_27), .o_first(af_28), .o_addr(aaddr_28), .o_iyok(aok_28), .o_ix(aix_28), .a_data(a_top[223:216]), .f_data(f_top[27]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col28 (.clk(clk), .i_first(af_28), .i_addr(aaddr_28), .i_iyok(aok_28), .i_ix(aix_28), .o_first(af_29), .o_addr(aaddr_29), .o_iyok(aok_29), .o_ix(aix_29), .a_data(a_top[231:224]), .f_data(f_top[28]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col29 (.clk(clk), .i_first(af_29), .i_addr(aaddr_29), .i_iyok(aok_29), .i_ix(aix_29), .o_first(af_30), .o_addr(aaddr_30), .o_iyok(aok_30), .o_ix(aix_30), .a_data(a_top[239:232]), .f_data(f_top[29]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col30 (.clk(clk), .i_first(af_30), .i_addr(aaddr_30), .i_iyok(aok_30), .i_ix(aix_30), .o_first(af_31), .o_addr(aaddr_31), .o_iyok(aok_31), .o_ix(aix_31), .a_data(a_top[247:240]), .f_data(f_top[30]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col31 (.clk(clk), .i_first(af_31), .i_addr(aaddr_31), .i_iyok(aok_31), .i_ix(aix_31), .o_first(af_32), .o_addr(aaddr_32), .o_iyok(aok_32), .o_ix(aix_32), .a_data(a_top[255:248]), .f_data(f_top[31]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col32 (.clk(clk), .i_first(af_32), .i_addr(aaddr_32), .i_iyok(aok_32), .i_ix(aix_32), .o_first(af_33), .o_addr(aaddr_33), .o_iyok(aok_33), .o_ix(aix_33), .a_data(a_top[263:256]), .f_data(f_top[32]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col33 (.clk(clk), .i_first(af_33), .i_addr(aaddr_33), .i_iyok(aok_33), .i_ix(aix_33), .o_first(af_34), .o_addr(aaddr_34), .o_iyok(aok_34), .o_ix(aix_34), .a_data(a_top[271:264]), .f_data(f_top[33]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col34 (.clk(clk), .i_first(af_34), .i_addr(aaddr_34), .i_iyok(aok_34), .i_ix(aix_34), .o_first(af_35), .o_addr(aaddr_35), .o_iyok(aok_35), .o_ix(aix_35), .a_data(a_top[279:272]), .f_data(f_top[34]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col35 (.clk(clk), .i_first(af_35), .i_addr(aaddr_35), .i_iyok(aok_35), .i_ix(aix_35), .o_first(af_36), .o_addr(aaddr_36), .o_iyok(aok_36), .o_ix(aix_36), .a_data(a_top[287:280]), .f_data(f_top[35]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col36 (.clk(clk), .i_first(af_36), .i_addr(aaddr_36), .i_iyok(aok_36), .i_ix(aix_36), .o_first(af_37), .o_addr(aaddr_37), .o_iyok(aok_37), .o_ix(aix_37), .a_data(a_top[295:288]), .f_data(f_top[36]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col37 (.clk(clk), .i_first(af_37), .i_addr(aaddr_37), .i_iyok(aok_37), .i_ix(aix_37), .o_first(af_38), .o_addr(aaddr_38), .o_iyok(aok_38), .o_ix(aix_38), .a_data(a_top[303:296]), .f_data(f_top[37]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col38 (.clk(clk), .i_first(af_38), .i_addr(aaddr_38), .i_iyok(aok_38), .i_ix(aix_38), .o_first(af_39), .o_addr(aaddr_39), .o_iyok(aok_39), .o_ix(aix_39), .a_data(a_top[311:304]), .f_data(f_top[38]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col39 (.clk(clk), .i_first(af_39), .i_addr(aaddr_39), .i_iyok(aok_39), .i_ix(aix_39), .o_first(af_40), .o_addr(aaddr_40), .o_iyok(aok_40), .o_ix(aix_40), .a_data(a_top[319:312]), .f_data(f_top[39]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col40 (.clk(clk), .i_first(af_40), .i_addr(aaddr_40), .i_iyok(aok_40), .i_ix(aix_40), .o_first(af_41), .o_addr(aaddr_41), .o_iyok(aok_41), .o_ix(aix_41), .a_data(a_top[327:320]), .f_data(f_top[40]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col41 (.clk(clk), .i_first(af_41), .i_addr(aaddr_41), .i_iyok(aok_41), .i_ix(aix_41), .o_first(af_42), .o_addr(aaddr_42), .o_iyok(aok_42), .o_ix(aix_42), .a_data(a_top[335:328]), .f_data(f_top[41]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col42 (.clk(clk), .i_first(af_42), .i_addr(aaddr_42), .i_iyok(aok_42), .i_ix(aix_42), .o_first(af_43), .o_addr(aaddr_43), .o_iyok(aok_43), .o_ix(aix_43), .a_data(a_top[343:336]), .f_data(f_top[42]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col43 (.clk(clk), .i_first(af_43), .i_addr(aaddr_43), .i_iyok(aok_43), .i_ix(aix_43), .o_first(af_44), .o_addr(aaddr_44), .o_iyok(aok_44), .o_ix(aix_44), .a_data(a_top[351:344]), .f_data(f_top[43]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col44 (.clk(clk), .i_first(af_44), .i_addr(aaddr_44), .i_iyok(aok_44), .i_ix(aix_44), .o_first(af_45), .o_addr(aaddr_45), .o_iyok(aok_45), .o_ix(aix_45), .a_data(a_top[359:352]), .f_data(f_top[44]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col45 (.clk(clk), .i_first(af_45), .i_addr(aaddr_45), .i_iyok(aok_45), .i_ix(aix_45), .o_first(af_46), .o_addr(aaddr_46), .o_iyok(aok_46), .o_ix(aix_46), .a_data(a_top[367:360]), .f_data(f_top[45]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col46 (.clk(clk), .i_first(af_46), .i_addr(aaddr_46), .i_iyok(aok_46), .i_ix(aix_46), .o_first(af_47), .o_addr(aaddr_47), .o_iyok(aok_47), .o_ix(aix_47), .a_data(a_top[375:368]), .f_data(f_top[46]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col47 (.clk(clk), .i_first(af_47), .i_addr(aaddr_47), .i_iyok(aok_47), .i_ix(aix_47), .o_first(af_48), .o_addr(aaddr_48), .o_iyok(aok_48), .o_ix(aix_48), .a_data(a_top[383:376]), .f_data(f_top[47]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col48 (.clk(clk), .i_first(af_48), .i_addr(aaddr_48), .i_iyok(aok_48), .i_ix(aix_48), .o_first(af_49), .o_addr(aaddr_49), .o_iyok(aok_49), .o_ix(aix_49), .a_data(a_top[391:384]), .f_data(f_top[48]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col49 (.clk(clk), .i_first(af_49), .i_addr(aaddr_49), .i_iyok(aok_49), .i_ix(aix_49), .o_first(af_50), .o_addr(aaddr_50), .o_iyok(aok_50), .o_ix(aix_50), .a_data(a_top[399:392]), .f_data(f_top[49]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col50 (.clk(clk), .i_first(af_50), .i_addr(aaddr_50), .i_iyok(aok_50), .i_ix(aix_50), .o_first(af_51), .o_addr(aaddr_51), .o_iyok(aok_51), .o_ix(aix_51), .a_data(a_top[407:400]), .f_data(f_top[50]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col51 (.clk(clk), .i_first(af_51), .i_addr(aaddr_51), .i_iyok(aok_51), .i_ix(aix_51), .o_first(af_52), .o_addr(aaddr_52), .o_iyok(aok_52), .o_ix(aix_52), .a_data(a_top[415:408]), .f_data(f_top[51]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col52 (.clk(clk), .i_first(af_52), .i_addr(aaddr_52), .i_iyok(aok_52), .i_ix(aix_52), .o_first(af_53), .o_addr(aaddr_53), .o_iyok(aok_53), .o_ix(aix_53), .a_data(a_top[423:416]), .f_data(f_top[52]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col53 (.clk(clk), .i_first(af_53), .i_addr(aaddr_53), .i_iyok(aok_53), .i_ix(aix_53), .o_first(af_54), .o_addr(aaddr_54), .o_iyok(aok_54), .o_ix(aix_54), .a_data(a_top[431:424]), .f_data(f_top[53]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col54 (.clk(clk), .i_first(af_54), .i_addr(aaddr_54), .i_iyok(aok_54), .i_ix(aix_54), .o_first(af_55), .o_addr(aaddr_55), .o_iyok(aok_55), .o_ix(aix_55), .a_data(a_top[439:432]), .f_data(f_top[54]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col55 (.clk(clk), .i_first(af_55), .i_addr(aaddr_55), .i_iyok(aok_55), .i_ix(aix_55), .o_first(af_56), .o_addr(aaddr_56), .o_iyok(aok_56), .o_ix(aix_56), .a_data(a_top[447:440]), .f_data(f_top[55]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col56 (.clk(clk), .i_first(af_56), .i_addr(aaddr_56), .i_iyok(aok_56), .i_ix(aix_56), .o_first(af_57), .o_addr(aaddr_57), .o_iyok(aok_57), .o_ix(aix_57), .a_data(a_top[455:448]), .f_data(f_top[56]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col57 (.clk(clk), .i_first(af_57), .i_addr(aaddr_57), .i_iyok(aok_57), .i_ix(aix_57), .o_first(af_58), .o_addr(aaddr_58), .o_iyok(aok_58), .o_ix(aix_58), .a_data(a_top[463:456]), .f_data(f_top[57]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col58 (.clk(clk), .i_first(af_58), .i_addr(aaddr_58), .i_iyok(aok_58), .i_ix(aix_58), .o_first(af_59), .o_addr(aaddr_59), .o_iyok(aok_59), .o_ix(aix_59), .a_data(a_top[471:464]), .f_data(f_top[58]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col59 (.clk(clk), .i_first(af_59), .i_addr(aaddr_59), .i_iyok(aok_59), .i_ix(aix_59), .o_first(af_60), .o_addr(aaddr_60), .o_iyok(aok_60), .o_ix(aix_60), .a_data(a_top[479:472]), .f_data(f_top[59]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col60 (.clk(clk), .i_first(af_60), .i_addr(aaddr_60), .i_iyok(aok_60), .i_ix(aix_60), .o_first(af_61), .o_addr(aaddr_61), .o_iyok(aok_61), .o_ix(aix_61), .a_data(a_top[487:480]), .f_data(f_top[60]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col61 (.clk(clk), .i_first(af_61), .i_addr(aaddr_61), .i_iyok(aok_61), .i_ix(aix_61), .o_first(af_62), .o_addr(aaddr_62), .o_iyok(aok_62), .o_ix(aix_62), .a_data(a_top[495:488]), .f_data(f_top[61]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col62 (.clk(clk), .i_first(af_62), .i_addr(aaddr_62), .i_iyok(aok_62), .i_ix(aix_62), .o_first(af_63), .o_addr(aaddr_63), .o_iyok(aok_63), .o_ix(aix_63), .a_data(a_top[503:496]), .f_data(f_top[62]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col63 (.clk(clk), .i_first(af_63), .i_addr(aaddr_63), .i_iyok(aok_63), .i_ix(aix_63), .o_first(af_64), .o_addr(aaddr_64), .o_iyok(aok_64), .o_ix(aix_64), .a_data(a_top[511:504]), .f_data(f_top[63]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col64 (.clk(clk), .i_first(af_64), .i_addr(aaddr_64), .i_iyok(aok_64), .i_ix(aix_64), .o_first(af_65), .o_addr(aaddr_65), .o_iyok(aok_65), .o_ix(aix_65), .a_data(a_top[519:512]), .f_data(f_top[64]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col65 (.clk(clk), .i_first(af_65), .i_addr(aaddr_65), .i_iyok(aok_65), .i_ix(aix_65), .o_first(af_66), .o_addr(aaddr_66), .o_iyok(aok_66), .o_ix(aix_66), .a_data(a_top[527:520]), .f_data(f_top[65]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col66 (.clk(clk), .i_first(af_66), .i_addr(aaddr_66), .i_iyok(aok_66), .i_ix(aix_66), .o_first(af_67), .o_addr(aaddr_67), .o_iyok(aok_67), .o_ix(aix_67), .a_data(a_top[535:528]), .f_data(f_top[66]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col67 (.clk(clk), .i_first(af_67), .i_addr(aaddr_67), .i_iyok(aok_67), .i_ix(aix_67), .o_first(af_68), .o_addr(aaddr_68), .o_iyok(aok_68), .o_ix(aix_68), .a_data(a_top[543:536]), .f_data(f_top[67]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col68 (.clk(clk), .i_first(af_68), .i_addr(aaddr_68), .i_iyok(aok_68), .i_ix(aix_68), .o_first(af_69), .o_addr(aaddr_69), .o_iyok(aok_69), .o_ix(aix_69), .a_data(a_top[551:544]), .f_data(f_top[68]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col69 (.clk(clk), .i_first(af_69), .i_addr(aaddr_69), .i_iyok(aok_69), .i_ix(aix_69), .o_first(af_70), .o_addr(aaddr_70), .o_iyok(aok_70), .o_ix(aix_70), .a_data(a_top[559:552]), .f_data(f_top[69]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col70 (.clk(clk), .i_first(af_70), .i_addr(aaddr_70), .i_iyok(aok_70), .i_ix(aix_70), .o_first(af_71), .o_addr(aaddr_71), .o_iyok(aok_71), .o_ix(aix_71), .a_data(a_top[567:560]), .f_data(f_top[70]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col71 (.clk(clk), .i_first(af_71), .i_addr(aaddr_71), .i_iyok(aok_71), .i_ix(aix_71), .o_first(af_72), .o_addr(aaddr_72), .o_iyok(aok_72), .o_ix(aix_72), .a_data(a_top[575:568]), .f_data(f_top[71]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col72 (.clk(clk), .i_first(af_72), .i_addr(aaddr_72), .i_iyok(aok_72), .i_ix(aix_72), .o_first(af_73), .o_addr(aaddr_73), .o_iyok(aok_73), .o_ix(aix_73), .a_data(a_top[583:576]), .f_data(f_top[72]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col73 (.clk(clk), .i_first(af_73), .i_addr(aaddr_73), .i_iyok(aok_73), .i_ix(aix_73), .o_first(af_74), .o_addr(aaddr_74), .o_iyok(aok_74), .o_ix(aix_74), .a_data(a_top[591:584]), .f_data(f_top[73]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col74 (.clk(clk), .i_first(af_74), .i_addr(aaddr_74), .i_iyok(aok_74), .i_ix(aix_74), .o_first(af_75), .o_addr(aaddr_75), .o_iyok(aok_75), .o_ix(aix_75), .a_data(a_top[599:592]), .f_data(f_top[74]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col75 (.clk(clk), .i_first(af_75), .i_addr(aaddr_75), .i_iyok(aok_75), .i_ix(aix_75), .o_first(af_76), .o_addr(aaddr_76), .o_iyok(aok_76), .o_ix(aix_76), .a_data(a_top[607:600]), .f_data(f_top[75]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col76 (.clk(clk), .i_first(af_76), .i_addr(aaddr_76), .i_iyok(aok_76), .i_ix(aix_76), .o_first(af_77), .o_addr(aaddr_77), .o_iyok(aok_77), .o_ix(aix_77), .a_data(a_top[615:608]), .f_data(f_top[76]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col77 (.clk(clk), .i_first(af_77), .i_addr(aaddr_77), .i_iyok(aok_77), .i_ix(aix_77), .o_first(af_78), .o_addr(aaddr_78), .o_iyok(aok_78), .o_ix(aix_78), .a_data(a_top[623:616]), .f_data(f_top[77]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col78 (.clk(clk), .i_first(af_78), .i_addr(aaddr_78), .i_iyok(aok_78), .i_ix(aix_78), .o_first(af_79), .o_addr(aaddr_79), .o_iyok(aok_79), .o_ix(aix_79), .a_data(a_top[631:624]), .f_data(f_top[78]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col79 (.clk(clk), .i_first(af_79), .i_addr(aaddr_79), .i_iyok(aok_79), .i_ix(aix_79), .o_first(af_80), .o_addr(aaddr_80), .o_iyok(aok_80), .o_ix(aix_80), .a_data(a_top[639:632]), .f_data(f_top[79]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col80 (.clk(clk), .i_first(af_80), .i_addr(aaddr_80), .i_iyok(aok_80), .i_ix(aix_80), .o_first(af_81), .o_addr(aaddr_81), .o_iyok(aok_81), .o_ix(aix_81), .a_data(a_top[647:640]), .f_data(f_top[80]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col81 (.clk(clk), .i_first(af_81), .i_addr(aaddr_81), .i_iyok(aok_81), .i_ix(aix_81), .o_first(af_82), .o_addr(aaddr_82), .o_iyok(aok_82), .o_ix(aix_82), .a_data(a_top[655:648]), .f_data(f_top[81]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col82 (.clk(clk), .i_first(af_82), .i_addr(aaddr_82), .i_iyok(aok_82), .i_ix(aix_82), .o_first(af_83), .o_addr(aaddr_83), .o_iyok(aok_83), .o_ix(aix_83), .a_data(a_top[663:656]), .f_data(f_top[82]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col83 (.clk(clk), .i_first(af_83), .i_addr(aaddr_83), .i_iyok(aok_83), .i_ix(aix_83), .o_first(af_84), .o_addr(aaddr_84), .o_iyok(aok_84), .o_ix(aix_84), .a_data(a_top[671:664]), .f_data(f_top[83]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col84 (.clk(clk), .i_first(af_84), .i_addr(aaddr_84), .i_iyok(aok_84), .i_ix(aix_84), .o_first(af_85), .o_addr(aaddr_85), .o_iyok(aok_85), .o_ix(aix_85), .a_data(a_top[679:672]), .f_data(f_top[84]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col85 (.clk(clk), .i_first(af_85), .i_addr(aaddr_85), .i_iyok(aok_85), .i_ix(aix_85), .o_first(af_86), .o_addr(aaddr_86), .o_iyok(aok_86), .o_ix(aix_86), .a_data(a_top[687:680]), .f_data(f_top[85]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col86 (.clk(clk), .i_first(af_86), .i_addr(aaddr_86), .i_iyok(aok_86), .i_ix(aix_86), .o_first(af_87), .o_addr(aaddr_87), .o_iyok(aok_87), .o_ix(aix_87), .a_data(a_top[695:688]), .f_data(f_top[86]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col87 (.clk(clk), .i_first(af_87), .i_addr(aaddr_87), .i_iyok(aok_87), .i_ix(aix_87), .o_first(af_88), .o_addr(aaddr_88), .o_iyok(aok_88), .o_ix(aix_88), .a_data(a_top[703:696]), .f_data(f_top[87]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col88 (.clk(clk), .i_first(af_88), .i_addr(aaddr_88), .i_iyok(aok_88), .i_ix(aix_88), .o_first(af_89), .o_addr(aaddr_89), .o_iyok(aok_89), .o_ix(aix_89), .a_data(a_top[711:704]), .f_data(f_top[88]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col89 (.clk(clk), .i_first(af_89), .i_addr(aaddr_89), .i_iyok(aok_89), .i_ix(aix_89), .o_first(af_90), .o_addr(aaddr_90), .o_iyok(aok_90), .o_ix(aix_90), .a_data(a_top[719:712]), .f_data(f_top[89]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col90 (.clk(clk), .i_first(af_90), .i_addr(aaddr_90), .i_iyok(aok_90), .i_ix(aix_90), .o_first(af_91), .o_addr(aaddr_91), .o_iyok(aok_91), .o_ix(aix_91), .a_data(a_top[727:720]), .f_data(f_top[90]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col91 (.clk(clk), .i_first(af_91), .i_addr(aaddr_91), .i_iyok(aok_91), .i_ix(aix_91), .o_first(af_92), .o_addr(aaddr_92), .o_iyok(aok_92), .o_ix(aix_92), .a_data(a_top[735:728]), .f_data(f_top[91]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col92 (.clk(clk), .i_first(af_92), .i_addr(aaddr_92), .i_iyok(aok_92), .i_ix(aix_92), .o_first(af_93), .o_addr(aaddr_93), .o_iyok(aok_93), .o_ix(aix_93), .a_data(a_top[743:736]), .f_data(f_top[92]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col93 (.clk(clk), .i_first(af_93), .i_addr(aaddr_93), .i_iyok(aok_93), .i_ix(aix_93), .o_first(af_94), .o_addr(aaddr_94), .o_iyok(aok_94), .o_ix(aix_94), .a_data(a_top[751:744]), .f_data(f_top[93]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col94 (.clk(clk), .i_first(af_94), .i_addr(aaddr_94), .i_iyok(aok_94), .i_ix(aix_94), .o_first(af_95), .o_addr(aaddr_95), .o_iyok(aok_95), .o_ix(aix_95), .a_data(a_top[759:752]), .f_data(f_top[94]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col95 (.clk(clk), .i_first(af_95), .i_addr(aaddr_95), .i_iyok(aok_95), .i_ix(aix_95), .o_first(af_96), .o_addr(aaddr_96), .o_iyok(aok_96), .o_ix(aix_96), .a_data(a_top[767:760]), .f_data(f_top[95]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
+ce_abuf abuf (.clk(clk), .i_first(af_0), .i_addr(aaddr_0), .i_iyok(aok_0), .i_ix(aix_0), .a_data(a_col), .f_data(f_col), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
+assign a_top[7:0] = a_col[7:0];
+assign f_top[0] = f_col[0];
+reg [7:0] ask_1;
+reg [0:0] fsk_1;
+always @(posedge clk) begin ask_1 <= a_col[15:8]; fsk_1 <= f_col[1]; end
+assign a_top[15:8] = ask_1[7:0];
+assign f_top[1] = fsk_1[0];
+reg [15:0] ask_2;
+reg [1:0] fsk_2;
+always @(posedge clk) begin ask_2 <= {ask_2[7:0], a_col[23:16]}; fsk_2 <= {fsk_2[0:0], f_col[2]}; end
+assign a_top[23:16] = ask_2[15:8];
+assign f_top[2] = fsk_2[1];
+reg [23:0] ask_3;
+reg [2:0] fsk_3;
+always @(posedge clk) begin ask_3 <= {ask_3[15:0], a_col[31:24]}; fsk_3 <= {fsk_3[1:0], f_col[3]}; end
+assign a_top[31:24] = ask_3[23:16];
+assign f_top[3] = fsk_3[2];
+reg [31:0] ask_4;
+reg [3:0] fsk_4;
+always @(posedge clk) begin ask_4 <= {ask_4[23:0], a_col[39:32]}; fsk_4 <= {fsk_4[2:0], f_col[4]}; end
+assign a_top[39:32] = ask_4[31:24];
+assign f_top[4] = fsk_4[3];
+reg [39:0] ask_5;
+reg [4:0] fsk_5;
+always @(posedge clk) begin ask_5 <= {ask_5[31:0], a_col[47:40]}; fsk_5 <= {fsk_5[3:0], f_col[5]}; end
+assign a_top[47:40] = ask_5[39:32];
+assign f_top[5] = fsk_5[4];
+reg [47:0] ask_6;
+reg [5:0] fsk_6;
+always @(posedge clk) begin ask_6 <= {ask_6[39:0], a_col[55:48]}; fsk_6 <= {fsk_6[4:0], f_col[6]}; end
+assign a_top[55:48] = ask_6[47:40];
+assign f_top[6] = fsk_6[5];
+reg [55:0] ask_7;
+reg [6:0] fsk_7;
+always @(posedge clk) begin ask_7 <= {ask_7[47:0], a_col[63:56]}; fsk_7 <= {fsk_7[5:0], f_col[7]}; end
+assign a_top[63:56] = ask_7[55:48];
+assign f_top[7] = fsk_7[6];
+reg [63:0] ask_8;
+reg [7:0] fsk_8;
+always @(posedge clk) begin ask_8 <= {ask_8[55:0], a_col[71:64]}; fsk_8 <= {fsk_8[6:0], f_col[8]}; end
+assign a_top[71:64] = ask_8[63:56];
+assign f_top[8] = fsk_8[7];
+reg [71:0] ask_9;
+reg [8:0] fsk_9;
+always @(posedge clk) begin ask_9 <= {ask_9[63:0], a_col[79:72]}; fsk_9 <= {fsk_9[7:0], f_col[9]}; end
+assign a_top[79:72] = ask_9[71:64];
+assign f_top[9] = fsk_9[8];
+reg [79:0] ask_10;
+reg [9:0] fsk_10;
+always @(posedge clk) begin ask_10 <= {ask_10[71:0], a_col[87:80]}; fsk_10 <= {fsk_10[8:0], f_col[10]}; end
+assign a_top[87:80] = ask_10[79:72];
+assign f_top[10] = fsk_10[9];
+reg [87:0] ask_11;
+reg [10:0] fsk_11;
+always @(posedge clk) begin ask_11 <= {ask_11[79:0], a_col[95:88]}; fsk_11 <= {fsk_11[9:0], f_col[11]}; end
+assign a_top[95:88] = ask_11[87:80];
+assign f_top[11] = fsk_11[10];
+reg [95:0] ask_12;
+reg [11:0] fsk_12;
+always @(posedge clk) begin ask_12 <= {ask_12[87:0], a_col[103:96]}; fsk_12 <= {fsk_12[10:0], f_col[12]}; end
+assign a_top[103:96] = ask_12[95:88];
+assign f_top[12] = fsk_12[11];
+reg [103:0] ask_13;
+reg [12:0] fsk_13;
+always @(posedge clk) begin ask_13 <= {ask_13[95:0], a_col[111:104]}; fsk_13 <= {fsk_13[11:0], f_col[13]}; end
+assign a_top[111:104] = ask_13[103:96];
+assign f_top[13] = fsk_13[12];
+reg [111:0] ask_14;
+reg [13:0] fsk_14;
+always @(posedge clk) begin ask_14 <= {ask_14[103:0], a_col[119:112]}; fsk_14 <= {fsk_14[12:0], f_col[14]}; end
+assign a_top[119:112] = ask_14[111:104];
+assign f_top[14] = fsk_14[13];
+reg [119:0] ask_15;
+reg [14:0] fsk_15;
+always @(posedge clk) begin ask_15 <= {ask_15[111:0], a_col[127:120]}; fsk_15 <= {fsk_15[13:0], f_col[15]}; end
+assign a_top[127:120] = ask_15[119:112];
+assign f_top[15] = fsk_15[14];
+reg [127:0] ask_16;
+reg [15:0] fsk_16;
+always @(posedge clk) begin ask_16 <= {ask_16[119:0], a_col[135:128]}; fsk_16 <= {fsk_16[14:0], f_col[16]}; end
+assign a_top[135:128] = ask_16[127:120];
+assign f_top[16] = fsk_16[15];
+reg [135:0] ask_17;
+reg [16:0] fsk_17;
+always @(posedge clk) begin ask_17 <= {ask_17[127:0], a_col[143:136]}; fsk_17 <= {fsk_17[15:0], f_col[17]}; end
+assign a_top[143:136] = ask_17[135:128];
+assign f_top[17] = fsk_17[16];
+reg [143:0] ask_18;
+reg [17:0] fsk_18;
+always @(posedge clk) begin ask_18 <= {ask_18[135:0], a_col[151:144]}; fsk_18 <= {fsk_18[16:0], f_col[18]}; end
+assign a_top[151:144] = ask_18[143:136];
+assign f_top[18] = fsk_18[17];
+reg [151:0] ask_19;
+reg [18:0] fsk_19;
+always @(posedge clk) begin ask_19 <= {ask_19[143:0], a_col[159:152]}; fsk_19 <= {fsk_19[17:0], f_col[19]}; end
+assign a_top[159:152] = ask_19[151:144];
+assign f_top[19] = fsk_19[18];
+reg [159:0] ask_20;
+reg [19:0] fsk_20;
+always @(posedge clk) begin ask_20 <= {ask_20[151:0], a_col[167:160]}; fsk_20 <= {fsk_20[18:0], f_col[20]}; end
+assign a_top[167:160] = ask_20[159:152];
+assign f_top[20] = fsk_20[19];
+reg [167:0] ask_21;
+reg [20:0] fsk_21;
+always @(posedge clk) begin ask_21 <= {ask_21[159:0], a_col[175:168]}; fsk_21 <= {fsk_21[19:0], f_col[21]}; end
+assign a_top[175:168] = ask_21[167:160];
+assign f_top[21] = fsk_21[20];
+reg [175:0] ask_22;
+reg [21:0] fsk_22;
+always @(posedge clk) begin ask_22 <= {ask_22[167:0], a_col[183:176]}; fsk_22 <= {fsk_22[20:0], f_col[22]}; end
+assign a_top[183:176] = ask_22[175:168];
+assign f_top[22] = fsk_22[21];
+reg [183:0] ask_23;
+reg [22:0] fsk_23;
+always @(posedge clk) begin ask_23 <= {ask_23[175:0], a_col[191:184]}; fsk_23 <= {fsk_23[21:0], f_col[23]}; end
+assign a_top[191:184] = ask_23[183:176];
+assign f_top[23] = fsk_23[22];
+reg [191:0] ask_24;
+reg [23:0] fsk_24;
+always @(posedge clk) begin ask_24 <= {ask_24[183:0], a_col[199:192]}; fsk_24 <= {fsk_24[22:0], f_col[24]}; end
+assign a_top[199:192] = ask_24[191:184];
+assign f_top[24] = fsk_24[23];
+reg [199:0] ask_25;
+reg [24:0] fsk_25;
+always @(posedge clk) begin ask_25 <= {ask_25[191:0], a_col[207:200]}; fsk_25 <= {fsk_25[23:0], f_col[25]}; end
+assign a_top[207:200] = ask_25[199:192];
+assign f_top[25] = fsk_25[24];
+reg [207:0] ask_26;
+reg [25:0] fsk_26;
+always @(posedge clk) begin ask_26 <= {ask_26[199:0], a_col[215:208]}; fsk_26 <= {fsk_26[24:0], f_col[26]}; end
+assign a_top[215:208] = ask_26[207:200];
+assign f_top[26] = fsk_26[25];
+reg [215:0] ask_27;
+reg [26:0] fsk_27;
+always @(posedge clk) begin ask_27 <= {ask_27[207:0], a_col[223:216]}; fsk_27 <= {fsk_27[25:0], f_col[27]}; end
+assign a_top[223:216] = ask_27[215:208];
+assign f_top[27] = fsk_27[26];
+reg [223:0] ask_28;
+reg [27:0] fsk_28;
+always @(posedge clk) begin ask_28 <= {ask_28[215:0], a_col[231:224]}; fsk_28 <= {fsk_28[26:0], f_col[28]}; end
+assign a_top[231:224] = ask_28[223:216];
+assign f_top[28] = fsk_28[27];
+reg [231:0] ask_29;
+reg [28:0] fsk_29;
+always @(posedge clk) begin ask_29 <= {ask_29[223:0], a_col[239:232]}; fsk_29 <= {fsk_29[27:0], f_col[29]}; end
+assign a_top[239:232] = ask_29[231:224];
+assign f_top[29] = fsk_29[28];
+reg [239:0] ask_30;
+reg [29:0] fsk_30;
+always @(posedge clk) begin ask_30 <= {ask_30[231:0], a_col[247:240]}; fsk_30 <= {fsk_30[28:0], f_col[30]}; end
+assign a_top[247:240] = ask_30[239:232];
+assign f_top[30] = fsk_30[29];
+reg [247:0] ask_31;
+reg [30:0] fsk_31;
+always @(posedge clk) begin ask_31 <= {ask_31[239:0], a_col[255:248]}; fsk_31 <= {fsk_31[29:0], f_col[31]}; end
+assign a_top[255:248] = ask_31[247:240];
+assign f_top[31] = fsk_31[30];
+reg [255:0] ask_32;
+reg [31:0] fsk_32;
+always @(posedge clk) begin ask_32 <= {ask_32[247:0], a_col[263:256]}; fsk_32 <= {fsk_32[30:0], f_col[32]}; end
+assign a_top[263:256] = ask_32[255:248];
+assign f_top[32] = fsk_32[31];
+reg [263:0] ask_33;
+reg [32:0] fsk_33;
+always @(posedge clk) begin ask_33 <= {ask_33[255:0], a_col[271:264]}; fsk_33 <= {fsk_33[31:0], f_col[33]}; end
+assign a_top[271:264] = ask_33[263:256];
+assign f_top[33] = fsk_33[32];
+reg [271:0] ask_34;
+reg [33:0] fsk_34;
+always @(posedge clk) begin ask_34 <= {ask_34[263:0], a_col[279:272]}; fsk_34 <= {fsk_34[32:0], f_col[34]}; end
+assign a_top[279:272] = ask_34[271:264];
+assign f_top[34] = fsk_34[33];
+reg [279:0] ask_35;
+reg [34:0] fsk_35;
+always @(posedge clk) begin ask_35 <= {ask_35[271:0], a_col[287:280]}; fsk_35 <= {fsk_35[33:0], f_col[35]}; end
+assign a_top[287:280] = ask_35[279:272];
+assign f_top[35] = fsk_35[34];
+reg [287:0] ask_36;
+reg [35:0] fsk_36;
+always @(posedge clk) begin ask_36 <= {ask_36[279:0], a_col[295:288]}; fsk_36 <= {fsk_36[34:0], f_col[36]}; end
+assign a_top[295:288] = ask_36[287:280];
+assign f_top[36] = fsk_36[35];
+reg [295:0] ask_37;
+reg [36:0] fsk_37;
+always @(posedge clk) begin ask_37 <= {ask_37[287:0], a_col[303:296]}; fsk_37 <= {fsk_37[35:0], f_col[37]}; end
+assign a_top[303:296] = ask_37[295:288];
+assign f_top[37] = fsk_37[36];
+reg [303:0] ask_38;
+reg [37:0] fsk_38;
+always @(posedge clk) begin ask_38 <= {ask_38[295:0], a_col[311:304]}; fsk_38 <= {fsk_38[36:0], f_col[38]}; end
+assign a_top[311:304] = ask_38[303:296];
+assign f_top[38] = fsk_38[37];
+reg [311:0] ask_39;
+reg [38:0] fsk_39;
+always @(posedge clk) begin ask_39 <= {ask_39[303:0], a_col[319:312]}; fsk_39 <= {fsk_39[37:0], f_col[39]}; end
+assign a_top[319:312] = ask_39[311:304];
+assign f_top[39] = fsk_39[38];
+reg [319:0] ask_40;
+reg [39:0] fsk_40;
+always @(posedge clk) begin ask_40 <= {ask_40[311:0], a_col[327:320]}; fsk_40 <= {fsk_40[38:0], f_col[40]}; end
+assign a_top[327:320] = ask_40[319:312];
+assign f_top[40] = fsk_40[39];
+reg [327:0] ask_41;
+reg [40:0] fsk_41;
+always @(posedge clk) begin ask_41 <= {ask_41[319:0], a_col[335:328]}; fsk_41 <= {fsk_41[39:0], f_col[41]}; end
+assign a_top[335:328] = ask_41[327:320];
+assign f_top[41] = fsk_41[40];
+reg [335:0] ask_42;
+reg [41:0] fsk_42;
+always @(posedge clk) begin ask_42 <= {ask_42[327:0], a_col[343:336]}; fsk_42 <= {fsk_42[40:0], f_col[42]}; end
+assign a_top[343:336] = ask_42[335:328];
+assign f_top[42] = fsk_42[41];
+reg [343:0] ask_43;
+reg [42:0] fsk_43;
+always @(posedge clk) begin ask_43 <= {ask_43[335:0], a_col[351:344]}; fsk_43 <= {fsk_43[41:0], f_col[43]}; end
+assign a_top[351:344] = ask_43[343:336];
+assign f_top[43] = fsk_43[42];
+reg [351:0] ask_44;
+reg [43:0] fsk_44;
+always @(posedge clk) begin ask_44 <= {ask_44[343:0], a_col[359:352]}; fsk_44 <= {fsk_44[42:0], f_col[44]}; end
+assign a_top[359:352] = ask_44[351:344];
+assign f_top[44] = fsk_44[43];
+reg [359:0] ask_45;
+reg [44:0] fsk_45;
+always @(posedge clk) begin ask_45 <= {ask_45[351:0], a_col[367:360]}; fsk_45 <= {fsk_45[43:0], f_col[45]}; end
+assign a_top[367:360] = ask_45[359:352];
+assign f_top[45] = fsk_45[44];
+reg [367:0] ask_46;
+reg [45:0] fsk_46;
+always @(posedge clk) begin ask_46 <= {ask_46[359:0], a_col[375:368]}; fsk_46 <= {fsk_46[44:0], f_col[46]}; end
+assign a_top[375:368] = ask_46[367:360];
+assign f_top[46] = fsk_46[45];
+reg [375:0] ask_47;
+reg [46:0] fsk_47;
+always @(posedge clk) begin ask_47 <= {ask_47[367:0], a_col[383:376]}; fsk_47 <= {fsk_47[45:0], f_col[47]}; end
+assign a_top[383:376] = ask_47[375:368];
+assign f_top[47] = fsk_47[46];
+reg [383:0] ask_48;
+reg [47:0] fsk_48;
+always @(posedge clk) begin ask_48 <= {ask_48[375:0], a_col[391:384]}; fsk_48 <= {fsk_48[46:0], f_col[48]}; end
+assign a_top[391:384] = ask_48[383:376];
+assign f_top[48] = fsk_48[47];
+reg [391:0] ask_49;
+reg [48:0] fsk_49;
+always @(posedge clk) begin ask_49 <= {ask_49[383:0], a_col[399:392]}; fsk_49 <= {fsk_49[47:0], f_col[49]}; end
+assign a_top[399:392] = ask_49[391:384];
+assign f_top[49] = fsk_49[48];
+reg [399:0] ask_50;
+reg [49:0] fsk_50;
+always @(posedge clk) begin ask_50 <= {ask_50[391:0], a_col[407:400]}; fsk_50 <= {fsk_50[48:0], f_col[50]}; end
+assign a_top[407:400] = ask_50[399:392];
+assign f_top[50] = fsk_50[49];
+reg [407:0] ask_51;
+reg [50:0] fsk_51;
+always @(posedge clk) begin ask_51 <= {ask_51[399:0], a_col[415:408]}; fsk_51 <= {fsk_51[49:0], f_col[51]}; end
+assign a_top[415:408] = ask_51[407:400];
+assign f_top[51] = fsk_51[50];
+reg [415:0] ask_52;
+reg [51:0] fsk_52;
+always @(posedge clk) begin ask_52 <= {ask_52[407:0], a_col[423:416]}; fsk_52 <= {fsk_52[50:0], f_col[52]}; end
+assign a_top[423:416] = ask_52[415:408];
+assign f_top[52] = fsk_52[51];
+reg [423:0] ask_53;
+reg [52:0] fsk_53;
+always @(posedge clk) begin ask_53 <= {ask_53[415:0], a_col[431:424]}; fsk_53 <= {fsk_53[51:0], f_col[53]}; end
+assign a_top[431:424] = ask_53[423:416];
+assign f_top[53] = fsk_53[52];
+reg [431:0] ask_54;
+reg [53:0] fsk_54;
+always @(posedge clk) begin ask_54 <= {ask_54[423:0], a_col[439:432]}; fsk_54 <= {fsk_54[52:0], f_col[54]}; end
+assign a_top[439:432] = ask_54[431:424];
+assign f_top[54] = fsk_54[53];
+reg [439:0] ask_55;
+reg [54:0] fsk_55;
+always @(posedge clk) begin ask_55 <= {ask_55[431:0], a_col[447:440]}; fsk_55 <= {fsk_55[53:0], f_col[55]}; end
+assign a_top[447:440] = ask_55[439:432];
+assign f_top[55] = fsk_55[54];
+reg [447:0] ask_56;
+reg [55:0] fsk_56;
+always @(posedge clk) begin ask_56 <= {ask_56[439:0], a_col[455:448]}; fsk_56 <= {fsk_56[54:0], f_col[56]}; end
+assign a_top[455:448] = ask_56[447:440];
+assign f_top[56] = fsk_56[55];
+reg [455:0] ask_57;
+reg [56:0] fsk_57;
+always @(posedge clk) begin ask_57 <= {ask_57[447:0], a_col[463:456]}; fsk_57 <= {fsk_57[55:0], f_col[57]}; end
+assign a_top[463:456] = ask_57[455:448];
+assign f_top[57] = fsk_57[56];
+reg [463:0] ask_58;
+reg [57:0] fsk_58;
+always @(posedge clk) begin ask_58 <= {ask_58[455:0], a_col[471:464]}; fsk_58 <= {fsk_58[56:0], f_col[58]}; end
+assign a_top[471:464] = ask_58[463:456];
+assign f_top[58] = fsk_58[57];
+reg [471:0] ask_59;
+reg [58:0] fsk_59;
+always @(posedge clk) begin ask_59 <= {ask_59[463:0], a_col[479:472]}; fsk_59 <= {fsk_59[57:0], f_col[59]}; end
+assign a_top[479:472] = ask_59[471:464];
+assign f_top[59] = fsk_59[58];
+reg [479:0] ask_60;
+reg [59:0] fsk_60;
+always @(posedge clk) begin ask_60 <= {ask_60[471:0], a_col[487:480]}; fsk_60 <= {fsk_60[58:0], f_col[60]}; end
+assign a_top[487:480] = ask_60[479:472];
+assign f_top[60] = fsk_60[59];
+reg [487:0] ask_61;
+reg [60:0] fsk_61;
+always @(posedge clk) begin ask_61 <= {ask_61[479:0], a_col[495:488]}; fsk_61 <= {fsk_61[59:0], f_col[61]}; end
+assign a_top[495:488] = ask_61[487:480];
+assign f_top[61] = fsk_61[60];
+reg [495:0] ask_62;
+reg [61:0] fsk_62;
+always @(posedge clk) begin ask_62 <= {ask_62[487:0], a_col[503:496]}; fsk_62 <= {fsk_62[60:0], f_col[62]}; end
+assign a_top[503:496] = ask_62[495:488];
+assign f_top[62] = fsk_62[61];
+reg [503:0] ask_63;
+reg [62:0] fsk_63;
+always @(posedge clk) begin ask_63 <= {ask_63[495:0], a_col[511:504]}; fsk_63 <= {fsk_63[61:0], f_col[63]}; end
+assign a_top[511:504] = ask_63[503:496];
+assign f_top[63] = fsk_63[62];
+reg [511:0] ask_64;
+reg [63:0] fsk_64;
+always @(posedge clk) begin ask_64 <= {ask_64[503:0], a_col[519:512]}; fsk_64 <= {fsk_64[62:0], f_col[64]}; end
+assign a_top[519:512] = ask_64[511:504];
+assign f_top[64] = fsk_64[63];
+reg [519:0] ask_65;
+reg [64:0] fsk_65;
+always @(posedge clk) begin ask_65 <= {ask_65[511:0], a_col[527:520]}; fsk_65 <= {fsk_65[63:0], f_col[65]}; end
+assign a_top[527:520] = ask_65[519:512];
+assign f_top[65] = fsk_65[64];
+reg [527:0] ask_66;
+reg [65:0] fsk_66;
+always @(posedge clk) begin ask_66 <= {ask_66[519:0], a_col[535:528]}; fsk_66 <= {fsk_66[64:0], f_col[66]}; end
+assign a_top[535:528] = ask_66[527:520];
+assign f_top[66] = fsk_66[65];
+reg [535:0] ask_67;
+reg [66:0] fsk_67;
+always @(posedge clk) begin ask_67 <= {ask_67[527:0], a_col[543:536]}; fsk_67 <= {fsk_67[65:0], f_col[67]}; end
+assign a_top[543:536] = ask_67[535:528];
+assign f_top[67] = fsk_67[66];
+reg [543:0] ask_68;
+reg [67:0] fsk_68;
+always @(posedge clk) begin ask_68 <= {ask_68[535:0], a_col[551:544]}; fsk_68 <= {fsk_68[66:0], f_col[68]}; end
+assign a_top[551:544] = ask_68[543:536];
+assign f_top[68] = fsk_68[67];
+reg [551:0] ask_69;
+reg [68:0] fsk_69;
+always @(posedge clk) begin ask_69 <= {ask_69[543:0], a_col[559:552]}; fsk_69 <= {fsk_69[67:0], f_col[69]}; end
+assign a_top[559:552] = ask_69[551:544];
+assign f_top[69] = fsk_69[68];
+reg [559:0] ask_70;
+reg [69:0] fsk_70;
+always @(posedge clk) begin ask_70 <= {ask_70[551:0], a_col[567:560]}; fsk_70 <= {fsk_70[68:0], f_col[70]}; end
+assign a_top[567:560] = ask_70[559:552];
+assign f_top[70] = fsk_70[69];
+reg [567:0] ask_71;
+reg [70:0] fsk_71;
+always @(posedge clk) begin ask_71 <= {ask_71[559:0], a_col[575:568]}; fsk_71 <= {fsk_71[69:0], f_col[71]}; end
+assign a_top[575:568] = ask_71[567:560];
+assign f_top[71] = fsk_71[70];
+reg [575:0] ask_72;
+reg [71:0] fsk_72;
+always @(posedge clk) begin ask_72 <= {ask_72[567:0], a_col[583:576]}; fsk_72 <= {fsk_72[70:0], f_col[72]}; end
+assign a_top[583:576] = ask_72[575:568];
+assign f_top[72] = fsk_72[71];
+reg [583:0] ask_73;
+reg [72:0] fsk_73;
+always @(posedge clk) begin ask_73 <= {ask_73[575:0], a_col[591:584]}; fsk_73 <= {fsk_73[71:0], f_col[73]}; end
+assign a_top[591:584] = ask_73[583:576];
+assign f_top[73] = fsk_73[72];
+reg [591:0] ask_74;
+reg [73:0] fsk_74;
+always @(posedge clk) begin ask_74 <= {ask_74[583:0], a_col[599:592]}; fsk_74 <= {fsk_74[72:0], f_col[74]}; end
+assign a_top[599:592] = ask_74[591:584];
+assign f_top[74] = fsk_74[73];
+reg [599:0] ask_75;
+reg [74:0] fsk_75;
+always @(posedge clk) begin ask_75 <= {ask_75[591:0], a_col[607:600]}; fsk_75 <= {fsk_75[73:0], f_col[75]}; end
+assign a_top[607:600] = ask_75[599:592];
+assign f_top[75] = fsk_75[74];
+reg [607:0] ask_76;
+reg [75:0] fsk_76;
+always @(posedge clk) begin ask_76 <= {ask_76[599:0], a_col[615:608]}; fsk_76 <= {fsk_76[74:0], f_col[76]}; end
+assign a_top[615:608] = ask_76[607:600];
+assign f_top[76] = fsk_76[75];
+reg [615:0] ask_77;
+reg [76:0] fsk_77;
+always @(posedge clk) begin ask_77 <= {ask_77[607:0], a_col[623:616]}; fsk_77 <= {fsk_77[75:0], f_col[77]}; end
+assign a_top[623:616] = ask_77[615:608];
+assign f_top[77] = fsk_77[76];
+reg [623:0] ask_78;
+reg [77:0] fsk_78;
+always @(posedge clk) begin ask_78 <= {ask_78[615:0], a_col[631:624]}; fsk_78 <= {fsk_78[76:0], f_col[78]}; end
+assign a_top[631:624] = ask_78[623:616];
+assign f_top[78] = fsk_78[77];
+reg [631:0] ask_79;
+reg [78:0] fsk_79;
+always @(posedge clk) begin ask_79 <= {ask_79[623:0], a_col[639:632]}; fsk_79 <= {fsk_79[77:0], f_col[79]}; end
+assign a_top[639:632] = ask_79[631:624];
+assign f_top[79] = fsk_79[78];
+reg [639:0] ask_80;
+reg [79:0] fsk_80;
+always @(posedge clk) begin ask_80 <= {ask_80[631:0], a_col[647:640]}; fsk_80 <= {fsk_80[78:0], f_col[80]}; end
+assign a_top[647:640] = ask_80[639:632];
+assign f_top[80] = fsk_80[79];
+reg [647:0] ask_81;
+reg [80:0] fsk_81;
+always @(posedge clk) begin ask_81 <= {ask_81[639:0], a_col[655:648]}; fsk_81 <= {fsk_81[79:0], f_col[81]}; end
+assign a_top[655:648] = ask_81[647:640];
+assign f_top[81] = fsk_81[80];
+reg [655:0] ask_82;
+reg [81:0] fsk_82;
+always @(posedge clk) begin ask_82 <= {ask_82[647:0], a_col[663:656]}; fsk_82 <= {fsk_82[80:0], f_col[82]}; end
+assign a_top[663:656] = ask_82[655:648];
+assign f_top[82] = fsk_82[81];
+reg [663:0] ask_83;
+reg [82:0] fsk_83;
+always @(posedge clk) begin ask_83 <= {ask_83[655:0], a_col[671:664]}; fsk_83 <= {fsk_83[81:0], f_col[83]}; end
+assign a_top[671:664] = ask_83[663:656];
+assign f_top[83] = fsk_83[82];
+reg [671:0] ask_84;
+reg [83:0] fsk_84;
+always @(posedge clk) begin ask_84 <= {ask_84[663:0], a_col[679:672]}; fsk_84 <= {fsk_84[82:0], f_col[84]}; end
+assign a_top[679:672] = ask_84[671:664];
+assign f_top[84] = fsk_84[83];
+reg [679:0] ask_85;
+reg [84:0] fsk_85;
+always @(posedge clk) begin ask_85 <= {ask_85[671:0], a_col[687:680]}; fsk_85 <= {fsk_85[83:0], f_col[85]}; end
+assign a_top[687:680] = ask_85[679:672];
+assign f_top[85] = fsk_85[84];
+reg [687:0] ask_86;
+reg [85:0] fsk_86;
+always @(posedge clk) begin ask_86 <= {ask_86[679:0], a_col[695:688]}; fsk_86 <= {fsk_86[84:0], f_col[86]}; end
+assign a_top[695:688] = ask_86[687:680];
+assign f_top[86] = fsk_86[85];
+reg [695:0] ask_87;
+reg [86:0] fsk_87;
+always @(posedge clk) begin ask_87 <= {ask_87[687:0], a_col[703:696]}; fsk_87 <= {fsk_87[85:0], f_col[87]}; end
+assign a_top[703:696] = ask_87[695:688];
+assign f_top[87] = fsk_87[86];
+reg [703:0] ask_88;
+reg [87:0] fsk_88;
+always @(posedge clk) begin ask_88 <= {ask_88[695:0], a_col[711:704]}; fsk_88 <= {fsk_88[86:0], f_col[88]}; end
+assign a_top[711:704] = ask_88[703:696];
+assign f_top[88] = fsk_88[87];
+reg [711:0] ask_89;
+reg [88:0] fsk_89;
+always @(posedge clk) begin ask_89 <= {ask_89[703:0], a_col[719:712]}; fsk_89 <= {fsk_89[87:0], f_col[89]}; end
+assign a_top[719:712] = ask_89[711:704];
+assign f_top[89] = fsk_89[88];
+reg [719:0] ask_90;
+reg [89:0] fsk_90;
+always @(posedge clk) begin ask_90 <= {ask_90[711:0], a_col[727:720]}; fsk_90 <= {fsk_90[88:0], f_col[90]}; end
+assign a_top[727:720] = ask_90[719:712];
+assign f_top[90] = fsk_90[89];
+reg [727:0] ask_91;
+reg [90:0] fsk_91;
+always @(posedge clk) begin ask_91 <= {ask_91[719:0], a_col[735:728]}; fsk_91 <= {fsk_91[89:0], f_col[91]}; end
+assign a_top[735:728] = ask_91[727:720];
+assign f_top[91] = fsk_91[90];
+reg [735:0] ask_92;
+reg [91:0] fsk_92;
+always @(posedge clk) begin ask_92 <= {ask_92[727:0], a_col[743:736]}; fsk_92 <= {fsk_92[90:0], f_col[92]}; end
+assign a_top[743:736] = ask_92[735:728];
+assign f_top[92] = fsk_92[91];
+reg [743:0] ask_93;
+reg [92:0] fsk_93;
+always @(posedge clk) begin ask_93 <= {ask_93[735:0], a_col[751:744]}; fsk_93 <= {fsk_93[91:0], f_col[93]}; end
+assign a_top[751:744] = ask_93[743:736];
+assign f_top[93] = fsk_93[92];
+reg [751:0] ask_94;
+reg [93:0] fsk_94;
+always @(posedge clk) begin ask_94 <= {ask_94[743:0], a_col[759:752]}; fsk_94 <= {fsk_94[92:0], f_col[94]}; end
+assign a_top[759:752] = ask_94[751:744];
+assign f_top[94] = fsk_94[93];
+reg [759:0] ask_95;
+reg [94:0] fsk_95;
+always @(posedge clk) begin ask_95 <= {ask_95[751:0], a_col[767:760]}; fsk_95 <= {fsk_95[93:0], f_col[95]}; end
+assign a_top[767:760] = ask_95[759:752];
+assign f_top[95] = fsk_95[94];
 wire pv_0, qv_0;
 wire signed [31:0] pacc_0, pbias_0;
 wire [23:0] pm_0;

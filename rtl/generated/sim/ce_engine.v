@@ -54,38 +54,8 @@ wire [511:0] d_left;
 wire [15:0] dv_left;
 wire af_0, aok_0;
 wire signed [23:0] aaddr_0, aix_0;
-wire af_1, aok_1;
-wire signed [23:0] aaddr_1, aix_1;
-wire af_2, aok_2;
-wire signed [23:0] aaddr_2, aix_2;
-wire af_3, aok_3;
-wire signed [23:0] aaddr_3, aix_3;
-wire af_4, aok_4;
-wire signed [23:0] aaddr_4, aix_4;
-wire af_5, aok_5;
-wire signed [23:0] aaddr_5, aix_5;
-wire af_6, aok_6;
-wire signed [23:0] aaddr_6, aix_6;
-wire af_7, aok_7;
-wire signed [23:0] aaddr_7, aix_7;
-wire af_8, aok_8;
-wire signed [23:0] aaddr_8, aix_8;
-wire af_9, aok_9;
-wire signed [23:0] aaddr_9, aix_9;
-wire af_10, aok_10;
-wire signed [23:0] aaddr_10, aix_10;
-wire af_11, aok_11;
-wire signed [23:0] aaddr_11, aix_11;
-wire af_12, aok_12;
-wire signed [23:0] aaddr_12, aix_12;
-wire af_13, aok_13;
-wire signed [23:0] aaddr_13, aix_13;
-wire af_14, aok_14;
-wire signed [23:0] aaddr_14, aix_14;
-wire af_15, aok_15;
-wire signed [23:0] aaddr_15, aix_15;
-wire af_16, aok_16;
-wire signed [23:0] aaddr_16, aix_16;
+wire [127:0] a_col;
+wire [15:0] f_col;
 wire wv_0, wf_0, wt_0;
 wire [23:0] wa_0, wc_0, wo_0;
 wire [5:0] wn_0, wr_0;
@@ -137,25 +107,86 @@ wire [5:0] wn_15, wr_15;
 wire wv_16, wf_16, wt_16;
 wire [23:0] wa_16, wc_16, wo_16;
 wire [5:0] wn_16, wr_16;
-wire af_16_unused = af_16 ^ aok_16 ^ (^aaddr_16) ^ (^aix_16);  // chain ends
 wire wr_16_unused = wv_16 ^ wf_16 ^ wt_16 ^ (^wa_16) ^ (^wc_16) ^ (^wo_16) ^ (^wn_16) ^ (^wr_16);
 ce_seq seq (.clk(clk), .rst(rst), .start(start), .done(done), .cycles(cycles), .busy(busy), .wr_en(we_reg), .wr_addr(wr_addr), .wr_data(wr_data[65:0]), .a_first(af_0), .a_addr(aaddr_0), .a_iyok(aok_0), .a_ix(aix_0), .w_valid(wv_0), .w_first(wf_0), .w_waddr(wa_0), .w_ctile(wc_0), .w_obase(wo_0), .w_ncols(wn_0), .w_rows(wr_0), .w_tok(wt_0), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .l_yzp(l_yzp), .l_qmin(l_qmin), .l_qmax(l_qmax));
-ce_fcol col0 (.clk(clk), .i_first(af_0), .i_addr(aaddr_0), .i_iyok(aok_0), .i_ix(aix_0), .o_first(af_1), .o_addr(aaddr_1), .o_iyok(aok_1), .o_ix(aix_1), .a_data(a_top[7:0]), .f_data(f_top[0]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col1 (.clk(clk), .i_first(af_1), .i_addr(aaddr_1), .i_iyok(aok_1), .i_ix(aix_1), .o_first(af_2), .o_addr(aaddr_2), .o_iyok(aok_2), .o_ix(aix_2), .a_data(a_top[15:8]), .f_data(f_top[1]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col2 (.clk(clk), .i_first(af_2), .i_addr(aaddr_2), .i_iyok(aok_2), .i_ix(aix_2), .o_first(af_3), .o_addr(aaddr_3), .o_iyok(aok_3), .o_ix(aix_3), .a_data(a_top[23:16]), .f_data(f_top[2]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col3 (.clk(clk), .i_first(af_3), .i_addr(aaddr_3), .i_iyok(aok_3), .i_ix(aix_3), .o_first(af_4), .o_addr(aaddr_4), .o_iyok(aok_4), .o_ix(aix_4), .a_data(a_top[31:24]), .f_data(f_top[3]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col4 (.clk(clk), .i_first(af_4), .i_addr(aaddr_4), .i_iyok(aok_4), .i_ix(aix_4), .o_first(af_5), .o_addr(aaddr_5), .o_iyok(aok_5), .o_ix(aix_5), .a_data(a_top[39:32]), .f_data(f_top[4]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col5 (.clk(clk), .i_first(af_5), .i_addr(aaddr_5), .i_iyok(aok_5), .i_ix(aix_5), .o_first(af_6), .o_addr(aaddr_6), .o_iyok(aok_6), .o_ix(aix_6), .a_data(a_top[47:40]), .f_data(f_top[5]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col6 (.clk(clk), .i_first(af_6), .i_addr(aaddr_6), .i_iyok(aok_6), .i_ix(aix_6), .o_first(af_7), .o_addr(aaddr_7), .o_iyok(aok_7), .o_ix(aix_7), .a_data(a_top[55:48]), .f_data(f_top[6]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col7 (.clk(clk), .i_first(af_7), .i_addr(aaddr_7), .i_iyok(aok_7), .i_ix(aix_7), .o_first(af_8), .o_addr(aaddr_8), .o_iyok(aok_8), .o_ix(aix_8), .a_data(a_top[63:56]), .f_data(f_top[7]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col8 (.clk(clk), .i_first(af_8), .i_addr(aaddr_8), .i_iyok(aok_8), .i_ix(aix_8), .o_first(af_9), .o_addr(aaddr_9), .o_iyok(aok_9), .o_ix(aix_9), .a_data(a_top[71:64]), .f_data(f_top[8]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col9 (.clk(clk), .i_first(af_9), .i_addr(aaddr_9), .i_iyok(aok_9), .i_ix(aix_9), .o_first(af_10), .o_addr(aaddr_10), .o_iyok(aok_10), .o_ix(aix_10), .a_data(a_top[79:72]), .f_data(f_top[9]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col10 (.clk(clk), .i_first(af_10), .i_addr(aaddr_10), .i_iyok(aok_10), .i_ix(aix_10), .o_first(af_11), .o_addr(aaddr_11), .o_iyok(aok_11), .o_ix(aix_11), .a_data(a_top[87:80]), .f_data(f_top[10]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col11 (.clk(clk), .i_first(af_11), .i_addr(aaddr_11), .i_iyok(aok_11), .i_ix(aix_11), .o_first(af_12), .o_addr(aaddr_12), .o_iyok(aok_12), .o_ix(aix_12), .a_data(a_top[95:88]), .f_data(f_top[11]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col12 (.clk(clk), .i_first(af_12), .i_addr(aaddr_12), .i_iyok(aok_12), .i_ix(aix_12), .o_first(af_13), .o_addr(aaddr_13), .o_iyok(aok_13), .o_ix(aix_13), .a_data(a_top[103:96]), .f_data(f_top[12]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col13 (.clk(clk), .i_first(af_13), .i_addr(aaddr_13), .i_iyok(aok_13), .i_ix(aix_13), .o_first(af_14), .o_addr(aaddr_14), .o_iyok(aok_14), .o_ix(aix_14), .a_data(a_top[111:104]), .f_data(f_top[13]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col14 (.clk(clk), .i_first(af_14), .i_addr(aaddr_14), .i_iyok(aok_14), .i_ix(aix_14), .o_first(af_15), .o_addr(aaddr_15), .o_iyok(aok_15), .o_ix(aix_15), .a_data(a_top[119:112]), .f_data(f_top[14]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col15 (.clk(clk), .i_first(af_15), .i_addr(aaddr_15), .i_iyok(aok_15), .i_ix(aix_15), .o_first(af_16), .o_addr(aaddr_16), .o_iyok(aok_16), .o_ix(aix_16), .a_data(a_top[127:120]), .f_data(f_top[15]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
+ce_abuf abuf (.clk(clk), .i_first(af_0), .i_addr(aaddr_0), .i_iyok(aok_0), .i_ix(aix_0), .a_data(a_col), .f_data(f_col), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
+assign a_top[7:0] = a_col[7:0];
+assign f_top[0] = f_col[0];
+reg [7:0] ask_1;
+reg [0:0] fsk_1;
+always @(posedge clk) begin ask_1 <= a_col[15:8]; fsk_1 <= f_col[1]; end
+assign a_top[15:8] = ask_1[7:0];
+assign f_top[1] = fsk_1[0];
+reg [15:0] ask_2;
+reg [1:0] fsk_2;
+always @(posedge clk) begin ask_2 <= {ask_2[7:0], a_col[23:16]}; fsk_2 <= {fsk_2[0:0], f_col[2]}; end
+assign a_top[23:16] = ask_2[15:8];
+assign f_top[2] = fsk_2[1];
+reg [23:0] ask_3;
+reg [2:0] fsk_3;
+always @(posedge clk) begin ask_3 <= {ask_3[15:0], a_col[31:24]}; fsk_3 <= {fsk_3[1:0], f_col[3]}; end
+assign a_top[31:24] = ask_3[23:16];
+assign f_top[3] = fsk_3[2];
+reg [31:0] ask_4;
+reg [3:0] fsk_4;
+always @(posedge clk) begin ask_4 <= {ask_4[23:0], a_col[39:32]}; fsk_4 <= {fsk_4[2:0], f_col[4]}; end
+assign a_top[39:32] = ask_4[31:24];
+assign f_top[4] = fsk_4[3];
+reg [39:0] ask_5;
+reg [4:0] fsk_5;
+always @(posedge clk) begin ask_5 <= {ask_5[31:0], a_col[47:40]}; fsk_5 <= {fsk_5[3:0], f_col[5]}; end
+assign a_top[47:40] = ask_5[39:32];
+assign f_top[5] = fsk_5[4];
+reg [47:0] ask_6;
+reg [5:0] fsk_6;
+always @(posedge clk) begin ask_6 <= {ask_6[39:0], a_col[55:48]}; fsk_6 <= {fsk_6[4:0], f_col[6]}; end
+assign a_top[55:48] = ask_6[47:40];
+assign f_top[6] = fsk_6[5];
+reg [55:0] ask_7;
+reg [6:0] fsk_7;
+always @(posedge clk) begin ask_7 <= {ask_7[47:0], a_col[63:56]}; fsk_7 <= {fsk_7[5:0], f_col[7]}; end
+assign a_top[63:56] = ask_7[55:48];
+assign f_top[7] = fsk_7[6];
+reg [63:0] ask_8;
+reg [7:0] fsk_8;
+always @(posedge clk) begin ask_8 <= {ask_8[55:0], a_col[71:64]}; fsk_8 <= {fsk_8[6:0], f_col[8]}; end
+assign a_top[71:64] = ask_8[63:56];
+assign f_top[8] = fsk_8[7];
+reg [71:0] ask_9;
+reg [8:0] fsk_9;
+always @(posedge clk) begin ask_9 <= {ask_9[63:0], a_col[79:72]}; fsk_9 <= {fsk_9[7:0], f_col[9]}; end
+assign a_top[79:72] = ask_9[71:64];
+assign f_top[9] = fsk_9[8];
+reg [79:0] ask_10;
+reg [9:0] fsk_10;
+always @(posedge clk) begin ask_10 <= {ask_10[71:0], a_col[87:80]}; fsk_10 <= {fsk_10[8:0], f_col[10]}; end
+assign a_top[87:80] = ask_10[79:72];
+assign f_top[10] = fsk_10[9];
+reg [87:0] ask_11;
+reg [10:0] fsk_11;
+always @(posedge clk) begin ask_11 <= {ask_11[79:0], a_col[95:88]}; fsk_11 <= {fsk_11[9:0], f_col[11]}; end
+assign a_top[95:88] = ask_11[87:80];
+assign f_top[11] = fsk_11[10];
+reg [95:0] ask_12;
+reg [11:0] fsk_12;
+always @(posedge clk) begin ask_12 <= {ask_12[87:0], a_col[103:96]}; fsk_12 <= {fsk_12[10:0], f_col[12]}; end
+assign a_top[103:96] = ask_12[95:88];
+assign f_top[12] = fsk_12[11];
+reg [103:0] ask_13;
+reg [12:0] fsk_13;
+always @(posedge clk) begin ask_13 <= {ask_13[95:0], a_col[111:104]}; fsk_13 <= {fsk_13[11:0], f_col[13]}; end
+assign a_top[111:104] = ask_13[103:96];
+assign f_top[13] = fsk_13[12];
+reg [111:0] ask_14;
+reg [13:0] fsk_14;
+always @(posedge clk) begin ask_14 <= {ask_14[103:0], a_col[119:112]}; fsk_14 <= {fsk_14[12:0], f_col[14]}; end
+assign a_top[119:112] = ask_14[111:104];
+assign f_top[14] = fsk_14[13];
+reg [119:0] ask_15;
+reg [14:0] fsk_15;
+always @(posedge clk) begin ask_15 <= {ask_15[111:0], a_col[127:120]}; fsk_15 <= {fsk_15[13:0], f_col[15]}; end
+assign a_top[127:120] = ask_15[119:112];
+assign f_top[15] = fsk_15[14];
 wire pv_0, qv_0;
 wire signed [31:0] pacc_0, pbias_0;
 wire [23:0] pm_0;

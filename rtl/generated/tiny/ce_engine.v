@@ -54,14 +54,8 @@ wire [127:0] d_left;
 wire [3:0] dv_left;
 wire af_0, aok_0;
 wire signed [23:0] aaddr_0, aix_0;
-wire af_1, aok_1;
-wire signed [23:0] aaddr_1, aix_1;
-wire af_2, aok_2;
-wire signed [23:0] aaddr_2, aix_2;
-wire af_3, aok_3;
-wire signed [23:0] aaddr_3, aix_3;
-wire af_4, aok_4;
-wire signed [23:0] aaddr_4, aix_4;
+wire [31:0] a_col;
+wire [3:0] f_col;
 wire wv_0, wf_0, wt_0;
 wire [23:0] wa_0, wc_0, wo_0;
 wire [3:0] wn_0, wr_0;
@@ -77,13 +71,26 @@ wire [3:0] wn_3, wr_3;
 wire wv_4, wf_4, wt_4;
 wire [23:0] wa_4, wc_4, wo_4;
 wire [3:0] wn_4, wr_4;
-wire af_4_unused = af_4 ^ aok_4 ^ (^aaddr_4) ^ (^aix_4);  // chain ends
 wire wr_4_unused = wv_4 ^ wf_4 ^ wt_4 ^ (^wa_4) ^ (^wc_4) ^ (^wo_4) ^ (^wn_4) ^ (^wr_4);
 ce_seq seq (.clk(clk), .rst(rst), .start(start), .done(done), .cycles(cycles), .busy(busy), .wr_en(we_reg), .wr_addr(wr_addr), .wr_data(wr_data[65:0]), .a_first(af_0), .a_addr(aaddr_0), .a_iyok(aok_0), .a_ix(aix_0), .w_valid(wv_0), .w_first(wf_0), .w_waddr(wa_0), .w_ctile(wc_0), .w_obase(wo_0), .w_ncols(wn_0), .w_rows(wr_0), .w_tok(wt_0), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .l_yzp(l_yzp), .l_qmin(l_qmin), .l_qmax(l_qmax));
-ce_fcol col0 (.clk(clk), .i_first(af_0), .i_addr(aaddr_0), .i_iyok(aok_0), .i_ix(aix_0), .o_first(af_1), .o_addr(aaddr_1), .o_iyok(aok_1), .o_ix(aix_1), .a_data(a_top[7:0]), .f_data(f_top[0]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col1 (.clk(clk), .i_first(af_1), .i_addr(aaddr_1), .i_iyok(aok_1), .i_ix(aix_1), .o_first(af_2), .o_addr(aaddr_2), .o_iyok(aok_2), .o_ix(aix_2), .a_data(a_top[15:8]), .f_data(f_top[1]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col2 (.clk(clk), .i_first(af_2), .i_addr(aaddr_2), .i_iyok(aok_2), .i_ix(aix_2), .o_first(af_3), .o_addr(aaddr_3), .o_iyok(aok_3), .o_ix(aix_3), .a_data(a_top[23:16]), .f_data(f_top[2]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
-ce_fcol col3 (.clk(clk), .i_first(af_3), .i_addr(aaddr_3), .i_iyok(aok_3), .i_ix(aix_3), .o_first(af_4), .o_addr(aaddr_4), .o_iyok(aok_4), .o_ix(aix_4), .a_data(a_top[31:24]), .f_data(f_top[3]), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
+ce_abuf abuf (.clk(clk), .i_first(af_0), .i_addr(aaddr_0), .i_iyok(aok_0), .i_ix(aix_0), .a_data(a_col), .f_data(f_col), .l_w(l_w), .l_stride(l_stride), .l_xzp(l_xzp), .wr_en(we_act), .wr_addr(wr_addr), .wr_data(wr_data[127:0]));
+assign a_top[7:0] = a_col[7:0];
+assign f_top[0] = f_col[0];
+reg [7:0] ask_1;
+reg [0:0] fsk_1;
+always @(posedge clk) begin ask_1 <= a_col[15:8]; fsk_1 <= f_col[1]; end
+assign a_top[15:8] = ask_1[7:0];
+assign f_top[1] = fsk_1[0];
+reg [15:0] ask_2;
+reg [1:0] fsk_2;
+always @(posedge clk) begin ask_2 <= {ask_2[7:0], a_col[23:16]}; fsk_2 <= {fsk_2[0:0], f_col[2]}; end
+assign a_top[23:16] = ask_2[15:8];
+assign f_top[2] = fsk_2[1];
+reg [23:0] ask_3;
+reg [2:0] fsk_3;
+always @(posedge clk) begin ask_3 <= {ask_3[15:0], a_col[31:24]}; fsk_3 <= {fsk_3[1:0], f_col[3]}; end
+assign a_top[31:24] = ask_3[23:16];
+assign f_top[3] = fsk_3[2];
 wire pv_0, qv_0;
 wire signed [31:0] pacc_0, pbias_0;
 wire [23:0] pm_0;
