@@ -426,6 +426,10 @@ def _conv_store(addr: int, src: int, n: int) -> int:
 
 
 def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
+    """Avgpool / upsample, channel by channel and row by row: V_ROW, the row's input (the first row
+    of a channel loads now, V_RDCMD + V_RX; the others loaded in the background, issued with the
+    previous row's write command, and V_LDWAIT waits for what is left of that), the write (V_WRCMD
+    to V_DONE), V_NEXT."""
     hw_in, howo = d.h * d.w, d.ho * d.wo
     out = d.out_addr
     f = d.factor
@@ -433,6 +437,7 @@ def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
         for ch in range(seg.channels):
             base = seg.addr + ch * hw_in
             rows = d.ho if d.op == "avgpool" else d.h
+            st_prev = 0
             for y in range(rows):
                 if d.op == "avgpool":  # two input rows, one 2-D command
                     reads = [(base + 2 * y * d.w, d.w), (base + (2 * y + 1) * d.w, d.w)]
@@ -444,11 +449,15 @@ def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
                     wa, wn = out + y * f * d.wo, f * d.wo
                     st = _upsample_write(wa % 4096, f, d.wo)
                     r = _rd_words(base + y * d.w, d.w)
-                e.load_stall += r
+                # the load's cycles the controller waits for: all of them, or those the previous
+                # row's write (from its V_WRCMD, where this load started) and V_NEXT, V_ROW did not hide
+                wait = r if y == 0 else max(0, r - st_prev - 1)
+                e.load_stall += wait
                 e.bytes_read += sum(_beats_bytes(a, n) for a, n in reads)
                 e.store_stall += st
                 e.bytes_written += wn
-                t += 1 + r + st + 1  # V_ROW, read, write, V_NEXT
+                t += 1 + wait + st + 1  # V_ROW, load or wait, write, V_NEXT
+                st_prev = st
             out += howo
     return t
 

@@ -46,7 +46,7 @@ FLAG_RELU = 1  # informational: the clamp at the zero point is the ReLU
 FLAG_LAST = 2
 assert DESCRIPTOR.size <= DESCRIPTOR_SIZE and HEADER.size <= HEADER_SIZE
 
-LINE_DEPTH = 4096  # the controller's line buffer (bytes) when a config does not say
+LINE_DEPTH = 8192  # the controller's line buffer (bytes) when a config does not say: two halves
 
 # Fields wide enough for FC-HarDNet at 2048x1024 with room to spare; the compiler refuses beyond.
 LIMITS = {"channels": 2**16 - 1, "height": 2**16 - 1, "width": 2**16 - 1, "address": 2**32 - 1}
@@ -303,9 +303,10 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True) -> Program:
                                  f"line-buffer bytes by {', '.join(map(str, UPSAMPLE_FACTORS))} only")
             d.factor = l.factor
         line = {"avgpool": 2 * d.w, "upsample": d.w}.get(l.op, 0)
-        if hw is not None and line > getattr(hw, "line_depth", LINE_DEPTH):
+        half = getattr(hw, "line_depth", LINE_DEPTH) // 2  # a row loads into one half while the other is written
+        if hw is not None and line > half:
             raise ModelError(f"node {l.name!r} ({l.op}): rows of {d.w} pixels need {line} bytes of line buffer "
-                             f"(config {hw.name!r} has {getattr(hw, 'line_depth', LINE_DEPTH)})")
+                             f"(config {hw.name!r} has {half} in each of its two halves)")
         descs.append(d)
     image = bytearray(HEADER.pack(MAGIC, VERSION, len(descs), DESCRIPTOR_SIZE, HEADER_SIZE, act_base)
                       .ljust(HEADER_SIZE, b"\0"))

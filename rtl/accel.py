@@ -28,7 +28,7 @@ from rtl.hdl import attach_verilog, convert, mark_ports
 __all__ = ["build_accel", "ACCEL_MODULES", "LINE_DEPTH"]
 
 ACCEL_MODULES = ("ce_ctrl", "ce_accel")
-LINE_DEPTH = 4096  # line buffer bytes: an avgpool input row of 2048 pixels (two rows are held)
+LINE_DEPTH = 8192  # line buffer bytes, two halves: an avgpool input row pair of 2048 pixels each
 
 
 def _u(bits):

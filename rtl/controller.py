@@ -101,7 +101,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
               "G_START", "G_CHK", "W_CMD", "W_RX", "C_CMD", "C_RX",
               "B_START", "B_ROWS", "B_PITCH", "B_CHK", "A_SEG", "A_CMD", "A_RX", "REGS", "E_START", "E_WAIT0", "E_WAIT",
               "S_START", "S_CMD", "S_DATA", "S_DONE", "B_NEXT", "G_NEXT",
-              "V_ROW", "V_RDCMD", "V_RX", "V_WRCMD", "V_ADDR", "V_DATA", "P_RD", "P_OUT", "V_DONE", "V_NEXT",
+              "V_ROW", "V_LDWAIT", "V_RDCMD", "V_RX", "V_WRCMD", "V_ADDR", "V_DATA", "P_RD", "P_OUT", "V_DONE", "V_NEXT",
               "K_START", "K_PACK", "K_CMD", "K_DATA", "K_DONE", "L_NEXT", "FAIL")
     state = Signal(st.IDLE)
 
@@ -152,6 +152,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     lx = _u(16)
     pstep = _u(2)
     prow = Signal(bool(0))  # avgpool: the second input row is loading
+    # the line buffer's two halves: the output phase reads half lbh while the next row's input loads
+    # into the other one in the background (bg), issued with the row's write command (pf: it was)
+    lbh, bg, pf = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    lbw = _u(16)  # the word a load writes next
+    lb_base = _u(16)  # byte address of half lbh
+    lbw_cur, lbw_oth = _u(16), _u(16)  # word addresses of half lbh and of the other half
     lb_row1 = _u(16)  # avgpool: line-buffer word of the second row (the first one's words, rounded up)
     pw00, pw01, pw10 = [_u(8 * ACT_WORD) for _ in range(3)]  # row 0 words 2m, 2m+1; row 1 word 2m
     pool_word = _u(8 * ACT_WORD)
@@ -223,15 +229,15 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             g_rem.next = 0
         else:
             g_rem.next = gfill
-        rd_take.next = (state == st.A_RX or state == st.V_RX or state == st.W_RX) and rd_cnt != 0 and not gdone
+        rd_take.next = (state == st.A_RX or state == st.V_RX or state == st.W_RX or bg) and rd_cnt != 0 and not gdone
 
     @always(clk.posedge)
     def gearbox_regs():  # emptied by a load command (A_CMD, V_RDCMD), filled by its chunks
-        if state == st.A_CMD or state == st.V_RDCMD or state == st.W_CMD:
+        if state == st.A_CMD or state == st.V_RDCMD or state == st.W_CMD or state == st.V_WRCMD:
             gb.next = 0
             gfill.next = 0
             gdone.next = 0
-        elif state == st.A_RX or state == st.V_RX or state == st.W_RX:
+        elif state == st.A_RX or state == st.V_RX or state == st.W_RX or bg:
             if rd_take:
                 gb.next = g_next
                 gfill.next = g_rem + rd_cnt
@@ -280,6 +286,17 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
         if lb_we:
             lb[lb_waddr[LBW:]].next = lb_wdata
         lb_q.next = lb[lb_raddr[LBW + LWB:LWB]]
+
+    @always_comb
+    def line_halves():
+        if lbh:
+            lb_base.next = line_depth // 2
+            lbw_cur.next = line_depth // 2 // ACT_WORD
+            lbw_oth.next = 0
+        else:
+            lb_base.next = 0
+            lbw_cur.next = 0
+            lbw_oth.next = line_depth // 2 // ACT_WORD
 
     @always_comb
     def next_chunk():
@@ -380,6 +397,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             wr_valid.next = 0
             wr_wvalid.next = 0
             prow.next = 0
+            bg.next = 0
+            pf.next = 0
         else:
             # Cycle accounting: engine cycles while the engine runs; while it is idle, the cycle is a
             # stall charged to what the controller is doing (fetching, loading, storing).
@@ -397,7 +416,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     t_fetch.next = t_fetch + 1
                     l_fetch.next = l_fetch + 1
                 elif (state == st.W_CMD or state == st.W_RX or state == st.C_CMD or state == st.C_RX
-                      or state == st.A_CMD or state == st.A_RX or state == st.V_RDCMD or state == st.V_RX):
+                      or state == st.A_CMD or state == st.A_RX or state == st.V_RDCMD or state == st.V_RX
+                      or state == st.V_LDWAIT):
                     t_load.next = t_load + 1
                     l_load.next = l_load + 1
                 elif (state == st.S_CMD or state == st.S_DATA or state == st.S_DONE
@@ -405,6 +425,19 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                       or state == st.P_OUT or state == st.V_DONE):
                     t_store.next = t_store + 1
                     l_store.next = l_store + 1
+
+            if bg:  # the background load: the gearbox's words into the other half of the line buffer
+                if g_emit:
+                    lb_we.next = 1
+                    lb_waddr.next = lbw
+                    lb_wdata.next = gb[8 * ACT_WORD:]
+                    lbw.next = lbw + 1
+                if g_last:
+                    if op == 2 and not prow:  # avgpool's second row follows in the same command
+                        prow.next = 1
+                    else:
+                        prow.next = 0
+                        bg.next = 0
 
             if state == st.IDLE:
                 rd_ready.next = 0
@@ -537,10 +570,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 elif op == 1 and (group == 0 or band == 0 or strip == 0 or ((K + ACT_WORD - 1) >> LWB) << LWB > wgt_depth):
                     err_code.next = 4
                     state.next = st.FAIL
-                elif op == 2 and 2 * w > line_depth:
+                elif op == 2 and 4 * w > line_depth:  # two rows in each half
                     err_code.next = 4
                     state.next = st.FAIL
-                elif op == 3 and w > line_depth:
+                elif op == 3 and 2 * w > line_depth:
                     err_code.next = 4
                     state.next = st.FAIL
                 elif op == 1:
@@ -986,8 +1019,22 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     state.next = st.G_START
 
             # ---- avgpool 2x2 / upsample nearest, row by row through the line buffer
-            elif state == st.V_ROW:
-                state.next = st.V_RDCMD
+            elif state == st.V_ROW:  # this row's input: loaded in the background, or load it now
+                if pf:
+                    pf.next = 0
+                    lbh.next = not lbh
+                    if bg:
+                        state.next = st.V_LDWAIT
+                    else:
+                        state.next = st.V_WRCMD
+                else:
+                    state.next = st.V_RDCMD
+            elif state == st.V_LDWAIT:  # the background load is still running
+                if rd_err:
+                    err_code.next = 6
+                    state.next = st.FAIL
+                elif not bg:
+                    state.next = st.V_WRCMD
             elif state == st.V_RDCMD:  # the input row(s) into the line buffer, a beat per cycle
                 rd_cmd_valid.next = 1
                 rd_cmd_pitch.next = w
@@ -998,7 +1045,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     rd_cmd_addr.next = chan_addr + y * w
                     rd_cmd_rows.next = 1
                 rd_cmd_len.next = w
-                lx.next = 0
+                lbw.next = lbw_cur
                 lb_row1.next = (w + ACT_WORD - 1) >> LWB
                 if rd_cmd_valid and rd_cmd_ready:
                     rd_cmd_valid.next = 0
@@ -1010,9 +1057,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 else:
                     if g_emit:
                         lb_we.next = 1
-                        lb_waddr.next = lx
+                        lb_waddr.next = lbw
                         lb_wdata.next = gb[8 * ACT_WORD:]
-                        lx.next = lx + 1
+                        lbw.next = lbw + 1
                     if g_last:
                         if op == 2 and not prow:  # the second row follows in the same command
                             prow.next = 1
@@ -1032,15 +1079,32 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 pstep.next = 0
                 v_nk.next = (wo + ACT_WORD - 1) >> LWB  # chunks of an output row (also avgpool's)
                 v_last.next = wo - (((wo + ACT_WORD - 1) >> LWB) - 1) * ACT_WORD
+                # the next row of the channel loads into the other half while this one is written:
+                # its command goes out with this row's write command (both DMAs are idle here)
+                if (op == 2 and y + 1 < ho) or (op == 3 and y + 1 < h):
+                    rd_cmd_valid.next = 1
+                    rd_cmd_pitch.next = w
+                    rd_cmd_len.next = w
+                    if op == 2:
+                        rd_cmd_addr.next = chan_addr + concat(y + 1, intbv(0)[1:]) * w
+                        rd_cmd_rows.next = 2
+                    else:
+                        rd_cmd_addr.next = chan_addr + (y + 1) * w
+                        rd_cmd_rows.next = 1
+                    lbw.next = lbw_oth
+                    if rd_cmd_valid and rd_cmd_ready:
+                        rd_cmd_valid.next = 0
+                        bg.next = 1
+                        pf.next = 1
                 if wr_cmd_valid and wr_cmd_ready:
                     wr_cmd_valid.next = 0
-                    lb_raddr.next = 0
+                    lb_raddr.next = lb_base
                     if op == 2:
                         state.next = st.P_RD
                     else:
                         state.next = st.V_ADDR
             elif state == st.V_ADDR:  # the row's word 0 is read; then word 1, ahead
-                lb_raddr.next = ACT_WORD
+                lb_raddr.next = lb_base + ACT_WORD
                 state.next = st.V_DATA
             elif state == st.V_DATA:  # upsample: chunk lx of output row rr, up to 16 bytes a cycle
                 if up_next:  # a word starts: it moves from lb_q to up_cur, the one after it is read
@@ -1056,7 +1120,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     if lx == v_nk - 1:  # the row is out
                         wr_wvalid.next = 0
                         lx.next = 0
-                        lb_raddr.next = 0
+                        lb_raddr.next = lb_base
                         if rr == factor - 1:
                             state.next = st.V_DONE
                         else:
@@ -1071,12 +1135,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             elif state == st.P_RD:  # avgpool chunk lx: read row 0's words 2lx, 2lx+1, row 1's likewise
                 pstep.next = pstep + 1
                 if pstep == 0:
-                    lb_raddr.next = (2 * lx + 1) << LWB
+                    lb_raddr.next = lb_base + ((2 * lx + 1) << LWB)
                 elif pstep == 1:
-                    lb_raddr.next = (lb_row1 + 2 * lx) << LWB
+                    lb_raddr.next = lb_base + ((lb_row1 + 2 * lx) << LWB)
                     pw00.next = lb_q
                 elif pstep == 2:
-                    lb_raddr.next = (lb_row1 + 2 * lx + 1) << LWB
+                    lb_raddr.next = lb_base + ((lb_row1 + 2 * lx + 1) << LWB)
                     pw01.next = lb_q
                 else:
                     pw10.next = lb_q
@@ -1095,7 +1159,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         state.next = st.V_DONE
                     else:
                         lx.next = lx + 1
-                        lb_raddr.next = (lx + 1) << (1 + LWB)
+                        lb_raddr.next = lb_base + ((lx + 1) << (1 + LWB))
                         pstep.next = 0
                         state.next = st.P_RD
             elif state == st.V_DONE:
@@ -1177,4 +1241,4 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 state.next = st.IDLE
 
     return (select_bank, gearbox, gearbox_regs, gearbox_data, store_stream, store_chunk, line_buffer,
-            next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word, avgpool_word, interrupt, fsm)
+            line_halves, next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word, avgpool_word, interrupt, fsm)

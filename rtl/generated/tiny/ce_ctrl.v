@@ -170,6 +170,7 @@ reg [23:0] apos;
 reg [15:0] band;
 reg [7:0] bank;
 wire [511:0] bank_out;
+reg bg;
 reg [15:0] bo;
 reg [31:0] c_addr;
 reg [3:0] cb;
@@ -225,12 +226,17 @@ reg [31:0] l_steps;
 reg [31:0] l_store;
 reg [31:0] l_wrb;
 reg [15:0] layer;
+reg [15:0] lb_base;
 reg [127:0] lb_q;
 reg [15:0] lb_raddr;
 reg [15:0] lb_row1;
 reg [15:0] lb_waddr;
 reg [127:0] lb_wdata;
 reg lb_we;
+reg lbh;
+reg [15:0] lbw;
+reg [15:0] lbw_cur;
+reg [15:0] lbw_oth;
 reg ld_half;
 reg [2:0] lf;
 reg [15:0] lx;
@@ -247,6 +253,7 @@ reg [23:0] p;
 reg [1:0] pad;
 reg pad_left;
 reg pad_top;
+reg pf;
 reg [23:0] plen;
 reg [127:0] pool_word;
 reg [15:0] prev_bo;
@@ -315,7 +322,7 @@ reg signed [7:0] xzp;
 reg [15:0] y;
 reg signed [7:0] yzp;
 reg was_busy;
-reg [127:0] lb [0:256-1];
+reg [127:0] lb [0:512-1];
 
 
 
@@ -323,7 +330,7 @@ reg [127:0] lb [0:256-1];
 assign bank_out = (e_rd_data >>> {bank, 7'h0});
 
 
-always @(gdone, gfill, rd_cnt, state) begin: gearbox
+always @(bg, gdone, gfill, rd_cnt, state) begin: gearbox
     g_emit = ((gfill >= 16) || (gdone && (gfill != 0)));
     g_last = (gdone && (gfill != 0) && (gfill <= 16));
     if ((gfill >= 16)) begin
@@ -335,17 +342,17 @@ always @(gdone, gfill, rd_cnt, state) begin: gearbox
     else begin
         g_rem = gfill;
     end
-    rd_take = (((state == 6'b010100) || (state == 6'b100001) || (state == 6'b001011)) && (rd_cnt != 0) && (!gdone));
+    rd_take = (((state == 6'b010100) || (state == 6'b100010) || (state == 6'b001011) || bg) && (rd_cnt != 0) && (!gdone));
 end
 
 
 always @(posedge clk) begin: gearbox_regs
-    if (((state == 6'b010011) || (state == 6'b100000) || (state == 6'b001010))) begin
+    if (((state == 6'b010011) || (state == 6'b100001) || (state == 6'b001010) || (state == 6'b100011))) begin
         gb <= 0;
         gfill <= 0;
         gdone <= 0;
     end
-    else if (((state == 6'b010100) || (state == 6'b100001) || (state == 6'b001011))) begin
+    else if (((state == 6'b010100) || (state == 6'b100010) || (state == 6'b001011) || bg)) begin
         if (rd_take) begin
             gb <= g_next;
             gfill <= (g_rem + rd_cnt);
@@ -405,14 +412,28 @@ end
 
 always @(posedge clk) begin: line_buffer
     if (lb_we) begin
-        lb[lb_waddr[8-1:0]] <= lb_wdata;
+        lb[lb_waddr[9-1:0]] <= lb_wdata;
     end
-    lb_q <= lb[lb_raddr[(8 + 4)-1:4]];
+    lb_q <= lb[lb_raddr[(9 + 4)-1:4]];
+end
+
+
+always @(lbh) begin: line_halves
+    if (lbh) begin
+        lb_base = (8192 / 2);
+        lbw_cur = ((8192 / 2) / 16);
+        lbw_oth = 0;
+    end
+    else begin
+        lb_base = 0;
+        lbw_cur = 0;
+        lbw_oth = ((8192 / 2) / 16);
+    end
 end
 
 
 always @(lx, state, wr_wready, wr_wvalid) begin: next_chunk
-    if (((state == 6'b100100) && wr_wvalid && wr_wready)) begin
+    if (((state == 6'b100101) && wr_wvalid && wr_wready)) begin
         v_k = (lx + 1);
     end
     else begin
@@ -433,7 +454,7 @@ end
 
 
 
-assign up_next = ((state == 6'b100100) && ((!wr_wvalid) || (wr_wready && (((lx + 1) & ($signed({1'b0, factor}) - 1)) == 0))));
+assign up_next = ((state == 6'b100101) && ((!wr_wvalid) || (wr_wready && (((lx + 1) & ($signed({1'b0, factor}) - 1)) == 0))));
 
 
 always @(lb_q, up_cur, up_next, up_off) begin: upsample_shift
@@ -540,6 +561,8 @@ always @(posedge clk) begin: fsm
         wr_valid <= 0;
         wr_wvalid <= 0;
         prow <= 0;
+        bg <= 0;
+        pf <= 0;
     end
     else begin
         if ((eng_active && (!e_done))) begin
@@ -559,13 +582,30 @@ always @(posedge clk) begin: fsm
                 t_fetch <= (t_fetch + 1);
                 l_fetch <= (l_fetch + 1);
             end
-            else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010011) || (state == 6'b010100) || (state == 6'b100000) || (state == 6'b100001))) begin
+            else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010011) || (state == 6'b010100) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100000))) begin
                 t_load <= (t_load + 1);
                 l_load <= (l_load + 1);
             end
-            else if (((state == 6'b011010) || (state == 6'b011011) || (state == 6'b011100) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b100101) || (state == 6'b100110) || (state == 6'b100111))) begin
+            else if (((state == 6'b011010) || (state == 6'b011011) || (state == 6'b011100) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b100101) || (state == 6'b100110) || (state == 6'b100111) || (state == 6'b101000))) begin
                 t_store <= (t_store + 1);
                 l_store <= (l_store + 1);
+            end
+        end
+        if (bg) begin
+            if (g_emit) begin
+                lb_we <= 1;
+                lb_waddr <= lbw;
+                lb_wdata <= gb[(8 * 16)-1:0];
+                lbw <= (lbw + 1);
+            end
+            if (g_last) begin
+                if (((op == 2) && (!prow))) begin
+                    prow <= 1;
+                end
+                else begin
+                    prow <= 0;
+                    bg <= 0;
+                end
             end
         end
         case (state)
@@ -601,7 +641,7 @@ always @(posedge clk) begin: fsm
             6'b000010: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else if (rd_valid) begin
                     hdr <= {rd_data, hdr[(8 * 20)-1:8]};
@@ -617,7 +657,7 @@ always @(posedge clk) begin: fsm
                 layer <= 0;
                 if (((hdr[32-1:0] != 32'h414e4448) || (hdr[80-1:64] != 128))) begin
                     err_code <= 1;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else if ((hdr[64-1:48] == 0)) begin
                     state <= 6'b000000;
@@ -650,7 +690,7 @@ always @(posedge clk) begin: fsm
             6'b000101: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else if (rd_valid) begin
                     desc <= {rd_data, desc[(8 * 106)-1:8]};
@@ -706,31 +746,31 @@ always @(posedge clk) begin: fsm
                 Kw <= $signed(((K + 16) - 1) >>> 4);
                 if (((op != 1) && (op != 2) && (op != 3))) begin
                     err_code <= 2;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else if (((op == 1) && (((ksz != 1) && (ksz != 3)) || ((stride != 1) && (stride != 2))))) begin
                     err_code <= 3;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else if (((op == 3) && (factor != 2) && (factor != 4) && (factor != 8) && (factor != 16))) begin
                     err_code <= 3;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else if (((nseg == 0) || (nseg > 8))) begin
                     err_code <= 5;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0) || (($signed(((K + 16) - 1) >>> 4) << 4) > 1024)))) begin
                     err_code <= 4;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
-                else if (((op == 2) && ((2 * w) > 4096))) begin
+                else if (((op == 2) && ((4 * w) > 8192))) begin
                     err_code <= 4;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
-                else if (((op == 3) && (w > 4096))) begin
+                else if (((op == 3) && ((2 * w) > 8192))) begin
                     err_code <= 4;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else if ((op == 1)) begin
                     co0 <= 0;
@@ -762,7 +802,7 @@ always @(posedge clk) begin: fsm
             6'b001001: begin
                 if ((((ntile * (Kw << 4)) > 1024) || (ntile > 16))) begin
                     err_code <= 4;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else begin
                     wi <= 0;
@@ -784,7 +824,7 @@ always @(posedge clk) begin: fsm
             6'b001011: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else begin
                     if (g_emit) begin
@@ -829,7 +869,7 @@ always @(posedge clk) begin: fsm
             6'b001101: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else if (rd_valid) begin
                     cbuf <= {rd_data, cbuf[64-1:8]};
@@ -934,7 +974,7 @@ always @(posedge clk) begin: fsm
             6'b010001: begin
                 if ((((cin * cpitch) > 4096) || (((ntile * bo) * sw) > 512))) begin
                     err_code <= 4;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else begin
                     apos <= (ld_half * (4096 / 16));
@@ -968,7 +1008,7 @@ always @(posedge clk) begin: fsm
             6'b010100: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else begin
                     if (g_emit) begin
@@ -1206,7 +1246,7 @@ always @(posedge clk) begin: fsm
             6'b011011: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else begin
                     sq1 <= s_issue;
@@ -1254,7 +1294,7 @@ always @(posedge clk) begin: fsm
             6'b011100: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else if (wr_done) begin
                     if (((prev_sw != wo) && ((r + 1) < prev_bo))) begin
@@ -1292,7 +1332,7 @@ always @(posedge clk) begin: fsm
             end
             6'b011110: begin
                 if (((co0 + gc) >= cout)) begin
-                    state <= 6'b101001;
+                    state <= 6'b101010;
                 end
                 else begin
                     co0 <= (co0 + gc);
@@ -1300,9 +1340,30 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b011111: begin
-                state <= 6'b100000;
+                if (pf) begin
+                    pf <= 0;
+                    lbh <= (!lbh);
+                    if (bg) begin
+                        state <= 6'b100000;
+                    end
+                    else begin
+                        state <= 6'b100011;
+                    end
+                end
+                else begin
+                    state <= 6'b100001;
+                end
             end
             6'b100000: begin
+                if (rd_err) begin
+                    err_code <= 6;
+                    state <= 6'b110000;
+                end
+                else if ((!bg)) begin
+                    state <= 6'b100011;
+                end
+            end
+            6'b100001: begin
                 rd_cmd_valid <= 1;
                 rd_cmd_pitch <= w;
                 if ((op == 2)) begin
@@ -1314,24 +1375,24 @@ always @(posedge clk) begin: fsm
                     rd_cmd_rows <= 1;
                 end
                 rd_cmd_len <= w;
-                lx <= 0;
+                lbw <= lbw_cur;
                 lb_row1 <= $signed(((w + 16) - 1) >>> 4);
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
-                    state <= 6'b100001;
+                    state <= 6'b100010;
                 end
             end
-            6'b100001: begin
+            6'b100010: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else begin
                     if (g_emit) begin
                         lb_we <= 1;
-                        lb_waddr <= lx;
+                        lb_waddr <= lbw;
                         lb_wdata <= gb[(8 * 16)-1:0];
-                        lx <= (lx + 1);
+                        lbw <= (lbw + 1);
                     end
                     if (g_last) begin
                         if (((op == 2) && (!prow))) begin
@@ -1339,12 +1400,12 @@ always @(posedge clk) begin: fsm
                         end
                         else begin
                             prow <= 0;
-                            state <= 6'b100010;
+                            state <= 6'b100011;
                         end
                     end
                 end
             end
-            6'b100010: begin
+            6'b100011: begin
                 wr_cmd_valid <= 1;
                 if ((op == 2)) begin
                     wr_cmd_addr <= (ochan + (y * wo));
@@ -1359,28 +1420,47 @@ always @(posedge clk) begin: fsm
                 pstep <= 0;
                 v_nk <= $signed(((wo + 16) - 1) >>> 4);
                 v_last <= ($signed({1'b0, wo}) - (($signed(((wo + 16) - 1) >>> 4) - 1) * 16));
-                if ((wr_cmd_valid && wr_cmd_ready)) begin
-                    wr_cmd_valid <= 0;
-                    lb_raddr <= 0;
+                if ((((op == 2) && ((y + 1) < ho)) || ((op == 3) && ((y + 1) < h)))) begin
+                    rd_cmd_valid <= 1;
+                    rd_cmd_pitch <= w;
+                    rd_cmd_len <= w;
                     if ((op == 2)) begin
-                        state <= 6'b100101;
+                        rd_cmd_addr <= (chan_addr + ({(y + 1), 1'h0} * w));
+                        rd_cmd_rows <= 2;
                     end
                     else begin
-                        state <= 6'b100011;
+                        rd_cmd_addr <= (chan_addr + ((y + 1) * w));
+                        rd_cmd_rows <= 1;
+                    end
+                    lbw <= lbw_oth;
+                    if ((rd_cmd_valid && rd_cmd_ready)) begin
+                        rd_cmd_valid <= 0;
+                        bg <= 1;
+                        pf <= 1;
+                    end
+                end
+                if ((wr_cmd_valid && wr_cmd_ready)) begin
+                    wr_cmd_valid <= 0;
+                    lb_raddr <= lb_base;
+                    if ((op == 2)) begin
+                        state <= 6'b100110;
+                    end
+                    else begin
+                        state <= 6'b100100;
                     end
                 end
             end
-            6'b100011: begin
-                lb_raddr <= 16;
-                state <= 6'b100100;
-            end
             6'b100100: begin
+                lb_raddr <= (lb_base + 16);
+                state <= 6'b100101;
+            end
+            6'b100101: begin
                 if (up_next) begin
                     up_cur <= lb_q;
                 end
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else if ((!wr_wvalid)) begin
                     wr_wvalid <= 1;
@@ -1391,13 +1471,13 @@ always @(posedge clk) begin: fsm
                     if (($signed({1'b0, lx}) == ($signed({1'b0, v_nk}) - 1))) begin
                         wr_wvalid <= 0;
                         lx <= 0;
-                        lb_raddr <= 0;
+                        lb_raddr <= lb_base;
                         if (($signed({1'b0, rr}) == ($signed({1'b0, factor}) - 1))) begin
-                            state <= 6'b100111;
+                            state <= 6'b101000;
                         end
                         else begin
                             rr <= (rr + 1);
-                            state <= 6'b100011;
+                            state <= 6'b100100;
                         end
                     end
                     else begin
@@ -1410,30 +1490,30 @@ always @(posedge clk) begin: fsm
                     end
                 end
             end
-            6'b100101: begin
+            6'b100110: begin
                 pstep <= (pstep + 1);
                 case (pstep)
                     'h0: begin
-                        lb_raddr <= (((2 * lx) + 1) << 4);
+                        lb_raddr <= (lb_base + (((2 * lx) + 1) << 4));
                     end
                     'h1: begin
-                        lb_raddr <= ((lb_row1 + (2 * lx)) << 4);
+                        lb_raddr <= (lb_base + ((lb_row1 + (2 * lx)) << 4));
                         pw00 <= lb_q;
                     end
                     'h2: begin
-                        lb_raddr <= (((lb_row1 + (2 * lx)) + 1) << 4);
+                        lb_raddr <= (lb_base + (((lb_row1 + (2 * lx)) + 1) << 4));
                         pw01 <= lb_q;
                     end
                     default: begin
                         pw10 <= lb_q;
-                        state <= 6'b100110;
+                        state <= 6'b100111;
                     end
                 endcase
             end
-            6'b100110: begin
+            6'b100111: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else if ((!wr_wvalid)) begin
                     wr_wvalid <= 1;
@@ -1443,26 +1523,26 @@ always @(posedge clk) begin: fsm
                 else if (wr_wready) begin
                     wr_wvalid <= 0;
                     if (($signed({1'b0, lx}) == ($signed({1'b0, v_nk}) - 1))) begin
-                        state <= 6'b100111;
+                        state <= 6'b101000;
                     end
                     else begin
                         lx <= (lx + 1);
-                        lb_raddr <= ((lx + 1) << (1 + 4));
+                        lb_raddr <= (lb_base + ((lx + 1) << (1 + 4)));
                         pstep <= 0;
-                        state <= 6'b100101;
+                        state <= 6'b100110;
                     end
                 end
             end
-            6'b100111: begin
+            6'b101000: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else if (wr_done) begin
-                    state <= 6'b101000;
+                    state <= 6'b101001;
                 end
             end
-            6'b101000: begin
+            6'b101001: begin
                 if ((((op == 2) && ($signed({1'b0, y}) == ($signed({1'b0, ho}) - 1))) || ((op == 3) && ($signed({1'b0, y}) == ($signed({1'b0, h}) - 1))))) begin
                     y <= 0;
                     ochan <= (ochan + HoWo);
@@ -1480,7 +1560,7 @@ always @(posedge clk) begin: fsm
                         state <= 6'b011111;
                     end
                     else begin
-                        state <= 6'b101001;
+                        state <= 6'b101010;
                     end
                 end
                 else begin
@@ -1488,16 +1568,16 @@ always @(posedge clk) begin: fsm
                     state <= 6'b011111;
                 end
             end
-            6'b101001: begin
+            6'b101010: begin
                 l_rdb <= (rd_bytes - rd0);
                 l_wrb <= (wr_bytes - wr0);
-                state <= 6'b101010;
-            end
-            6'b101010: begin
-                krec <= {l_wrb, l_rdb, l_fetch, l_store, l_load, l_steps, l_engine, l_cycles};
                 state <= 6'b101011;
             end
             6'b101011: begin
+                krec <= {l_wrb, l_rdb, l_fetch, l_store, l_load, l_steps, l_engine, l_cycles};
+                state <= 6'b101100;
+            end
+            6'b101100: begin
                 wr_cmd_valid <= 1;
                 wr_cmd_addr <= (cnt_base + {cur_layer, 5'h0});
                 wr_cmd_len <= 32;
@@ -1506,32 +1586,32 @@ always @(posedge clk) begin: fsm
                     wr_cmd_valid <= 0;
                     wr_valid <= 1;
                     wr_data <= krec[8-1:0];
-                    state <= 6'b101100;
+                    state <= 6'b101101;
                 end
             end
-            6'b101100: begin
+            6'b101101: begin
                 if (wr_ready) begin
                     krec <= {8'h0, krec[256-1:8]};
                     wr_data <= krec[16-1:8];
                     if ((p == 31)) begin
                         wr_valid <= 0;
-                        state <= 6'b101101;
+                        state <= 6'b101110;
                     end
                     else begin
                         p <= (p + 1);
                     end
                 end
             end
-            6'b101101: begin
+            6'b101110: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101111;
+                    state <= 6'b110000;
                 end
                 else if (wr_done) begin
-                    state <= 6'b101110;
+                    state <= 6'b101111;
                 end
             end
-            6'b101110: begin
+            6'b101111: begin
                 if (((layer + 1) == nlayers)) begin
                     busy <= 0;
                     done <= 1;
@@ -1542,7 +1622,7 @@ always @(posedge clk) begin: fsm
                     state <= 6'b000100;
                 end
             end
-            6'b101111: begin
+            6'b110000: begin
                 rd_ready <= 0;
                 wr_valid <= 0;
                 wr_wvalid <= 0;
