@@ -399,6 +399,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             prow.next = 0
             bg.next = 0
             pf.next = 0
+            lbh.next = 0
         else:
             # Cycle accounting: engine cycles while the engine runs; while it is idle, the cycle is a
             # stall charged to what the controller is doing (fetching, loading, storing).

@@ -563,6 +563,7 @@ always @(posedge clk) begin: fsm
         prow <= 0;
         bg <= 0;
         pf <= 0;
+        lbh <= 0;
     end
     else begin
         if ((eng_active && (!e_done))) begin
