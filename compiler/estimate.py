@@ -358,30 +358,32 @@ def _upsample_write(addr: int, f: int, wo: int) -> int:
 @lru_cache(maxsize=1 << 14)
 def _avgpool_write(addr: int, wo: int) -> int:
     """Cycles of an avgpool output row's write (V_WRCMD to V_DONE): chunks of up to 16 bytes, each
-    after four line-buffer word reads (P_RD), presented in P_OUT until the write DMA takes it."""
+    after four line-buffer word reads (P_RD), presented in P_OUT once the chunk before is taken;
+    the next chunk's reads start right after."""
     cnts = _row_chunks(wo)
     port = _WritePort(addr, wo)
-    state, step, k, cvalid = "rd", 0, 0, 0
+    state, step, k, wvalid, wcnt = "rd", 0, 0, 0, 0
     cycles = 2  # V_WRCMD
     while True:
         cycles += 1
         if state == "done" and port.done:
             return cycles
-        taken = state == "out" and cvalid and port.ready(cnts[k])
-        port.edge(taken, cnts[k])
+        taken = bool(wvalid) and port.ready(wcnt)
+        port.edge(taken, wcnt)
+        present = state == "out" and (not wvalid or taken)
+        if present:
+            wvalid, wcnt = 1, cnts[k]
+        elif taken:
+            wvalid = 0
         if state == "rd":
             step += 1
             if step == 4:
                 state, step = "out", 0
-        elif state == "out":
-            if not cvalid:
-                cvalid = 1
-            elif taken:
-                cvalid = 0
-                if k == len(cnts) - 1:
-                    state = "done"
-                else:
-                    k, state = k + 1, "rd"
+        elif present:
+            if k == len(cnts) - 1:
+                state = "done"
+            else:
+                k, state = k + 1, "rd"
 
 
 @lru_cache(maxsize=1 << 14)

@@ -1134,6 +1134,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         if ((lx + 1) & (factor - 1)) == 0:
                             lb_raddr.next = lb_raddr + ACT_WORD
             elif state == st.P_RD:  # avgpool chunk lx: read row 0's words 2lx, 2lx+1, row 1's likewise
+                if wr_wvalid and wr_wready:  # the chunk before is taken meanwhile
+                    wr_wvalid.next = 0
                 pstep.next = pstep + 1
                 if pstep == 0:
                     lb_raddr.next = lb_base + ((2 * lx + 1) << LWB)
@@ -1146,16 +1148,15 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 else:
                     pw10.next = lb_q
                     state.next = st.P_OUT
-            elif state == st.P_OUT:  # the chunk, once lb_q holds the 4th word
+            elif state == st.P_OUT:  # the chunk (lb_q holds the 4th word) once the one before is taken;
+                # the next chunk's reads start at once
                 if wr_err:
                     err_code.next = 7
                     state.next = st.FAIL
-                elif not wr_wvalid:
+                elif not wr_wvalid or wr_wready:
                     wr_wvalid.next = 1
                     wr_word.next = pool_word
                     wr_cnt.next = v_cnt
-                elif wr_wready:
-                    wr_wvalid.next = 0
                     if lx == v_nk - 1:
                         state.next = st.V_DONE
                     else:
@@ -1164,6 +1165,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         pstep.next = 0
                         state.next = st.P_RD
             elif state == st.V_DONE:
+                if wr_wvalid and wr_wready:  # avgpool's last chunk
+                    wr_wvalid.next = 0
                 if wr_err:
                     err_code.next = 7
                     state.next = st.FAIL

@@ -1492,6 +1492,9 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b100110: begin
+                if ((wr_wvalid && wr_wready)) begin
+                    wr_wvalid <= 0;
+                end
                 pstep <= (pstep + 1);
                 case (pstep)
                     'h0: begin
@@ -1516,13 +1519,10 @@ always @(posedge clk) begin: fsm
                     err_code <= 7;
                     state <= 6'b110000;
                 end
-                else if ((!wr_wvalid)) begin
+                else if (((!wr_wvalid) || wr_wready)) begin
                     wr_wvalid <= 1;
                     wr_word <= pool_word;
                     wr_cnt <= v_cnt;
-                end
-                else if (wr_wready) begin
-                    wr_wvalid <= 0;
                     if (($signed({1'b0, lx}) == ($signed({1'b0, v_nk}) - 1))) begin
                         state <= 6'b101000;
                     end
@@ -1535,6 +1535,9 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b101000: begin
+                if ((wr_wvalid && wr_wready)) begin
+                    wr_wvalid <= 0;
+                end
                 if (wr_err) begin
                     err_code <= 7;
                     state <= 6'b110000;
