@@ -427,7 +427,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     t_store.next = t_store + 1
                     l_store.next = l_store + 1
 
-            if bg:  # the background load: the gearbox's words into the other half of the line buffer
+            if bg or state == st.V_RX:  # a line-buffer load (in the background: into the other half)
                 if g_emit:
                     lb_we.next = 1
                     lb_waddr.next = lbw
@@ -1051,22 +1051,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 if rd_cmd_valid and rd_cmd_ready:
                     rd_cmd_valid.next = 0
                     state.next = st.V_RX
-            elif state == st.V_RX:  # the word gearbox, as in A_RX, into line-buffer word lx
+            elif state == st.V_RX:  # the word gearbox, as in A_RX, into the line buffer (above)
                 if rd_err:
                     err_code.next = 6
                     state.next = st.FAIL
-                else:
-                    if g_emit:
-                        lb_we.next = 1
-                        lb_waddr.next = lbw
-                        lb_wdata.next = gb[8 * ACT_WORD:]
-                        lbw.next = lbw + 1
-                    if g_last:
-                        if op == 2 and not prow:  # the second row follows in the same command
-                            prow.next = 1
-                        else:
-                            prow.next = 0
-                            state.next = st.V_WRCMD
+                elif g_last and (op != 2 or prow):  # the last row is in (avgpool's second)
+                    state.next = st.V_WRCMD
             elif state == st.V_WRCMD:
                 wr_cmd_valid.next = 1
                 if op == 2:

@@ -592,7 +592,7 @@ always @(posedge clk) begin: fsm
                 l_store <= (l_store + 1);
             end
         end
-        if (bg) begin
+        if ((bg || (state == 6'b100010))) begin
             if (g_emit) begin
                 lb_we <= 1;
                 lb_waddr <= lbw;
@@ -1388,22 +1388,8 @@ always @(posedge clk) begin: fsm
                     err_code <= 6;
                     state <= 6'b110000;
                 end
-                else begin
-                    if (g_emit) begin
-                        lb_we <= 1;
-                        lb_waddr <= lbw;
-                        lb_wdata <= gb[(8 * 16)-1:0];
-                        lbw <= (lbw + 1);
-                    end
-                    if (g_last) begin
-                        if (((op == 2) && (!prow))) begin
-                            prow <= 1;
-                        end
-                        else begin
-                            prow <= 0;
-                            state <= 6'b100011;
-                        end
-                    end
+                else if ((g_last && ((op != 2) || prow))) begin
+                    state <= 6'b100011;
                 end
             end
             6'b100011: begin
