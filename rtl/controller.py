@@ -1077,7 +1077,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     rd_cmd_pitch.next = w
                     rd_cmd_len.next = w
                     if op == 2:
-                        rd_cmd_addr.next = chan_addr + concat(y + 1, intbv(0)[1:]) * w
+                        rd_cmd_addr.next = chan_addr + (concat(y, intbv(0)[1:]) + 2) * w
                         rd_cmd_rows.next = 2
                     else:
                         rd_cmd_addr.next = chan_addr + (y + 1) * w

@@ -1412,7 +1412,7 @@ always @(posedge clk) begin: fsm
                     rd_cmd_pitch <= w;
                     rd_cmd_len <= w;
                     if ((op == 2)) begin
-                        rd_cmd_addr <= (chan_addr + ({(y + 1), 1'h0} * w));
+                        rd_cmd_addr <= (chan_addr + (({y, 1'h0} + 2) * w));
                         rd_cmd_rows <= 2;
                     end
                     else begin
