@@ -38,6 +38,8 @@ from itertools import accumulate
 from compiler.program import Descriptor, Program
 from rtl.axi_common import bursts
 from rtl.bus import DMA
+from rtl.controller import DESC_BYTES
+from rtl.sequencer import REGS
 from rtl.feeder import weight_pitch
 
 __all__ = ["LayerEstimate", "estimate", "BUS_BYTES", "COUNTERS"]
@@ -45,8 +47,8 @@ __all__ = ["LayerEstimate", "estimate", "BUS_BYTES", "COUNTERS"]
 BUS_BYTES = DMA.beat_bytes  # the accelerator's DMA masters (rtl.bus): 128-bit AXI data bus
 PAGE_BEATS = DMA.page_beats
 MAX_BURST = DMA.max_burst
-DESC_FETCH = 106  # bytes of a descriptor the controller reads (rtl.controller.DESC_BYTES)
-N_REGS = 19  # engine layer registers written before each run (REGS state)
+DESC_FETCH = DESC_BYTES  # bytes of a descriptor the controller reads
+N_REGS = len(REGS)  # engine layer registers written before each run (REGS state)
 COUNTERS = ("cycles", "engine_cycles", "mac_steps", "load_stall", "store_stall", "fetch", "bytes_read",
             "bytes_written")
 
@@ -178,22 +180,23 @@ class _Band:
 def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
     R, C, min_steps = hw.rows, hw.cols, hw.min_tile_steps
     k, s, pad = d.kernel, d.stride, d.kernel // 2
-    K = d.cin * k * k
+    g, kh, sy = d.stack, d.k_rows, d.row_stride  # stacked output rows (compiler.program.stack_rows)
+    K = d.cin * kh * k
     Kp = weight_pitch(K)
     P = max(K, min_steps)
     hw_in, howo = d.h * d.w, d.ho * d.wo
-    e.macs = d.cout * K * howo
+    e.macs = d.cout // g * d.cin * k * k * howo  # the useful ones
     chans = [seg.addr + ch * hw_in for seg in d.segments for ch in range(seg.channels)]
     strip = d.strip or d.wo
     # tiles of bo output rows from oy0 and sw columns from ox0, band-major (the controller's order)
-    tiles = [(oy0, min(d.band, d.ho - oy0), ox0, min(strip, d.wo - ox0))
-             for oy0 in range(0, d.ho, d.band) for ox0 in range(0, d.wo, strip)]
+    tiles = [(oy0, min(d.band, d.ho_v - oy0), ox0, min(strip, d.wo - ox0))
+             for oy0 in range(0, d.ho_v, d.band) for ox0 in range(0, d.wo, strip)]
     E = _Band(e, 0, -1)
 
     def load(tile):  # B_START, B_ROWS, B_PITCH, B_CHK, then per channel A_CMD, A_RX and A_SEG
         oy0, bo, ox0, sw = tile
-        lo = max(oy0 * s - pad, 0)
-        rows_in = min(d.h, (oy0 + bo - 1) * s - pad + k) - lo
+        lo = max(oy0 * sy - pad, 0)
+        rows_in = min(d.h, (oy0 + bo - 1) * sy - pad + kh) - lo
         left = max(ox0 * s - pad, 0)
         cols_in = min(d.w, (ox0 + sw - 1) * s - pad + k) - left
         E.seg(4, None)
@@ -209,9 +212,12 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
     def store(co0, gc, tile):  # S_START, then per channel (per row of a strip) S_CMD, bytes, S_DONE
         oy0, bo, ox0, sw = tile
         E.seg(1, None)
-        base = d.out_addr + co0 * howo + oy0 * d.wo + ox0
+        base = d.out_addr + co0 * howo + oy0 * g * d.wo + ox0
         # (DRAM address, output-bank byte address, bytes): channel c is in bank c % R from tile c // R
-        if sw == d.wo:
+        if g > 1:  # stacked channel v = c * g + r (one tile): its row y is output row g * (oy0 + y) + r
+            writes = [(base + (v // g) * howo + (g * y + v % g) * d.wo, y * sw, sw)
+                      for v in range(gc) for y in range(bo) if g * (oy0 + y) + v % g < d.ho]
+        elif sw == d.wo:
             writes = [(base + c * howo, (c // R) * bo * sw, bo * d.wo) for c in range(gc)]
         else:
             writes = [(base + c * howo + r * d.wo, (c // R) * bo * sw + r * sw, sw)

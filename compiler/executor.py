@@ -66,11 +66,13 @@ def _constants(dram: Dram, d: Descriptor):
 def execute_descriptor(dram: Dram, d: Descriptor):
     x = _gather(dram, d)
     if d.op == "conv":
-        k = d.kernel
-        K = d.cin * k * k
+        k, g = d.kernel, d.stack
+        K = d.cin * d.k_rows * k
         w = dram.read(d.weight_addr, d.cout * weight_pitch(K)).view(np.int8).reshape(d.cout, -1)[:, :K]
-        w = w.reshape(d.cout, d.cin, k, k)
+        # stacked rows (factor g): channel c's kernel is the first k rows of its stacked channel c * g
+        w = w.reshape(d.cout, d.cin, d.k_rows, k)[::g, :, :k, :]
         bias, consts = _constants(dram, d)
+        bias, consts = bias[::g], contract.RequantConstants(mantissa=consts.mantissa[::g], exponent=consts.exponent[::g])
         # raw activations times weights plus the folded bias (bias - x_zp * sum(w)), wrapped to
         # int32 as the hardware's adders do; padding taps carry x_zp, as the feeders supply
         acc = contract.conv_acc(x, 0, w, None, d.stride, 0) if k == 1 else \
@@ -83,7 +85,7 @@ def execute_descriptor(dram: Dram, d: Descriptor):
         y = contract.upsample_nearest_int8(x, d.factor)
     else:
         raise ValueError(f"descriptor {d.layer}: unknown op {d.op!r}")
-    assert y.shape == (d.cout, d.ho, d.wo), (d.name, y.shape)
+    assert y.shape == (d.cout // d.stack, d.ho, d.wo), (d.name, y.shape)
     dram.write(d.out_addr, np.ascontiguousarray(y).view(np.uint8))
 
 

@@ -17,6 +17,7 @@ Descriptor (128 bytes, little endian), see ``DESCRIPTOR`` below and compiler/REA
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from dataclasses import dataclass, field
 
@@ -41,7 +42,7 @@ HEADER_SIZE = 64
 DESCRIPTOR = struct.Struct("<BBBB6HbbbbBBHHH3I" + "IHxx" * MAX_SEGMENTS)
 DESCRIPTOR_SIZE = 128
 OUT_ADDR_OFFSET = struct.calcsize("<BBBB6HbbbbBBHHHII")  # where a descriptor's output address sits
-STRIP = struct.Struct("<H")  # at offset 104, after the segments
+STRIP = struct.Struct("<HH")  # at offset 104, after the segments: strip, ho_v
 FLAG_RELU = 1  # informational: the clamp at the zero point is the ReLU
 FLAG_LAST = 2
 assert DESCRIPTOR.size <= DESCRIPTOR_SIZE and HEADER.size <= HEADER_SIZE
@@ -70,10 +71,11 @@ class Descriptor:
     y_zp: int = 0
     qmin: int = -128
     qmax: int = 127
-    factor: int = 1
+    factor: int = 1  # upsample: the scale; conv: output rows stacked on the array's rows (stack_rows)
     group: int = 0  # conv: output channels per weight load (what the banks hold)
     band: int = 0  # conv: output rows per engine run (what the activation/output buffers hold)
     strip: int = 0  # conv: output columns per engine run (the full width unless a row is too wide)
+    ho_v: int = 0  # conv: output rows of the engine's layer, ceil(ho / factor) (stacked rows)
     weight_addr: int = 0
     const_addr: int = 0
     out_addr: int = 0
@@ -88,7 +90,7 @@ class Descriptor:
                               len(self.segments), self.layer, self.group, self.band, self.weight_addr,
                               self.const_addr, self.out_addr,
                               *segs)
-        return (raw + STRIP.pack(self.strip)).ljust(DESCRIPTOR_SIZE, b"\0")
+        return (raw + STRIP.pack(self.strip, self.ho_v)).ljust(DESCRIPTOR_SIZE, b"\0")
 
     @classmethod
     def unpack(cls, raw: bytes, name: str = "") -> "Descriptor":
@@ -99,7 +101,22 @@ class Descriptor:
         return cls(layer=v[16], name=name, op=op, kernel=v[1], stride=v[2], flags=v[3], cin=v[4], cout=v[5],
                    h=v[6], w=v[7], ho=v[8], wo=v[9], x_zp=v[10], y_zp=v[11], qmin=v[12], qmax=v[13], factor=v[14],
                    group=v[17], band=v[18], weight_addr=v[19], const_addr=v[20], out_addr=v[21], segments=segs,
-                   strip=STRIP.unpack_from(raw, DESCRIPTOR.size)[0])
+                   strip=STRIP.unpack_from(raw, DESCRIPTOR.size)[0], ho_v=STRIP.unpack_from(raw, DESCRIPTOR.size)[1])
+
+    # A conv with stacked rows (factor G > 1) is computed as the engine's layer of G * Cout channels
+    # (channel c * G + g: output row G * r + g of channel c at its row r), a kernel of k_rows rows
+    # and rows row_stride apart; columns keep kernel and stride.
+    @property
+    def stack(self) -> int:
+        return self.factor if self.op == "conv" else 1
+
+    @property
+    def k_rows(self) -> int:
+        return self.kernel + (self.stack - 1) * self.stride
+
+    @property
+    def row_stride(self) -> int:
+        return self.stack * self.stride
 
 
 @dataclass
@@ -148,6 +165,40 @@ def folded_bias(conv: QConv) -> np.ndarray:
     return np.where(b >= 2**31, b - 2**32, b)
 
 
+def stack_rows(d: "Descriptor", hw) -> int:
+    """How many output rows of conv ``d`` (unstacked) the array computes at once on its rows (G):
+    a 3x3 conv with at most half as many output channels as the array has rows can put G <= rows //
+    Cout output rows there, as one conv of G * Cout channels whose kernel has k + (G - 1) * stride
+    rows (channel c * G + g holds channel c's kernel shifted down by g * stride rows, zeros
+    elsewhere): (k + (G - 1) * stride) / k the reduction steps for G times the rows, but rows stored
+    one command each and a taller input halo. The G whose best tiling ``_tile_cost`` finds fastest;
+    1 without a config."""
+    if hw is None or d.kernel != 3 or 2 * d.cout > hw.rows:
+        return 1
+    best, best_cost = 1, _best_tiling(d, hw)[0]
+    for g in range(2, min(hw.rows // d.cout, d.ho) + 1):
+        v = dataclasses.replace(d, factor=g, cout=d.cout * g, ho_v=-(-d.ho // g))
+        if weight_pitch(v.cin * v.k_rows * v.kernel) > hw.wgt_depth:
+            break
+        try:
+            cost = _best_tiling(v, hw)[0]
+        except ModelError:
+            break
+        if cost < best_cost:
+            best, best_cost = g, cost
+    return best
+
+
+def stacked_weights(w: np.ndarray, g: int, stride: int) -> np.ndarray:
+    """int8 [Cout, Cin, k, k] -> [Cout * g, Cin, k + (g - 1) * stride, k] (stack_rows)."""
+    cout, cin, k, _ = w.shape
+    out = np.zeros((cout * g, cin, k + (g - 1) * stride, k), w.dtype)
+    for c in range(cout):
+        for r in range(g):
+            out[c * g + r, :, r * stride:r * stride + k, :] = w[c]
+    return out
+
+
 def pack_constants(conv: QConv) -> bytes:
     """8 bytes per output channel: folded bias int32 (``folded_bias``), mantissa u24, exponent int8."""
     consts = requant_constants(requant_multiplier(conv.x_scale, conv.w_scale, conv.y_scale))
@@ -184,14 +235,19 @@ def act_pitches(rows_in: int, cols_in: int, w: int) -> tuple[int, int]:
 
 
 def tile_conv(d: Descriptor, hw) -> tuple[int, int, int]:
-    """(group, band, strip) for a conv on hardware ``hw`` (an rtl.config.EngineConfig or anything
+    """(group, band, strip) for conv ``d`` on hardware ``hw``: ``_best_tiling``."""
+    return _best_tiling(d, hw)[1:]
+
+
+def _best_tiling(d: Descriptor, hw) -> tuple[float, int, int, int]:
+    """(rough cost, group, band, strip) for a conv on hardware ``hw`` (an rtl.config.EngineConfig or anything
     with rows, cols, act_depth, wgt_depth, const_depth, out_depth): the most output channels whose
     weights and constants fit the row banks; then, of the tiles of ``band`` output rows by the widest
     ``strip`` of output columns that fit, the one ``_tile_cost`` finds fastest. A tile's input rows
     and columns (halo included, laid out by ``act_pitches``) must fit half the activation buffer and
     its outputs half the output banks: the controller double-buffers, loading the next tile into one
     half while the engine runs from the other."""
-    K = d.cin * d.kernel * d.kernel
+    K = d.cin * d.k_rows * d.kernel
     Kp = weight_pitch(K)
     if Kp > hw.wgt_depth:
         raise ModelError(f"node {d.name!r} (conv): Cin*k*k = {K} weights per output channel ({Kp} bytes in whole "
@@ -202,23 +258,23 @@ def tile_conv(d: Descriptor, hw) -> tuple[int, int, int]:
     act, out = hw.act_depth // 2, hw.out_depth // 2
 
     def fits(rows_out, cols_out):
-        rows_in = min(d.h, (rows_out - 1) * d.stride + d.kernel)
+        rows_in = min(d.h, (rows_out - 1) * d.row_stride + d.k_rows)
         cols_in = min(d.w, (cols_out - 1) * d.stride + d.kernel)
         return d.cin * act_pitches(rows_in, cols_in, d.w)[1] <= act and tiles * rows_out * cols_out <= out
 
     candidates, strip = [], d.wo  # taller bands fit narrower strips: one pass down the widths
-    for band in range(1, d.ho + 1):
+    for band in range(1, d.ho_v + 1):
         while strip and not fits(band, strip):
             strip -= 1
         if not strip:
             break
         candidates.append((band, strip))
     if not candidates:
-        one = d.cin * act_pitches(min(d.h, d.kernel), min(d.w, d.kernel), d.w)[1]
+        one = d.cin * act_pitches(min(d.h, d.k_rows), min(d.w, d.kernel), d.w)[1]
         raise ModelError(f"node {d.name!r} (conv): even one output pixel needs {one} bytes of input (its rows padded "
                          f"to {ACT_WORD}-byte words; half activation buffer {act}) in config {hw.name!r}")
-    band, strip = min(candidates, key=lambda c: (_tile_cost(d, hw, group, tiles, *c), -c[0]))
-    return group, band, strip
+    cost, neg_band, strip = min((_tile_cost(d, hw, group, tiles, *c), -c[0], c[1]) for c in candidates)
+    return cost, group, -neg_band, strip
 
 
 def _tile_cost(d: Descriptor, hw, group: int, tiles: int, band: int, strip: int) -> float:
@@ -227,20 +283,20 @@ def _tile_cost(d: Descriptor, hw, group: int, tiles: int, band: int, strip: int)
     the next tile and the store of the last, whichever is longer; a DMA command costs about 8 cycles
     plus a cycle per 16 bytes, and each row of a strip's 2-D command about 4 more."""
     k, s = d.kernel, d.stride
-    rows_in = min(d.h, (band - 1) * s + k)
+    rows_in = min(d.h, (band - 1) * d.row_stride + d.k_rows)
     cols_in = min(d.w, (strip - 1) * s + k)
     cols = getattr(hw, "cols", hw.rows)
-    steps = max(d.cin * k * k, getattr(hw, "min_tile_steps", 2 * cols + 4))
+    steps = max(d.cin * d.k_rows * k, getattr(hw, "min_tile_steps", 2 * cols + 4))
     engine = tiles * band * -(-strip // cols) * steps
     if cols_in == d.w:
         load = d.cin * (8 + -(-rows_in * d.w // ACT_WORD))
     else:
         load = d.cin * (8 + rows_in * (4 + -(-cols_in // ACT_WORD)))
-    if strip == d.wo:
+    if strip == d.wo and d.stack == 1:
         store = group * (12 + -(-band * d.wo // ACT_WORD))
-    else:
+    else:  # a command a row (a strip's, or a stacked conv's rows, factor rows apart in DRAM)
         store = group * band * (12 + -(-strip // ACT_WORD))
-    n_tiles = -(-d.ho // band) * -(-d.wo // strip)
+    n_tiles = -(-d.ho_v // band) * -(-d.wo // strip)
     return n_tiles * (max(engine, load + store) + 30) + load + store  # the first load, the last store: alone
 
 
@@ -260,14 +316,22 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True) -> Program:
     weights, consts = bytearray(), bytearray()
     w_addr, c_addr = {}, {}
     convs = [l for l in layers if isinstance(l, QConv)]
+    stack = {}
+    for c in convs:
+        t_in, t_out = graph.tensors[c.input], graph.tensors[c.output]
+        stack[c.name] = stack_rows(Descriptor(layer=0, name=c.name, op="conv", kernel=c.kernel, stride=c.stride,
+                                              cin=c.weight.shape[1], cout=c.weight.shape[0], h=t_in.shape[2],
+                                              w=t_in.shape[3], ho=t_out.shape[2], wo=t_out.shape[3],
+                                              ho_v=t_out.shape[2]), hw)
     for conv in convs:
         w_addr[conv.name] = cursor + len(weights)
-        weights += packed_weights(conv.weight)
+        weights += packed_weights(stacked_weights(conv.weight, stack[conv.name], conv.stride))
         weights += b"\0" * (_align(len(weights)) - len(weights))
     const_base = cursor + len(weights)
     for conv in convs:
         c_addr[conv.name] = const_base + len(consts)
-        consts += pack_constants(conv)
+        per_channel = pack_constants(conv)  # channel c's 8 bytes for each of its stacked rows
+        consts += b"".join(per_channel[8 * c:8 * c + 8] * stack[conv.name] for c in range(len(per_channel) // 8))
         consts += b"\0" * (_align(len(consts)) - len(consts))
     act_base = const_base + len(consts)
     plan = plan_memory(graph, act_base, keep=None if keep_all else set())
@@ -287,9 +351,11 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True) -> Program:
                width=(max(d.w, d.wo), "width"), address=(plan.base + plan.peak, "address"))
         if isinstance(l, QConv):
             d.kernel, d.stride = l.kernel, l.stride
+            d.factor = stack[l.name]
+            d.cout, d.ho_v = d.cout * d.factor, -(-d.ho // d.factor)
             d.weight_addr, d.const_addr = w_addr[l.name], c_addr[l.name]
             d.flags |= FLAG_RELU if l.relu else 0
-            d.group, d.band, d.strip = tile_conv(d, hw) if hw is not None else (d.cout, d.ho, d.wo)
+            d.group, d.band, d.strip = tile_conv(d, hw) if hw is not None else (d.cout, d.ho_v, d.wo)
         elif l.op == "avgpool":
             if not (inp.scale == out.scale and is_pow2(inp.scale)):
                 raise ModelError(f"node {l.name!r} (AveragePool): input scale {inp.scale} and output scale "

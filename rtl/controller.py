@@ -41,9 +41,9 @@ ERRORS = {1: "bad program header", 2: "unknown op", 3: "bad kernel, stride or fa
           4: "a tile exceeds a buffer", 5: "bad segment count", 6: "DRAM read error", 7: "DRAM write error"}
 COUNTER_WORDS = ("cycles", "engine_cycles", "mac_steps", "load_stall", "store_stall", "fetch", "bytes_read",
                  "bytes_written")
-DESC_BYTES = 106  # the used part of a 128-byte descriptor
+DESC_BYTES = 108  # the used part of a 128-byte descriptor
 HDR_BYTES = 20
-N_REGS = 19  # engine layer registers (rtl.sequencer.REGS)
+N_REGS = 21  # engine layer registers (rtl.sequencer.REGS)
 
 
 def _u(bits, v=0):
@@ -119,6 +119,17 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     seg_ch = _u(16)
     K, HW, HoWo = _u(20), _u(32), _u(32)
     Kw = _u(20)  # buffer words of one output channel's weights (rtl.feeder.weight_pitch)
+    # stacked output rows (compiler.program.stack_rows; factor G > 1 on a conv): the engine's layer
+    # has G * Cout channels (channel c * G + g: channel c's output row G * r + g at its row r), hov
+    # rows, a kernel of kh rows and a row stride of sy; the store writes row r of stacked channel
+    # (c, g) to output row G * r + g, s_rp = G * wo bytes after row r - 1, and skips rows past ho
+    stk = Signal(bool(0))
+    hov, kh, sy, s_rp = _u(16), _u(16), _u(16), _u(32)
+    sg = _u(8)  # g of the channel being stored
+    s_row0, s_rr = _u(16), _u(16)  # output row of the tile's first row (g = 0), of the row being stored
+    cbase = _u(32)  # DRAM address of channel c's row s_row0 (+ prev_ox0)
+    s_nv = _u(16)  # the stacked channel stored after this one (rows of a g past ho are skipped)
+    s_adv = Signal(bool(0))  # ... which is g + 1 of the same channel
     pad = _u(2)
     # loop state
     co0, gc, oy0, bo = _u(16), _u(16), _u(16), _u(16)
@@ -286,6 +297,14 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
         if lb_we:
             lb[lb_waddr[LBW:]].next = lb_wdata
         lb_q.next = lb[lb_raddr[LBW + LWB:LWB]]
+
+    @always_comb
+    def stacked_next():
+        s_adv.next = sg + 1 < factor and s_row0 + sg + 1 < ho
+        if sg + 1 < factor and s_row0 + sg + 1 < ho:
+            s_nv.next = ch + 1
+        else:
+            s_nv.next = ch + factor - sg
 
     @always_comb
     def line_halves():
@@ -549,17 +568,22 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 c_addr.next = desc[288:256]
                 o_addr.next = desc[320:288]
                 segs.next = desc[832:320]
-                K.next = desc[48:32] * desc[16:8] * desc[16:8]
+                K.next = desc[48:32] * (desc[16:8] + (desc[168:160] - 1) * desc[24:16]) * desc[16:8]
+                kh.next = desc[16:8] + (desc[168:160] - 1) * desc[24:16]
+                sy.next = desc[168:160] * desc[24:16]
+                hov.next = desc[864:848]
                 HW.next = desc[80:64] * desc[96:80]
                 HoWo.next = desc[112:96] * desc[128:112]
                 pad.next = desc[11:9]  # k // 2
                 state.next = st.CHECK
             elif state == st.CHECK:
                 Kw.next = (K + ACT_WORD - 1) >> LWB
+                stk.next = op == 1 and factor > 1
+                s_rp.next = factor * wo
                 if op != 1 and op != 2 and op != 3:
                     err_code.next = 2
                     state.next = st.FAIL
-                elif op == 1 and ((ksz != 1 and ksz != 3) or (stride != 1 and stride != 2)):
+                elif op == 1 and ((ksz != 1 and ksz != 3) or (stride != 1 and stride != 2) or factor == 0):
                     err_code.next = 3
                     state.next = st.FAIL
                 elif op == 3 and factor != 2 and factor != 4 and factor != 8 and factor != 16:
@@ -568,7 +592,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 elif nseg == 0 or nseg > 8:
                     err_code.next = 5
                     state.next = st.FAIL
-                elif op == 1 and (group == 0 or band == 0 or strip == 0 or ((K + ACT_WORD - 1) >> LWB) << LWB > wgt_depth):
+                elif op == 1 and (group == 0 or band == 0 or strip == 0 or ((K + ACT_WORD - 1) >> LWB) << LWB > wgt_depth
+                                  or (factor > 1 and (cout > R or group != cout))):  # stacked: one tile
                     err_code.next = 4
                     state.next = st.FAIL
                 elif op == 2 and 4 * w > line_depth:  # two rows in each half
@@ -684,8 +709,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             # half of the activation buffer and output banks while the controller stores band n-1
             # and loads band n+1 into the other halves.
             elif state == st.B_START:  # the next tile: bo output rows from oy0, sw columns from ox0
-                if ho - oy0 < band:
-                    bo.next = ho - oy0
+                if hov - oy0 < band:
+                    bo.next = hov - oy0
                 else:
                     bo.next = band
                 if wo - ox0 < strip:
@@ -695,20 +720,20 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 state.next = st.B_ROWS
             elif state == st.B_ROWS:
                 # input rows [oy0*s - pad, (oy0+bo-1)*s - pad + k) and columns likewise, clipped
-                if oy0 * stride < pad:
+                if oy0 * sy < pad:
                     iy_lo.next = 0
                     pad_top.next = 1
-                    if (oy0 + bo - 1) * stride - pad + ksz > h:
+                    if (oy0 + bo - 1) * sy - pad + kh > h:
                         rows_in.next = h
                     else:
-                        rows_in.next = (oy0 + bo - 1) * stride - pad + ksz
+                        rows_in.next = (oy0 + bo - 1) * sy - pad + kh
                 else:
-                    iy_lo.next = oy0 * stride - pad
+                    iy_lo.next = oy0 * sy - pad
                     pad_top.next = 0
-                    if (oy0 + bo - 1) * stride - pad + ksz > h:
-                        rows_in.next = h - (oy0 * stride - pad)
+                    if (oy0 + bo - 1) * sy - pad + kh > h:
+                        rows_in.next = h - (oy0 * sy - pad)
                     else:
-                        rows_in.next = (bo - 1) * stride + ksz
+                        rows_in.next = (bo - 1) * sy + kh
                 if ox0 * stride < pad:
                     ix_lo.next = 0
                     pad_left.next = 1
@@ -846,8 +871,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     e_wr_data.next = cur_pleft
                 elif ridx == 17:
                     e_wr_data.next = cur_rp
-                else:
+                elif ridx == 18:
                     e_wr_data.next = cur_cp
+                elif ridx == 19:
+                    e_wr_data.next = kh
+                else:
+                    e_wr_data.next = sy
                 if ridx == N_REGS - 1:
                     ridx.next = 0
                     state.next = st.E_START
@@ -873,7 +902,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     ld_half.next = not cur_half
                     nxt.next = 1
                     state.next = st.B_START
-                elif cur_oy0 + cur_bo < ho:
+                elif cur_oy0 + cur_bo < hov:
                     oy0.next = cur_oy0 + cur_bo
                     ox0.next = 0
                     ld_half.next = not cur_half
@@ -916,8 +945,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 r.next = 0
                 tbase.next = prev_half * OUT_HALF
                 rbase.next = prev_half * OUT_HALF
-                chan_addr.next = o_addr + co0 * HoWo + prev_oy0 * wo + prev_ox0
-                row_addr.next = o_addr + co0 * HoWo + prev_oy0 * wo + prev_ox0
+                chan_addr.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
+                row_addr.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
+                cbase.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
+                s_row0.next = prev_oy0 * factor
+                s_rr.next = prev_oy0 * factor
+                sg.next = 0
                 state.next = st.S_CMD
             elif state == st.S_CMD:  # the command is taken on the 2nd cycle at the soonest: plen is set
                 wr_cmd_valid.next = 1
@@ -927,7 +960,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 sq1.next = 0
                 sq2.next = 0
                 scnt.next = 0
-                if prev_sw == wo:
+                if prev_sw == wo and not stk:
                     wr_cmd_len.next = prev_bo * wo
                     plen.next = prev_bo * wo
                 else:
@@ -988,17 +1021,35 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     err_code.next = 7
                     state.next = st.FAIL
                 elif wr_done:
-                    if prev_sw != wo and r + 1 < prev_bo:  # the strip's next row
-                        r.next = r + 1
-                        row_addr.next = row_addr + wo
+                    if (prev_sw != wo or stk) and r + 1 < prev_bo and (not stk or s_rr + factor < ho):
+                        r.next = r + 1  # the strip's (or stacked channel's) next row
+                        row_addr.next = row_addr + s_rp
+                        s_rr.next = s_rr + factor
                         rbase.next = rbase + prev_sw
                         state.next = st.S_CMD
-                    elif ch + 1 == gc:
+                    elif (stk and s_nv >= gc) or (not stk and ch + 1 == gc):
                         have_prev.next = 0
                         if cur_oy0 != prev_oy0 or cur_ox0 != prev_ox0:
                             state.next = st.B_NEXT  # the engine runs a later tile: load the one after it
                         else:
                             state.next = st.G_NEXT  # that was the group's last tile
+                    elif stk:  # one tile: stacked channel ch is in bank ch
+                        r.next = 0
+                        ch.next = s_nv
+                        bank.next = s_nv
+                        rbase.next = tbase
+                        if s_adv:
+                            sg.next = sg + 1
+                            s_rr.next = s_row0 + sg + 1
+                            chan_addr.next = chan_addr + wo
+                            row_addr.next = chan_addr + wo
+                        else:
+                            sg.next = 0
+                            s_rr.next = s_row0
+                            cbase.next = cbase + HoWo
+                            chan_addr.next = cbase + HoWo
+                            row_addr.next = cbase + HoWo
+                        state.next = st.S_CMD
                     else:
                         r.next = 0
                         ch.next = ch + 1
@@ -1235,4 +1286,4 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 state.next = st.IDLE
 
     return (select_bank, gearbox, gearbox_regs, gearbox_data, store_stream, store_chunk, line_buffer,
-            line_halves, next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word, avgpool_word, interrupt, fsm)
+            stacked_next, line_halves, next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word, avgpool_word, interrupt, fsm)

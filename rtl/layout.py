@@ -88,7 +88,8 @@ def program(cfg: EngineConfig, L: Layer):
              for c in range(cout)]
     vals = dict(cin=cin, h=h, w=w, cout=cout, ho=ho, wo=wo, k=k, stride=L.stride, pad=L.padding,
                 x_zp=L.x_zp & 0xFF, y_zp=L.y_zp & 0xFF, qmin=0x80, qmax=0x7F, pad_top=L.padding,
-                act_base=0, out_base=0, pad_left=L.padding, row_pitch=w, chan_pitch=h * w)
+                act_base=0, out_base=0, pad_left=L.padding, row_pitch=w, chan_pitch=h * w, k_rows=k,
+                row_stride=L.stride)
     return dict(regs={REGS.index(n): v for n, v in vals.items()}, act=L.x.reshape(-1).astype(np.uint8),
                 wgt=wgt, const=const, read_words=tiles * ho * wo)
 

@@ -30,8 +30,11 @@ __all__ = ["sequencer", "REGS"]
 # image's left edge (its halo column is loaded instead).
 # row_pitch / chan_pitch: activation-buffer bytes from one loaded row / channel to the next (w and h*w
 # when packed; the controller pads rows or channels to whole buffer words, rtl/README.md).
+# k_rows / row_stride: the kernel's rows and the input rows from one output row to the next; k and
+# stride unless output rows are stacked on the array rows (compiler.program.stack_rows: G output rows
+# as one of k + (G-1)*stride kernel rows, G*stride apart).
 REGS = ("cin", "h", "w", "cout", "ho", "wo", "k", "stride", "pad", "x_zp", "y_zp", "qmin", "qmax", "pad_top",
-        "act_base", "out_base", "pad_left", "row_pitch", "chan_pitch")
+        "act_base", "out_base", "pad_left", "row_pitch", "chan_pitch", "k_rows", "row_stride")
 
 
 @block
@@ -57,6 +60,9 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
     pleft = S()  # horizontal padding left of the loaded columns (register 16)
     rp = S()  # row pitch (register 17), signed: -rp must not zero-extend in Verilog
     cp = U()  # channel pitch (register 18)
+    kh = U()  # kernel rows (register 19)
+    sy = U()  # row stride (register 20)
+    rstep = S()  # activation-buffer bytes from one output row's input rows to the next: sy * rp
 
     @always(clk.posedge)
     def regs():
@@ -99,6 +105,10 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                 rp.next = wr_data[16:]
             elif wr_addr == 18:
                 cp.next = wr_data[24:]
+            elif wr_addr == 19:
+                kh.next = wr_data[24:]
+            elif wr_addr == 20:
+                sy.next = wr_data[24:]
 
     @always(clk.posedge)
     def run():
@@ -115,13 +125,14 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                 done.next = 0
                 cycles.next = 0
                 busy.next = 0
-                K.next = cin * ksz * ksz
+                K.next = cin * kh * ksz
         elif state == st.SETUP:
             if K < min_steps:
                 P.next = min_steps
             else:
                 P.next = K
             Kp.next = ((K + ACT_WORD - 1) >> LW) << LW  # rtl.feeder.weight_pitch
+            rstep.next = sy * rp
             kcnt.next = 0
             ci.next = 0
             dy.next = 0
@@ -169,7 +180,7 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                 busy.next = busy + 1
                 if dx == ksz - 1:
                     dx.next = 0
-                    if dy == ksz - 1:
+                    if dy == kh - 1:
                         dy.next = 0
                         dyW.next = 0
                         ci.next = ci + 1
@@ -204,11 +215,8 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                             state.next = st.FLUSH
                     else:
                         oy.next = oy + 1
-                        iy0.next = iy0 + l_stride
-                        if l_stride == 2:
-                            rowb.next = rowb + 2 * rp
-                        else:
-                            rowb.next = rowb + rp
+                        iy0.next = iy0 + sy
+                        rowb.next = rowb + rstep
                 else:
                     ox0.next = ox0 + C
                     if l_stride == 2:

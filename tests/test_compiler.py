@@ -12,6 +12,7 @@ from golden.cityscapes import Crop
 from golden.intmodel import compare
 from golden.qgraph import ModelError, load_qgraph
 from onnx_models import model_path
+from rtl.config import get_config
 
 CROPS = {
     "tiny": Crop(top=400, left=900, height=64, width=128),
@@ -19,12 +20,18 @@ CROPS = {
 }
 
 
-@pytest.fixture(scope="module", params=list(CROPS))
+@pytest.fixture(scope="module", params=[("tiny", None), ("tiny", "sim"), ("hardnet70", None)],
+                ids=["tiny", "tiny-sim", "hardnet70"])
 def compiled(request):
-    name = request.param
+    """Compiled whole-layer (no config), or for a config: tiny on sim stacks output rows on the
+    array's rows (compiler.program.stack_rows) in its layers of 6 and 8 channels."""
+    name, config = request.param
     cap = capture(model_path(name), CROPS[name])
     graph = load_qgraph(model_path(name), cap.input_size)
-    return name, graph, cap, compile_graph(graph)
+    prog = compile_graph(graph, get_config(config) if config else None)
+    if config == "sim":
+        assert any(d.factor > 1 for d in prog.descriptors if d.op == "conv")
+    return name, graph, cap, prog
 
 
 def test_program_model_reproduces_onnxruntime_on_every_layer(compiled):

@@ -174,6 +174,7 @@ reg bg;
 reg [15:0] bo;
 reg [31:0] c_addr;
 reg [3:0] cb;
+reg [31:0] cbase;
 reg [63:0] cbuf;
 reg [15:0] ch;
 reg [31:0] chan_addr;
@@ -193,7 +194,7 @@ reg cur_ptop;
 reg [15:0] cur_rows;
 reg [15:0] cur_rp;
 reg [15:0] cur_sw;
-reg [847:0] desc;
+reg [863:0] desc;
 reg [31:0] desc_table;
 reg eng_active;
 reg eng_low;
@@ -212,9 +213,11 @@ reg [15:0] h;
 reg have_prev;
 reg [159:0] hdr;
 reg [15:0] ho;
+reg [15:0] hov;
 reg [23:0] ip;
 reg [15:0] ix_lo;
 reg [15:0] iy_lo;
+reg [15:0] kh;
 reg [255:0] krec;
 reg [7:0] ksz;
 reg [31:0] l_cycles;
@@ -276,6 +279,7 @@ reg [31:0] row_addr;
 reg [15:0] rows_in;
 reg [15:0] rpitch;
 reg [4:0] rr;
+reg s_adv;
 reg [4:0] s_c;
 reg [4:0] s_first;
 reg [127:0] s_in;
@@ -283,8 +287,12 @@ reg s_issue;
 reg [1:0] s_keep;
 reg [4:0] s_lastc;
 reg [23:0] s_lastw;
+reg [15:0] s_nv;
 reg [3:0] s_off;
 reg s_pop;
+reg [15:0] s_row0;
+reg [31:0] s_rp;
+reg [15:0] s_rr;
 reg [4:0] sc1;
 reg [4:0] sc2;
 reg [1:0] scnt;
@@ -293,6 +301,7 @@ reg [511:0] segs;
 reg [511:0] segw;
 reg sf1;
 reg sf2;
+reg [7:0] sg;
 reg [127:0] sk1;
 reg [4:0] sk1c;
 reg [127:0] sk2;
@@ -300,9 +309,11 @@ reg [4:0] sk2c;
 reg sq1;
 reg sq2;
 reg [5:0] state;
+reg stk;
 reg [7:0] stride;
 reg [15:0] strip;
 reg [15:0] sw;
+reg [15:0] sy;
 reg [23:0] tbase;
 reg [127:0] up_cur;
 wire up_next;
@@ -415,6 +426,17 @@ always @(posedge clk) begin: line_buffer
         lb[lb_waddr[9-1:0]] <= lb_wdata;
     end
     lb_q <= lb[lb_raddr[(9 + 4)-1:4]];
+end
+
+
+always @(ch, factor, ho, s_row0, sg) begin: stacked_next
+    s_adv = (((sg + 1) < factor) && (((s_row0 + sg) + 1) < ho));
+    if ((((sg + 1) < factor) && (((s_row0 + sg) + 1) < ho))) begin
+        s_nv = (ch + 1);
+    end
+    else begin
+        s_nv = ((ch + factor) - sg);
+    end
 end
 
 
@@ -680,7 +702,7 @@ always @(posedge clk) begin: fsm
                 wr0 <= wr_bytes;
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= (desc_table + {layer, 7'h0});
-                rd_cmd_len <= 106;
+                rd_cmd_len <= 108;
                 rd_cmd_rows <= 1;
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
@@ -694,7 +716,7 @@ always @(posedge clk) begin: fsm
                     state <= 6'b110000;
                 end
                 else if (rd_valid) begin
-                    desc <= {rd_data, desc[(8 * 106)-1:8]};
+                    desc <= {rd_data, desc[(8 * 108)-1:8]};
                     if (rd_last) begin
                         rd_ready <= 0;
                         state <= 6'b000110;
@@ -737,7 +759,10 @@ always @(posedge clk) begin: fsm
                 c_addr <= desc[288-1:256];
                 o_addr <= desc[320-1:288];
                 segs <= desc[832-1:320];
-                K <= ((desc[48-1:32] * desc[16-1:8]) * desc[16-1:8]);
+                K <= (($signed({1'b0, desc[48-1:32]}) * ($signed({1'b0, desc[16-1:8]}) + (($signed({1'b0, desc[168-1:160]}) - 1) * desc[24-1:16]))) * desc[16-1:8]);
+                kh <= ($signed({1'b0, desc[16-1:8]}) + (($signed({1'b0, desc[168-1:160]}) - 1) * desc[24-1:16]));
+                sy <= (desc[168-1:160] * desc[24-1:16]);
+                hov <= desc[864-1:848];
                 HW <= (desc[80-1:64] * desc[96-1:80]);
                 HoWo <= (desc[112-1:96] * desc[128-1:112]);
                 pad <= desc[11-1:9];
@@ -745,11 +770,13 @@ always @(posedge clk) begin: fsm
             end
             6'b000111: begin
                 Kw <= $signed(((K + 16) - 1) >>> 4);
+                stk <= ((op == 1) && (factor > 1));
+                s_rp <= (factor * wo);
                 if (((op != 1) && (op != 2) && (op != 3))) begin
                     err_code <= 2;
                     state <= 6'b110000;
                 end
-                else if (((op == 1) && (((ksz != 1) && (ksz != 3)) || ((stride != 1) && (stride != 2))))) begin
+                else if (((op == 1) && (((ksz != 1) && (ksz != 3)) || ((stride != 1) && (stride != 2)) || (factor == 0)))) begin
                     err_code <= 3;
                     state <= 6'b110000;
                 end
@@ -761,7 +788,7 @@ always @(posedge clk) begin: fsm
                     err_code <= 5;
                     state <= 6'b110000;
                 end
-                else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0) || (($signed(((K + 16) - 1) >>> 4) << 4) > 4096)))) begin
+                else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0) || (($signed(((K + 16) - 1) >>> 4) << 4) > 4096) || ((factor > 1) && ((cout > 16) || (group != cout)))))) begin
                     err_code <= 4;
                     state <= 6'b110000;
                 end
@@ -904,8 +931,8 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b001110: begin
-                if ((($signed({1'b0, ho}) - $signed({1'b0, oy0})) < band)) begin
-                    bo <= (ho - oy0);
+                if ((($signed({1'b0, hov}) - $signed({1'b0, oy0})) < band)) begin
+                    bo <= (hov - oy0);
                 end
                 else begin
                     bo <= band;
@@ -919,24 +946,24 @@ always @(posedge clk) begin: fsm
                 state <= 6'b001111;
             end
             6'b001111: begin
-                if (((oy0 * stride) < pad)) begin
+                if (((oy0 * sy) < pad)) begin
                     iy_lo <= 0;
                     pad_top <= 1;
-                    if (((((((oy0 + bo) - 1) * stride) - pad) + ksz) > h)) begin
+                    if (((((((oy0 + bo) - 1) * sy) - pad) + kh) > h)) begin
                         rows_in <= h;
                     end
                     else begin
-                        rows_in <= (((((oy0 + bo) - 1) * stride) - pad) + ksz);
+                        rows_in <= (((((oy0 + bo) - 1) * sy) - pad) + kh);
                     end
                 end
                 else begin
-                    iy_lo <= ((oy0 * stride) - pad);
+                    iy_lo <= ((oy0 * sy) - pad);
                     pad_top <= 0;
-                    if (((((((oy0 + bo) - 1) * stride) - pad) + ksz) > h)) begin
-                        rows_in <= ($signed({1'b0, h}) - ((oy0 * stride) - pad));
+                    if (((((((oy0 + bo) - 1) * sy) - pad) + kh) > h)) begin
+                        rows_in <= ($signed({1'b0, h}) - ((oy0 * sy) - pad));
                     end
                     else begin
-                        rows_in <= ((($signed({1'b0, bo}) - 1) * stride) + ksz);
+                        rows_in <= ((($signed({1'b0, bo}) - 1) * sy) + kh);
                     end
                 end
                 if (((ox0 * stride) < pad)) begin
@@ -1124,11 +1151,17 @@ always @(posedge clk) begin: fsm
                     'h11: begin
                         e_wr_data <= cur_rp;
                     end
-                    default: begin
+                    'h12: begin
                         e_wr_data <= cur_cp;
                     end
+                    'h13: begin
+                        e_wr_data <= kh;
+                    end
+                    default: begin
+                        e_wr_data <= sy;
+                    end
                 endcase
-                if (($signed({1'b0, ridx}) == (19 - 1))) begin
+                if (($signed({1'b0, ridx}) == (21 - 1))) begin
                     ridx <= 0;
                     state <= 6'b010110;
                 end
@@ -1162,7 +1195,7 @@ always @(posedge clk) begin: fsm
                     nxt <= 1;
                     state <= 6'b001110;
                 end
-                else if (((cur_oy0 + cur_bo) < ho)) begin
+                else if (((cur_oy0 + cur_bo) < hov)) begin
                     oy0 <= (cur_oy0 + cur_bo);
                     ox0 <= 0;
                     ld_half <= (!cur_half);
@@ -1210,8 +1243,12 @@ always @(posedge clk) begin: fsm
                 r <= 0;
                 tbase <= (prev_half * 4096);
                 rbase <= (prev_half * 4096);
-                chan_addr <= (((o_addr + (co0 * HoWo)) + (prev_oy0 * wo)) + prev_ox0);
-                row_addr <= (((o_addr + (co0 * HoWo)) + (prev_oy0 * wo)) + prev_ox0);
+                chan_addr <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
+                row_addr <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
+                cbase <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
+                s_row0 <= (prev_oy0 * factor);
+                s_rr <= (prev_oy0 * factor);
+                sg <= 0;
                 state <= 6'b011010;
             end
             6'b011010: begin
@@ -1222,7 +1259,7 @@ always @(posedge clk) begin: fsm
                 sq1 <= 0;
                 sq2 <= 0;
                 scnt <= 0;
-                if ((prev_sw == wo)) begin
+                if (((prev_sw == wo) && (!stk))) begin
                     wr_cmd_len <= (prev_bo * wo);
                     plen <= (prev_bo * wo);
                 end
@@ -1298,13 +1335,14 @@ always @(posedge clk) begin: fsm
                     state <= 6'b110000;
                 end
                 else if (wr_done) begin
-                    if (((prev_sw != wo) && ((r + 1) < prev_bo))) begin
+                    if ((((prev_sw != wo) || stk) && ((r + 1) < prev_bo) && ((!stk) || ((s_rr + factor) < ho)))) begin
                         r <= (r + 1);
-                        row_addr <= (row_addr + wo);
+                        row_addr <= (row_addr + s_rp);
+                        s_rr <= (s_rr + factor);
                         rbase <= (rbase + prev_sw);
                         state <= 6'b011010;
                     end
-                    else if (((ch + 1) == gc)) begin
+                    else if (((stk && (s_nv >= gc)) || ((!stk) && ((ch + 1) == gc)))) begin
                         have_prev <= 0;
                         if (((cur_oy0 != prev_oy0) || (cur_ox0 != prev_ox0))) begin
                             state <= 6'b011101;
@@ -1312,6 +1350,26 @@ always @(posedge clk) begin: fsm
                         else begin
                             state <= 6'b011110;
                         end
+                    end
+                    else if (stk) begin
+                        r <= 0;
+                        ch <= s_nv;
+                        bank <= s_nv;
+                        rbase <= tbase;
+                        if (s_adv) begin
+                            sg <= (sg + 1);
+                            s_rr <= ((s_row0 + sg) + 1);
+                            chan_addr <= (chan_addr + wo);
+                            row_addr <= (chan_addr + wo);
+                        end
+                        else begin
+                            sg <= 0;
+                            s_rr <= s_row0;
+                            cbase <= (cbase + HoWo);
+                            chan_addr <= (cbase + HoWo);
+                            row_addr <= (cbase + HoWo);
+                        end
+                        state <= 6'b011010;
                     end
                     else begin
                         r <= 0;

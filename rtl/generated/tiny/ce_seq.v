@@ -102,6 +102,7 @@ reg signed [23:0] hs;
 reg signed [23:0] ix0;
 reg signed [23:0] iy0;
 reg [23:0] kcnt;
+reg [23:0] kh;
 reg [23:0] ksz;
 reg [23:0] obase_row;
 reg [23:0] obuf;
@@ -112,7 +113,9 @@ reg signed [23:0] pleft;
 reg signed [23:0] ptop;
 reg signed [23:0] rowb;
 reg signed [23:0] rp;
+reg signed [23:0] rstep;
 reg [2:0] state;
+reg [23:0] sy;
 reg [23:0] wbase;
 reg [23:0] wcnt;
 reg [23:0] wo;
@@ -179,6 +182,12 @@ always @(posedge clk) begin: regs
             'h12: begin
                 cp <= wr_data[24-1:0];
             end
+            'h13: begin
+                kh <= wr_data[24-1:0];
+            end
+            'h14: begin
+                sy <= wr_data[24-1:0];
+            end
         endcase
     end
 end
@@ -200,7 +209,7 @@ always @(posedge clk) begin: run
             done <= 0;
             cycles <= 0;
             busy <= 0;
-            K <= ((cin * ksz) * ksz);
+            K <= ((cin * kh) * ksz);
         end
     end
     else if ((state == 3'b001)) begin
@@ -211,6 +220,7 @@ always @(posedge clk) begin: run
             P <= K;
         end
         Kp <= ($signed(((K + 16) - 1) >>> 4) << 4);
+        rstep <= ($signed({1'b0, sy}) * rp);
         kcnt <= 0;
         ci <= 0;
         dy <= 0;
@@ -264,7 +274,7 @@ always @(posedge clk) begin: run
             busy <= (busy + 1);
             if (($signed({1'b0, dx}) == ($signed({1'b0, ksz}) - 1))) begin
                 dx <= 0;
-                if (($signed({1'b0, dy}) == ($signed({1'b0, ksz}) - 1))) begin
+                if (($signed({1'b0, dy}) == ($signed({1'b0, kh}) - 1))) begin
                     dy <= 0;
                     dyW <= 0;
                     ci <= (ci + 1);
@@ -308,13 +318,8 @@ always @(posedge clk) begin: run
                 end
                 else begin
                     oy <= (oy + 1);
-                    iy0 <= (iy0 + $signed({1'b0, l_stride}));
-                    if ((l_stride == 2)) begin
-                        rowb <= (rowb + (2 * rp));
-                    end
-                    else begin
-                        rowb <= (rowb + rp);
-                    end
+                    iy0 <= (iy0 + $signed({1'b0, sy}));
+                    rowb <= (rowb + rstep);
                 end
             end
             else begin
