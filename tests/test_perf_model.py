@@ -19,6 +19,8 @@ CASES = {
     "tiny-64x128-tiny": ("tiny", Crop(top=400, left=900, height=64, width=128), "tiny"),
     "tiny-64x128-sim": ("tiny", Crop(top=400, left=900, height=64, width=128), "sim"),
     "tiny-32x512-tiny-strips": ("tiny", Crop(top=400, left=900, height=32, width=512), "tiny"),
+    # stacked output rows, 3 on 32 and 8 rows: the store skips the rows past the last
+    "tiny-64x128-tall-stacked": ("tiny", Crop(top=400, left=900, height=64, width=128), "tall"),
 }
 
 
