@@ -17,7 +17,7 @@ Costs, in cycles (n bytes of a command at byte address a):
   when the first beat is partial with fewer than 4 bytes and alone in a one-beat burst (the last
   beat of a 4 KB page): the DRAM takes 4 cycles to turn the next burst around;
 - conv store of one channel, or one row of a strip (S_CMD, S_DATA, S_DONE), and an upsample's output
-  rows (V_WRCMD to V_DONE): chunks of up to 16 bytes a cycle into the write DMA; run cycle by cycle
+  rows (V_WRCMD to V_DONE): chunks of up to a beat a cycle into the write DMA; run cycle by cycle
   against the DMA and DRAM write port (``_WritePort``), cached per page offset and length;
 - avgpool output row: chunks of 16 output bytes, each after four line-buffer word reads, run
   cycle by cycle against the write port (``_avgpool_write``);
@@ -44,7 +44,7 @@ from rtl.feeder import weight_pitch
 
 __all__ = ["LayerEstimate", "estimate", "BUS_BYTES", "COUNTERS"]
 
-BUS_BYTES = DMA.beat_bytes  # the accelerator's DMA masters (rtl.bus): 128-bit AXI data bus
+BUS_BYTES = DMA.beat_bytes  # the accelerator's DMA masters (rtl.bus): 256-bit AXI data bus
 PAGE_BEATS = DMA.page_beats
 MAX_BURST = DMA.max_burst
 DESC_FETCH = DESC_BYTES  # bytes of a descriptor the controller reads
@@ -258,7 +258,7 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
 
 
 class _WritePort:
-    """The write DMA (rtl/axi_wr.py) taking chunks of up to 16 bytes for one command, and the DRAM
+    """The write DMA (rtl/axi_wr.py) taking chunks of up to a beat for one command, and the DRAM
     model's write port (tb/hdl/axi_ram_model.v), edge by edge: ``ready(cnt)`` is i_wready in this
     cycle for a chunk of ``cnt`` bytes, ``edge(taken, cnt)`` advances one clock."""
 
@@ -332,7 +332,7 @@ class _WritePort:
 @lru_cache(maxsize=1 << 14)
 def _upsample_write(addr: int, f: int, wo: int) -> int:
     """Cycles of an upsample's write (V_WRCMD to V_DONE): ``f`` output rows of ``wo`` bytes as one
-    command at ``addr`` (the timing repeats every 4 KB page), chunks of up to 16 bytes: the
+    command at ``addr`` (the timing repeats every 4 KB page), chunks of up to a beat: the
     controller's chunk source (V_ADDR, V_DATA) against the write port, cycle by cycle."""
     cnts = _row_chunks(wo)
     port = _WritePort(addr, f * wo)
@@ -363,7 +363,7 @@ def _upsample_write(addr: int, f: int, wo: int) -> int:
 
 @lru_cache(maxsize=1 << 14)
 def _avgpool_write(addr: int, wo: int) -> int:
-    """Cycles of an avgpool output row's write (V_WRCMD to V_DONE): chunks of up to 16 bytes, each
+    """Cycles of an avgpool output row's write (V_WRCMD to V_DONE): chunks of up to a beat, each
     after four line-buffer word reads (P_RD), presented in P_OUT once the chunk before is taken;
     the next chunk's reads start right after."""
     cnts = _row_chunks(wo)

@@ -15,7 +15,7 @@ from golden.qgraph import QGraph
 
 __all__ = ["Segment", "MemoryPlan", "plan_memory", "ALIGN"]
 
-ALIGN = 64  # bytes: one burst of a 512-bit bus, several of the default 128-bit one
+ALIGN = 64  # bytes: a beat of a 512-bit bus, two of the accelerator's 256-bit one
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ DRAM image layout (addresses in bytes, every region 64-byte aligned):
     0x0000_0000  program header (64 bytes) then one 128-byte descriptor per layer
     weights      per conv, int8 [Cout][weight_pitch(Cin*k*k)]: each output channel's Cin*k*k weights
                  contiguous, in the order the engine's reduction walks them (ci, dy, dx), zero-padded
-                 to whole 16-byte words (rtl.feeder.weight_pitch: the controller loads them a beat
+                 to whole buffer words (rtl.feeder.weight_pitch: the controller loads them a beat
                  per cycle into word-wide weight banks)
     constants    per conv, 8 bytes per output channel: int32 bias with the input zero point folded in
                  (bias - x_zp * sum(w), see ``folded_bias``), 24-bit requantization mantissa (LE),
@@ -281,7 +281,7 @@ def _tile_cost(d: Descriptor, hw, group: int, tiles: int, band: int, strip: int)
     """A rough cycle count of a conv layer tiled as ``band`` rows by ``strip`` columns, to rank
     tilings (compiler.estimate has the exact one): per tile, the engine run overlaps the load of
     the next tile and the store of the last, whichever is longer; a DMA command costs about 8 cycles
-    plus a cycle per 16 bytes, and each row of a strip's 2-D command about 4 more."""
+    plus a cycle per beat, and each row of a strip's 2-D command about 4 more."""
     k, s = d.kernel, d.stride
     rows_in = min(d.h, (band - 1) * d.row_stride + d.k_rows)
     cols_in = min(d.w, (strip - 1) * s + k)

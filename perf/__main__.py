@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from rtl.bus import DMA
 from rtl.config import get_config
 
 from perf import reference
@@ -64,7 +65,7 @@ def section_model(args, hw):
         f"parsing excluded)")
     log()
     log("  The cycle model (compiler.estimate) equals the RTL's counters on every layer the RTL simulates")
-    log("  (tests/test_perf_model.py). The controller moves a bus beat (16 B) per cycle, but re-reads the")
+    log(f"  (tests/test_perf_model.py). The controller moves a bus beat ({DMA.beat_bytes} B) per cycle, but re-reads the")
     log("  3x3 halo of every tile and writes every layer to DRAM, so DRAM streaming, not the")
     log(f"  array, dominates: {f.cycles / 1e6:.0f}M total cycles against {f.engine_cycles / 1e6:.1f}M engine cycles.")
     return f
@@ -177,7 +178,7 @@ def section_sweep(args):
     else:
         fastest = max(pts, key=lambda p: p.fps(args.clock))
         log(f"  smallest array sustaining 60 fps: NONE in the current design: the best point, {fastest.rows}x{fastest.cols} "
-            f"buffers {fastest.buffers}, reaches {fastest.fps(args.clock):.2f} fps: DRAM streaming (a 16-byte beat a "
+            f"buffers {fastest.buffers}, reaches {fastest.fps(args.clock):.2f} fps: DRAM streaming (a {DMA.beat_bytes}-byte beat a "
             "cycle, every layer through DRAM, tile halos re-read) bounds every array")
     eng = smallest(pts, 60, args.clock, engine_only=True)
     if eng:

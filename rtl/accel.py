@@ -1,6 +1,6 @@
 """Accelerator top: controller, conv engine, AXI4 read/write DMA masters, AXI4-Lite registers, IRQ.
 
-ce_accel ports: clk, rst, irq; m_axi_* (AXI4 master to DRAM, 128-bit data, ID 0, INCR bursts);
+ce_accel ports: clk, rst, irq; m_axi_* (AXI4 master to DRAM, rtl.bus.DMA's width: 256-bit data, ID 0, INCR bursts);
 s_axil_* (AXI4-Lite slave, 8-bit address). Register map (byte offsets; tb/accel_host.py REGS):
 
   0x00 CTRL      RW  bit 0 start (a write with bit 0 set starts a run), bit 1 interrupt enable
@@ -43,10 +43,10 @@ def _ctrl(cfg: EngineConfig):
 
 _AXI = [("m_axi_arid", 4, 0), ("m_axi_araddr", 32, 0), ("m_axi_arlen", 8, 0), ("m_axi_arsize", 3, 0),
         ("m_axi_arburst", 2, 0), ("m_axi_arvalid", 1, 0), ("m_axi_arready", 1, 1), ("m_axi_rid", 4, 1),
-        ("m_axi_rdata", 128, 1), ("m_axi_rresp", 2, 1), ("m_axi_rlast", 1, 1), ("m_axi_rvalid", 1, 1),
+        ("m_axi_rdata", DMA.data_bits, 1), ("m_axi_rresp", 2, 1), ("m_axi_rlast", 1, 1), ("m_axi_rvalid", 1, 1),
         ("m_axi_rready", 1, 0), ("m_axi_awid", 4, 0), ("m_axi_awaddr", 32, 0), ("m_axi_awlen", 8, 0),
         ("m_axi_awsize", 3, 0), ("m_axi_awburst", 2, 0), ("m_axi_awvalid", 1, 0), ("m_axi_awready", 1, 1),
-        ("m_axi_wdata", 128, 0), ("m_axi_wstrb", 16, 0), ("m_axi_wlast", 1, 0), ("m_axi_wvalid", 1, 0),
+        ("m_axi_wdata", DMA.data_bits, 0), ("m_axi_wstrb", DMA.beat_bytes, 0), ("m_axi_wlast", 1, 0), ("m_axi_wvalid", 1, 0),
         ("m_axi_wready", 1, 1), ("m_axi_bid", 4, 1), ("m_axi_bresp", 2, 1), ("m_axi_bvalid", 1, 1),
         ("m_axi_bready", 1, 0),
         ("s_axil_awaddr", 8, 1), ("s_axil_awvalid", 1, 1), ("s_axil_awready", 1, 0), ("s_axil_wdata", 32, 1),

@@ -51,10 +51,10 @@ __all__ = ["AxiDmaConfig", "axi_rd", "axi_rd_signals", "build", "DEFAULT"]
 class AxiDmaConfig:
     """Parameters shared by the read and write DMA masters."""
 
-    name: str = "axi128"
-    data_bits: int = 128  # AXI data width
+    name: str = "axi256"
+    data_bits: int = 256  # AXI data width
     addr_bits: int = 32
-    max_burst: int = 64  # beats per burst (AXI4 INCR: 1..256); longer bursts spend fewer DRAM turnarounds
+    max_burst: int = 32  # beats per burst (AXI4 INCR: 1..256): 1 KB; longer bursts spend fewer DRAM turnarounds
     len_bits: int = 24  # command length field (bytes)
     outstanding: int = 4  # bursts in flight
     id_bits: int = 4  # AXI ID width; every burst uses ID 0 (responses must carry it)
@@ -126,7 +126,7 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, cmd_rows, cmd_pitc
            o_take, o_word, o_cnt, o_tail, busy, err, bytes_read,
            m_axi_arid, m_axi_araddr, m_axi_arlen, m_axi_arsize, m_axi_arburst, m_axi_arvalid, m_axi_arready,
            m_axi_rid, m_axi_rdata, m_axi_rresp, m_axi_rlast, m_axi_rvalid, m_axi_rready,
-           max_burst=64, outstanding=4):
+           max_burst=32, outstanding=4):
     A, D, L = len(cmd_addr), len(m_axi_rdata), len(cmd_len)
     DB = D // 8
     S = DB.bit_length() - 1

@@ -64,7 +64,7 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
            m_axi_awid, m_axi_awaddr, m_axi_awlen, m_axi_awsize, m_axi_awburst, m_axi_awvalid, m_axi_awready,
            m_axi_wdata, m_axi_wstrb, m_axi_wlast, m_axi_wvalid, m_axi_wready,
            m_axi_bid, m_axi_bresp, m_axi_bvalid, m_axi_bready,
-           max_burst=64, outstanding=4):
+           max_burst=32, outstanding=4):
     A, D, L = len(cmd_addr), len(m_axi_wdata), len(cmd_len)
     DB = D // 8
     S = DB.bit_length() - 1

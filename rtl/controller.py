@@ -14,9 +14,9 @@ The header at ``prog_base`` gives the descriptor count and the (absolute) descri
 so a host can run any contiguous run of descriptors, one layer alone included.
 Argmax runs on the host.
 
-DRAM traffic goes through the read and write DMAs a bus beat (16 bytes) per cycle: activation and
+DRAM traffic goes through the read and write DMAs a bus beat (ACT_WORD = 32 bytes) per cycle: activation and
 line-buffer loads and weights (each output channel's in whole words, rtl.feeder.weight_pitch)
-through a word gearbox, conv stores and vector-op outputs as chunks of up to 16 bytes; constants and
+through a word gearbox, conv stores and vector-op outputs as chunks of up to a beat; constants and
 descriptors a byte per cycle. Loads and stores overlap the engine,
 not each other (rtl/README.md, "Controller").
 
@@ -1148,7 +1148,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             elif state == st.V_ADDR:  # the row's word 0 is read; then word 1, ahead
                 lb_raddr.next = lb_base + ACT_WORD
                 state.next = st.V_DATA
-            elif state == st.V_DATA:  # upsample: chunk lx of output row rr, up to 16 bytes a cycle
+            elif state == st.V_DATA:  # upsample: chunk lx of output row rr, up to a word a cycle
                 if up_next:  # a word starts: it moves from lb_q to up_cur, the one after it is read
                     up_cur.next = lb_q
                 if wr_err:

@@ -30,7 +30,7 @@ __all__ = ["abuf", "abank", "abuf_banks", "rowu", "out_lane", "weight_pitch", "A
 
 ADDR_BITS = 24  # signed activation address / unsigned bank addresses
 CONST_BITS = 66  # bias 32 | mantissa 24 | exponent 10 (exponent in the low bits)
-ACT_WORD = 16  # bytes per activation-buffer write: one 128-bit DRAM beat
+ACT_WORD = 32  # bytes per buffer word: one DRAM beat of the 256-bit bus (rtl.bus.DMA)
 WR_BITS = max(CONST_BITS, 8 * ACT_WORD)  # the engine's write-data port
 
 
@@ -41,7 +41,7 @@ def weight_pitch(k: int) -> int:
 
 
 def abuf_banks(cols: int) -> int:
-    """Banks of the shared activation buffer for ``cols`` columns: enough 16-byte words, a power of
+    """Banks of the shared activation buffer for ``cols`` columns: enough ACT_WORD-byte words, a power of
     two, to hold the bytes the columns read in one step at any start lane and stride <= 3."""
     span = ACT_WORD - 1 + 3 * (cols - 1) + 1
     words = -(-span // ACT_WORD)

@@ -55,7 +55,7 @@ class Layer:
 
 def program(cfg: EngineConfig, L: Layer):
     """Buffer contents for ``L``: dict with regs {name: value}, act (bytes, CHW packed; written to
-    the engine 16 bytes a word, tb.engine_tb), wgt [(bank, word address, 16-byte word)]: channel c's
+    the engine ACT_WORD bytes a word, tb.engine_tb), wgt [(bank, word address, ACT_WORD-byte word)]: channel c's
     weights from word (c // R) * weight_pitch(K) / 16 of bank c % R, zero-padded; const
     [(bank, addr, value)]. The input zero point is folded into the bias (sum((x - zp) * w) =
     sum(x * w) - zp * sum(w), exact also in the padding, which the feeders fill with zp), so the

@@ -20,6 +20,7 @@ import numpy as np
 
 from compiler.program import DESCRIPTOR_SIZE, HEADER, HEADER_SIZE, OUT_ADDR_OFFSET, Program
 from golden.intmodel import Comparison, compare
+from rtl.bus import DMA
 from rtl.controller import COUNTER_WORDS, ERRORS
 
 __all__ = ["RunLayout", "layout_run", "dram_image", "write_hex", "read_hex", "read_tensor", "counters",
@@ -96,7 +97,7 @@ def dram_image(layout: RunLayout, tensors: dict[str, np.ndarray]) -> bytearray:
     return img
 
 
-def write_hex(img: bytes, path, word_bytes: int = 16):
+def write_hex(img: bytes, path, word_bytes: int = DMA.beat_bytes):
     """$readmemh file: one little-endian word per line."""
     data = bytes(img) + b"\0" * (-len(img) % word_bytes)
     words = np.frombuffer(data, np.uint8).reshape(-1, word_bytes)[:, ::-1]
@@ -105,7 +106,7 @@ def write_hex(img: bytes, path, word_bytes: int = 16):
         f.write("\n")
 
 
-def read_hex(path, nbytes: int, word_bytes: int = 16) -> bytearray:
+def read_hex(path, nbytes: int, word_bytes: int = DMA.beat_bytes) -> bytearray:
     """Bytes from a $writememh file (comment and address lines skipped)."""
     out = bytearray()
     with open(path) as f:

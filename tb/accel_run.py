@@ -23,6 +23,7 @@ from compiler.program import Program, compile_graph
 from golden.capture import Capture, capture
 from golden.cityscapes import Crop
 from golden.qgraph import load_qgraph
+from rtl.bus import DMA
 from rtl.config import get_config
 from tb.accel_host import (LayerResult, compare_layers, dram_image, layout_run, read_hex, status_text,
                            write_hex)
@@ -52,7 +53,11 @@ def build_sources(config: str, with_dram_model: bool) -> list[Path]:
     d = generated_dir(config)
     srcs = sorted(d.glob("*.v"))
     if with_dram_model:
-        srcs += [ROOT / "tb" / "hdl" / "axi_ram_model.v", ROOT / "tb" / "hdl" / "accel_tb_top.v"]
+        top = ROOT / "tb" / "hdl" / "accel_tb_top.v"
+        if f".DATA_W({DMA.data_bits})" not in top.read_text():
+            raise RuntimeError(f"{top}: its DRAM model's DATA_W is not the accelerator's bus width {DMA.data_bits} "
+                               "(rtl.bus.DMA): update the bench's data widths")
+        srcs += [ROOT / "tb" / "hdl" / "axi_ram_model.v", top]
     return srcs
 
 

@@ -2,7 +2,7 @@
 rtl.models.abuf_model on constrained-random streams, on both simulators (tb/test_pe.py's stream
 bench, cocotb module tb/test_feeder.py).
 
-Stimulus: word writes (16 random bytes) at random times into a small address window (plus a few far
+Stimulus: word writes (ACT_WORD random bytes) at random times into a small address window (plus a few far
 word addresses, so the low address bits alias), steps at random in-window and negative addresses
 (every start lane, so the columns' bytes cross word and bank boundaries), taps inside and outside
 the row (i_ix < 0, i_ix + j * stride >= l_w, i_iyok = 0), layer registers changing now and then,

@@ -70,7 +70,7 @@ def rowu_vectors(n, cfg, seed):
     v["we_c"] = (((k >= WD) & (k < WD + CD)) | ((k >= init) & (rng.random(n) < 0.01))).astype(np.int64)
     wr_addr = np.where(k < WD, k, np.where(k < WD + CD, k - WD, rng.integers(0, max(WD, CD), n)))
     v["wr_addr"] = wr_addr | _high(rng, n, 0.1)
-    v["wr_data"] = [sum(int(x) << (32 * i) for i, x in enumerate(q)) for q in rng.integers(0, 2**32, (n, 4))]
+    v["wr_data"] = [sum(int(x) << (32 * i) for i, x in enumerate(q)) for q in rng.integers(0, 2**32, (n, WR_BITS // 32))]
     # tiles: descriptor held through the tile (some fields redrawn inside), drain of the previous tile
     dv = np.zeros(n, np.int64)
     t, prev_ncols = init, 0

@@ -39,7 +39,7 @@ input [1:0] l_stride;
 input signed [7:0] l_xzp;
 input wr_en;
 input [23:0] wr_addr;
-input [127:0] wr_data;
+input [255:0] wr_data;
 
 reg [8:0] lo1;
 reg signed [27:0] ix1;
@@ -48,715 +48,363 @@ reg f1;
 reg signed [16:0] w1;
 reg signed [2:0] s1;
 wire [4095:0] window;
-reg [127:0] abank0_q;
+reg [255:0] abank0_q;
 reg [9:0] abank0_rrow;
-reg [127:0] abank1_q;
+reg [255:0] abank1_q;
 reg [9:0] abank1_rrow;
-reg [127:0] abank2_q;
+reg [255:0] abank2_q;
 reg [9:0] abank2_rrow;
-reg [127:0] abank3_q;
+reg [255:0] abank3_q;
 reg [9:0] abank3_rrow;
-reg [127:0] abank4_q;
+reg [255:0] abank4_q;
 reg [9:0] abank4_rrow;
-reg [127:0] abank5_q;
+reg [255:0] abank5_q;
 reg [9:0] abank5_rrow;
-reg [127:0] abank6_q;
+reg [255:0] abank6_q;
 reg [9:0] abank6_rrow;
-reg [127:0] abank7_q;
+reg [255:0] abank7_q;
 reg [9:0] abank7_rrow;
-reg [127:0] abank8_q;
+reg [255:0] abank8_q;
 reg [9:0] abank8_rrow;
-reg [127:0] abank9_q;
+reg [255:0] abank9_q;
 reg [9:0] abank9_rrow;
-reg [127:0] abank10_q;
+reg [255:0] abank10_q;
 reg [9:0] abank10_rrow;
-reg [127:0] abank11_q;
+reg [255:0] abank11_q;
 reg [9:0] abank11_rrow;
-reg [127:0] abank12_q;
+reg [255:0] abank12_q;
 reg [9:0] abank12_rrow;
-reg [127:0] abank13_q;
+reg [255:0] abank13_q;
 reg [9:0] abank13_rrow;
-reg [127:0] abank14_q;
+reg [255:0] abank14_q;
 reg [9:0] abank14_rrow;
-reg [127:0] abank15_q;
+reg [255:0] abank15_q;
 reg [9:0] abank15_rrow;
-reg [127:0] abank16_q;
-reg [9:0] abank16_rrow;
-reg [127:0] abank17_q;
-reg [9:0] abank17_rrow;
-reg [127:0] abank18_q;
-reg [9:0] abank18_rrow;
-reg [127:0] abank19_q;
-reg [9:0] abank19_rrow;
-reg [127:0] abank20_q;
-reg [9:0] abank20_rrow;
-reg [127:0] abank21_q;
-reg [9:0] abank21_rrow;
-reg [127:0] abank22_q;
-reg [9:0] abank22_rrow;
-reg [127:0] abank23_q;
-reg [9:0] abank23_rrow;
-reg [127:0] abank24_q;
-reg [9:0] abank24_rrow;
-reg [127:0] abank25_q;
-reg [9:0] abank25_rrow;
-reg [127:0] abank26_q;
-reg [9:0] abank26_rrow;
-reg [127:0] abank27_q;
-reg [9:0] abank27_rrow;
-reg [127:0] abank28_q;
-reg [9:0] abank28_rrow;
-reg [127:0] abank29_q;
-reg [9:0] abank29_rrow;
-reg [127:0] abank30_q;
-reg [9:0] abank30_rrow;
-reg [127:0] abank31_q;
-reg [9:0] abank31_rrow;
-reg [127:0] abank0_mem [0:1024-1];
-reg [127:0] abank1_mem [0:1024-1];
-reg [127:0] abank2_mem [0:1024-1];
-reg [127:0] abank3_mem [0:1024-1];
-reg [127:0] abank4_mem [0:1024-1];
-reg [127:0] abank5_mem [0:1024-1];
-reg [127:0] abank6_mem [0:1024-1];
-reg [127:0] abank7_mem [0:1024-1];
-reg [127:0] abank8_mem [0:1024-1];
-reg [127:0] abank9_mem [0:1024-1];
-reg [127:0] abank10_mem [0:1024-1];
-reg [127:0] abank11_mem [0:1024-1];
-reg [127:0] abank12_mem [0:1024-1];
-reg [127:0] abank13_mem [0:1024-1];
-reg [127:0] abank14_mem [0:1024-1];
-reg [127:0] abank15_mem [0:1024-1];
-reg [127:0] abank16_mem [0:1024-1];
-reg [127:0] abank17_mem [0:1024-1];
-reg [127:0] abank18_mem [0:1024-1];
-reg [127:0] abank19_mem [0:1024-1];
-reg [127:0] abank20_mem [0:1024-1];
-reg [127:0] abank21_mem [0:1024-1];
-reg [127:0] abank22_mem [0:1024-1];
-reg [127:0] abank23_mem [0:1024-1];
-reg [127:0] abank24_mem [0:1024-1];
-reg [127:0] abank25_mem [0:1024-1];
-reg [127:0] abank26_mem [0:1024-1];
-reg [127:0] abank27_mem [0:1024-1];
-reg [127:0] abank28_mem [0:1024-1];
-reg [127:0] abank29_mem [0:1024-1];
-reg [127:0] abank30_mem [0:1024-1];
-reg [127:0] abank31_mem [0:1024-1];
+reg [255:0] abank0_mem [0:1024-1];
+reg [255:0] abank1_mem [0:1024-1];
+reg [255:0] abank2_mem [0:1024-1];
+reg [255:0] abank3_mem [0:1024-1];
+reg [255:0] abank4_mem [0:1024-1];
+reg [255:0] abank5_mem [0:1024-1];
+reg [255:0] abank6_mem [0:1024-1];
+reg [255:0] abank7_mem [0:1024-1];
+reg [255:0] abank8_mem [0:1024-1];
+reg [255:0] abank9_mem [0:1024-1];
+reg [255:0] abank10_mem [0:1024-1];
+reg [255:0] abank11_mem [0:1024-1];
+reg [255:0] abank12_mem [0:1024-1];
+reg [255:0] abank13_mem [0:1024-1];
+reg [255:0] abank14_mem [0:1024-1];
+reg [255:0] abank15_mem [0:1024-1];
 
-assign window[4096-1:3968] = abank31_q;
-assign window[3968-1:3840] = abank30_q;
-assign window[3840-1:3712] = abank29_q;
-assign window[3712-1:3584] = abank28_q;
-assign window[3584-1:3456] = abank27_q;
-assign window[3456-1:3328] = abank26_q;
-assign window[3328-1:3200] = abank25_q;
-assign window[3200-1:3072] = abank24_q;
-assign window[3072-1:2944] = abank23_q;
-assign window[2944-1:2816] = abank22_q;
-assign window[2816-1:2688] = abank21_q;
-assign window[2688-1:2560] = abank20_q;
-assign window[2560-1:2432] = abank19_q;
-assign window[2432-1:2304] = abank18_q;
-assign window[2304-1:2176] = abank17_q;
-assign window[2176-1:2048] = abank16_q;
-assign window[2048-1:1920] = abank15_q;
-assign window[1920-1:1792] = abank14_q;
-assign window[1792-1:1664] = abank13_q;
-assign window[1664-1:1536] = abank12_q;
-assign window[1536-1:1408] = abank11_q;
-assign window[1408-1:1280] = abank10_q;
-assign window[1280-1:1152] = abank9_q;
-assign window[1152-1:1024] = abank8_q;
-assign window[1024-1:896] = abank7_q;
-assign window[896-1:768] = abank6_q;
-assign window[768-1:640] = abank5_q;
-assign window[640-1:512] = abank4_q;
-assign window[512-1:384] = abank3_q;
-assign window[384-1:256] = abank2_q;
-assign window[256-1:128] = abank1_q;
-assign window[128-1:0] = abank0_q;
+assign window[4096-1:3840] = abank15_q;
+assign window[3840-1:3584] = abank14_q;
+assign window[3584-1:3328] = abank13_q;
+assign window[3328-1:3072] = abank12_q;
+assign window[3072-1:2816] = abank11_q;
+assign window[2816-1:2560] = abank10_q;
+assign window[2560-1:2304] = abank9_q;
+assign window[2304-1:2048] = abank8_q;
+assign window[2048-1:1792] = abank7_q;
+assign window[1792-1:1536] = abank6_q;
+assign window[1536-1:1280] = abank5_q;
+assign window[1280-1:1024] = abank4_q;
+assign window[1024-1:768] = abank3_q;
+assign window[768-1:512] = abank2_q;
+assign window[512-1:256] = abank1_q;
+assign window[256-1:0] = abank0_q;
 
 
 always @(i_addr) begin: abank0_read_row
-    if ((i_addr[4+:5] > 0)) begin
-        abank0_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
+    if ((i_addr[5+:4] > 0)) begin
+        abank0_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
     end
     else begin
-        abank0_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
+        abank0_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
     end
 end
 
 
 always @(posedge clk) begin: abank0_ram
-    if ((wr_en && (wr_addr[5-1:0] == 0))) begin
-        abank0_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
+    if ((wr_en && (wr_addr[4-1:0] == 0))) begin
+        abank0_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
     end
     abank0_q <= abank0_mem[abank0_rrow];
 end
 
 
 always @(i_addr) begin: abank1_read_row
-    if ((i_addr[4+:5] > 1)) begin
-        abank1_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
+    if ((i_addr[5+:4] > 1)) begin
+        abank1_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
     end
     else begin
-        abank1_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
+        abank1_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
     end
 end
 
 
 always @(posedge clk) begin: abank1_ram
-    if ((wr_en && (wr_addr[5-1:0] == 1))) begin
-        abank1_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
+    if ((wr_en && (wr_addr[4-1:0] == 1))) begin
+        abank1_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
     end
     abank1_q <= abank1_mem[abank1_rrow];
 end
 
 
 always @(i_addr) begin: abank2_read_row
-    if ((i_addr[4+:5] > 2)) begin
-        abank2_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
+    if ((i_addr[5+:4] > 2)) begin
+        abank2_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
     end
     else begin
-        abank2_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
+        abank2_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
     end
 end
 
 
 always @(posedge clk) begin: abank2_ram
-    if ((wr_en && (wr_addr[5-1:0] == 2))) begin
-        abank2_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
+    if ((wr_en && (wr_addr[4-1:0] == 2))) begin
+        abank2_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
     end
     abank2_q <= abank2_mem[abank2_rrow];
 end
 
 
 always @(i_addr) begin: abank3_read_row
-    if ((i_addr[4+:5] > 3)) begin
-        abank3_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
+    if ((i_addr[5+:4] > 3)) begin
+        abank3_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
     end
     else begin
-        abank3_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
+        abank3_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
     end
 end
 
 
 always @(posedge clk) begin: abank3_ram
-    if ((wr_en && (wr_addr[5-1:0] == 3))) begin
-        abank3_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
+    if ((wr_en && (wr_addr[4-1:0] == 3))) begin
+        abank3_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
     end
     abank3_q <= abank3_mem[abank3_rrow];
 end
 
 
 always @(i_addr) begin: abank4_read_row
-    if ((i_addr[4+:5] > 4)) begin
-        abank4_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
+    if ((i_addr[5+:4] > 4)) begin
+        abank4_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
     end
     else begin
-        abank4_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
+        abank4_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
     end
 end
 
 
 always @(posedge clk) begin: abank4_ram
-    if ((wr_en && (wr_addr[5-1:0] == 4))) begin
-        abank4_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
+    if ((wr_en && (wr_addr[4-1:0] == 4))) begin
+        abank4_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
     end
     abank4_q <= abank4_mem[abank4_rrow];
 end
 
 
 always @(i_addr) begin: abank5_read_row
-    if ((i_addr[4+:5] > 5)) begin
-        abank5_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
+    if ((i_addr[5+:4] > 5)) begin
+        abank5_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
     end
     else begin
-        abank5_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
+        abank5_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
     end
 end
 
 
 always @(posedge clk) begin: abank5_ram
-    if ((wr_en && (wr_addr[5-1:0] == 5))) begin
-        abank5_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
+    if ((wr_en && (wr_addr[4-1:0] == 5))) begin
+        abank5_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
     end
     abank5_q <= abank5_mem[abank5_rrow];
 end
 
 
 always @(i_addr) begin: abank6_read_row
-    if ((i_addr[4+:5] > 6)) begin
-        abank6_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
+    if ((i_addr[5+:4] > 6)) begin
+        abank6_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
     end
     else begin
-        abank6_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
+        abank6_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
     end
 end
 
 
 always @(posedge clk) begin: abank6_ram
-    if ((wr_en && (wr_addr[5-1:0] == 6))) begin
-        abank6_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
+    if ((wr_en && (wr_addr[4-1:0] == 6))) begin
+        abank6_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
     end
     abank6_q <= abank6_mem[abank6_rrow];
 end
 
 
 always @(i_addr) begin: abank7_read_row
-    if ((i_addr[4+:5] > 7)) begin
-        abank7_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
+    if ((i_addr[5+:4] > 7)) begin
+        abank7_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
     end
     else begin
-        abank7_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
+        abank7_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
     end
 end
 
 
 always @(posedge clk) begin: abank7_ram
-    if ((wr_en && (wr_addr[5-1:0] == 7))) begin
-        abank7_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
+    if ((wr_en && (wr_addr[4-1:0] == 7))) begin
+        abank7_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
     end
     abank7_q <= abank7_mem[abank7_rrow];
 end
 
 
 always @(i_addr) begin: abank8_read_row
-    if ((i_addr[4+:5] > 8)) begin
-        abank8_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
+    if ((i_addr[5+:4] > 8)) begin
+        abank8_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
     end
     else begin
-        abank8_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
+        abank8_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
     end
 end
 
 
 always @(posedge clk) begin: abank8_ram
-    if ((wr_en && (wr_addr[5-1:0] == 8))) begin
-        abank8_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
+    if ((wr_en && (wr_addr[4-1:0] == 8))) begin
+        abank8_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
     end
     abank8_q <= abank8_mem[abank8_rrow];
 end
 
 
 always @(i_addr) begin: abank9_read_row
-    if ((i_addr[4+:5] > 9)) begin
-        abank9_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
+    if ((i_addr[5+:4] > 9)) begin
+        abank9_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
     end
     else begin
-        abank9_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
+        abank9_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
     end
 end
 
 
 always @(posedge clk) begin: abank9_ram
-    if ((wr_en && (wr_addr[5-1:0] == 9))) begin
-        abank9_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
+    if ((wr_en && (wr_addr[4-1:0] == 9))) begin
+        abank9_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
     end
     abank9_q <= abank9_mem[abank9_rrow];
 end
 
 
 always @(i_addr) begin: abank10_read_row
-    if ((i_addr[4+:5] > 10)) begin
-        abank10_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
+    if ((i_addr[5+:4] > 10)) begin
+        abank10_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
     end
     else begin
-        abank10_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
+        abank10_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
     end
 end
 
 
 always @(posedge clk) begin: abank10_ram
-    if ((wr_en && (wr_addr[5-1:0] == 10))) begin
-        abank10_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
+    if ((wr_en && (wr_addr[4-1:0] == 10))) begin
+        abank10_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
     end
     abank10_q <= abank10_mem[abank10_rrow];
 end
 
 
 always @(i_addr) begin: abank11_read_row
-    if ((i_addr[4+:5] > 11)) begin
-        abank11_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
+    if ((i_addr[5+:4] > 11)) begin
+        abank11_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
     end
     else begin
-        abank11_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
+        abank11_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
     end
 end
 
 
 always @(posedge clk) begin: abank11_ram
-    if ((wr_en && (wr_addr[5-1:0] == 11))) begin
-        abank11_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
+    if ((wr_en && (wr_addr[4-1:0] == 11))) begin
+        abank11_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
     end
     abank11_q <= abank11_mem[abank11_rrow];
 end
 
 
 always @(i_addr) begin: abank12_read_row
-    if ((i_addr[4+:5] > 12)) begin
-        abank12_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
+    if ((i_addr[5+:4] > 12)) begin
+        abank12_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
     end
     else begin
-        abank12_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
+        abank12_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
     end
 end
 
 
 always @(posedge clk) begin: abank12_ram
-    if ((wr_en && (wr_addr[5-1:0] == 12))) begin
-        abank12_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
+    if ((wr_en && (wr_addr[4-1:0] == 12))) begin
+        abank12_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
     end
     abank12_q <= abank12_mem[abank12_rrow];
 end
 
 
 always @(i_addr) begin: abank13_read_row
-    if ((i_addr[4+:5] > 13)) begin
-        abank13_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
+    if ((i_addr[5+:4] > 13)) begin
+        abank13_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
     end
     else begin
-        abank13_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
+        abank13_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
     end
 end
 
 
 always @(posedge clk) begin: abank13_ram
-    if ((wr_en && (wr_addr[5-1:0] == 13))) begin
-        abank13_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
+    if ((wr_en && (wr_addr[4-1:0] == 13))) begin
+        abank13_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
     end
     abank13_q <= abank13_mem[abank13_rrow];
 end
 
 
 always @(i_addr) begin: abank14_read_row
-    if ((i_addr[4+:5] > 14)) begin
-        abank14_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
+    if ((i_addr[5+:4] > 14)) begin
+        abank14_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
     end
     else begin
-        abank14_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
+        abank14_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
     end
 end
 
 
 always @(posedge clk) begin: abank14_ram
-    if ((wr_en && (wr_addr[5-1:0] == 14))) begin
-        abank14_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
+    if ((wr_en && (wr_addr[4-1:0] == 14))) begin
+        abank14_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
     end
     abank14_q <= abank14_mem[abank14_rrow];
 end
 
 
 always @(i_addr) begin: abank15_read_row
-    if ((i_addr[4+:5] > 15)) begin
-        abank15_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
+    if ((i_addr[5+:4] > 15)) begin
+        abank15_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
     end
     else begin
-        abank15_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
+        abank15_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
     end
 end
 
 
 always @(posedge clk) begin: abank15_ram
-    if ((wr_en && (wr_addr[5-1:0] == 15))) begin
-        abank15_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
+    if ((wr_en && (wr_addr[4-1:0] == 15))) begin
+        abank15_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
     end
     abank15_q <= abank15_mem[abank15_rrow];
 end
 
 
-always @(i_addr) begin: abank16_read_row
-    if ((i_addr[4+:5] > 16)) begin
-        abank16_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
-    end
-    else begin
-        abank16_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
-    end
-end
-
-
-always @(posedge clk) begin: abank16_ram
-    if ((wr_en && (wr_addr[5-1:0] == 16))) begin
-        abank16_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
-    end
-    abank16_q <= abank16_mem[abank16_rrow];
-end
-
-
-always @(i_addr) begin: abank17_read_row
-    if ((i_addr[4+:5] > 17)) begin
-        abank17_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
-    end
-    else begin
-        abank17_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
-    end
-end
-
-
-always @(posedge clk) begin: abank17_ram
-    if ((wr_en && (wr_addr[5-1:0] == 17))) begin
-        abank17_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
-    end
-    abank17_q <= abank17_mem[abank17_rrow];
-end
-
-
-always @(i_addr) begin: abank18_read_row
-    if ((i_addr[4+:5] > 18)) begin
-        abank18_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
-    end
-    else begin
-        abank18_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
-    end
-end
-
-
-always @(posedge clk) begin: abank18_ram
-    if ((wr_en && (wr_addr[5-1:0] == 18))) begin
-        abank18_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
-    end
-    abank18_q <= abank18_mem[abank18_rrow];
-end
-
-
-always @(i_addr) begin: abank19_read_row
-    if ((i_addr[4+:5] > 19)) begin
-        abank19_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
-    end
-    else begin
-        abank19_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
-    end
-end
-
-
-always @(posedge clk) begin: abank19_ram
-    if ((wr_en && (wr_addr[5-1:0] == 19))) begin
-        abank19_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
-    end
-    abank19_q <= abank19_mem[abank19_rrow];
-end
-
-
-always @(i_addr) begin: abank20_read_row
-    if ((i_addr[4+:5] > 20)) begin
-        abank20_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
-    end
-    else begin
-        abank20_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
-    end
-end
-
-
-always @(posedge clk) begin: abank20_ram
-    if ((wr_en && (wr_addr[5-1:0] == 20))) begin
-        abank20_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
-    end
-    abank20_q <= abank20_mem[abank20_rrow];
-end
-
-
-always @(i_addr) begin: abank21_read_row
-    if ((i_addr[4+:5] > 21)) begin
-        abank21_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
-    end
-    else begin
-        abank21_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
-    end
-end
-
-
-always @(posedge clk) begin: abank21_ram
-    if ((wr_en && (wr_addr[5-1:0] == 21))) begin
-        abank21_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
-    end
-    abank21_q <= abank21_mem[abank21_rrow];
-end
-
-
-always @(i_addr) begin: abank22_read_row
-    if ((i_addr[4+:5] > 22)) begin
-        abank22_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
-    end
-    else begin
-        abank22_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
-    end
-end
-
-
-always @(posedge clk) begin: abank22_ram
-    if ((wr_en && (wr_addr[5-1:0] == 22))) begin
-        abank22_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
-    end
-    abank22_q <= abank22_mem[abank22_rrow];
-end
-
-
-always @(i_addr) begin: abank23_read_row
-    if ((i_addr[4+:5] > 23)) begin
-        abank23_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
-    end
-    else begin
-        abank23_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
-    end
-end
-
-
-always @(posedge clk) begin: abank23_ram
-    if ((wr_en && (wr_addr[5-1:0] == 23))) begin
-        abank23_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
-    end
-    abank23_q <= abank23_mem[abank23_rrow];
-end
-
-
-always @(i_addr) begin: abank24_read_row
-    if ((i_addr[4+:5] > 24)) begin
-        abank24_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
-    end
-    else begin
-        abank24_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
-    end
-end
-
-
-always @(posedge clk) begin: abank24_ram
-    if ((wr_en && (wr_addr[5-1:0] == 24))) begin
-        abank24_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
-    end
-    abank24_q <= abank24_mem[abank24_rrow];
-end
-
-
-always @(i_addr) begin: abank25_read_row
-    if ((i_addr[4+:5] > 25)) begin
-        abank25_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
-    end
-    else begin
-        abank25_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
-    end
-end
-
-
-always @(posedge clk) begin: abank25_ram
-    if ((wr_en && (wr_addr[5-1:0] == 25))) begin
-        abank25_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
-    end
-    abank25_q <= abank25_mem[abank25_rrow];
-end
-
-
-always @(i_addr) begin: abank26_read_row
-    if ((i_addr[4+:5] > 26)) begin
-        abank26_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
-    end
-    else begin
-        abank26_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
-    end
-end
-
-
-always @(posedge clk) begin: abank26_ram
-    if ((wr_en && (wr_addr[5-1:0] == 26))) begin
-        abank26_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
-    end
-    abank26_q <= abank26_mem[abank26_rrow];
-end
-
-
-always @(i_addr) begin: abank27_read_row
-    if ((i_addr[4+:5] > 27)) begin
-        abank27_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
-    end
-    else begin
-        abank27_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
-    end
-end
-
-
-always @(posedge clk) begin: abank27_ram
-    if ((wr_en && (wr_addr[5-1:0] == 27))) begin
-        abank27_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
-    end
-    abank27_q <= abank27_mem[abank27_rrow];
-end
-
-
-always @(i_addr) begin: abank28_read_row
-    if ((i_addr[4+:5] > 28)) begin
-        abank28_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
-    end
-    else begin
-        abank28_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
-    end
-end
-
-
-always @(posedge clk) begin: abank28_ram
-    if ((wr_en && (wr_addr[5-1:0] == 28))) begin
-        abank28_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
-    end
-    abank28_q <= abank28_mem[abank28_rrow];
-end
-
-
-always @(i_addr) begin: abank29_read_row
-    if ((i_addr[4+:5] > 29)) begin
-        abank29_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
-    end
-    else begin
-        abank29_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
-    end
-end
-
-
-always @(posedge clk) begin: abank29_ram
-    if ((wr_en && (wr_addr[5-1:0] == 29))) begin
-        abank29_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
-    end
-    abank29_q <= abank29_mem[abank29_rrow];
-end
-
-
-always @(i_addr) begin: abank30_read_row
-    if ((i_addr[4+:5] > 30)) begin
-        abank30_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
-    end
-    else begin
-        abank30_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
-    end
-end
-
-
-always @(posedge clk) begin: abank30_ram
-    if ((wr_en && (wr_addr[5-1:0] == 30))) begin
-        abank30_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
-    end
-    abank30_q <= abank30_mem[abank30_rrow];
-end
-
-
-always @(i_addr) begin: abank31_read_row
-    if ((i_addr[4+:5] > 31)) begin
-        abank31_rrow = (i_addr[((4 + 5) + 10)-1:(4 + 5)] + 1);
-    end
-    else begin
-        abank31_rrow = i_addr[((4 + 5) + 10)-1:(4 + 5)];
-    end
-end
-
-
-always @(posedge clk) begin: abank31_ram
-    if ((wr_en && (wr_addr[5-1:0] == 31))) begin
-        abank31_mem[wr_addr[5+:10]] <= wr_data[(8 * 16)-1:0];
-    end
-    abank31_q <= abank31_mem[abank31_rrow];
-end
-
-
 always @(posedge clk) begin: stage1
-    lo1 <= i_addr[(4 + 5)-1:0];
+    lo1 <= i_addr[(5 + 4)-1:0];
     ix1 <= i_ix;
     iy1 <= i_iyok;
     f1 <= i_first;

@@ -91,17 +91,17 @@ input [23:0] q_tag;
 input we_w;
 input we_c;
 input [23:0] wr_addr;
-input [127:0] wr_data;
+input [255:0] wr_data;
 input [23:0] rd_addr;
-output [127:0] rd_data;
-wire [127:0] rd_data;
+output [255:0] rd_data;
+wire [255:0] rd_data;
 
-reg [3:0] wlane;
-wire [127:0] wsh;
-reg [127:0] wword;
+reg [4:0] wlane;
+wire [255:0] wsh;
+reg [255:0] wword;
 reg [65:0] cq;
 reg [23:0] cur_ctile;
-wire [127:0] oword;
+wire [255:0] oword;
 wire signed [7:0] wq;
 reg wv1;
 reg cur_ok;
@@ -128,25 +128,73 @@ reg [7:0] out_lane12_q;
 reg [7:0] out_lane13_q;
 reg [7:0] out_lane14_q;
 reg [7:0] out_lane15_q;
+reg [7:0] out_lane16_q;
+reg [7:0] out_lane17_q;
+reg [7:0] out_lane18_q;
+reg [7:0] out_lane19_q;
+reg [7:0] out_lane20_q;
+reg [7:0] out_lane21_q;
+reg [7:0] out_lane22_q;
+reg [7:0] out_lane23_q;
+reg [7:0] out_lane24_q;
+reg [7:0] out_lane25_q;
+reg [7:0] out_lane26_q;
+reg [7:0] out_lane27_q;
+reg [7:0] out_lane28_q;
+reg [7:0] out_lane29_q;
+reg [7:0] out_lane30_q;
+reg [7:0] out_lane31_q;
 reg [65:0] cmem [0:8-1];
-reg [127:0] wmem [0:256-1];
-reg [7:0] out_lane0_mem [0:1024-1];
-reg [7:0] out_lane1_mem [0:1024-1];
-reg [7:0] out_lane2_mem [0:1024-1];
-reg [7:0] out_lane3_mem [0:1024-1];
-reg [7:0] out_lane4_mem [0:1024-1];
-reg [7:0] out_lane5_mem [0:1024-1];
-reg [7:0] out_lane6_mem [0:1024-1];
-reg [7:0] out_lane7_mem [0:1024-1];
-reg [7:0] out_lane8_mem [0:1024-1];
-reg [7:0] out_lane9_mem [0:1024-1];
-reg [7:0] out_lane10_mem [0:1024-1];
-reg [7:0] out_lane11_mem [0:1024-1];
-reg [7:0] out_lane12_mem [0:1024-1];
-reg [7:0] out_lane13_mem [0:1024-1];
-reg [7:0] out_lane14_mem [0:1024-1];
-reg [7:0] out_lane15_mem [0:1024-1];
+reg [255:0] wmem [0:128-1];
+reg [7:0] out_lane0_mem [0:512-1];
+reg [7:0] out_lane1_mem [0:512-1];
+reg [7:0] out_lane2_mem [0:512-1];
+reg [7:0] out_lane3_mem [0:512-1];
+reg [7:0] out_lane4_mem [0:512-1];
+reg [7:0] out_lane5_mem [0:512-1];
+reg [7:0] out_lane6_mem [0:512-1];
+reg [7:0] out_lane7_mem [0:512-1];
+reg [7:0] out_lane8_mem [0:512-1];
+reg [7:0] out_lane9_mem [0:512-1];
+reg [7:0] out_lane10_mem [0:512-1];
+reg [7:0] out_lane11_mem [0:512-1];
+reg [7:0] out_lane12_mem [0:512-1];
+reg [7:0] out_lane13_mem [0:512-1];
+reg [7:0] out_lane14_mem [0:512-1];
+reg [7:0] out_lane15_mem [0:512-1];
+reg [7:0] out_lane16_mem [0:512-1];
+reg [7:0] out_lane17_mem [0:512-1];
+reg [7:0] out_lane18_mem [0:512-1];
+reg [7:0] out_lane19_mem [0:512-1];
+reg [7:0] out_lane20_mem [0:512-1];
+reg [7:0] out_lane21_mem [0:512-1];
+reg [7:0] out_lane22_mem [0:512-1];
+reg [7:0] out_lane23_mem [0:512-1];
+reg [7:0] out_lane24_mem [0:512-1];
+reg [7:0] out_lane25_mem [0:512-1];
+reg [7:0] out_lane26_mem [0:512-1];
+reg [7:0] out_lane27_mem [0:512-1];
+reg [7:0] out_lane28_mem [0:512-1];
+reg [7:0] out_lane29_mem [0:512-1];
+reg [7:0] out_lane30_mem [0:512-1];
+reg [7:0] out_lane31_mem [0:512-1];
 
+assign oword[256-1:248] = out_lane31_q;
+assign oword[248-1:240] = out_lane30_q;
+assign oword[240-1:232] = out_lane29_q;
+assign oword[232-1:224] = out_lane28_q;
+assign oword[224-1:216] = out_lane27_q;
+assign oword[216-1:208] = out_lane26_q;
+assign oword[208-1:200] = out_lane25_q;
+assign oword[200-1:192] = out_lane24_q;
+assign oword[192-1:184] = out_lane23_q;
+assign oword[184-1:176] = out_lane22_q;
+assign oword[176-1:168] = out_lane21_q;
+assign oword[168-1:160] = out_lane20_q;
+assign oword[160-1:152] = out_lane19_q;
+assign oword[152-1:144] = out_lane18_q;
+assign oword[144-1:136] = out_lane17_q;
+assign oword[136-1:128] = out_lane16_q;
 assign oword[128-1:120] = out_lane15_q;
 assign oword[120-1:112] = out_lane14_q;
 assign oword[112-1:104] = out_lane13_q;
@@ -166,142 +214,270 @@ assign oword[8-1:0] = out_lane0_q;
 
 
 always @(posedge clk) begin: out_lane0_ram
-    if ((q_valid && (q_tag[4-1:0] == 0))) begin
-        out_lane0_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[5-1:0] == 0))) begin
+        out_lane0_mem[q_tag[14-1:5]] <= q_y[8-1:0];
     end
-    out_lane0_q <= out_lane0_mem[rd_addr[(14 - 4)-1:0]];
+    out_lane0_q <= out_lane0_mem[rd_addr[(14 - 5)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane1_ram
-    if ((q_valid && (q_tag[4-1:0] == 1))) begin
-        out_lane1_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[5-1:0] == 1))) begin
+        out_lane1_mem[q_tag[14-1:5]] <= q_y[8-1:0];
     end
-    out_lane1_q <= out_lane1_mem[rd_addr[(14 - 4)-1:0]];
+    out_lane1_q <= out_lane1_mem[rd_addr[(14 - 5)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane2_ram
-    if ((q_valid && (q_tag[4-1:0] == 2))) begin
-        out_lane2_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[5-1:0] == 2))) begin
+        out_lane2_mem[q_tag[14-1:5]] <= q_y[8-1:0];
     end
-    out_lane2_q <= out_lane2_mem[rd_addr[(14 - 4)-1:0]];
+    out_lane2_q <= out_lane2_mem[rd_addr[(14 - 5)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane3_ram
-    if ((q_valid && (q_tag[4-1:0] == 3))) begin
-        out_lane3_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[5-1:0] == 3))) begin
+        out_lane3_mem[q_tag[14-1:5]] <= q_y[8-1:0];
     end
-    out_lane3_q <= out_lane3_mem[rd_addr[(14 - 4)-1:0]];
+    out_lane3_q <= out_lane3_mem[rd_addr[(14 - 5)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane4_ram
-    if ((q_valid && (q_tag[4-1:0] == 4))) begin
-        out_lane4_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[5-1:0] == 4))) begin
+        out_lane4_mem[q_tag[14-1:5]] <= q_y[8-1:0];
     end
-    out_lane4_q <= out_lane4_mem[rd_addr[(14 - 4)-1:0]];
+    out_lane4_q <= out_lane4_mem[rd_addr[(14 - 5)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane5_ram
-    if ((q_valid && (q_tag[4-1:0] == 5))) begin
-        out_lane5_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[5-1:0] == 5))) begin
+        out_lane5_mem[q_tag[14-1:5]] <= q_y[8-1:0];
     end
-    out_lane5_q <= out_lane5_mem[rd_addr[(14 - 4)-1:0]];
+    out_lane5_q <= out_lane5_mem[rd_addr[(14 - 5)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane6_ram
-    if ((q_valid && (q_tag[4-1:0] == 6))) begin
-        out_lane6_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[5-1:0] == 6))) begin
+        out_lane6_mem[q_tag[14-1:5]] <= q_y[8-1:0];
     end
-    out_lane6_q <= out_lane6_mem[rd_addr[(14 - 4)-1:0]];
+    out_lane6_q <= out_lane6_mem[rd_addr[(14 - 5)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane7_ram
-    if ((q_valid && (q_tag[4-1:0] == 7))) begin
-        out_lane7_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[5-1:0] == 7))) begin
+        out_lane7_mem[q_tag[14-1:5]] <= q_y[8-1:0];
     end
-    out_lane7_q <= out_lane7_mem[rd_addr[(14 - 4)-1:0]];
+    out_lane7_q <= out_lane7_mem[rd_addr[(14 - 5)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane8_ram
-    if ((q_valid && (q_tag[4-1:0] == 8))) begin
-        out_lane8_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[5-1:0] == 8))) begin
+        out_lane8_mem[q_tag[14-1:5]] <= q_y[8-1:0];
     end
-    out_lane8_q <= out_lane8_mem[rd_addr[(14 - 4)-1:0]];
+    out_lane8_q <= out_lane8_mem[rd_addr[(14 - 5)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane9_ram
-    if ((q_valid && (q_tag[4-1:0] == 9))) begin
-        out_lane9_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[5-1:0] == 9))) begin
+        out_lane9_mem[q_tag[14-1:5]] <= q_y[8-1:0];
     end
-    out_lane9_q <= out_lane9_mem[rd_addr[(14 - 4)-1:0]];
+    out_lane9_q <= out_lane9_mem[rd_addr[(14 - 5)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane10_ram
-    if ((q_valid && (q_tag[4-1:0] == 10))) begin
-        out_lane10_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[5-1:0] == 10))) begin
+        out_lane10_mem[q_tag[14-1:5]] <= q_y[8-1:0];
     end
-    out_lane10_q <= out_lane10_mem[rd_addr[(14 - 4)-1:0]];
+    out_lane10_q <= out_lane10_mem[rd_addr[(14 - 5)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane11_ram
-    if ((q_valid && (q_tag[4-1:0] == 11))) begin
-        out_lane11_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[5-1:0] == 11))) begin
+        out_lane11_mem[q_tag[14-1:5]] <= q_y[8-1:0];
     end
-    out_lane11_q <= out_lane11_mem[rd_addr[(14 - 4)-1:0]];
+    out_lane11_q <= out_lane11_mem[rd_addr[(14 - 5)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane12_ram
-    if ((q_valid && (q_tag[4-1:0] == 12))) begin
-        out_lane12_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[5-1:0] == 12))) begin
+        out_lane12_mem[q_tag[14-1:5]] <= q_y[8-1:0];
     end
-    out_lane12_q <= out_lane12_mem[rd_addr[(14 - 4)-1:0]];
+    out_lane12_q <= out_lane12_mem[rd_addr[(14 - 5)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane13_ram
-    if ((q_valid && (q_tag[4-1:0] == 13))) begin
-        out_lane13_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[5-1:0] == 13))) begin
+        out_lane13_mem[q_tag[14-1:5]] <= q_y[8-1:0];
     end
-    out_lane13_q <= out_lane13_mem[rd_addr[(14 - 4)-1:0]];
+    out_lane13_q <= out_lane13_mem[rd_addr[(14 - 5)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane14_ram
-    if ((q_valid && (q_tag[4-1:0] == 14))) begin
-        out_lane14_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[5-1:0] == 14))) begin
+        out_lane14_mem[q_tag[14-1:5]] <= q_y[8-1:0];
     end
-    out_lane14_q <= out_lane14_mem[rd_addr[(14 - 4)-1:0]];
+    out_lane14_q <= out_lane14_mem[rd_addr[(14 - 5)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane15_ram
-    if ((q_valid && (q_tag[4-1:0] == 15))) begin
-        out_lane15_mem[q_tag[14-1:4]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[5-1:0] == 15))) begin
+        out_lane15_mem[q_tag[14-1:5]] <= q_y[8-1:0];
     end
-    out_lane15_q <= out_lane15_mem[rd_addr[(14 - 4)-1:0]];
+    out_lane15_q <= out_lane15_mem[rd_addr[(14 - 5)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane16_ram
+    if ((q_valid && (q_tag[5-1:0] == 16))) begin
+        out_lane16_mem[q_tag[14-1:5]] <= q_y[8-1:0];
+    end
+    out_lane16_q <= out_lane16_mem[rd_addr[(14 - 5)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane17_ram
+    if ((q_valid && (q_tag[5-1:0] == 17))) begin
+        out_lane17_mem[q_tag[14-1:5]] <= q_y[8-1:0];
+    end
+    out_lane17_q <= out_lane17_mem[rd_addr[(14 - 5)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane18_ram
+    if ((q_valid && (q_tag[5-1:0] == 18))) begin
+        out_lane18_mem[q_tag[14-1:5]] <= q_y[8-1:0];
+    end
+    out_lane18_q <= out_lane18_mem[rd_addr[(14 - 5)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane19_ram
+    if ((q_valid && (q_tag[5-1:0] == 19))) begin
+        out_lane19_mem[q_tag[14-1:5]] <= q_y[8-1:0];
+    end
+    out_lane19_q <= out_lane19_mem[rd_addr[(14 - 5)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane20_ram
+    if ((q_valid && (q_tag[5-1:0] == 20))) begin
+        out_lane20_mem[q_tag[14-1:5]] <= q_y[8-1:0];
+    end
+    out_lane20_q <= out_lane20_mem[rd_addr[(14 - 5)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane21_ram
+    if ((q_valid && (q_tag[5-1:0] == 21))) begin
+        out_lane21_mem[q_tag[14-1:5]] <= q_y[8-1:0];
+    end
+    out_lane21_q <= out_lane21_mem[rd_addr[(14 - 5)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane22_ram
+    if ((q_valid && (q_tag[5-1:0] == 22))) begin
+        out_lane22_mem[q_tag[14-1:5]] <= q_y[8-1:0];
+    end
+    out_lane22_q <= out_lane22_mem[rd_addr[(14 - 5)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane23_ram
+    if ((q_valid && (q_tag[5-1:0] == 23))) begin
+        out_lane23_mem[q_tag[14-1:5]] <= q_y[8-1:0];
+    end
+    out_lane23_q <= out_lane23_mem[rd_addr[(14 - 5)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane24_ram
+    if ((q_valid && (q_tag[5-1:0] == 24))) begin
+        out_lane24_mem[q_tag[14-1:5]] <= q_y[8-1:0];
+    end
+    out_lane24_q <= out_lane24_mem[rd_addr[(14 - 5)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane25_ram
+    if ((q_valid && (q_tag[5-1:0] == 25))) begin
+        out_lane25_mem[q_tag[14-1:5]] <= q_y[8-1:0];
+    end
+    out_lane25_q <= out_lane25_mem[rd_addr[(14 - 5)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane26_ram
+    if ((q_valid && (q_tag[5-1:0] == 26))) begin
+        out_lane26_mem[q_tag[14-1:5]] <= q_y[8-1:0];
+    end
+    out_lane26_q <= out_lane26_mem[rd_addr[(14 - 5)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane27_ram
+    if ((q_valid && (q_tag[5-1:0] == 27))) begin
+        out_lane27_mem[q_tag[14-1:5]] <= q_y[8-1:0];
+    end
+    out_lane27_q <= out_lane27_mem[rd_addr[(14 - 5)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane28_ram
+    if ((q_valid && (q_tag[5-1:0] == 28))) begin
+        out_lane28_mem[q_tag[14-1:5]] <= q_y[8-1:0];
+    end
+    out_lane28_q <= out_lane28_mem[rd_addr[(14 - 5)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane29_ram
+    if ((q_valid && (q_tag[5-1:0] == 29))) begin
+        out_lane29_mem[q_tag[14-1:5]] <= q_y[8-1:0];
+    end
+    out_lane29_q <= out_lane29_mem[rd_addr[(14 - 5)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane30_ram
+    if ((q_valid && (q_tag[5-1:0] == 30))) begin
+        out_lane30_mem[q_tag[14-1:5]] <= q_y[8-1:0];
+    end
+    out_lane30_q <= out_lane30_mem[rd_addr[(14 - 5)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane31_ram
+    if ((q_valid && (q_tag[5-1:0] == 31))) begin
+        out_lane31_mem[q_tag[14-1:5]] <= q_y[8-1:0];
+    end
+    out_lane31_q <= out_lane31_mem[rd_addr[(14 - 5)-1:0]];
 end
 
 
 always @(posedge clk) begin: mems
     if (we_w) begin
-        wmem[wr_addr[(12 - 4)-1:0]] <= wr_data[(8 * 16)-1:0];
+        wmem[wr_addr[(12 - 5)-1:0]] <= wr_data[(8 * 32)-1:0];
     end
     if (we_c) begin
         cmem[wr_addr[3-1:0]] <= wr_data[66-1:0];
     end
-    wword <= wmem[i_waddr[12-1:4]];
-    wlane <= i_waddr[4-1:0];
+    wword <= wmem[i_waddr[12-1:5]];
+    wlane <= i_waddr[5-1:0];
     cq <= cmem[cur_ctile[3-1:0]];
 end
 
