@@ -72,7 +72,8 @@ def execute_descriptor(dram: Dram, d: Descriptor):
         # stacked rows (factor g): channel c's kernel is the first k rows of its stacked channel c * g
         w = w.reshape(d.cout, d.cin, d.k_rows, k)[::g, :, :k, :]
         bias, consts = _constants(dram, d)
-        bias, consts = bias[::g], contract.RequantConstants(mantissa=consts.mantissa[::g], exponent=consts.exponent[::g])
+        bias = bias[::g]
+        consts = contract.RequantConstants(mantissa=consts.mantissa[::g], exponent=consts.exponent[::g])
         # raw activations times weights plus the folded bias (bias - x_zp * sum(w)), wrapped to
         # int32 as the hardware's adders do; padding taps carry x_zp, as the feeders supply
         acc = contract.conv_acc(x, 0, w, None, d.stride, 0) if k == 1 else \

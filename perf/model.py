@@ -144,7 +144,8 @@ def frame_estimate(hw, size=(1024, 2048), model=DEFAULT_MODEL, clock_hz=500e6) -
     estimates = estimate(program, hw)
     layers = []
     for d, e in zip(program.descriptors, estimates):
-        layers.append(LayerPerf(d.name, d.op, d.cin, d.cout, d.h, d.w, d.ho, d.wo, d.kernel, d.stride, e.macs,
-                                e.cycles, e.engine_cycles, e.bytes_read, e.bytes_written, notes.get(d.name, "")))
+        # cout: the layer's own channels (a conv with stacked rows runs as d.stack times as many)
+        layers.append(LayerPerf(d.name, d.op, d.cin, d.cout // d.stack, d.h, d.w, d.ho, d.wo, d.kernel, d.stride,
+                                e.macs, e.cycles, e.engine_cycles, e.bytes_read, e.bytes_written, notes.get(d.name, "")))
     return FramePerf(hw.name, hw.rows, hw.cols, tuple(size), clock_hz, layers, refused, as_is,
                      time.perf_counter() - t0)

@@ -20,6 +20,16 @@ def test_frame_totals_are_layer_sums():
     assert f.fps == 500e6 / f.cycles
 
 
+def test_stacked_layers_report_their_own_channels():
+    """A conv with stacked output rows runs as factor times its channels; the report (and the
+    SCALE-Sim layers built from it) keeps the layer's own channel count and MACs."""
+    f = frame_estimate(get_config("tall"), (64, 128), TINY)
+    convs = {l.name: l for l in f.layers if l.op == "conv"}
+    assert convs["stem1"].cout == 8 and convs["dec1.l1"].cout == 6
+    for l in convs.values():
+        assert l.macs == l.cout * l.cin * l.kernel ** 2 * l.ho * l.wo
+
+
 def test_layers_a_config_refuses_are_tiled_for_a_larger_buffer():
     """A config whose activation buffer cannot hold one output pixel of some layers still gets a
     frame figure: those layers are tiled for the smallest power-of-two buffer that holds them."""
