@@ -95,13 +95,14 @@ class Descriptor:
     @classmethod
     def unpack(cls, raw: bytes, name: str = "") -> "Descriptor":
         v = DESCRIPTOR.unpack(raw[: DESCRIPTOR.size])
+        tail = STRIP.unpack_from(raw, DESCRIPTOR.size)  # strip, ho_v
         op = {code: op for op, code in OPS.items()}[v[0]]
         n = v[15]
         segs = [Segment("", v[22 + 2 * i], v[23 + 2 * i]) for i in range(n)]
         return cls(layer=v[16], name=name, op=op, kernel=v[1], stride=v[2], flags=v[3], cin=v[4], cout=v[5],
                    h=v[6], w=v[7], ho=v[8], wo=v[9], x_zp=v[10], y_zp=v[11], qmin=v[12], qmax=v[13], factor=v[14],
                    group=v[17], band=v[18], weight_addr=v[19], const_addr=v[20], out_addr=v[21], segments=segs,
-                   strip=STRIP.unpack_from(raw, DESCRIPTOR.size)[0], ho_v=STRIP.unpack_from(raw, DESCRIPTOR.size)[1])
+                   strip=tail[0], ho_v=tail[1])
 
     # A conv with stacked rows (factor G > 1) is computed as the engine's layer of G * Cout channels
     # (channel c * G + g: output row G * r + g of channel c at its row r), a kernel of k_rows rows

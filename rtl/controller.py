@@ -167,6 +167,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     # into the other one in the background (bg), issued with the row's write command (pf: it was)
     lbh, bg, pf = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
     lbw = _u(16)  # the word a load writes next
+    # a vector op's input read: output row y's (V_RDCMD) or row y + 1's (the background load, issued
+    # in V_WRCMD): one input row, or avgpool's two as a 2-D command; v_more: row y is not the last
+    v_ry = _u(16)
+    v_raddr = _u(32)
+    v_rrows = _u(2)
+    v_more = Signal(bool(0))
     lb_base = _u(16)  # byte address of half lbh
     lbw_cur, lbw_oth = _u(16), _u(16)  # word addresses of half lbh and of the other half
     lb_row1 = _u(16)  # avgpool: line-buffer word of the second row (the first one's words, rounded up)
@@ -305,6 +311,23 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             s_nv.next = ch + 1
         else:
             s_nv.next = ch + factor - sg
+
+    @always_comb
+    def vector_read_row():
+        if state == st.V_WRCMD:
+            v_ry.next = y + 1
+        else:
+            v_ry.next = y
+        v_more.next = (op == 2 and y + 1 < ho) or (op == 3 and y + 1 < h)
+
+    @always_comb
+    def vector_read():
+        if op == 2:  # two input rows per output row, each from a whole word
+            v_raddr.next = chan_addr + concat(v_ry, intbv(0)[1:]) * w
+            v_rrows.next = 2
+        else:
+            v_raddr.next = chan_addr + v_ry * w
+            v_rrows.next = 1
 
     @always_comb
     def line_halves():
@@ -568,8 +591,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 c_addr.next = desc[288:256]
                 o_addr.next = desc[320:288]
                 segs.next = desc[832:320]
-                K.next = desc[48:32] * (desc[16:8] + (desc[168:160] - 1) * desc[24:16]) * desc[16:8]
-                kh.next = desc[16:8] + (desc[168:160] - 1) * desc[24:16]
+                khv = intbv(0)[16:]  # the kernel's rows: k + (G - 1) * stride (stacked rows, G = factor)
+                khv[:] = desc[16:8] + (desc[168:160] - 1) * desc[24:16]
+                K.next = desc[48:32] * khv * desc[16:8]
+                kh.next = khv
                 sy.next = desc[168:160] * desc[24:16]
                 hov.next = desc[864:848]
                 HW.next = desc[80:64] * desc[96:80]
@@ -1089,13 +1114,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     state.next = st.V_WRCMD
             elif state == st.V_RDCMD:  # the input row(s) into the line buffer, a beat per cycle
                 rd_cmd_valid.next = 1
+                rd_cmd_addr.next = v_raddr
+                rd_cmd_rows.next = v_rrows
                 rd_cmd_pitch.next = w
-                if op == 2:  # two input rows per output row: a 2-D command, each row from a whole word
-                    rd_cmd_addr.next = chan_addr + concat(y, intbv(0)[1:]) * w
-                    rd_cmd_rows.next = 2
-                else:
-                    rd_cmd_addr.next = chan_addr + y * w
-                    rd_cmd_rows.next = 1
                 rd_cmd_len.next = w
                 lbw.next = lbw_cur
                 lb_row1.next = (w + ACT_WORD - 1) >> LWB
@@ -1123,16 +1144,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 v_last.next = wo - (((wo + ACT_WORD - 1) >> LWB) - 1) * ACT_WORD
                 # the next row of the channel loads into the other half while this one is written:
                 # its command goes out with this row's write command (both DMAs are idle here)
-                if (op == 2 and y + 1 < ho) or (op == 3 and y + 1 < h):
+                if v_more:
                     rd_cmd_valid.next = 1
+                    rd_cmd_addr.next = v_raddr
+                    rd_cmd_rows.next = v_rrows
                     rd_cmd_pitch.next = w
                     rd_cmd_len.next = w
-                    if op == 2:
-                        rd_cmd_addr.next = chan_addr + (concat(y, intbv(0)[1:]) + 2) * w
-                        rd_cmd_rows.next = 2
-                    else:
-                        rd_cmd_addr.next = chan_addr + (y + 1) * w
-                        rd_cmd_rows.next = 1
                     lbw.next = lbw_oth
                     if rd_cmd_valid and rd_cmd_ready:
                         rd_cmd_valid.next = 0
@@ -1214,7 +1231,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 elif wr_done:
                     state.next = st.V_NEXT
             elif state == st.V_NEXT:
-                if (op == 2 and y == ho - 1) or (op == 3 and y == h - 1):
+                if not v_more:
                     y.next = 0
                     ochan.next = ochan + HoWo
                     if ch + 1 < seg_ch:
@@ -1286,4 +1303,4 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 state.next = st.IDLE
 
     return (select_bank, gearbox, gearbox_regs, gearbox_data, store_stream, store_chunk, line_buffer,
-            stacked_next, line_halves, next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word, avgpool_word, interrupt, fsm)
+            stacked_next, vector_read_row, vector_read, line_halves, next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word, avgpool_word, interrupt, fsm)

@@ -92,7 +92,7 @@ def abuf(clk, i_first, i_addr, i_iyok, i_ix, a_data, f_data, l_w, l_stride, l_xz
                          f"power-of-two depth >= {ACT_WORD * NB}")
     q = [Signal(intbv(0)[8 * ACT_WORD:]) for _ in range(NB)]
     banks = [abank(clk, wr_en, wr_addr, wr_data, i_addr, q[b], bank=b, nbanks=NB, rows=rows) for b in range(NB)]
-    window = ConcatSignal(*reversed(q))  # bank b's word in bits 128b+127..128b: byte a at a % (16 * NB)
+    window = ConcatSignal(*reversed(q))  # bank b's word from bit 8 * ACT_WORD * b: byte a at a % (ACT_WORD * NB)
     XB = len(i_ix) + 4
     lo1 = Signal(intbv(0)[LW + NBL:])  # the step's address modulo the window, registered with the reads
     ix1 = Signal(intbv(0, min=-(2 ** (XB - 1)), max=2 ** (XB - 1)))

@@ -323,7 +323,11 @@ reg [255:0] up_word;
 reg [5:0] v_cnt;
 reg [15:0] v_k;
 reg [5:0] v_last;
+reg v_more;
 reg [15:0] v_nk;
+reg [31:0] v_raddr;
+reg [1:0] v_rrows;
+reg [15:0] v_ry;
 reg [15:0] w;
 reg [31:0] w_addr;
 reg [19:0] wi;
@@ -436,6 +440,29 @@ always @(ch, factor, ho, s_row0, sg) begin: stacked_next
     end
     else begin
         s_nv = ((ch + factor) - sg);
+    end
+end
+
+
+always @(h, ho, op, state, y) begin: vector_read_row
+    if ((state == 6'b100011)) begin
+        v_ry = (y + 1);
+    end
+    else begin
+        v_ry = y;
+    end
+    v_more = (((op == 2) && ((y + 1) < ho)) || ((op == 3) && ((y + 1) < h)));
+end
+
+
+always @(chan_addr, op, v_ry, w) begin: vector_read
+    if ((op == 2)) begin
+        v_raddr = (chan_addr + ({v_ry, 1'h0} * w));
+        v_rrows = 2;
+    end
+    else begin
+        v_raddr = (chan_addr + (v_ry * w));
+        v_rrows = 1;
     end
 end
 
@@ -568,6 +595,7 @@ end
 
 
 always @(posedge clk) begin: fsm
+    reg [16-1:0] khv;
     rd_cmd_valid <= 0;
     wr_cmd_valid <= 0;
     e_wr_en <= 0;
@@ -759,8 +787,10 @@ always @(posedge clk) begin: fsm
                 c_addr <= desc[288-1:256];
                 o_addr <= desc[320-1:288];
                 segs <= desc[832-1:320];
-                K <= (($signed({1'b0, desc[48-1:32]}) * ($signed({1'b0, desc[16-1:8]}) + (($signed({1'b0, desc[168-1:160]}) - 1) * desc[24-1:16]))) * desc[16-1:8]);
-                kh <= ($signed({1'b0, desc[16-1:8]}) + (($signed({1'b0, desc[168-1:160]}) - 1) * desc[24-1:16]));
+                khv = 16'h0;
+                khv = ($signed({1'b0, desc[16-1:8]}) + (($signed({1'b0, desc[168-1:160]}) - 1) * desc[24-1:16]));
+                K <= ((desc[48-1:32] * khv) * desc[16-1:8]);
+                kh <= khv;
                 sy <= (desc[168-1:160] * desc[24-1:16]);
                 hov <= desc[864-1:848];
                 HW <= (desc[80-1:64] * desc[96-1:80]);
@@ -1424,15 +1454,9 @@ always @(posedge clk) begin: fsm
             end
             6'b100001: begin
                 rd_cmd_valid <= 1;
+                rd_cmd_addr <= v_raddr;
+                rd_cmd_rows <= v_rrows;
                 rd_cmd_pitch <= w;
-                if ((op == 2)) begin
-                    rd_cmd_addr <= (chan_addr + ({y, 1'h0} * w));
-                    rd_cmd_rows <= 2;
-                end
-                else begin
-                    rd_cmd_addr <= (chan_addr + (y * w));
-                    rd_cmd_rows <= 1;
-                end
                 rd_cmd_len <= w;
                 lbw <= lbw_cur;
                 lb_row1 <= $signed(((w + 32) - 1) >>> 5);
@@ -1465,18 +1489,12 @@ always @(posedge clk) begin: fsm
                 pstep <= 0;
                 v_nk <= $signed(((wo + 32) - 1) >>> 5);
                 v_last <= ($signed({1'b0, wo}) - (($signed(((wo + 32) - 1) >>> 5) - 1) * 32));
-                if ((((op == 2) && ((y + 1) < ho)) || ((op == 3) && ((y + 1) < h)))) begin
+                if (v_more) begin
                     rd_cmd_valid <= 1;
+                    rd_cmd_addr <= v_raddr;
+                    rd_cmd_rows <= v_rrows;
                     rd_cmd_pitch <= w;
                     rd_cmd_len <= w;
-                    if ((op == 2)) begin
-                        rd_cmd_addr <= (chan_addr + (({y, 1'h0} + 2) * w));
-                        rd_cmd_rows <= 2;
-                    end
-                    else begin
-                        rd_cmd_addr <= (chan_addr + ((y + 1) * w));
-                        rd_cmd_rows <= 1;
-                    end
                     lbw <= lbw_oth;
                     if ((rd_cmd_valid && rd_cmd_ready)) begin
                         rd_cmd_valid <= 0;
@@ -1591,7 +1609,7 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b101001: begin
-                if ((((op == 2) && ($signed({1'b0, y}) == ($signed({1'b0, ho}) - 1))) || ((op == 3) && ($signed({1'b0, y}) == ($signed({1'b0, h}) - 1))))) begin
+                if ((!v_more)) begin
                     y <= 0;
                     ochan <= (ochan + HoWo);
                     if (((ch + 1) < seg_ch)) begin
