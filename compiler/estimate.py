@@ -44,7 +44,7 @@ from rtl.feeder import weight_pitch
 
 __all__ = ["LayerEstimate", "estimate", "BUS_BYTES", "COUNTERS"]
 
-BUS_BYTES = DMA.beat_bytes  # the accelerator's DMA masters (rtl.bus): 256-bit AXI data bus
+BUS_BYTES = DMA.beat_bytes  # the accelerator's DMA masters (rtl.bus): 512-bit AXI data bus
 PAGE_BEATS = DMA.page_beats
 MAX_BURST = DMA.max_burst
 DESC_FETCH = DESC_BYTES  # bytes of a descriptor the controller reads

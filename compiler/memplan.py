@@ -15,7 +15,7 @@ from golden.qgraph import QGraph
 
 __all__ = ["Segment", "MemoryPlan", "plan_memory", "ALIGN"]
 
-ALIGN = 64  # bytes: a beat of a 512-bit bus, two of the accelerator's 256-bit one
+ALIGN = 64  # bytes: a beat of the accelerator's 512-bit bus
 
 
 @dataclass(frozen=True)

@@ -51,10 +51,10 @@ __all__ = ["AxiDmaConfig", "axi_rd", "axi_rd_signals", "build", "DEFAULT"]
 class AxiDmaConfig:
     """Parameters shared by the read and write DMA masters."""
 
-    name: str = "axi256"
-    data_bits: int = 256  # AXI data width
+    name: str = "axi512"
+    data_bits: int = 512  # AXI data width
     addr_bits: int = 32
-    max_burst: int = 32  # beats per burst (AXI4 INCR: 1..256): 1 KB; longer bursts spend fewer DRAM turnarounds
+    max_burst: int = 16  # beats per burst (AXI4 INCR: 1..256): 1 KB; longer bursts spend fewer DRAM turnarounds
     len_bits: int = 24  # command length field (bytes)
     outstanding: int = 4  # bursts in flight
     id_bits: int = 4  # AXI ID width; every burst uses ID 0 (responses must carry it)

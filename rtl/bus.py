@@ -1,5 +1,5 @@
 """The AXI bus blocks as generated with every engine configuration: read and write DMA masters
-(rtl/axi_rd.py, rtl/axi_wr.py, default 256-bit AXI4) and the AXI4-Lite register file
+(rtl/axi_rd.py, rtl/axi_wr.py, default 512-bit AXI4) and the AXI4-Lite register file
 (rtl/axil_regs.py). ``build_bus(directory)`` writes ce_axi_rd.v, ce_axi_wr.v, ce_axil_regs.v and
 bus.json (both configurations) next to the engine's Verilog.
 """
@@ -17,7 +17,7 @@ from rtl.axil_regs import AxilRegsConfig
 __all__ = ["BUS_MODULES", "DMA", "REGS", "build_bus"]
 
 BUS_MODULES = ("ce_axi_rd", "ce_axi_wr", "ce_axil_regs")
-DMA = AxiDmaConfig()  # 256-bit data (16 GB/s at 500 MHz), 32-bit address, 32-beat (1 KB) bursts, 4 in flight
+DMA = AxiDmaConfig()  # 512-bit data (32 GB/s at 500 MHz), 32-bit address, 16-beat (1 KB) bursts, 4 in flight
 REGS = AxilRegsConfig(n_rw=4, n_ro=10, addr_bits=8)  # the register map of rtl/accel.py
 
 

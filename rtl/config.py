@@ -71,8 +71,8 @@ class EngineConfig:
 CONFIGS = {
     c.name: c
     for c in (
-        EngineConfig(name="tiny", rows=4, cols=4, act_depth=1 << 13, wgt_depth=1 << 10, const_depth=16, out_depth=1 << 10),
-        EngineConfig(name="sim", rows=16, cols=16, act_depth=1 << 16, wgt_depth=1 << 12, const_depth=16, out_depth=1 << 13),
+        EngineConfig(name="tiny", rows=4, cols=4, act_depth=1 << 14, wgt_depth=1 << 10, const_depth=16, out_depth=1 << 10),
+        EngineConfig(name="sim", rows=16, cols=16, act_depth=1 << 17, wgt_depth=1 << 12, const_depth=16, out_depth=1 << 13),
         # 24 rows by 8 columns: the tiny network's 6- and 8-channel layers stack 2 to 4 output rows
         # (compiler.program.stack_rows), some with a last stacked row past the layer's (tests)
         EngineConfig(name="tall", rows=24, cols=8, act_depth=1 << 16, wgt_depth=1 << 12, const_depth=16, out_depth=1 << 13),

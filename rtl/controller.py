@@ -14,7 +14,7 @@ The header at ``prog_base`` gives the descriptor count and the (absolute) descri
 so a host can run any contiguous run of descriptors, one layer alone included.
 Argmax runs on the host.
 
-DRAM traffic goes through the read and write DMAs a bus beat (ACT_WORD = 32 bytes) per cycle: activation and
+DRAM traffic goes through the read and write DMAs a bus beat (ACT_WORD = 64 bytes) per cycle: activation and
 line-buffer loads and weights (each output channel's in whole words, rtl.feeder.weight_pitch)
 through a word gearbox, conv stores and vector-op outputs as chunks of up to a beat; constants and
 descriptors a byte per cycle. Loads and stores overlap the engine,

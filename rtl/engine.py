@@ -6,8 +6,8 @@ the file list (leaf modules from MyHDL, structural ones as MyHDL user-defined Ve
 
 ce_engine ports: clk, rst, start, done, cycles (32), busy (32);
 write port wr_en, wr_sel (0 activations, 1 weights, 2 constants, 3 layer register), wr_bank (row
-unit for weights/constants), wr_addr, wr_data (WR_BITS = 256: activations are written ACT_WORD = 32
-bytes at a word address, byte i at byte address 32*wr_addr + i, and so are weights, each output channel's
+unit for weights/constants), wr_addr, wr_data (WR_BITS = 512: activations are written ACT_WORD = 64
+bytes at a word address, byte i at byte address 64*wr_addr + i, and so are weights, each output channel's
 from a whole word (rtl.feeder.weight_pitch); constants are bias<<34 | mant<<10 | exp&0x3ff);
 read port rd_addr (a word address) -> rd_data (R words of ACT_WORD bytes, word i from output bank i,
 one cycle later).

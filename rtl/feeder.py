@@ -30,7 +30,7 @@ __all__ = ["abuf", "abank", "abuf_banks", "rowu", "out_lane", "weight_pitch", "A
 
 ADDR_BITS = 24  # signed activation address / unsigned bank addresses
 CONST_BITS = 66  # bias 32 | mantissa 24 | exponent 10 (exponent in the low bits)
-ACT_WORD = 32  # bytes per buffer word: one DRAM beat of the 256-bit bus (rtl.bus.DMA)
+ACT_WORD = 64  # bytes per buffer word: one DRAM beat of the 512-bit bus (rtl.bus.DMA)
 WR_BITS = max(CONST_BITS, 8 * ACT_WORD)  # the engine's write-data port
 
 

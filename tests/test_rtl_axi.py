@@ -26,7 +26,7 @@ from tb.axi_myhdl import sim_rd, sim_wr
 from tb.runner import ROOT, run_cocotb, setup_verilator
 
 SMALL = AxiDmaConfig(name="axi32", data_bits=32, max_burst=8, outstanding=2)
-DMA_CONFIGS = {"axi256": DEFAULT, "axi32": SMALL}  # the accelerator's width, and a narrow one
+DMA_CONFIGS = {DEFAULT.name: DEFAULT, SMALL.name: SMALL}  # the accelerator's width, and a narrow one
 REGS = AxilRegsConfig(n_rw=6, n_ro=5, addr_bits=8)
 N_CMDS = {"verilator": 24, "icarus": 12}
 

@@ -32,8 +32,8 @@ module accel_tb_top (
     wire [2:0] arsize, awsize;
     wire [1:0] arburst, awburst, rresp, bresp;
     wire arvalid, arready, rlast, rvalid, rready, awvalid, awready, wlast, wvalid, wready, bvalid, bready;
-    wire [255:0] rdata, wdata;  // rtl.bus.DMA's data width (tb.accel_run checks)
-    wire [31:0] wstrb;
+    wire [511:0] rdata, wdata;  // rtl.bus.DMA's data width (tb.accel_run checks)
+    wire [63:0] wstrb;
 
     ce_accel dut (
         .clk(clk), .rst(rst), .irq(irq),
@@ -54,7 +54,7 @@ module accel_tb_top (
         .s_axil_rvalid(s_axil_rvalid), .s_axil_rready(s_axil_rready)
     );
 
-    axi_ram_model #(.DATA_W(256), .ADDR_W(32), .WORDS(1 << 20)) dram (
+    axi_ram_model #(.DATA_W(512), .ADDR_W(32), .WORDS(1 << 20)) dram (
         .clk(clk), .rst(rst), .load(load), .dump(dump),
         .arADDR(araddr), .arLEN(arlen), .arVALID(arvalid), .arREADY(arready),
         .rDATA(rdata), .rRESP(rresp), .rLAST(rlast), .rVALID(rvalid), .rREADY(rready),

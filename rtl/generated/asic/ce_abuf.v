@@ -39,7 +39,7 @@ input [1:0] l_stride;
 input signed [7:0] l_xzp;
 input wr_en;
 input [23:0] wr_addr;
-input [255:0] wr_data;
+input [511:0] wr_data;
 
 reg [8:0] lo1;
 reg signed [27:0] ix1;
@@ -48,363 +48,187 @@ reg f1;
 reg signed [16:0] w1;
 reg signed [2:0] s1;
 wire [4095:0] window;
-reg [255:0] abank0_q;
+reg [511:0] abank0_q;
 reg [9:0] abank0_rrow;
-reg [255:0] abank1_q;
+reg [511:0] abank1_q;
 reg [9:0] abank1_rrow;
-reg [255:0] abank2_q;
+reg [511:0] abank2_q;
 reg [9:0] abank2_rrow;
-reg [255:0] abank3_q;
+reg [511:0] abank3_q;
 reg [9:0] abank3_rrow;
-reg [255:0] abank4_q;
+reg [511:0] abank4_q;
 reg [9:0] abank4_rrow;
-reg [255:0] abank5_q;
+reg [511:0] abank5_q;
 reg [9:0] abank5_rrow;
-reg [255:0] abank6_q;
+reg [511:0] abank6_q;
 reg [9:0] abank6_rrow;
-reg [255:0] abank7_q;
+reg [511:0] abank7_q;
 reg [9:0] abank7_rrow;
-reg [255:0] abank8_q;
-reg [9:0] abank8_rrow;
-reg [255:0] abank9_q;
-reg [9:0] abank9_rrow;
-reg [255:0] abank10_q;
-reg [9:0] abank10_rrow;
-reg [255:0] abank11_q;
-reg [9:0] abank11_rrow;
-reg [255:0] abank12_q;
-reg [9:0] abank12_rrow;
-reg [255:0] abank13_q;
-reg [9:0] abank13_rrow;
-reg [255:0] abank14_q;
-reg [9:0] abank14_rrow;
-reg [255:0] abank15_q;
-reg [9:0] abank15_rrow;
-reg [255:0] abank0_mem [0:1024-1];
-reg [255:0] abank1_mem [0:1024-1];
-reg [255:0] abank2_mem [0:1024-1];
-reg [255:0] abank3_mem [0:1024-1];
-reg [255:0] abank4_mem [0:1024-1];
-reg [255:0] abank5_mem [0:1024-1];
-reg [255:0] abank6_mem [0:1024-1];
-reg [255:0] abank7_mem [0:1024-1];
-reg [255:0] abank8_mem [0:1024-1];
-reg [255:0] abank9_mem [0:1024-1];
-reg [255:0] abank10_mem [0:1024-1];
-reg [255:0] abank11_mem [0:1024-1];
-reg [255:0] abank12_mem [0:1024-1];
-reg [255:0] abank13_mem [0:1024-1];
-reg [255:0] abank14_mem [0:1024-1];
-reg [255:0] abank15_mem [0:1024-1];
+reg [511:0] abank0_mem [0:1024-1];
+reg [511:0] abank1_mem [0:1024-1];
+reg [511:0] abank2_mem [0:1024-1];
+reg [511:0] abank3_mem [0:1024-1];
+reg [511:0] abank4_mem [0:1024-1];
+reg [511:0] abank5_mem [0:1024-1];
+reg [511:0] abank6_mem [0:1024-1];
+reg [511:0] abank7_mem [0:1024-1];
 
-assign window[4096-1:3840] = abank15_q;
-assign window[3840-1:3584] = abank14_q;
-assign window[3584-1:3328] = abank13_q;
-assign window[3328-1:3072] = abank12_q;
-assign window[3072-1:2816] = abank11_q;
-assign window[2816-1:2560] = abank10_q;
-assign window[2560-1:2304] = abank9_q;
-assign window[2304-1:2048] = abank8_q;
-assign window[2048-1:1792] = abank7_q;
-assign window[1792-1:1536] = abank6_q;
-assign window[1536-1:1280] = abank5_q;
-assign window[1280-1:1024] = abank4_q;
-assign window[1024-1:768] = abank3_q;
-assign window[768-1:512] = abank2_q;
-assign window[512-1:256] = abank1_q;
-assign window[256-1:0] = abank0_q;
+assign window[4096-1:3584] = abank7_q;
+assign window[3584-1:3072] = abank6_q;
+assign window[3072-1:2560] = abank5_q;
+assign window[2560-1:2048] = abank4_q;
+assign window[2048-1:1536] = abank3_q;
+assign window[1536-1:1024] = abank2_q;
+assign window[1024-1:512] = abank1_q;
+assign window[512-1:0] = abank0_q;
 
 
 always @(i_addr) begin: abank0_read_row
-    if ((i_addr[5+:4] > 0)) begin
-        abank0_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
+    if ((i_addr[6+:3] > 0)) begin
+        abank0_rrow = (i_addr[((6 + 3) + 10)-1:(6 + 3)] + 1);
     end
     else begin
-        abank0_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
+        abank0_rrow = i_addr[((6 + 3) + 10)-1:(6 + 3)];
     end
 end
 
 
 always @(posedge clk) begin: abank0_ram
-    if ((wr_en && (wr_addr[4-1:0] == 0))) begin
-        abank0_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
+    if ((wr_en && (wr_addr[3-1:0] == 0))) begin
+        abank0_mem[wr_addr[3+:10]] <= wr_data[(8 * 64)-1:0];
     end
     abank0_q <= abank0_mem[abank0_rrow];
 end
 
 
 always @(i_addr) begin: abank1_read_row
-    if ((i_addr[5+:4] > 1)) begin
-        abank1_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
+    if ((i_addr[6+:3] > 1)) begin
+        abank1_rrow = (i_addr[((6 + 3) + 10)-1:(6 + 3)] + 1);
     end
     else begin
-        abank1_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
+        abank1_rrow = i_addr[((6 + 3) + 10)-1:(6 + 3)];
     end
 end
 
 
 always @(posedge clk) begin: abank1_ram
-    if ((wr_en && (wr_addr[4-1:0] == 1))) begin
-        abank1_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
+    if ((wr_en && (wr_addr[3-1:0] == 1))) begin
+        abank1_mem[wr_addr[3+:10]] <= wr_data[(8 * 64)-1:0];
     end
     abank1_q <= abank1_mem[abank1_rrow];
 end
 
 
 always @(i_addr) begin: abank2_read_row
-    if ((i_addr[5+:4] > 2)) begin
-        abank2_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
+    if ((i_addr[6+:3] > 2)) begin
+        abank2_rrow = (i_addr[((6 + 3) + 10)-1:(6 + 3)] + 1);
     end
     else begin
-        abank2_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
+        abank2_rrow = i_addr[((6 + 3) + 10)-1:(6 + 3)];
     end
 end
 
 
 always @(posedge clk) begin: abank2_ram
-    if ((wr_en && (wr_addr[4-1:0] == 2))) begin
-        abank2_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
+    if ((wr_en && (wr_addr[3-1:0] == 2))) begin
+        abank2_mem[wr_addr[3+:10]] <= wr_data[(8 * 64)-1:0];
     end
     abank2_q <= abank2_mem[abank2_rrow];
 end
 
 
 always @(i_addr) begin: abank3_read_row
-    if ((i_addr[5+:4] > 3)) begin
-        abank3_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
+    if ((i_addr[6+:3] > 3)) begin
+        abank3_rrow = (i_addr[((6 + 3) + 10)-1:(6 + 3)] + 1);
     end
     else begin
-        abank3_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
+        abank3_rrow = i_addr[((6 + 3) + 10)-1:(6 + 3)];
     end
 end
 
 
 always @(posedge clk) begin: abank3_ram
-    if ((wr_en && (wr_addr[4-1:0] == 3))) begin
-        abank3_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
+    if ((wr_en && (wr_addr[3-1:0] == 3))) begin
+        abank3_mem[wr_addr[3+:10]] <= wr_data[(8 * 64)-1:0];
     end
     abank3_q <= abank3_mem[abank3_rrow];
 end
 
 
 always @(i_addr) begin: abank4_read_row
-    if ((i_addr[5+:4] > 4)) begin
-        abank4_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
+    if ((i_addr[6+:3] > 4)) begin
+        abank4_rrow = (i_addr[((6 + 3) + 10)-1:(6 + 3)] + 1);
     end
     else begin
-        abank4_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
+        abank4_rrow = i_addr[((6 + 3) + 10)-1:(6 + 3)];
     end
 end
 
 
 always @(posedge clk) begin: abank4_ram
-    if ((wr_en && (wr_addr[4-1:0] == 4))) begin
-        abank4_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
+    if ((wr_en && (wr_addr[3-1:0] == 4))) begin
+        abank4_mem[wr_addr[3+:10]] <= wr_data[(8 * 64)-1:0];
     end
     abank4_q <= abank4_mem[abank4_rrow];
 end
 
 
 always @(i_addr) begin: abank5_read_row
-    if ((i_addr[5+:4] > 5)) begin
-        abank5_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
+    if ((i_addr[6+:3] > 5)) begin
+        abank5_rrow = (i_addr[((6 + 3) + 10)-1:(6 + 3)] + 1);
     end
     else begin
-        abank5_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
+        abank5_rrow = i_addr[((6 + 3) + 10)-1:(6 + 3)];
     end
 end
 
 
 always @(posedge clk) begin: abank5_ram
-    if ((wr_en && (wr_addr[4-1:0] == 5))) begin
-        abank5_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
+    if ((wr_en && (wr_addr[3-1:0] == 5))) begin
+        abank5_mem[wr_addr[3+:10]] <= wr_data[(8 * 64)-1:0];
     end
     abank5_q <= abank5_mem[abank5_rrow];
 end
 
 
 always @(i_addr) begin: abank6_read_row
-    if ((i_addr[5+:4] > 6)) begin
-        abank6_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
+    if ((i_addr[6+:3] > 6)) begin
+        abank6_rrow = (i_addr[((6 + 3) + 10)-1:(6 + 3)] + 1);
     end
     else begin
-        abank6_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
+        abank6_rrow = i_addr[((6 + 3) + 10)-1:(6 + 3)];
     end
 end
 
 
 always @(posedge clk) begin: abank6_ram
-    if ((wr_en && (wr_addr[4-1:0] == 6))) begin
-        abank6_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
+    if ((wr_en && (wr_addr[3-1:0] == 6))) begin
+        abank6_mem[wr_addr[3+:10]] <= wr_data[(8 * 64)-1:0];
     end
     abank6_q <= abank6_mem[abank6_rrow];
 end
 
 
 always @(i_addr) begin: abank7_read_row
-    if ((i_addr[5+:4] > 7)) begin
-        abank7_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
+    if ((i_addr[6+:3] > 7)) begin
+        abank7_rrow = (i_addr[((6 + 3) + 10)-1:(6 + 3)] + 1);
     end
     else begin
-        abank7_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
+        abank7_rrow = i_addr[((6 + 3) + 10)-1:(6 + 3)];
     end
 end
 
 
 always @(posedge clk) begin: abank7_ram
-    if ((wr_en && (wr_addr[4-1:0] == 7))) begin
-        abank7_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
+    if ((wr_en && (wr_addr[3-1:0] == 7))) begin
+        abank7_mem[wr_addr[3+:10]] <= wr_data[(8 * 64)-1:0];
     end
     abank7_q <= abank7_mem[abank7_rrow];
 end
 
 
-always @(i_addr) begin: abank8_read_row
-    if ((i_addr[5+:4] > 8)) begin
-        abank8_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
-    end
-    else begin
-        abank8_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
-    end
-end
-
-
-always @(posedge clk) begin: abank8_ram
-    if ((wr_en && (wr_addr[4-1:0] == 8))) begin
-        abank8_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
-    end
-    abank8_q <= abank8_mem[abank8_rrow];
-end
-
-
-always @(i_addr) begin: abank9_read_row
-    if ((i_addr[5+:4] > 9)) begin
-        abank9_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
-    end
-    else begin
-        abank9_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
-    end
-end
-
-
-always @(posedge clk) begin: abank9_ram
-    if ((wr_en && (wr_addr[4-1:0] == 9))) begin
-        abank9_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
-    end
-    abank9_q <= abank9_mem[abank9_rrow];
-end
-
-
-always @(i_addr) begin: abank10_read_row
-    if ((i_addr[5+:4] > 10)) begin
-        abank10_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
-    end
-    else begin
-        abank10_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
-    end
-end
-
-
-always @(posedge clk) begin: abank10_ram
-    if ((wr_en && (wr_addr[4-1:0] == 10))) begin
-        abank10_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
-    end
-    abank10_q <= abank10_mem[abank10_rrow];
-end
-
-
-always @(i_addr) begin: abank11_read_row
-    if ((i_addr[5+:4] > 11)) begin
-        abank11_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
-    end
-    else begin
-        abank11_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
-    end
-end
-
-
-always @(posedge clk) begin: abank11_ram
-    if ((wr_en && (wr_addr[4-1:0] == 11))) begin
-        abank11_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
-    end
-    abank11_q <= abank11_mem[abank11_rrow];
-end
-
-
-always @(i_addr) begin: abank12_read_row
-    if ((i_addr[5+:4] > 12)) begin
-        abank12_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
-    end
-    else begin
-        abank12_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
-    end
-end
-
-
-always @(posedge clk) begin: abank12_ram
-    if ((wr_en && (wr_addr[4-1:0] == 12))) begin
-        abank12_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
-    end
-    abank12_q <= abank12_mem[abank12_rrow];
-end
-
-
-always @(i_addr) begin: abank13_read_row
-    if ((i_addr[5+:4] > 13)) begin
-        abank13_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
-    end
-    else begin
-        abank13_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
-    end
-end
-
-
-always @(posedge clk) begin: abank13_ram
-    if ((wr_en && (wr_addr[4-1:0] == 13))) begin
-        abank13_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
-    end
-    abank13_q <= abank13_mem[abank13_rrow];
-end
-
-
-always @(i_addr) begin: abank14_read_row
-    if ((i_addr[5+:4] > 14)) begin
-        abank14_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
-    end
-    else begin
-        abank14_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
-    end
-end
-
-
-always @(posedge clk) begin: abank14_ram
-    if ((wr_en && (wr_addr[4-1:0] == 14))) begin
-        abank14_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
-    end
-    abank14_q <= abank14_mem[abank14_rrow];
-end
-
-
-always @(i_addr) begin: abank15_read_row
-    if ((i_addr[5+:4] > 15)) begin
-        abank15_rrow = (i_addr[((5 + 4) + 10)-1:(5 + 4)] + 1);
-    end
-    else begin
-        abank15_rrow = i_addr[((5 + 4) + 10)-1:(5 + 4)];
-    end
-end
-
-
-always @(posedge clk) begin: abank15_ram
-    if ((wr_en && (wr_addr[4-1:0] == 15))) begin
-        abank15_mem[wr_addr[4+:10]] <= wr_data[(8 * 32)-1:0];
-    end
-    abank15_q <= abank15_mem[abank15_rrow];
-end
-
-
 always @(posedge clk) begin: stage1
-    lo1 <= i_addr[(5 + 4)-1:0];
+    lo1 <= i_addr[(6 + 3)-1:0];
     ix1 <= i_ix;
     iy1 <= i_iyok;
     f1 <= i_first;

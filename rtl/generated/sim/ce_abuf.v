@@ -39,7 +39,7 @@ input [1:0] l_stride;
 input signed [7:0] l_xzp;
 input wr_en;
 input [23:0] wr_addr;
-input [255:0] wr_data;
+input [511:0] wr_data;
 
 reg [6:0] lo1;
 reg signed [27:0] ix1;
@@ -48,99 +48,55 @@ reg f1;
 reg signed [16:0] w1;
 reg signed [2:0] s1;
 wire [1023:0] window;
-reg [255:0] abank0_q;
-reg [8:0] abank0_rrow;
-reg [255:0] abank1_q;
-reg [8:0] abank1_rrow;
-reg [255:0] abank2_q;
-reg [8:0] abank2_rrow;
-reg [255:0] abank3_q;
-reg [8:0] abank3_rrow;
-reg [255:0] abank0_mem [0:512-1];
-reg [255:0] abank1_mem [0:512-1];
-reg [255:0] abank2_mem [0:512-1];
-reg [255:0] abank3_mem [0:512-1];
+reg [511:0] abank0_q;
+reg [9:0] abank0_rrow;
+reg [511:0] abank1_q;
+reg [9:0] abank1_rrow;
+reg [511:0] abank0_mem [0:1024-1];
+reg [511:0] abank1_mem [0:1024-1];
 
-assign window[1024-1:768] = abank3_q;
-assign window[768-1:512] = abank2_q;
-assign window[512-1:256] = abank1_q;
-assign window[256-1:0] = abank0_q;
+assign window[1024-1:512] = abank1_q;
+assign window[512-1:0] = abank0_q;
 
 
 always @(i_addr) begin: abank0_read_row
-    if ((i_addr[5+:2] > 0)) begin
-        abank0_rrow = (i_addr[((5 + 2) + 9)-1:(5 + 2)] + 1);
+    if ((i_addr[6+:1] > 0)) begin
+        abank0_rrow = (i_addr[((6 + 1) + 10)-1:(6 + 1)] + 1);
     end
     else begin
-        abank0_rrow = i_addr[((5 + 2) + 9)-1:(5 + 2)];
+        abank0_rrow = i_addr[((6 + 1) + 10)-1:(6 + 1)];
     end
 end
 
 
 always @(posedge clk) begin: abank0_ram
-    if ((wr_en && (wr_addr[2-1:0] == 0))) begin
-        abank0_mem[wr_addr[2+:9]] <= wr_data[(8 * 32)-1:0];
+    if ((wr_en && (wr_addr[1-1:0] == 0))) begin
+        abank0_mem[wr_addr[1+:10]] <= wr_data[(8 * 64)-1:0];
     end
     abank0_q <= abank0_mem[abank0_rrow];
 end
 
 
 always @(i_addr) begin: abank1_read_row
-    if ((i_addr[5+:2] > 1)) begin
-        abank1_rrow = (i_addr[((5 + 2) + 9)-1:(5 + 2)] + 1);
+    if ((i_addr[6+:1] > 1)) begin
+        abank1_rrow = (i_addr[((6 + 1) + 10)-1:(6 + 1)] + 1);
     end
     else begin
-        abank1_rrow = i_addr[((5 + 2) + 9)-1:(5 + 2)];
+        abank1_rrow = i_addr[((6 + 1) + 10)-1:(6 + 1)];
     end
 end
 
 
 always @(posedge clk) begin: abank1_ram
-    if ((wr_en && (wr_addr[2-1:0] == 1))) begin
-        abank1_mem[wr_addr[2+:9]] <= wr_data[(8 * 32)-1:0];
+    if ((wr_en && (wr_addr[1-1:0] == 1))) begin
+        abank1_mem[wr_addr[1+:10]] <= wr_data[(8 * 64)-1:0];
     end
     abank1_q <= abank1_mem[abank1_rrow];
 end
 
 
-always @(i_addr) begin: abank2_read_row
-    if ((i_addr[5+:2] > 2)) begin
-        abank2_rrow = (i_addr[((5 + 2) + 9)-1:(5 + 2)] + 1);
-    end
-    else begin
-        abank2_rrow = i_addr[((5 + 2) + 9)-1:(5 + 2)];
-    end
-end
-
-
-always @(posedge clk) begin: abank2_ram
-    if ((wr_en && (wr_addr[2-1:0] == 2))) begin
-        abank2_mem[wr_addr[2+:9]] <= wr_data[(8 * 32)-1:0];
-    end
-    abank2_q <= abank2_mem[abank2_rrow];
-end
-
-
-always @(i_addr) begin: abank3_read_row
-    if ((i_addr[5+:2] > 3)) begin
-        abank3_rrow = (i_addr[((5 + 2) + 9)-1:(5 + 2)] + 1);
-    end
-    else begin
-        abank3_rrow = i_addr[((5 + 2) + 9)-1:(5 + 2)];
-    end
-end
-
-
-always @(posedge clk) begin: abank3_ram
-    if ((wr_en && (wr_addr[2-1:0] == 3))) begin
-        abank3_mem[wr_addr[2+:9]] <= wr_data[(8 * 32)-1:0];
-    end
-    abank3_q <= abank3_mem[abank3_rrow];
-end
-
-
 always @(posedge clk) begin: stage1
-    lo1 <= i_addr[(5 + 2)-1:0];
+    lo1 <= i_addr[(6 + 1)-1:0];
     ix1 <= i_ix;
     iy1 <= i_iyok;
     f1 <= i_first;

@@ -56,10 +56,10 @@ wire [7:0] o_data;
 output o_last;
 wire o_last;
 input o_take;
-output [255:0] o_word;
-wire [255:0] o_word;
-output [5:0] o_cnt;
-wire [5:0] o_cnt;
+output [511:0] o_word;
+wire [511:0] o_word;
+output [6:0] o_cnt;
+wire [6:0] o_cnt;
 output o_tail;
 wire o_tail;
 output busy;
@@ -82,7 +82,7 @@ output m_axi_arvalid;
 wire m_axi_arvalid;
 input m_axi_arready;
 input [3:0] m_axi_rid;
-input [255:0] m_axi_rdata;
+input [511:0] m_axi_rdata;
 input [1:0] m_axi_rresp;
 input m_axi_rlast;
 input m_axi_rvalid;
@@ -90,22 +90,22 @@ output m_axi_rready;
 wire m_axi_rready;
 
 reg act;
-reg [26:0] ar_beat;
+reg [25:0] ar_beat;
 reg [24:0] ar_left;
 reg [24:0] ar_n;
-wire [26:0] ar_n_a;
+wire [25:0] ar_n_a;
 wire [31:0] ar_nrow;
 reg [31:0] ar_row;
 reg [15:0] ar_rows;
 reg arvalid;
-reg [5:0] bcnt;
+reg [6:0] bcnt;
 wire [24:0] cmd_beats;
 reg [31:0] count;
 reg first;
 reg [23:0] lleft;
 reg [23:0] nb;
 wire [24:0] nrow_beats;
-reg [4:0] off;
+reg [5:0] off;
 wire [23:0] off_l;
 reg [3:0] out_cnt;
 reg [23:0] pitch;
@@ -116,8 +116,8 @@ reg [15:0] r_rows;
 reg [23:0] room;
 reg [23:0] row_len;
 wire rready;
-reg [4:0] sh;
-reg [255:0] sreg;
+reg [5:0] sh;
+reg [511:0] sreg;
 reg tail;
 reg [24:0] burst_len0_lim;
 wire [24:0] burst_len0_pg;
@@ -132,19 +132,19 @@ wire [24:0] beat_count1_c_off;
 
 
 
-assign burst_len0_pg = {18'h0, ar_beat[7-1:0]};
+assign burst_len0_pg = {19'h0, ar_beat[6-1:0]};
 
 
 
-assign burst_len0_to_page = (128 - burst_len0_pg);
+assign burst_len0_to_page = (64 - burst_len0_pg);
 
 
 always @(burst_len0_to_page) begin: burst_len0_cap
-    if ((burst_len0_to_page < 32)) begin
+    if ((burst_len0_to_page < 16)) begin
         burst_len0_lim = burst_len0_to_page;
     end
     else begin
-        burst_len0_lim = 32;
+        burst_len0_lim = 16;
     end
 end
 
@@ -160,15 +160,15 @@ end
 
 
 
-assign ar_n_a = {2'h0, ar_n};
+assign ar_n_a = {1'h0, ar_n};
 
 
 
-assign off_l = {19'h0, off};
+assign off_l = {18'h0, off};
 
 
 
-assign beat_count0_c_off = {20'h0, cmd_addr[5-1:0]};
+assign beat_count0_c_off = {19'h0, cmd_addr[6-1:0]};
 
 
 
@@ -176,11 +176,11 @@ assign beat_count0_c_len = {1'h0, cmd_len};
 
 
 
-assign cmd_beats = {5'h0, beat_count0_beat_sum_unused_lo[25-1:5]};
+assign cmd_beats = {6'h0, beat_count0_beat_sum_unused_lo[25-1:6]};
 
 
 
-assign beat_count0_beat_sum_unused_lo = ((beat_count0_c_off + beat_count0_c_len) + (32 - 1));
+assign beat_count0_beat_sum_unused_lo = ((beat_count0_c_off + beat_count0_c_len) + (64 - 1));
 
 
 
@@ -188,7 +188,7 @@ assign pitch_a = {8'h0, pitch};
 
 
 
-assign beat_count1_c_off = {20'h0, ar_nrow[5-1:0]};
+assign beat_count1_c_off = {19'h0, ar_nrow[6-1:0]};
 
 
 
@@ -196,11 +196,11 @@ assign beat_count1_c_len = {1'h0, row_len};
 
 
 
-assign nrow_beats = {5'h0, beat_count1_beat_sum_unused_lo[25-1:5]};
+assign nrow_beats = {6'h0, beat_count1_beat_sum_unused_lo[25-1:6]};
 
 
 
-assign beat_count1_beat_sum_unused_lo = ((beat_count1_c_off + beat_count1_c_len) + (32 - 1));
+assign beat_count1_beat_sum_unused_lo = ((beat_count1_c_off + beat_count1_c_len) + (64 - 1));
 
 
 
@@ -211,11 +211,11 @@ assign r_nrow = (r_row + pitch_a);
 always @(first, off, off_l) begin: beat_math
     if (first) begin
         sh = off;
-        room = (32 - off_l);
+        room = (64 - off_l);
     end
     else begin
         sh = 0;
-        room = 32;
+        room = 64;
     end
 end
 
@@ -240,7 +240,7 @@ assign busy = act;
 assign m_axi_rready = rready;
 assign m_axi_arvalid = arvalid;
 assign m_axi_arid = 0;
-assign m_axi_arsize = 5;
+assign m_axi_arsize = 6;
 assign m_axi_arburst = 1;
 assign o_valid = (bcnt != 0);
 assign o_data = sreg[8-1:0];
@@ -274,9 +274,9 @@ always @(posedge clk) begin: seq
         if ((cmd_valid && (!act))) begin
             act <= (cmd_len != 0);
             err <= 0;
-            ar_beat <= cmd_addr[32-1:5];
+            ar_beat <= cmd_addr[32-1:6];
             ar_left <= cmd_beats;
-            off <= cmd_addr[5-1:0];
+            off <= cmd_addr[6-1:0];
             first <= 1;
             lleft <= cmd_len;
             tail <= 0;
@@ -298,7 +298,7 @@ always @(posedge clk) begin: seq
         end
         if (issue) begin
             arvalid <= 1;
-            m_axi_araddr <= {ar_beat, 5'h0};
+            m_axi_araddr <= {ar_beat, 6'h0};
             m_axi_arlen <= (ar_n[8-1:0] - 1);
             ar_beat <= (ar_beat + ar_n_a);
             ar_left <= (ar_left - ar_n);
@@ -308,7 +308,7 @@ always @(posedge clk) begin: seq
         end
         if ((act && (ar_left == 0) && (ar_rows != 0))) begin
             ar_row <= ar_nrow;
-            ar_beat <= ar_nrow[32-1:5];
+            ar_beat <= ar_nrow[32-1:6];
             ar_left <= nrow_beats;
             ar_rows <= (ar_rows - 1);
         end
@@ -320,14 +320,14 @@ always @(posedge clk) begin: seq
         end
         if (rv) begin
             sreg <= (m_axi_rdata >>> {sh, 3'h0});
-            bcnt <= nb[6-1:0];
+            bcnt <= nb[7-1:0];
             first <= 0;
             if ((lleft == nb)) begin
                 tail <= 1;
                 if ((r_rows != 0)) begin
                     lleft <= row_len;
                     first <= 1;
-                    off <= r_nrow[5-1:0];
+                    off <= r_nrow[6-1:0];
                     r_row <= r_nrow;
                     r_rows <= (r_rows - 1);
                 end
@@ -339,13 +339,13 @@ always @(posedge clk) begin: seq
                 tail <= 0;
                 lleft <= (lleft - nb);
             end
-            count <= (count + 32);
+            count <= (count + 64);
             if (((m_axi_rresp != 0) || (m_axi_rid != 0))) begin
                 err <= 1;
             end
         end
         else if (((bcnt != 0) && o_ready)) begin
-            sreg <= {8'h0, sreg[256-1:8]};
+            sreg <= {8'h0, sreg[512-1:8]};
             bcnt <= (bcnt - 1);
         end
         else if (o_take) begin

@@ -219,7 +219,7 @@ always @(posedge clk) begin: run
         else begin
             P <= K;
         end
-        Kp <= ($signed(((K + 32) - 1) >>> 5) << 5);
+        Kp <= ($signed(((K + 64) - 1) >>> 6) << 6);
         rstep <= ($signed({1'b0, sy}) * rp);
         kcnt <= 0;
         ci <= 0;

@@ -54,8 +54,8 @@ input [7:0] i_data;
 input i_wvalid;
 output i_wready;
 wire i_wready;
-input [255:0] i_word;
-input [5:0] i_cnt;
+input [511:0] i_word;
+input [6:0] i_cnt;
 output busy;
 wire busy;
 output done;
@@ -77,10 +77,10 @@ wire [1:0] m_axi_awburst;
 output m_axi_awvalid;
 wire m_axi_awvalid;
 input m_axi_awready;
-output [255:0] m_axi_wdata;
-reg [255:0] m_axi_wdata;
-output [31:0] m_axi_wstrb;
-reg [31:0] m_axi_wstrb;
+output [511:0] m_axi_wdata;
+reg [511:0] m_axi_wdata;
+output [63:0] m_axi_wstrb;
+reg [63:0] m_axi_wstrb;
 output m_axi_wlast;
 reg m_axi_wlast;
 output m_axi_wvalid;
@@ -93,54 +93,54 @@ output m_axi_bready;
 wire m_axi_bready;
 
 reg act;
-reg [26:0] aw_beat;
+reg [25:0] aw_beat;
 reg [24:0] aw_left;
 reg [24:0] aw_n;
-wire [26:0] aw_n_a;
+wire [25:0] aw_n_a;
 reg awvalid;
-wire [6:0] c_bfull_unused_hi;
-wire [6:0] c_bpart_unused_hi;
-wire [255:0] c_clean;
-wire [6:0] c_db;
-wire [6:0] c_end;
+wire [7:0] c_bfull_unused_hi;
+wire [7:0] c_bpart_unused_hi;
+wire [511:0] c_clean;
+wire [7:0] c_db;
+wire [7:0] c_end;
 wire c_full;
-wire [31:0] c_mask;
-wire [63:0] c_mask2;
-wire [511:0] c_new;
-wire [31:0] c_ones;
-wire [6:0] c_sh;
-wire [6:0] c_spill_unused_hi;
-wire [63:0] c_stb;
-wire [255:0] c_up;
-wire [511:0] c_word2;
-reg [511:0] cacc;
-reg [4:0] cbeg;
-wire [6:0] cbeg_w;
+wire [63:0] c_mask;
+wire [127:0] c_mask2;
+wire [1023:0] c_new;
+wire [63:0] c_ones;
+wire [7:0] c_sh;
+wire [7:0] c_spill_unused_hi;
+wire [127:0] c_stb;
+wire [511:0] c_up;
+wire [1023:0] c_word2;
+reg [1023:0] cacc;
+reg [5:0] cbeg;
+wire [7:0] cbeg_w;
 reg cflush;
 wire [24:0] cmd_beats;
 wire [23:0] cnt_l;
-wire [6:0] cnt_w;
+wire [7:0] cnt_w;
 wire complete;
 reg [31:0] count;
-reg [4:0] cpos;
-wire [6:0] cpos_w;
-reg [63:0] cstb;
+reg [5:0] cpos;
+wire [7:0] cpos_w;
+reg [127:0] cstb;
 reg [23:0] ileft;
 wire iready;
 wire iwready;
-wire [255:0] nbuf;
-wire [31:0] nstb;
+wire [511:0] nbuf;
+wire [63:0] nstb;
 reg [3:0] out_cnt;
-reg [247:0] pk_buf;
-reg [5:0] pk_cnt;
-reg [4:0] pk_pos;
-reg [30:0] pk_stb;
-wire [4:0] shamt;
-reg [26:0] w_beat;
+reg [503:0] pk_buf;
+reg [6:0] pk_cnt;
+reg [5:0] pk_pos;
+reg [62:0] pk_stb;
+wire [5:0] shamt;
+reg [25:0] w_beat;
 reg [24:0] w_inb;
 reg [24:0] w_n;
 reg [24:0] w_rem;
-reg [5:0] wbytes;
+reg [6:0] wbytes;
 wire [31:0] wbytes32;
 wire wr_free;
 reg wvalid;
@@ -154,24 +154,24 @@ wire [24:0] beat_count0_beat_sum_unused_lo;
 wire [24:0] beat_count0_c_len;
 wire [24:0] beat_count0_c_off;
 
-assign c_db = 7'd32;
-assign c_ones = 32'd4294967295;
+assign c_db = 8'd64;
+assign c_ones = 64'd18446744073709551615;
 
 
 
-assign burst_len0_pg = {18'h0, aw_beat[7-1:0]};
+assign burst_len0_pg = {19'h0, aw_beat[6-1:0]};
 
 
 
-assign burst_len0_to_page = (128 - burst_len0_pg);
+assign burst_len0_to_page = (64 - burst_len0_pg);
 
 
 always @(burst_len0_to_page) begin: burst_len0_cap
-    if ((burst_len0_to_page < 32)) begin
+    if ((burst_len0_to_page < 16)) begin
         burst_len0_lim = burst_len0_to_page;
     end
     else begin
-        burst_len0_lim = 32;
+        burst_len0_lim = 16;
     end
 end
 
@@ -187,19 +187,19 @@ end
 
 
 
-assign burst_len1_pg = {18'h0, w_beat[7-1:0]};
+assign burst_len1_pg = {19'h0, w_beat[6-1:0]};
 
 
 
-assign burst_len1_to_page = (128 - burst_len1_pg);
+assign burst_len1_to_page = (64 - burst_len1_pg);
 
 
 always @(burst_len1_to_page) begin: burst_len1_cap
-    if ((burst_len1_to_page < 32)) begin
+    if ((burst_len1_to_page < 16)) begin
         burst_len1_lim = burst_len1_to_page;
     end
     else begin
-        burst_len1_lim = 32;
+        burst_len1_lim = 16;
     end
 end
 
@@ -215,7 +215,7 @@ end
 
 
 
-assign beat_count0_c_off = {20'h0, cmd_addr[5-1:0]};
+assign beat_count0_c_off = {19'h0, cmd_addr[6-1:0]};
 
 
 
@@ -223,19 +223,19 @@ assign beat_count0_c_len = {1'h0, cmd_len};
 
 
 
-assign cmd_beats = {5'h0, beat_count0_beat_sum_unused_lo[25-1:5]};
+assign cmd_beats = {6'h0, beat_count0_beat_sum_unused_lo[25-1:6]};
 
 
 
-assign beat_count0_beat_sum_unused_lo = ((beat_count0_c_off + beat_count0_c_len) + (32 - 1));
+assign beat_count0_beat_sum_unused_lo = ((beat_count0_c_off + beat_count0_c_len) + (64 - 1));
 
 
 
-assign aw_n_a = {2'h0, aw_n};
+assign aw_n_a = {1'h0, aw_n};
 
 
 
-assign wbytes32 = {26'h0, wbytes};
+assign wbytes32 = {25'h0, wbytes};
 
 
 
@@ -251,22 +251,22 @@ assign cbeg_w = {2'h0, cbeg};
 
 
 
-assign cnt_l = {18'h0, i_cnt};
+assign cnt_l = {17'h0, i_cnt};
 
 
 
-assign c_word2 = {256'h0, c_clean};
+assign c_word2 = {512'h0, c_clean};
 
 
 
-assign c_mask2 = {32'h0, c_mask};
+assign c_mask2 = {64'h0, c_mask};
 
 
 
 assign nbuf = {i_data, pk_buf};
 assign nstb = {1'b1, pk_stb};
 assign shamt = (~pk_pos);
-assign complete = ((pk_pos == 31) || (ileft == 1));
+assign complete = ((pk_pos == 63) || (ileft == 1));
 
 
 
@@ -287,7 +287,7 @@ assign c_clean = (c_up >>> {c_sh, 3'h0});
 
 assign c_new = (cacc | (c_word2 << {cpos, 3'h0}));
 assign c_stb = (cstb | (c_mask2 << cpos));
-assign c_full = ((c_end >= 32) || (ileft == cnt_l));
+assign c_full = ((c_end >= 64) || (ileft == cnt_l));
 assign c_spill_unused_hi = (c_end - c_db);
 assign c_bfull_unused_hi = (c_db - cbeg_w);
 assign c_bpart_unused_hi = (c_end - cbeg_w);
@@ -305,7 +305,7 @@ assign i_ready = iready;
 assign i_wready = iwready;
 assign m_axi_awvalid = awvalid;
 assign m_axi_awid = 0;
-assign m_axi_awsize = 5;
+assign m_axi_awsize = 6;
 assign m_axi_awburst = 1;
 assign m_axi_wvalid = wvalid;
 assign m_axi_bready = 1;
@@ -341,19 +341,19 @@ always @(posedge clk) begin: seq
             act <= (cmd_len != 0);
             done <= (cmd_len == 0);
             err <= 0;
-            aw_beat <= cmd_addr[32-1:5];
+            aw_beat <= cmd_addr[32-1:6];
             aw_left <= cmd_beats;
-            w_beat <= cmd_addr[32-1:5];
+            w_beat <= cmd_addr[32-1:6];
             w_rem <= cmd_beats;
             w_inb <= 0;
             ileft <= cmd_len;
-            pk_pos <= cmd_addr[5-1:0];
+            pk_pos <= cmd_addr[6-1:0];
             pk_cnt <= 0;
             pk_stb <= 0;
             cacc <= 0;
             cstb <= 0;
-            cpos <= cmd_addr[5-1:0];
-            cbeg <= cmd_addr[5-1:0];
+            cpos <= cmd_addr[6-1:0];
+            cbeg <= cmd_addr[6-1:0];
             cflush <= 0;
         end
         else if ((act && bv && (out_cnt == 1) && (aw_left == 0) && (!awvalid))) begin
@@ -362,7 +362,7 @@ always @(posedge clk) begin: seq
         end
         if (issue) begin
             awvalid <= 1;
-            m_axi_awaddr <= {aw_beat, 5'h0};
+            m_axi_awaddr <= {aw_beat, 6'h0};
             m_axi_awlen <= (aw_n[8-1:0] - 1);
             aw_beat <= (aw_beat + aw_n_a);
             aw_left <= (aw_left - aw_n);
@@ -395,8 +395,8 @@ always @(posedge clk) begin: seq
                 pk_stb <= 0;
             end
             else begin
-                pk_buf <= nbuf[256-1:8];
-                pk_stb <= nstb[32-1:1];
+                pk_buf <= nbuf[512-1:8];
+                pk_stb <= nstb[64-1:1];
                 pk_pos <= (pk_pos + 1);
                 pk_cnt <= (pk_cnt + 1);
             end
@@ -405,30 +405,30 @@ always @(posedge clk) begin: seq
             ileft <= (ileft - cnt_l);
             if (c_full) begin
                 w_ld = 1'b1;
-                m_axi_wdata <= c_new[256-1:0];
-                m_axi_wstrb <= c_stb[32-1:0];
-                if ((c_end >= 32)) begin
-                    wbytes <= c_bfull_unused_hi[(5 + 1)-1:0];
-                    cacc <= {256'h0, c_new[(2 * 256)-1:256]};
-                    cstb <= {32'h0, c_stb[(2 * 32)-1:32]};
-                    cpos <= c_spill_unused_hi[5-1:0];
-                    cflush <= ((ileft == cnt_l) && (c_end > 32));
+                m_axi_wdata <= c_new[512-1:0];
+                m_axi_wstrb <= c_stb[64-1:0];
+                if ((c_end >= 64)) begin
+                    wbytes <= c_bfull_unused_hi[(6 + 1)-1:0];
+                    cacc <= {512'h0, c_new[(2 * 512)-1:512]};
+                    cstb <= {64'h0, c_stb[(2 * 64)-1:64]};
+                    cpos <= c_spill_unused_hi[6-1:0];
+                    cflush <= ((ileft == cnt_l) && (c_end > 64));
                 end
                 else begin
-                    wbytes <= c_bpart_unused_hi[(5 + 1)-1:0];
+                    wbytes <= c_bpart_unused_hi[(6 + 1)-1:0];
                 end
                 cbeg <= 0;
             end
             else begin
                 cacc <= c_new;
                 cstb <= c_stb;
-                cpos <= c_end[5-1:0];
+                cpos <= c_end[6-1:0];
             end
         end
         else if ((cflush && wr_free)) begin
             w_ld = 1'b1;
-            m_axi_wdata <= cacc[256-1:0];
-            m_axi_wstrb <= cstb[32-1:0];
+            m_axi_wdata <= cacc[512-1:0];
+            m_axi_wstrb <= cstb[64-1:0];
             wbytes <= {1'b0, cpos};
             cflush <= 0;
         end

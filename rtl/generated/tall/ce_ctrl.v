@@ -116,8 +116,8 @@ input [7:0] rd_data;
 input rd_last;
 output rd_take;
 reg rd_take;
-input [255:0] rd_word;
-input [5:0] rd_cnt;
+input [511:0] rd_word;
+input [6:0] rd_cnt;
 input rd_tail;
 input rd_err;
 input [31:0] rd_bytes;
@@ -136,10 +136,10 @@ reg [7:0] wr_data;
 output wr_wvalid;
 reg wr_wvalid;
 input wr_wready;
-output [255:0] wr_word;
-reg [255:0] wr_word;
-output [5:0] wr_cnt;
-reg [5:0] wr_cnt;
+output [511:0] wr_word;
+reg [511:0] wr_word;
+output [6:0] wr_cnt;
+reg [6:0] wr_cnt;
 input wr_done;
 input wr_err;
 input [31:0] wr_bytes;
@@ -156,11 +156,11 @@ output [7:0] e_wr_bank;
 reg [7:0] e_wr_bank;
 output [23:0] e_wr_addr;
 reg [23:0] e_wr_addr;
-output [255:0] e_wr_data;
-reg [255:0] e_wr_data;
+output [511:0] e_wr_data;
+reg [511:0] e_wr_data;
 output [23:0] e_rd_addr;
 reg [23:0] e_rd_addr;
-input [6143:0] e_rd_data;
+input [12287:0] e_rd_data;
 
 reg [31:0] HW;
 reg [31:0] HoWo;
@@ -169,7 +169,7 @@ reg [19:0] Kw;
 reg [23:0] apos;
 reg [15:0] band;
 reg [7:0] bank;
-wire [6143:0] bank_out;
+wire [12287:0] bank_out;
 reg bg;
 reg [15:0] bo;
 reg [31:0] c_addr;
@@ -202,12 +202,12 @@ reg [1:0] ewait;
 reg [7:0] factor;
 reg g_emit;
 reg g_last;
-reg [511:0] g_next;
-reg [5:0] g_rem;
-reg [511:0] gb;
+reg [1023:0] g_next;
+reg [6:0] g_rem;
+reg [1023:0] gb;
 reg [15:0] gc;
 reg gdone;
-reg [6:0] gfill;
+reg [7:0] gfill;
 reg [15:0] group;
 reg [15:0] h;
 reg have_prev;
@@ -230,11 +230,11 @@ reg [31:0] l_store;
 reg [31:0] l_wrb;
 reg [15:0] layer;
 reg [15:0] lb_base;
-reg [255:0] lb_q;
+reg [511:0] lb_q;
 reg [15:0] lb_raddr;
 reg [15:0] lb_row1;
 reg [15:0] lb_waddr;
-reg [255:0] lb_wdata;
+reg [511:0] lb_wdata;
 reg lb_we;
 reg lbh;
 reg [15:0] lbw;
@@ -258,7 +258,7 @@ reg pad_left;
 reg pad_top;
 reg pf;
 reg [23:0] plen;
-reg [255:0] pool_word;
+reg [511:0] pool_word;
 reg [15:0] prev_bo;
 reg prev_half;
 reg [15:0] prev_ox0;
@@ -266,9 +266,9 @@ reg [15:0] prev_oy0;
 reg [15:0] prev_sw;
 reg prow;
 reg [1:0] pstep;
-reg [255:0] pw00;
-reg [255:0] pw01;
-reg [255:0] pw10;
+reg [511:0] pw00;
+reg [511:0] pw01;
+reg [511:0] pw10;
 reg signed [7:0] qmax;
 reg signed [7:0] qmin;
 reg [15:0] r;
@@ -280,21 +280,21 @@ reg [15:0] rows_in;
 reg [15:0] rpitch;
 reg [4:0] rr;
 reg s_adv;
-reg [5:0] s_c;
-reg [5:0] s_first;
-reg [255:0] s_in;
+reg [6:0] s_c;
+reg [6:0] s_first;
+reg [511:0] s_in;
 reg s_issue;
 reg [1:0] s_keep;
-reg [5:0] s_lastc;
+reg [6:0] s_lastc;
 reg [23:0] s_lastw;
 reg [15:0] s_nv;
-reg [4:0] s_off;
+reg [5:0] s_off;
 reg s_pop;
 reg [15:0] s_row0;
 reg [31:0] s_rp;
 reg [15:0] s_rr;
-reg [5:0] sc1;
-reg [5:0] sc2;
+reg [6:0] sc1;
+reg [6:0] sc2;
 reg [1:0] scnt;
 reg [15:0] seg_ch;
 reg [511:0] segs;
@@ -302,10 +302,10 @@ reg [511:0] segw;
 reg sf1;
 reg sf2;
 reg [7:0] sg;
-reg [255:0] sk1;
-reg [5:0] sk1c;
-reg [255:0] sk2;
-reg [5:0] sk2c;
+reg [511:0] sk1;
+reg [6:0] sk1c;
+reg [511:0] sk2;
+reg [6:0] sk2c;
 reg sq1;
 reg sq2;
 reg [5:0] state;
@@ -315,14 +315,14 @@ reg [15:0] strip;
 reg [15:0] sw;
 reg [15:0] sy;
 reg [23:0] tbase;
-reg [255:0] up_cur;
+reg [511:0] up_cur;
 wire up_next;
 reg [19:0] up_off;
-reg [255:0] up_sh;
-reg [255:0] up_word;
-reg [5:0] v_cnt;
+reg [511:0] up_sh;
+reg [511:0] up_word;
+reg [6:0] v_cnt;
 reg [15:0] v_k;
-reg [5:0] v_last;
+reg [6:0] v_last;
 reg v_more;
 reg [15:0] v_nk;
 reg [31:0] v_raddr;
@@ -337,19 +337,19 @@ reg signed [7:0] xzp;
 reg [15:0] y;
 reg signed [7:0] yzp;
 reg was_busy;
-reg [255:0] lb [0:256-1];
+reg [511:0] lb [0:128-1];
 
 
 
 
-assign bank_out = (e_rd_data >>> {bank, 8'h0});
+assign bank_out = (e_rd_data >>> {bank, 9'h0});
 
 
 always @(bg, gdone, gfill, rd_cnt, state) begin: gearbox
-    g_emit = ((gfill >= 32) || (gdone && (gfill != 0)));
-    g_last = (gdone && (gfill != 0) && (gfill <= 32));
-    if ((gfill >= 32)) begin
-        g_rem = (gfill - 32);
+    g_emit = ((gfill >= 64) || (gdone && (gfill != 0)));
+    g_last = (gdone && (gfill != 0) && (gfill <= 64));
+    if ((gfill >= 64)) begin
+        g_rem = (gfill - 64);
     end
     else if (gdone) begin
         g_rem = 0;
@@ -379,7 +379,7 @@ always @(posedge clk) begin: gearbox_regs
             gdone <= 0;
         end
         else if (g_emit) begin
-            gb <= (gb >>> (8 * 32));
+            gb <= (gb >>> (8 * 64));
             gfill <= g_rem;
         end
     end
@@ -387,8 +387,8 @@ end
 
 
 always @(g_rem, gb, gfill, rd_word) begin: gearbox_data
-    if ((gfill >= 32)) begin
-        g_next = ((gb >>> (8 * 32)) | (rd_word << {g_rem, 3'h0}));
+    if ((gfill >= 64)) begin
+        g_next = ((gb >>> (8 * 64)) | (rd_word << {g_rem, 3'h0}));
     end
     else begin
         g_next = (gb | (rd_word << {g_rem, 3'h0}));
@@ -405,7 +405,7 @@ always @(ip, s_first, s_keep, s_lastc, s_lastw, scnt, sq1, sq2, state, wr_wready
         s_keep = scnt;
     end
     s_issue = ((state == 6'b011011) && (ip <= s_lastw) && (((s_keep + sq2) + sq1) < 3));
-    s_c = 32;
+    s_c = 64;
     if ((ip == s_lastw)) begin
         s_c = s_lastc;
     end
@@ -417,19 +417,19 @@ end
 
 always @(bank_out, s_off, sf2) begin: store_chunk
     if (sf2) begin
-        s_in = (bank_out[(8 * 32)-1:0] >>> {s_off, 3'h0});
+        s_in = (bank_out[(8 * 64)-1:0] >>> {s_off, 3'h0});
     end
     else begin
-        s_in = bank_out[(8 * 32)-1:0];
+        s_in = bank_out[(8 * 64)-1:0];
     end
 end
 
 
 always @(posedge clk) begin: line_buffer
     if (lb_we) begin
-        lb[lb_waddr[8-1:0]] <= lb_wdata;
+        lb[lb_waddr[7-1:0]] <= lb_wdata;
     end
-    lb_q <= lb[lb_raddr[(8 + 5)-1:5]];
+    lb_q <= lb[lb_raddr[(7 + 6)-1:6]];
 end
 
 
@@ -470,13 +470,13 @@ end
 always @(lbh) begin: line_halves
     if (lbh) begin
         lb_base = (8192 / 2);
-        lbw_cur = ((8192 / 2) / 32);
+        lbw_cur = ((8192 / 2) / 64);
         lbw_oth = 0;
     end
     else begin
         lb_base = 0;
         lbw_cur = 0;
-        lbw_oth = ((8192 / 2) / 32);
+        lbw_oth = ((8192 / 2) / 64);
     end
 end
 
@@ -492,12 +492,12 @@ end
 
 
 always @(lf, v_k, v_last, v_nk) begin: chunk_offset
-    up_off = ({v_k, 5'h0} >>> lf);
+    up_off = ({v_k, 6'h0} >>> lf);
     if (($signed({1'b0, v_k}) == ($signed({1'b0, v_nk}) - 1))) begin
         v_cnt = v_last;
     end
     else begin
-        v_cnt = 32;
+        v_cnt = 64;
     end
 end
 
@@ -508,19 +508,19 @@ assign up_next = ((state == 6'b100101) && ((!wr_wvalid) || (wr_wready && (((lx +
 
 always @(lb_q, up_cur, up_next, up_off) begin: upsample_shift
     if (up_next) begin
-        up_sh = (lb_q >>> {up_off[5-1:0], 3'h0});
+        up_sh = (lb_q >>> {up_off[6-1:0], 3'h0});
     end
     else begin
-        up_sh = (up_cur >>> {up_off[5-1:0], 3'h0});
+        up_sh = (up_cur >>> {up_off[6-1:0], 3'h0});
     end
 end
 
 
 always @(lf, up_sh) begin: upsample_word
-    reg [256-1:0] o;
+    reg [512-1:0] o;
     integer i;
-    o = 256'h0;
-    for (i=0; i<(8 * 32); i=i+1) begin
+    o = 512'h0;
+    for (i=0; i<(8 * 64); i=i+1) begin
         o[i] = up_sh[(($signed(i >>> (3 + lf)) << 3) | (i & 7))];
     end
     up_word = o;
@@ -528,7 +528,7 @@ end
 
 
 always @(lb_q, pw00, pw01, pw10, xzp, yzp) begin: avgpool_word
-    reg [256-1:0] o;
+    reg [512-1:0] o;
     reg signed [8-1:0] a;
     reg signed [8-1:0] b;
     reg signed [8-1:0] c;
@@ -538,7 +538,7 @@ always @(lb_q, pw00, pw01, pw10, xzp, yzp) begin: avgpool_word
     reg [8-1:0] e;
     integer j;
     integer i;
-    o = 256'h0;
+    o = 512'h0;
     a = 0;
     b = 0;
     c = 0;
@@ -546,19 +546,19 @@ always @(lb_q, pw00, pw01, pw10, xzp, yzp) begin: avgpool_word
     v = 0;
     q = 0;
     e = 8'h0;
-    for (j=0; j<32; j=j+1) begin
+    for (j=0; j<64; j=j+1) begin
         for (i=0; i<8; i=i+1) begin
-            if ((j < (32 / 2))) begin
+            if ((j < (64 / 2))) begin
                 a[i] = pw00[((16 * j) + i)];
                 b[i] = pw00[(((16 * j) + 8) + i)];
                 c[i] = pw10[((16 * j) + i)];
                 d[i] = pw10[(((16 * j) + 8) + i)];
             end
             else begin
-                a[i] = pw01[(((16 * j) - (8 * 32)) + i)];
-                b[i] = pw01[((((16 * j) - (8 * 32)) + 8) + i)];
-                c[i] = lb_q[(((16 * j) - (8 * 32)) + i)];
-                d[i] = lb_q[((((16 * j) - (8 * 32)) + 8) + i)];
+                a[i] = pw01[(((16 * j) - (8 * 64)) + i)];
+                b[i] = pw01[((((16 * j) - (8 * 64)) + 8) + i)];
+                c[i] = lb_q[(((16 * j) - (8 * 64)) + i)];
+                d[i] = lb_q[((((16 * j) - (8 * 64)) + 8) + i)];
             end
         end
         v = (((((a + b) + c) + d) + (4 * yzp)) - (4 * xzp));
@@ -646,7 +646,7 @@ always @(posedge clk) begin: fsm
             if (g_emit) begin
                 lb_we <= 1;
                 lb_waddr <= lbw;
-                lb_wdata <= gb[(8 * 32)-1:0];
+                lb_wdata <= gb[(8 * 64)-1:0];
                 lbw <= (lbw + 1);
             end
             if (g_last) begin
@@ -799,7 +799,7 @@ always @(posedge clk) begin: fsm
                 state <= 6'b000111;
             end
             6'b000111: begin
-                Kw <= $signed(((K + 32) - 1) >>> 5);
+                Kw <= $signed(((K + 64) - 1) >>> 6);
                 stk <= ((op == 1) && (factor > 1));
                 s_rp <= (factor * wo);
                 if (((op != 1) && (op != 2) && (op != 3))) begin
@@ -818,7 +818,7 @@ always @(posedge clk) begin: fsm
                     err_code <= 5;
                     state <= 6'b110000;
                 end
-                else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0) || (($signed(((K + 32) - 1) >>> 5) << 5) > 4096) || ((factor > 1) && ((cout > 24) || (group != cout)))))) begin
+                else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0) || (($signed(((K + 64) - 1) >>> 6) << 6) > 4096) || ((factor > 1) && ((cout > 24) || (group != cout)))))) begin
                     err_code <= 4;
                     state <= 6'b110000;
                 end
@@ -858,7 +858,7 @@ always @(posedge clk) begin: fsm
                 state <= 6'b001001;
             end
             6'b001001: begin
-                if ((((ntile * (Kw << 5)) > 4096) || (ntile > 16))) begin
+                if ((((ntile * (Kw << 6)) > 4096) || (ntile > 16))) begin
                     err_code <= 4;
                     state <= 6'b110000;
                 end
@@ -871,8 +871,8 @@ always @(posedge clk) begin: fsm
             end
             6'b001010: begin
                 rd_cmd_valid <= 1;
-                rd_cmd_addr <= (w_addr + {(co0 * Kw), 5'h0});
-                rd_cmd_len <= {(gc * Kw), 5'h0};
+                rd_cmd_addr <= (w_addr + {(co0 * Kw), 6'h0});
+                rd_cmd_len <= {(gc * Kw), 6'h0};
                 rd_cmd_rows <= 1;
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
@@ -890,7 +890,7 @@ always @(posedge clk) begin: fsm
                         e_wr_sel <= 1;
                         e_wr_bank <= bank;
                         e_wr_addr <= (tbase + wi);
-                        e_wr_data <= gb[(8 * 32)-1:0];
+                        e_wr_data <= gb[(8 * 64)-1:0];
                         if (($signed({1'b0, wi}) == ($signed({1'b0, Kw}) - 1))) begin
                             wi <= 0;
                             if (($signed({1'b0, bank}) == (24 - 1))) begin
@@ -1021,11 +1021,11 @@ always @(posedge clk) begin: fsm
             6'b010000: begin
                 if ((cols_in == w)) begin
                     rpitch <= w;
-                    cpitch <= ($signed((((rows_in * w) + 32) - 1) >>> 5) << 5);
+                    cpitch <= ($signed((((rows_in * w) + 64) - 1) >>> 6) << 6);
                 end
                 else begin
-                    rpitch <= ($signed(((cols_in + 32) - 1) >>> 5) << 5);
-                    cpitch <= ($signed({1'b0, rows_in}) * ($signed(((cols_in + 32) - 1) >>> 5) << 5));
+                    rpitch <= ($signed(((cols_in + 64) - 1) >>> 6) << 6);
+                    cpitch <= ($signed({1'b0, rows_in}) * ($signed(((cols_in + 64) - 1) >>> 6) << 6));
                 end
                 state <= 6'b010001;
             end
@@ -1035,7 +1035,7 @@ always @(posedge clk) begin: fsm
                     state <= 6'b110000;
                 end
                 else begin
-                    apos <= (ld_half * (32768 / 32));
+                    apos <= (ld_half * (32768 / 64));
                     ridx <= 0;
                     segw <= segs;
                     seg_ch <= segs[48-1:32];
@@ -1073,7 +1073,7 @@ always @(posedge clk) begin: fsm
                         e_wr_en <= 1;
                         e_wr_sel <= 0;
                         e_wr_addr <= apos;
-                        e_wr_data <= gb[(8 * 32)-1:0];
+                        e_wr_data <= gb[(8 * 64)-1:0];
                         apos <= (apos + 1);
                     end
                     if (g_last) begin
@@ -1297,15 +1297,15 @@ always @(posedge clk) begin: fsm
                     wr_cmd_len <= prev_sw;
                     plen <= prev_sw;
                 end
-                s_off <= rbase[5-1:0];
-                s_lastw <= $signed(((rbase[5-1:0] + plen) - 1) >>> 5);
-                if (((32 - $signed({1'b0, rbase[5-1:0]})) < plen)) begin
-                    s_first <= (32 - rbase[5-1:0]);
+                s_off <= rbase[6-1:0];
+                s_lastw <= $signed(((rbase[6-1:0] + plen) - 1) >>> 6);
+                if (((64 - $signed({1'b0, rbase[6-1:0]})) < plen)) begin
+                    s_first <= (64 - rbase[6-1:0]);
                 end
                 else begin
                     s_first <= plen;
                 end
-                s_lastc <= ((((rbase + plen) - 1) & (32 - 1)) + 1);
+                s_lastc <= ((((rbase + plen) - 1) & (64 - 1)) + 1);
                 if ((wr_cmd_valid && wr_cmd_ready)) begin
                     wr_cmd_valid <= 0;
                     state <= 6'b011011;
@@ -1324,7 +1324,7 @@ always @(posedge clk) begin: fsm
                     sc1 <= s_c;
                     sc2 <= sc1;
                     if (s_issue) begin
-                        e_rd_addr <= ((rbase >>> 5) + ip);
+                        e_rd_addr <= ((rbase >>> 6) + ip);
                         ip <= (ip + 1);
                     end
                     if (s_pop) begin
@@ -1459,7 +1459,7 @@ always @(posedge clk) begin: fsm
                 rd_cmd_pitch <= w;
                 rd_cmd_len <= w;
                 lbw <= lbw_cur;
-                lb_row1 <= $signed(((w + 32) - 1) >>> 5);
+                lb_row1 <= $signed(((w + 64) - 1) >>> 6);
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
                     state <= 6'b100010;
@@ -1487,8 +1487,8 @@ always @(posedge clk) begin: fsm
                 lx <= 0;
                 rr <= 0;
                 pstep <= 0;
-                v_nk <= $signed(((wo + 32) - 1) >>> 5);
-                v_last <= ($signed({1'b0, wo}) - (($signed(((wo + 32) - 1) >>> 5) - 1) * 32));
+                v_nk <= $signed(((wo + 64) - 1) >>> 6);
+                v_last <= ($signed({1'b0, wo}) - (($signed(((wo + 64) - 1) >>> 6) - 1) * 64));
                 if (v_more) begin
                     rd_cmd_valid <= 1;
                     rd_cmd_addr <= v_raddr;
@@ -1514,7 +1514,7 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b100100: begin
-                lb_raddr <= (lb_base + 32);
+                lb_raddr <= (lb_base + 64);
                 state <= 6'b100101;
             end
             6'b100101: begin
@@ -1548,7 +1548,7 @@ always @(posedge clk) begin: fsm
                         wr_word <= up_word;
                         wr_cnt <= v_cnt;
                         if ((((lx + 1) & ($signed({1'b0, factor}) - 1)) == 0)) begin
-                            lb_raddr <= (lb_raddr + 32);
+                            lb_raddr <= (lb_raddr + 64);
                         end
                     end
                 end
@@ -1560,14 +1560,14 @@ always @(posedge clk) begin: fsm
                 pstep <= (pstep + 1);
                 case (pstep)
                     'h0: begin
-                        lb_raddr <= (lb_base + (((2 * lx) + 1) << 5));
+                        lb_raddr <= (lb_base + (((2 * lx) + 1) << 6));
                     end
                     'h1: begin
-                        lb_raddr <= (lb_base + ((lb_row1 + (2 * lx)) << 5));
+                        lb_raddr <= (lb_base + ((lb_row1 + (2 * lx)) << 6));
                         pw00 <= lb_q;
                     end
                     'h2: begin
-                        lb_raddr <= (lb_base + (((lb_row1 + (2 * lx)) + 1) << 5));
+                        lb_raddr <= (lb_base + (((lb_row1 + (2 * lx)) + 1) << 6));
                         pw01 <= lb_q;
                     end
                     default: begin
@@ -1590,7 +1590,7 @@ always @(posedge clk) begin: fsm
                     end
                     else begin
                         lx <= (lx + 1);
-                        lb_raddr <= (lb_base + ((lx + 1) << (1 + 5)));
+                        lb_raddr <= (lb_base + ((lx + 1) << (1 + 6)));
                         pstep <= 0;
                         state <= 6'b100110;
                     end

@@ -39,64 +39,64 @@ input [1:0] l_stride;
 input signed [7:0] l_xzp;
 input wr_en;
 input [23:0] wr_addr;
-input [255:0] wr_data;
+input [511:0] wr_data;
 
-reg [5:0] lo1;
+reg [6:0] lo1;
 reg signed [27:0] ix1;
 reg iy1;
 reg f1;
 reg signed [16:0] w1;
 reg signed [2:0] s1;
-wire [511:0] window;
-reg [255:0] abank0_q;
+wire [1023:0] window;
+reg [511:0] abank0_q;
 reg [6:0] abank0_rrow;
-reg [255:0] abank1_q;
+reg [511:0] abank1_q;
 reg [6:0] abank1_rrow;
-reg [255:0] abank0_mem [0:128-1];
-reg [255:0] abank1_mem [0:128-1];
+reg [511:0] abank0_mem [0:128-1];
+reg [511:0] abank1_mem [0:128-1];
 
-assign window[512-1:256] = abank1_q;
-assign window[256-1:0] = abank0_q;
+assign window[1024-1:512] = abank1_q;
+assign window[512-1:0] = abank0_q;
 
 
 always @(i_addr) begin: abank0_read_row
-    if ((i_addr[5+:1] > 0)) begin
-        abank0_rrow = (i_addr[((5 + 1) + 7)-1:(5 + 1)] + 1);
+    if ((i_addr[6+:1] > 0)) begin
+        abank0_rrow = (i_addr[((6 + 1) + 7)-1:(6 + 1)] + 1);
     end
     else begin
-        abank0_rrow = i_addr[((5 + 1) + 7)-1:(5 + 1)];
+        abank0_rrow = i_addr[((6 + 1) + 7)-1:(6 + 1)];
     end
 end
 
 
 always @(posedge clk) begin: abank0_ram
     if ((wr_en && (wr_addr[1-1:0] == 0))) begin
-        abank0_mem[wr_addr[1+:7]] <= wr_data[(8 * 32)-1:0];
+        abank0_mem[wr_addr[1+:7]] <= wr_data[(8 * 64)-1:0];
     end
     abank0_q <= abank0_mem[abank0_rrow];
 end
 
 
 always @(i_addr) begin: abank1_read_row
-    if ((i_addr[5+:1] > 1)) begin
-        abank1_rrow = (i_addr[((5 + 1) + 7)-1:(5 + 1)] + 1);
+    if ((i_addr[6+:1] > 1)) begin
+        abank1_rrow = (i_addr[((6 + 1) + 7)-1:(6 + 1)] + 1);
     end
     else begin
-        abank1_rrow = i_addr[((5 + 1) + 7)-1:(5 + 1)];
+        abank1_rrow = i_addr[((6 + 1) + 7)-1:(6 + 1)];
     end
 end
 
 
 always @(posedge clk) begin: abank1_ram
     if ((wr_en && (wr_addr[1-1:0] == 1))) begin
-        abank1_mem[wr_addr[1+:7]] <= wr_data[(8 * 32)-1:0];
+        abank1_mem[wr_addr[1+:7]] <= wr_data[(8 * 64)-1:0];
     end
     abank1_q <= abank1_mem[abank1_rrow];
 end
 
 
 always @(posedge clk) begin: stage1
-    lo1 <= i_addr[(5 + 1)-1:0];
+    lo1 <= i_addr[(6 + 1)-1:0];
     ix1 <= i_ix;
     iy1 <= i_iyok;
     f1 <= i_first;
@@ -107,11 +107,11 @@ end
 
 always @(posedge clk) begin: stage2
     reg [32-1:0] o;
-    reg [6-1:0] idx;
+    reg [7-1:0] idx;
     integer j;
     integer k;
     o = 32'h0;
-    idx = 6'h0;
+    idx = 7'h0;
     for (j=0; j<4; j=j+1) begin
         idx = ($signed({1'b0, lo1}) + (j * s1));
         if ((iy1 && ((ix1 + (j * s1)) >= 0) && ((ix1 + (j * s1)) < w1))) begin

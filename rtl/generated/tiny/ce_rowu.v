@@ -91,17 +91,17 @@ input [23:0] q_tag;
 input we_w;
 input we_c;
 input [23:0] wr_addr;
-input [255:0] wr_data;
+input [511:0] wr_data;
 input [23:0] rd_addr;
-output [255:0] rd_data;
-wire [255:0] rd_data;
+output [511:0] rd_data;
+wire [511:0] rd_data;
 
-reg [4:0] wlane;
-wire [255:0] wsh;
-reg [255:0] wword;
+reg [5:0] wlane;
+wire [511:0] wsh;
+reg [511:0] wword;
 reg [65:0] cq;
 reg [23:0] cur_ctile;
-wire [255:0] oword;
+wire [511:0] oword;
 wire signed [7:0] wq;
 reg wv1;
 reg cur_ok;
@@ -144,41 +144,137 @@ reg [7:0] out_lane28_q;
 reg [7:0] out_lane29_q;
 reg [7:0] out_lane30_q;
 reg [7:0] out_lane31_q;
+reg [7:0] out_lane32_q;
+reg [7:0] out_lane33_q;
+reg [7:0] out_lane34_q;
+reg [7:0] out_lane35_q;
+reg [7:0] out_lane36_q;
+reg [7:0] out_lane37_q;
+reg [7:0] out_lane38_q;
+reg [7:0] out_lane39_q;
+reg [7:0] out_lane40_q;
+reg [7:0] out_lane41_q;
+reg [7:0] out_lane42_q;
+reg [7:0] out_lane43_q;
+reg [7:0] out_lane44_q;
+reg [7:0] out_lane45_q;
+reg [7:0] out_lane46_q;
+reg [7:0] out_lane47_q;
+reg [7:0] out_lane48_q;
+reg [7:0] out_lane49_q;
+reg [7:0] out_lane50_q;
+reg [7:0] out_lane51_q;
+reg [7:0] out_lane52_q;
+reg [7:0] out_lane53_q;
+reg [7:0] out_lane54_q;
+reg [7:0] out_lane55_q;
+reg [7:0] out_lane56_q;
+reg [7:0] out_lane57_q;
+reg [7:0] out_lane58_q;
+reg [7:0] out_lane59_q;
+reg [7:0] out_lane60_q;
+reg [7:0] out_lane61_q;
+reg [7:0] out_lane62_q;
+reg [7:0] out_lane63_q;
 reg [65:0] cmem [0:16-1];
-reg [255:0] wmem [0:32-1];
-reg [7:0] out_lane0_mem [0:32-1];
-reg [7:0] out_lane1_mem [0:32-1];
-reg [7:0] out_lane2_mem [0:32-1];
-reg [7:0] out_lane3_mem [0:32-1];
-reg [7:0] out_lane4_mem [0:32-1];
-reg [7:0] out_lane5_mem [0:32-1];
-reg [7:0] out_lane6_mem [0:32-1];
-reg [7:0] out_lane7_mem [0:32-1];
-reg [7:0] out_lane8_mem [0:32-1];
-reg [7:0] out_lane9_mem [0:32-1];
-reg [7:0] out_lane10_mem [0:32-1];
-reg [7:0] out_lane11_mem [0:32-1];
-reg [7:0] out_lane12_mem [0:32-1];
-reg [7:0] out_lane13_mem [0:32-1];
-reg [7:0] out_lane14_mem [0:32-1];
-reg [7:0] out_lane15_mem [0:32-1];
-reg [7:0] out_lane16_mem [0:32-1];
-reg [7:0] out_lane17_mem [0:32-1];
-reg [7:0] out_lane18_mem [0:32-1];
-reg [7:0] out_lane19_mem [0:32-1];
-reg [7:0] out_lane20_mem [0:32-1];
-reg [7:0] out_lane21_mem [0:32-1];
-reg [7:0] out_lane22_mem [0:32-1];
-reg [7:0] out_lane23_mem [0:32-1];
-reg [7:0] out_lane24_mem [0:32-1];
-reg [7:0] out_lane25_mem [0:32-1];
-reg [7:0] out_lane26_mem [0:32-1];
-reg [7:0] out_lane27_mem [0:32-1];
-reg [7:0] out_lane28_mem [0:32-1];
-reg [7:0] out_lane29_mem [0:32-1];
-reg [7:0] out_lane30_mem [0:32-1];
-reg [7:0] out_lane31_mem [0:32-1];
+reg [511:0] wmem [0:16-1];
+reg [7:0] out_lane0_mem [0:16-1];
+reg [7:0] out_lane1_mem [0:16-1];
+reg [7:0] out_lane2_mem [0:16-1];
+reg [7:0] out_lane3_mem [0:16-1];
+reg [7:0] out_lane4_mem [0:16-1];
+reg [7:0] out_lane5_mem [0:16-1];
+reg [7:0] out_lane6_mem [0:16-1];
+reg [7:0] out_lane7_mem [0:16-1];
+reg [7:0] out_lane8_mem [0:16-1];
+reg [7:0] out_lane9_mem [0:16-1];
+reg [7:0] out_lane10_mem [0:16-1];
+reg [7:0] out_lane11_mem [0:16-1];
+reg [7:0] out_lane12_mem [0:16-1];
+reg [7:0] out_lane13_mem [0:16-1];
+reg [7:0] out_lane14_mem [0:16-1];
+reg [7:0] out_lane15_mem [0:16-1];
+reg [7:0] out_lane16_mem [0:16-1];
+reg [7:0] out_lane17_mem [0:16-1];
+reg [7:0] out_lane18_mem [0:16-1];
+reg [7:0] out_lane19_mem [0:16-1];
+reg [7:0] out_lane20_mem [0:16-1];
+reg [7:0] out_lane21_mem [0:16-1];
+reg [7:0] out_lane22_mem [0:16-1];
+reg [7:0] out_lane23_mem [0:16-1];
+reg [7:0] out_lane24_mem [0:16-1];
+reg [7:0] out_lane25_mem [0:16-1];
+reg [7:0] out_lane26_mem [0:16-1];
+reg [7:0] out_lane27_mem [0:16-1];
+reg [7:0] out_lane28_mem [0:16-1];
+reg [7:0] out_lane29_mem [0:16-1];
+reg [7:0] out_lane30_mem [0:16-1];
+reg [7:0] out_lane31_mem [0:16-1];
+reg [7:0] out_lane32_mem [0:16-1];
+reg [7:0] out_lane33_mem [0:16-1];
+reg [7:0] out_lane34_mem [0:16-1];
+reg [7:0] out_lane35_mem [0:16-1];
+reg [7:0] out_lane36_mem [0:16-1];
+reg [7:0] out_lane37_mem [0:16-1];
+reg [7:0] out_lane38_mem [0:16-1];
+reg [7:0] out_lane39_mem [0:16-1];
+reg [7:0] out_lane40_mem [0:16-1];
+reg [7:0] out_lane41_mem [0:16-1];
+reg [7:0] out_lane42_mem [0:16-1];
+reg [7:0] out_lane43_mem [0:16-1];
+reg [7:0] out_lane44_mem [0:16-1];
+reg [7:0] out_lane45_mem [0:16-1];
+reg [7:0] out_lane46_mem [0:16-1];
+reg [7:0] out_lane47_mem [0:16-1];
+reg [7:0] out_lane48_mem [0:16-1];
+reg [7:0] out_lane49_mem [0:16-1];
+reg [7:0] out_lane50_mem [0:16-1];
+reg [7:0] out_lane51_mem [0:16-1];
+reg [7:0] out_lane52_mem [0:16-1];
+reg [7:0] out_lane53_mem [0:16-1];
+reg [7:0] out_lane54_mem [0:16-1];
+reg [7:0] out_lane55_mem [0:16-1];
+reg [7:0] out_lane56_mem [0:16-1];
+reg [7:0] out_lane57_mem [0:16-1];
+reg [7:0] out_lane58_mem [0:16-1];
+reg [7:0] out_lane59_mem [0:16-1];
+reg [7:0] out_lane60_mem [0:16-1];
+reg [7:0] out_lane61_mem [0:16-1];
+reg [7:0] out_lane62_mem [0:16-1];
+reg [7:0] out_lane63_mem [0:16-1];
 
+assign oword[512-1:504] = out_lane63_q;
+assign oword[504-1:496] = out_lane62_q;
+assign oword[496-1:488] = out_lane61_q;
+assign oword[488-1:480] = out_lane60_q;
+assign oword[480-1:472] = out_lane59_q;
+assign oword[472-1:464] = out_lane58_q;
+assign oword[464-1:456] = out_lane57_q;
+assign oword[456-1:448] = out_lane56_q;
+assign oword[448-1:440] = out_lane55_q;
+assign oword[440-1:432] = out_lane54_q;
+assign oword[432-1:424] = out_lane53_q;
+assign oword[424-1:416] = out_lane52_q;
+assign oword[416-1:408] = out_lane51_q;
+assign oword[408-1:400] = out_lane50_q;
+assign oword[400-1:392] = out_lane49_q;
+assign oword[392-1:384] = out_lane48_q;
+assign oword[384-1:376] = out_lane47_q;
+assign oword[376-1:368] = out_lane46_q;
+assign oword[368-1:360] = out_lane45_q;
+assign oword[360-1:352] = out_lane44_q;
+assign oword[352-1:344] = out_lane43_q;
+assign oword[344-1:336] = out_lane42_q;
+assign oword[336-1:328] = out_lane41_q;
+assign oword[328-1:320] = out_lane40_q;
+assign oword[320-1:312] = out_lane39_q;
+assign oword[312-1:304] = out_lane38_q;
+assign oword[304-1:296] = out_lane37_q;
+assign oword[296-1:288] = out_lane36_q;
+assign oword[288-1:280] = out_lane35_q;
+assign oword[280-1:272] = out_lane34_q;
+assign oword[272-1:264] = out_lane33_q;
+assign oword[264-1:256] = out_lane32_q;
 assign oword[256-1:248] = out_lane31_q;
 assign oword[248-1:240] = out_lane30_q;
 assign oword[240-1:232] = out_lane29_q;
@@ -214,270 +310,526 @@ assign oword[8-1:0] = out_lane0_q;
 
 
 always @(posedge clk) begin: out_lane0_ram
-    if ((q_valid && (q_tag[5-1:0] == 0))) begin
-        out_lane0_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 0))) begin
+        out_lane0_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane0_q <= out_lane0_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane0_q <= out_lane0_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane1_ram
-    if ((q_valid && (q_tag[5-1:0] == 1))) begin
-        out_lane1_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 1))) begin
+        out_lane1_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane1_q <= out_lane1_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane1_q <= out_lane1_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane2_ram
-    if ((q_valid && (q_tag[5-1:0] == 2))) begin
-        out_lane2_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 2))) begin
+        out_lane2_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane2_q <= out_lane2_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane2_q <= out_lane2_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane3_ram
-    if ((q_valid && (q_tag[5-1:0] == 3))) begin
-        out_lane3_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 3))) begin
+        out_lane3_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane3_q <= out_lane3_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane3_q <= out_lane3_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane4_ram
-    if ((q_valid && (q_tag[5-1:0] == 4))) begin
-        out_lane4_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 4))) begin
+        out_lane4_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane4_q <= out_lane4_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane4_q <= out_lane4_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane5_ram
-    if ((q_valid && (q_tag[5-1:0] == 5))) begin
-        out_lane5_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 5))) begin
+        out_lane5_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane5_q <= out_lane5_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane5_q <= out_lane5_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane6_ram
-    if ((q_valid && (q_tag[5-1:0] == 6))) begin
-        out_lane6_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 6))) begin
+        out_lane6_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane6_q <= out_lane6_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane6_q <= out_lane6_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane7_ram
-    if ((q_valid && (q_tag[5-1:0] == 7))) begin
-        out_lane7_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 7))) begin
+        out_lane7_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane7_q <= out_lane7_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane7_q <= out_lane7_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane8_ram
-    if ((q_valid && (q_tag[5-1:0] == 8))) begin
-        out_lane8_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 8))) begin
+        out_lane8_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane8_q <= out_lane8_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane8_q <= out_lane8_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane9_ram
-    if ((q_valid && (q_tag[5-1:0] == 9))) begin
-        out_lane9_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 9))) begin
+        out_lane9_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane9_q <= out_lane9_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane9_q <= out_lane9_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane10_ram
-    if ((q_valid && (q_tag[5-1:0] == 10))) begin
-        out_lane10_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 10))) begin
+        out_lane10_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane10_q <= out_lane10_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane10_q <= out_lane10_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane11_ram
-    if ((q_valid && (q_tag[5-1:0] == 11))) begin
-        out_lane11_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 11))) begin
+        out_lane11_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane11_q <= out_lane11_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane11_q <= out_lane11_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane12_ram
-    if ((q_valid && (q_tag[5-1:0] == 12))) begin
-        out_lane12_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 12))) begin
+        out_lane12_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane12_q <= out_lane12_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane12_q <= out_lane12_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane13_ram
-    if ((q_valid && (q_tag[5-1:0] == 13))) begin
-        out_lane13_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 13))) begin
+        out_lane13_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane13_q <= out_lane13_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane13_q <= out_lane13_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane14_ram
-    if ((q_valid && (q_tag[5-1:0] == 14))) begin
-        out_lane14_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 14))) begin
+        out_lane14_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane14_q <= out_lane14_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane14_q <= out_lane14_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane15_ram
-    if ((q_valid && (q_tag[5-1:0] == 15))) begin
-        out_lane15_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 15))) begin
+        out_lane15_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane15_q <= out_lane15_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane15_q <= out_lane15_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane16_ram
-    if ((q_valid && (q_tag[5-1:0] == 16))) begin
-        out_lane16_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 16))) begin
+        out_lane16_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane16_q <= out_lane16_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane16_q <= out_lane16_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane17_ram
-    if ((q_valid && (q_tag[5-1:0] == 17))) begin
-        out_lane17_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 17))) begin
+        out_lane17_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane17_q <= out_lane17_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane17_q <= out_lane17_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane18_ram
-    if ((q_valid && (q_tag[5-1:0] == 18))) begin
-        out_lane18_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 18))) begin
+        out_lane18_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane18_q <= out_lane18_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane18_q <= out_lane18_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane19_ram
-    if ((q_valid && (q_tag[5-1:0] == 19))) begin
-        out_lane19_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 19))) begin
+        out_lane19_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane19_q <= out_lane19_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane19_q <= out_lane19_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane20_ram
-    if ((q_valid && (q_tag[5-1:0] == 20))) begin
-        out_lane20_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 20))) begin
+        out_lane20_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane20_q <= out_lane20_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane20_q <= out_lane20_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane21_ram
-    if ((q_valid && (q_tag[5-1:0] == 21))) begin
-        out_lane21_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 21))) begin
+        out_lane21_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane21_q <= out_lane21_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane21_q <= out_lane21_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane22_ram
-    if ((q_valid && (q_tag[5-1:0] == 22))) begin
-        out_lane22_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 22))) begin
+        out_lane22_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane22_q <= out_lane22_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane22_q <= out_lane22_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane23_ram
-    if ((q_valid && (q_tag[5-1:0] == 23))) begin
-        out_lane23_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 23))) begin
+        out_lane23_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane23_q <= out_lane23_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane23_q <= out_lane23_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane24_ram
-    if ((q_valid && (q_tag[5-1:0] == 24))) begin
-        out_lane24_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 24))) begin
+        out_lane24_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane24_q <= out_lane24_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane24_q <= out_lane24_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane25_ram
-    if ((q_valid && (q_tag[5-1:0] == 25))) begin
-        out_lane25_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 25))) begin
+        out_lane25_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane25_q <= out_lane25_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane25_q <= out_lane25_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane26_ram
-    if ((q_valid && (q_tag[5-1:0] == 26))) begin
-        out_lane26_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 26))) begin
+        out_lane26_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane26_q <= out_lane26_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane26_q <= out_lane26_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane27_ram
-    if ((q_valid && (q_tag[5-1:0] == 27))) begin
-        out_lane27_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 27))) begin
+        out_lane27_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane27_q <= out_lane27_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane27_q <= out_lane27_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane28_ram
-    if ((q_valid && (q_tag[5-1:0] == 28))) begin
-        out_lane28_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 28))) begin
+        out_lane28_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane28_q <= out_lane28_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane28_q <= out_lane28_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane29_ram
-    if ((q_valid && (q_tag[5-1:0] == 29))) begin
-        out_lane29_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 29))) begin
+        out_lane29_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane29_q <= out_lane29_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane29_q <= out_lane29_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane30_ram
-    if ((q_valid && (q_tag[5-1:0] == 30))) begin
-        out_lane30_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 30))) begin
+        out_lane30_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane30_q <= out_lane30_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane30_q <= out_lane30_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: out_lane31_ram
-    if ((q_valid && (q_tag[5-1:0] == 31))) begin
-        out_lane31_mem[q_tag[10-1:5]] <= q_y[8-1:0];
+    if ((q_valid && (q_tag[6-1:0] == 31))) begin
+        out_lane31_mem[q_tag[10-1:6]] <= q_y[8-1:0];
     end
-    out_lane31_q <= out_lane31_mem[rd_addr[(10 - 5)-1:0]];
+    out_lane31_q <= out_lane31_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane32_ram
+    if ((q_valid && (q_tag[6-1:0] == 32))) begin
+        out_lane32_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane32_q <= out_lane32_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane33_ram
+    if ((q_valid && (q_tag[6-1:0] == 33))) begin
+        out_lane33_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane33_q <= out_lane33_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane34_ram
+    if ((q_valid && (q_tag[6-1:0] == 34))) begin
+        out_lane34_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane34_q <= out_lane34_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane35_ram
+    if ((q_valid && (q_tag[6-1:0] == 35))) begin
+        out_lane35_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane35_q <= out_lane35_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane36_ram
+    if ((q_valid && (q_tag[6-1:0] == 36))) begin
+        out_lane36_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane36_q <= out_lane36_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane37_ram
+    if ((q_valid && (q_tag[6-1:0] == 37))) begin
+        out_lane37_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane37_q <= out_lane37_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane38_ram
+    if ((q_valid && (q_tag[6-1:0] == 38))) begin
+        out_lane38_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane38_q <= out_lane38_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane39_ram
+    if ((q_valid && (q_tag[6-1:0] == 39))) begin
+        out_lane39_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane39_q <= out_lane39_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane40_ram
+    if ((q_valid && (q_tag[6-1:0] == 40))) begin
+        out_lane40_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane40_q <= out_lane40_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane41_ram
+    if ((q_valid && (q_tag[6-1:0] == 41))) begin
+        out_lane41_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane41_q <= out_lane41_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane42_ram
+    if ((q_valid && (q_tag[6-1:0] == 42))) begin
+        out_lane42_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane42_q <= out_lane42_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane43_ram
+    if ((q_valid && (q_tag[6-1:0] == 43))) begin
+        out_lane43_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane43_q <= out_lane43_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane44_ram
+    if ((q_valid && (q_tag[6-1:0] == 44))) begin
+        out_lane44_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane44_q <= out_lane44_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane45_ram
+    if ((q_valid && (q_tag[6-1:0] == 45))) begin
+        out_lane45_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane45_q <= out_lane45_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane46_ram
+    if ((q_valid && (q_tag[6-1:0] == 46))) begin
+        out_lane46_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane46_q <= out_lane46_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane47_ram
+    if ((q_valid && (q_tag[6-1:0] == 47))) begin
+        out_lane47_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane47_q <= out_lane47_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane48_ram
+    if ((q_valid && (q_tag[6-1:0] == 48))) begin
+        out_lane48_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane48_q <= out_lane48_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane49_ram
+    if ((q_valid && (q_tag[6-1:0] == 49))) begin
+        out_lane49_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane49_q <= out_lane49_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane50_ram
+    if ((q_valid && (q_tag[6-1:0] == 50))) begin
+        out_lane50_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane50_q <= out_lane50_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane51_ram
+    if ((q_valid && (q_tag[6-1:0] == 51))) begin
+        out_lane51_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane51_q <= out_lane51_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane52_ram
+    if ((q_valid && (q_tag[6-1:0] == 52))) begin
+        out_lane52_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane52_q <= out_lane52_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane53_ram
+    if ((q_valid && (q_tag[6-1:0] == 53))) begin
+        out_lane53_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane53_q <= out_lane53_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane54_ram
+    if ((q_valid && (q_tag[6-1:0] == 54))) begin
+        out_lane54_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane54_q <= out_lane54_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane55_ram
+    if ((q_valid && (q_tag[6-1:0] == 55))) begin
+        out_lane55_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane55_q <= out_lane55_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane56_ram
+    if ((q_valid && (q_tag[6-1:0] == 56))) begin
+        out_lane56_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane56_q <= out_lane56_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane57_ram
+    if ((q_valid && (q_tag[6-1:0] == 57))) begin
+        out_lane57_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane57_q <= out_lane57_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane58_ram
+    if ((q_valid && (q_tag[6-1:0] == 58))) begin
+        out_lane58_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane58_q <= out_lane58_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane59_ram
+    if ((q_valid && (q_tag[6-1:0] == 59))) begin
+        out_lane59_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane59_q <= out_lane59_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane60_ram
+    if ((q_valid && (q_tag[6-1:0] == 60))) begin
+        out_lane60_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane60_q <= out_lane60_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane61_ram
+    if ((q_valid && (q_tag[6-1:0] == 61))) begin
+        out_lane61_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane61_q <= out_lane61_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane62_ram
+    if ((q_valid && (q_tag[6-1:0] == 62))) begin
+        out_lane62_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane62_q <= out_lane62_mem[rd_addr[(10 - 6)-1:0]];
+end
+
+
+always @(posedge clk) begin: out_lane63_ram
+    if ((q_valid && (q_tag[6-1:0] == 63))) begin
+        out_lane63_mem[q_tag[10-1:6]] <= q_y[8-1:0];
+    end
+    out_lane63_q <= out_lane63_mem[rd_addr[(10 - 6)-1:0]];
 end
 
 
 always @(posedge clk) begin: mems
     if (we_w) begin
-        wmem[wr_addr[(10 - 5)-1:0]] <= wr_data[(8 * 32)-1:0];
+        wmem[wr_addr[(10 - 6)-1:0]] <= wr_data[(8 * 64)-1:0];
     end
     if (we_c) begin
         cmem[wr_addr[4-1:0]] <= wr_data[66-1:0];
     end
-    wword <= wmem[i_waddr[10-1:5]];
-    wlane <= i_waddr[5-1:0];
+    wword <= wmem[i_waddr[10-1:6]];
+    wlane <= i_waddr[6-1:0];
     cq <= cmem[cur_ctile[4-1:0]];
 end
 
