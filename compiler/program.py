@@ -168,13 +168,14 @@ def folded_bias(conv: QConv) -> np.ndarray:
 
 def stack_rows(d: "Descriptor", hw) -> int:
     """How many output rows of conv ``d`` (unstacked) the array computes at once on its rows (G):
-    a 3x3 conv with at most half as many output channels as the array has rows can put G <= rows //
+    a conv with at most half as many output channels as the array has rows can put G <= rows //
     Cout output rows there, as one conv of G * Cout channels whose kernel has k + (G - 1) * stride
     rows (channel c * G + g holds channel c's kernel shifted down by g * stride rows, zeros
     elsewhere): (k + (G - 1) * stride) / k the reduction steps for G times the rows, but rows stored
-    one command each and a taller input halo. The G whose best tiling ``_tile_cost`` finds fastest;
-    1 without a config."""
-    if hw is None or d.kernel != 3 or 2 * d.cout > hw.rows:
+    one command each and a taller input halo. A 1x1 conv whose reduction is shorter than the
+    array's minimum tile (``min_tile_steps``) gets its G rows almost free. The G whose best tiling
+    ``_tile_cost`` finds fastest; 1 without a config."""
+    if hw is None or 2 * d.cout > hw.rows:
         return 1
     best, best_cost = 1, _best_tiling(d, hw)[0]
     for g in range(2, min(hw.rows // d.cout, d.ho) + 1):
@@ -210,6 +211,15 @@ def pack_constants(conv: QConv) -> bytes:
     for b, m, e in zip(folded_bias(conv), consts.mantissa, consts.exponent):
         out += struct.pack("<i", int(b)) + int(m).to_bytes(3, "little") + struct.pack("<b", int(e))
     return bytes(out)
+
+
+def _check_stack(conv, name: str, g, hw):
+    if conv is None:
+        raise ModelError(f"stack: no conv named {name!r} in the graph")
+    cout = conv.weight.shape[0]
+    if hw is None or not isinstance(g, int) or g < 1 or g * cout > hw.rows:
+        raise ModelError(f"node {name!r} (conv): cannot stack {g!r} output rows of {cout} channels"
+                         + (f" on the {hw.rows} rows of config {hw.name!r}" if hw is not None else " without a config"))
 
 
 def _check(layer, **values):
@@ -301,10 +311,12 @@ def _tile_cost(d: Descriptor, hw, group: int, tiles: int, band: int, strip: int)
     return n_tiles * (max(engine, load + store) + 30) + load + store  # the first load, the last store: alone
 
 
-def compile_graph(graph: QGraph, hw=None, keep_all: bool = True) -> Program:
+def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str, int] | None = None) -> Program:
     """Compile a parsed int8 graph for hardware configuration ``hw`` (rtl.config.EngineConfig; None:
     no buffer limits, whole layers). ``keep_all`` keeps every intermediate tensor in DRAM (for
-    layer-by-layer comparison); False reuses dead buffers (the deployment plan)."""
+    layer-by-layer comparison); False reuses dead buffers (the deployment plan). ``stack`` pins the
+    stacked output rows G of the named convs in place of ``stack_rows``'s choice (tests reach
+    stackings the cost would not pick)."""
     layers = [l for l in graph.layers if l.op in OPS]
     host = [l.name for l in graph.layers if l.op == "argmax"]
     for l in graph.layers:
@@ -317,22 +329,25 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True) -> Program:
     weights, consts = bytearray(), bytearray()
     w_addr, c_addr = {}, {}
     convs = [l for l in layers if isinstance(l, QConv)]
-    stack = {}
+    rows_of = {}  # conv name -> stacked output rows G
     for c in convs:
         t_in, t_out = graph.tensors[c.input], graph.tensors[c.output]
-        stack[c.name] = stack_rows(Descriptor(layer=0, name=c.name, op="conv", kernel=c.kernel, stride=c.stride,
+        rows_of[c.name] = stack_rows(Descriptor(layer=0, name=c.name, op="conv", kernel=c.kernel, stride=c.stride,
                                               cin=c.weight.shape[1], cout=c.weight.shape[0], h=t_in.shape[2],
                                               w=t_in.shape[3], ho=t_out.shape[2], wo=t_out.shape[3],
                                               ho_v=t_out.shape[2]), hw)
+    for name, g in (stack or {}).items():
+        _check_stack(next((c for c in convs if c.name == name), None), name, g, hw)
+        rows_of[name] = g
     for conv in convs:
         w_addr[conv.name] = cursor + len(weights)
-        weights += packed_weights(stacked_weights(conv.weight, stack[conv.name], conv.stride))
+        weights += packed_weights(stacked_weights(conv.weight, rows_of[conv.name], conv.stride))
         weights += b"\0" * (_align(len(weights)) - len(weights))
     const_base = cursor + len(weights)
     for conv in convs:
         c_addr[conv.name] = const_base + len(consts)
         per_channel = pack_constants(conv)  # channel c's 8 bytes for each of its stacked rows
-        consts += b"".join(per_channel[8 * c:8 * c + 8] * stack[conv.name] for c in range(len(per_channel) // 8))
+        consts += b"".join(per_channel[8 * c:8 * c + 8] * rows_of[conv.name] for c in range(len(per_channel) // 8))
         consts += b"\0" * (_align(len(consts)) - len(consts))
     act_base = const_base + len(consts)
     plan = plan_memory(graph, act_base, keep=None if keep_all else set())
@@ -352,7 +367,7 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True) -> Program:
                width=(max(d.w, d.wo), "width"), address=(plan.base + plan.peak, "address"))
         if isinstance(l, QConv):
             d.kernel, d.stride = l.kernel, l.stride
-            d.factor = stack[l.name]
+            d.factor = rows_of[l.name]
             d.cout, d.ho_v = d.cout * d.factor, -(-d.ho // d.factor)
             d.weight_addr, d.const_addr = w_addr[l.name], c_addr[l.name]
             d.flags |= FLAG_RELU if l.relu else 0

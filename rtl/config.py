@@ -73,9 +73,10 @@ CONFIGS = {
     for c in (
         EngineConfig(name="tiny", rows=4, cols=4, act_depth=1 << 14, wgt_depth=1 << 10, const_depth=16, out_depth=1 << 10),
         EngineConfig(name="sim", rows=16, cols=16, act_depth=1 << 17, wgt_depth=1 << 12, const_depth=16, out_depth=1 << 13),
-        # 24 rows by 8 columns: the tiny network's 6- and 8-channel layers stack 2 to 4 output rows
-        # (compiler.program.stack_rows), some with a last stacked row past the layer's (tests)
-        EngineConfig(name="tall", rows=24, cols=8, act_depth=1 << 16, wgt_depth=1 << 12, const_depth=16, out_depth=1 << 13),
+        # 32 rows by 8 columns: the tiny network's 6- to 14-channel layers stack 2 to 4 output rows
+        # (compiler.program.stack_rows), some with a last stacked row past the layer's, and its
+        # 16-channel 1x1 convs can stack 2 (tests)
+        EngineConfig(name="tall", rows=32, cols=8, act_depth=1 << 16, wgt_depth=1 << 12, const_depth=16, out_depth=1 << 13),
         # The reference chip's 9216 MACs, not simulated in CI; a 512 KB activation buffer (shared by
         # the columns: it replaced 96 per-column copies of 128 KB, 12 MB, at 27% fewer frame cycles).
         EngineConfig(name="asic", rows=96, cols=96, act_depth=1 << 19, wgt_depth=1 << 12, const_depth=8, out_depth=1 << 14),

@@ -94,3 +94,15 @@ def test_too_many_concat_segments_names_the_node():
     cat.inputs = cat.inputs * (MAX_SEGMENTS // 2 + 1)
     with pytest.raises(ModelError, match=r"node 'dec0.squeeze' \(conv\): reads \d+ channel ranges"):
         compile_graph(graph)
+
+
+def test_pinned_stacking_is_checked_and_names_the_node():
+    graph = load_qgraph(model_path("tiny"), (64, 128))
+    prog = compile_graph(graph, get_config("tall"), stack={"enc0.trans": 2, "stem1": 1})
+    by_name = {d.name: d for d in prog.descriptors}
+    assert (by_name["enc0.trans"].stack, by_name["enc0.trans"].k_rows, by_name["stem1"].stack) == (2, 2, 1)
+    with pytest.raises(ModelError, match=r"node 'enc1.trans' \(conv\): cannot stack 2 output rows of 24 channels "
+                                         r"on the 32 rows of config 'tall'"):
+        compile_graph(graph, get_config("tall"), stack={"enc1.trans": 2})
+    with pytest.raises(ModelError, match=r"stack: no conv named 'enc9.l1'"):
+        compile_graph(graph, get_config("tall"), stack={"enc9.l1": 2})

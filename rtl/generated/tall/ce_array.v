@@ -16,11 +16,11 @@ module ce_array (
 input clk;
 input [63:0] a_top;
 input [7:0] f_top;
-input [191:0] w_left;
-output [767:0] d_left;
-wire [767:0] d_left;
-output [23:0] dv_left;
-wire [23:0] dv_left;
+input [255:0] w_left;
+output [1023:0] d_left;
+wire [1023:0] d_left;
+output [31:0] dv_left;
+wire [31:0] dv_left;
 
 
 
@@ -75,10 +75,26 @@ wire [63:0] a_23;
 wire [7:0] f_23;
 wire [63:0] a_24;
 wire [7:0] f_24;
+wire [63:0] a_25;
+wire [7:0] f_25;
+wire [63:0] a_26;
+wire [7:0] f_26;
+wire [63:0] a_27;
+wire [7:0] f_27;
+wire [63:0] a_28;
+wire [7:0] f_28;
+wire [63:0] a_29;
+wire [7:0] f_29;
+wire [63:0] a_30;
+wire [7:0] f_30;
+wire [63:0] a_31;
+wire [7:0] f_31;
+wire [63:0] a_32;
+wire [7:0] f_32;
 assign a_0 = a_top;
 assign f_0 = f_top;
-wire [63:0] a_bottom_unused = a_24;  // activations leave the array
-wire [7:0] f_bottom_unused = f_24;
+wire [63:0] a_bottom_unused = a_32;  // activations leave the array
+wire [7:0] f_bottom_unused = f_32;
 ce_row row0 (.clk(clk), .a_in(a_0), .f_in(f_0), .w_in(w_left[7:0]), .a_out(a_1), .f_out(f_1), .d_out(d_left[31:0]), .dv_out(dv_left[0]));
 ce_row row1 (.clk(clk), .a_in(a_1), .f_in(f_1), .w_in(w_left[15:8]), .a_out(a_2), .f_out(f_2), .d_out(d_left[63:32]), .dv_out(dv_left[1]));
 ce_row row2 (.clk(clk), .a_in(a_2), .f_in(f_2), .w_in(w_left[23:16]), .a_out(a_3), .f_out(f_3), .d_out(d_left[95:64]), .dv_out(dv_left[2]));
@@ -103,4 +119,12 @@ ce_row row20 (.clk(clk), .a_in(a_20), .f_in(f_20), .w_in(w_left[167:160]), .a_ou
 ce_row row21 (.clk(clk), .a_in(a_21), .f_in(f_21), .w_in(w_left[175:168]), .a_out(a_22), .f_out(f_22), .d_out(d_left[703:672]), .dv_out(dv_left[21]));
 ce_row row22 (.clk(clk), .a_in(a_22), .f_in(f_22), .w_in(w_left[183:176]), .a_out(a_23), .f_out(f_23), .d_out(d_left[735:704]), .dv_out(dv_left[22]));
 ce_row row23 (.clk(clk), .a_in(a_23), .f_in(f_23), .w_in(w_left[191:184]), .a_out(a_24), .f_out(f_24), .d_out(d_left[767:736]), .dv_out(dv_left[23]));
+ce_row row24 (.clk(clk), .a_in(a_24), .f_in(f_24), .w_in(w_left[199:192]), .a_out(a_25), .f_out(f_25), .d_out(d_left[799:768]), .dv_out(dv_left[24]));
+ce_row row25 (.clk(clk), .a_in(a_25), .f_in(f_25), .w_in(w_left[207:200]), .a_out(a_26), .f_out(f_26), .d_out(d_left[831:800]), .dv_out(dv_left[25]));
+ce_row row26 (.clk(clk), .a_in(a_26), .f_in(f_26), .w_in(w_left[215:208]), .a_out(a_27), .f_out(f_27), .d_out(d_left[863:832]), .dv_out(dv_left[26]));
+ce_row row27 (.clk(clk), .a_in(a_27), .f_in(f_27), .w_in(w_left[223:216]), .a_out(a_28), .f_out(f_28), .d_out(d_left[895:864]), .dv_out(dv_left[27]));
+ce_row row28 (.clk(clk), .a_in(a_28), .f_in(f_28), .w_in(w_left[231:224]), .a_out(a_29), .f_out(f_29), .d_out(d_left[927:896]), .dv_out(dv_left[28]));
+ce_row row29 (.clk(clk), .a_in(a_29), .f_in(f_29), .w_in(w_left[239:232]), .a_out(a_30), .f_out(f_30), .d_out(d_left[959:928]), .dv_out(dv_left[29]));
+ce_row row30 (.clk(clk), .a_in(a_30), .f_in(f_30), .w_in(w_left[247:240]), .a_out(a_31), .f_out(f_31), .d_out(d_left[991:960]), .dv_out(dv_left[30]));
+ce_row row31 (.clk(clk), .a_in(a_31), .f_in(f_31), .w_in(w_left[255:248]), .a_out(a_32), .f_out(f_32), .d_out(d_left[1023:992]), .dv_out(dv_left[31]));
 endmodule

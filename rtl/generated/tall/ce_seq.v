@@ -64,10 +64,10 @@ output [23:0] w_ctile;
 reg [23:0] w_ctile;
 output [23:0] w_obase;
 reg [23:0] w_obase;
-output [5:0] w_ncols;
-reg [5:0] w_ncols;
-output [5:0] w_rows;
-reg [5:0] w_rows;
+output [6:0] w_ncols;
+reg [6:0] w_ncols;
+output [6:0] w_rows;
+reg [6:0] w_rows;
 output w_tok;
 reg w_tok;
 output [15:0] l_w;
@@ -263,11 +263,11 @@ always @(posedge clk) begin: run
         else begin
             w_ncols <= 8;
         end
-        if ((cout_left < 24)) begin
+        if ((cout_left < 32)) begin
             w_rows <= cout_left;
         end
         else begin
-            w_rows <= 24;
+            w_rows <= 32;
         end
         w_tok <= 1;
         if ((kcnt < K)) begin
@@ -311,8 +311,8 @@ always @(posedge clk) begin: run
                     end
                     cot <= (cot + 1);
                     wbase <= (wbase + Kp);
-                    cout_left <= (cout_left - 24);
-                    if ((cout_left <= 24)) begin
+                    cout_left <= (cout_left - 32);
+                    if ((cout_left <= 32)) begin
                         state <= 3'b011;
                     end
                 end
@@ -346,7 +346,7 @@ always @(posedge clk) begin: run
     else if ((state == 3'b100)) begin
         cycles <= (cycles + 1);
         wcnt <= (wcnt + 1);
-        if ((wcnt == 58)) begin
+        if ((wcnt == 66)) begin
             done <= 1;
             state <= 3'b000;
         end
