@@ -13,6 +13,7 @@ from rtl.bus import DMA
 from rtl.config import get_config
 
 from perf import reference
+from perf.losses import CAUSES
 from perf.model import DEFAULT_MODEL, frame_estimate
 
 OUT = Path(__file__).resolve().parent.parent / "build" / "perf"
@@ -58,6 +59,9 @@ def section_model(args, hw):
     log(f"  MAC utilization       {f.utilization:.2%} overall = macs / (cycles * {f.pes})")
     log(f"  engine cycles only    {f.engine_cycles:,} ({f.engine_cycles / 1e6:.2f}M): {args.clock / f.engine_cycles:.1f} fps, "
         f"{f.macs / (f.engine_cycles * f.pes):.1%} utilization if DRAM streaming cost nothing")
+    log(f"  where the engine's cycles go (MAC slots / {f.pes}, perf/losses.py):")
+    for cause, slots in f.losses.items():
+        log(f"    {CAUSES[cause]:40s} {slots / f.pes / 1e6:6.2f}M  {slots / (f.engine_cycles * f.pes):6.1%}")
     log(f"  DRAM per frame        {(f.bytes_read + f.bytes_written) / 1e6:.1f} MB ({f.bytes_read / 1e6:.1f} MB read, "
         f"{f.bytes_written / 1e6:.1f} MB written)")
     log(f"  DRAM bandwidth @60fps {f.bandwidth_at(60) / 1e9:.2f} GB/s")

@@ -15,6 +15,7 @@ from pathlib import Path
 from golden.qgraph import ModelError, load_qgraph
 from compiler.program import compile_graph, tile_conv
 from compiler.estimate import estimate
+from perf.losses import CAUSES, conv_losses
 
 __all__ = ["DEFAULT_MODEL", "LayerPerf", "FramePerf", "frame_estimate", "load_program"]
 
@@ -39,6 +40,7 @@ class LayerPerf:
     bytes_read: int
     bytes_written: int
     fallback: str = ""  # why the config's own tiling was refused, and what was used instead
+    losses: dict = field(default_factory=dict)  # conv: the engine's MAC slots by cause (perf/losses.py)
 
     def utilization(self, pes: int) -> float:
         return self.macs / (self.cycles * pes) if self.cycles else 0.0
@@ -87,6 +89,11 @@ class FramePerf:
     @property
     def utilization(self) -> float:
         return self.macs / (self.cycles * self.pes)
+
+    @property
+    def losses(self) -> dict[str, int]:
+        """The engine's MAC slots over the frame's convs by cause (perf.losses.CAUSES order)."""
+        return {c: sum(l.losses.get(c, 0) for l in self.layers) for c in CAUSES}
 
     def bandwidth_at(self, fps: float) -> float:
         """DRAM bytes per second needed at ``fps`` frames per second."""
@@ -142,10 +149,13 @@ def frame_estimate(hw, size=(1024, 2048), model=DEFAULT_MODEL, clock_hz=500e6) -
     t0 = time.perf_counter()
     program, refused, notes, as_is = load_program(model, size, hw)
     estimates = estimate(program, hw)
+    from rtl.engine import drain_wait
+
     layers = []
     for d, e in zip(program.descriptors, estimates):
         # cout: the layer's own channels (a conv with stacked rows runs as d.stack times as many)
         layers.append(LayerPerf(d.name, d.op, d.cin, d.cout // d.stack, d.h, d.w, d.ho, d.wo, d.kernel, d.stride,
-                                e.macs, e.cycles, e.engine_cycles, e.bytes_read, e.bytes_written, notes.get(d.name, "")))
+                                e.macs, e.cycles, e.engine_cycles, e.bytes_read, e.bytes_written, notes.get(d.name, ""),
+                                dict(conv_losses(d, hw, drain_wait(hw))) if d.op == "conv" else {}))
     return FramePerf(hw.name, hw.rows, hw.cols, tuple(size), clock_hz, layers, refused, as_is,
                      time.perf_counter() - t0)

@@ -44,3 +44,21 @@ def test_layers_a_config_refuses_are_tiled_for_a_larger_buffer():
         need = int(l.fallback.split()[2])
         assert l.fallback == f"needs act_depth {need} KB (config has 8 KB)" and need > 8 and need & (need - 1) == 0
     assert f.cycles == sum(l.cycles for l in f.layers) > 0
+
+
+def test_engine_loss_causes_add_up_to_the_engine_cycles():
+    """perf/losses.py splits every conv's engine cycles (x rows*cols MAC slots) by cause: the causes
+    add up to compiler.estimate's engine cycles and the useful slots to the layer's MACs, on the
+    full asic frame and on stacked layers with rows past the last (tall)."""
+    from perf.losses import CAUSES
+
+    for hw, size, model in ((get_config("asic"), (1024, 2048), None), (get_config("tall"), (64, 128), TINY)):
+        f = frame_estimate(hw, size, model) if model else frame_estimate(hw, size)
+        convs = [l for l in f.layers if l.op == "conv"]
+        for l in convs:
+            assert set(l.losses) <= set(CAUSES) and min(l.losses.values()) >= 0, l.name
+            assert sum(l.losses.values()) == l.engine_cycles * f.pes, l.name
+            assert l.losses["useful"] == l.macs, l.name
+        assert sum(f.losses.values()) == f.engine_cycles * f.pes and f.losses["useful"] == f.macs
+        if hw.name == "tall":
+            assert f.losses["past_rows"] > 0 and f.losses["zero_taps"] > 0

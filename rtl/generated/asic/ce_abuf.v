@@ -30,10 +30,10 @@ input i_first;
 input signed [23:0] i_addr;
 input i_iyok;
 input signed [23:0] i_ix;
-output [767:0] a_data;
-reg [767:0] a_data;
-output [95:0] f_data;
-reg [95:0] f_data;
+output [1023:0] a_data;
+reg [1023:0] a_data;
+output [127:0] f_data;
+reg [127:0] f_data;
 input [15:0] l_w;
 input [1:0] l_stride;
 input signed [7:0] l_xzp;
@@ -238,13 +238,13 @@ end
 
 
 always @(posedge clk) begin: stage2
-    reg [768-1:0] o;
+    reg [1024-1:0] o;
     reg [9-1:0] idx;
     integer j;
     integer k;
-    o = 768'h0;
+    o = 1024'h0;
     idx = 9'h0;
-    for (j=0; j<96; j=j+1) begin
+    for (j=0; j<128; j=j+1) begin
         idx = ($signed({1'b0, lo1}) + (j * s1));
         if ((iy1 && ((ix1 + (j * s1)) >= 0) && ((ix1 + (j * s1)) < w1))) begin
             for (k=0; k<8; k=k+1) begin
@@ -259,7 +259,7 @@ always @(posedge clk) begin: stage2
     end
     a_data <= o;
     if (f1) begin
-        f_data <= ((1 << 96) - 1);
+        f_data <= ((1 << 128) - 1);
     end
     else begin
         f_data <= 0;

@@ -159,11 +159,11 @@ wire [1:0] e_wr_sel;
 wire [7:0] e_wr_bank;
 wire [23:0] e_wr_addr, e_rd_addr;
 wire [511:0] e_wr_data;
-wire [49151:0] e_rd_data;
+wire [36863:0] e_rd_data;
 assign start = wr_pulse[0] & rw_q[0];
 assign irq_en = rw_q[1];
 assign irq_ack = wr_pulse[3];
-assign ro_d = {16'd96, 16'd96, bytes_wr, bytes_rd, t_fetch, t_store, t_load, t_steps, t_engine, t_cycles, cur_layer, err_code, 5'd0, err, done, busy};
+assign ro_d = {16'd72, 16'd128, bytes_wr, bytes_rd, t_fetch, t_store, t_load, t_steps, t_engine, t_cycles, cur_layer, err_code, 5'd0, err, done, busy};
 wire [31:0] rw_unused = rw_q[127:96] ^ {rw_q[31:2], 2'b00};  // IRQ_ACK's and CTRL's upper bits: write-only
 ce_axil_regs regs (.clk(clk), .rst(rst), .s_axil_awaddr(s_axil_awaddr), .s_axil_awvalid(s_axil_awvalid), .s_axil_awready(s_axil_awready), .s_axil_wdata(s_axil_wdata), .s_axil_wstrb(s_axil_wstrb), .s_axil_wvalid(s_axil_wvalid), .s_axil_wready(s_axil_wready), .s_axil_bresp(s_axil_bresp), .s_axil_bvalid(s_axil_bvalid), .s_axil_bready(s_axil_bready), .s_axil_araddr(s_axil_araddr), .s_axil_arvalid(s_axil_arvalid), .s_axil_arready(s_axil_arready), .s_axil_rdata(s_axil_rdata), .s_axil_rresp(s_axil_rresp), .s_axil_rvalid(s_axil_rvalid), .s_axil_rready(s_axil_rready), .rw_q(rw_q), .wr_pulse(wr_pulse), .ro_d(ro_d));
 ce_axi_rd rd (.clk(clk), .rst(rst), .cmd_valid(rd_cmd_valid), .cmd_ready(rd_cmd_ready), .cmd_addr(rd_cmd_addr), .cmd_len(rd_cmd_len), .cmd_rows(rd_cmd_rows), .cmd_pitch(rd_cmd_pitch), .o_valid(rd_valid), .o_ready(rd_ready), .o_data(rd_data), .o_last(rd_last), .o_take(rd_take), .o_word(rd_word), .o_cnt(rd_cnt), .o_tail(rd_tail), .busy(rd_busy_unused), .err(rd_err), .bytes_read(bytes_rd), .m_axi_arid(m_axi_arid), .m_axi_araddr(m_axi_araddr), .m_axi_arlen(m_axi_arlen), .m_axi_arsize(m_axi_arsize), .m_axi_arburst(m_axi_arburst), .m_axi_arvalid(m_axi_arvalid), .m_axi_arready(m_axi_arready), .m_axi_rid(m_axi_rid), .m_axi_rdata(m_axi_rdata), .m_axi_rresp(m_axi_rresp), .m_axi_rlast(m_axi_rlast), .m_axi_rvalid(m_axi_rvalid), .m_axi_rready(m_axi_rready));

@@ -160,7 +160,7 @@ output [511:0] e_wr_data;
 reg [511:0] e_wr_data;
 output [23:0] e_rd_addr;
 reg [23:0] e_rd_addr;
-input [49151:0] e_rd_data;
+input [36863:0] e_rd_data;
 
 reg [31:0] HW;
 reg [31:0] HoWo;
@@ -169,7 +169,7 @@ reg [19:0] Kw;
 reg [23:0] apos;
 reg [15:0] band;
 reg [7:0] bank;
-wire [49151:0] bank_out;
+wire [36863:0] bank_out;
 reg bg;
 reg [15:0] bo;
 reg [31:0] c_addr;
@@ -818,7 +818,7 @@ always @(posedge clk) begin: fsm
                     err_code <= 5;
                     state <= 6'b110000;
                 end
-                else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0) || (($signed(((K + 64) - 1) >>> 6) << 6) > 4096) || ((factor > 1) && ((cout > 96) || (group != cout)))))) begin
+                else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0) || (($signed(((K + 64) - 1) >>> 6) << 6) > 4096) || ((factor > 1) && ((cout > 72) || (group != cout)))))) begin
                     err_code <= 4;
                     state <= 6'b110000;
                 end
@@ -849,11 +849,11 @@ always @(posedge clk) begin: fsm
             6'b001000: begin
                 if ((($signed({1'b0, cout}) - $signed({1'b0, co0})) < group)) begin
                     gc <= (cout - co0);
-                    ntile <= $signed((((($signed({1'b0, cout}) - $signed({1'b0, co0})) + 96) - 1) * 44739243) >>> 32);
+                    ntile <= $signed((((($signed({1'b0, cout}) - $signed({1'b0, co0})) + 72) - 1) * 59652324) >>> 32);
                 end
                 else begin
                     gc <= group;
-                    ntile <= $signed((((group + 96) - 1) * 44739243) >>> 32);
+                    ntile <= $signed((((group + 72) - 1) * 59652324) >>> 32);
                 end
                 state <= 6'b001001;
             end
@@ -893,7 +893,7 @@ always @(posedge clk) begin: fsm
                         e_wr_data <= gb[(8 * 64)-1:0];
                         if (($signed({1'b0, wi}) == ($signed({1'b0, Kw}) - 1))) begin
                             wi <= 0;
-                            if (($signed({1'b0, bank}) == (96 - 1))) begin
+                            if (($signed({1'b0, bank}) == (72 - 1))) begin
                                 bank <= 0;
                                 tbase <= (tbase + Kw);
                             end
@@ -938,7 +938,7 @@ always @(posedge clk) begin: fsm
                         e_wr_bank <= bank;
                         e_wr_addr <= tbase;
                         e_wr_data <= {cbuf[40-1:8], cbuf[64-1:40], rd_data[7], rd_data[7], rd_data};
-                        if (($signed({1'b0, bank}) == (96 - 1))) begin
+                        if (($signed({1'b0, bank}) == (72 - 1))) begin
                             bank <= 0;
                             tbase <= (tbase + 1);
                         end
@@ -1406,7 +1406,7 @@ always @(posedge clk) begin: fsm
                         ch <= (ch + 1);
                         chan_addr <= (chan_addr + HoWo);
                         row_addr <= (chan_addr + HoWo);
-                        if (($signed({1'b0, bank}) == (96 - 1))) begin
+                        if (($signed({1'b0, bank}) == (72 - 1))) begin
                             bank <= 0;
                             tbase <= (tbase + (prev_bo * prev_sw));
                             rbase <= (tbase + (prev_bo * prev_sw));

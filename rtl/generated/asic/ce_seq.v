@@ -64,10 +64,10 @@ output [23:0] w_ctile;
 reg [23:0] w_ctile;
 output [23:0] w_obase;
 reg [23:0] w_obase;
-output [7:0] w_ncols;
-reg [7:0] w_ncols;
-output [7:0] w_rows;
-reg [7:0] w_rows;
+output [8:0] w_ncols;
+reg [8:0] w_ncols;
+output [8:0] w_rows;
+reg [8:0] w_rows;
 output w_tok;
 reg w_tok;
 output [15:0] l_w;
@@ -213,8 +213,8 @@ always @(posedge clk) begin: run
         end
     end
     else if ((state == 3'b001)) begin
-        if ((K < 196)) begin
-            P <= 196;
+        if ((K < 260)) begin
+            P <= 260;
         end
         else begin
             P <= K;
@@ -257,17 +257,17 @@ always @(posedge clk) begin: run
         w_waddr <= (wbase + kcnt);
         w_ctile <= cot;
         w_obase <= (obase_row + ox0);
-        if ((($signed({1'b0, wo}) - $signed({1'b0, ox0})) < 96)) begin
+        if ((($signed({1'b0, wo}) - $signed({1'b0, ox0})) < 128)) begin
             w_ncols <= (wo - ox0);
         end
         else begin
-            w_ncols <= 96;
+            w_ncols <= 128;
         end
-        if ((cout_left < 96)) begin
+        if ((cout_left < 72)) begin
             w_rows <= cout_left;
         end
         else begin
-            w_rows <= 96;
+            w_rows <= 72;
         end
         w_tok <= 1;
         if ((kcnt < K)) begin
@@ -296,7 +296,7 @@ always @(posedge clk) begin: run
             dx <= 0;
             chan_b <= abase;
             dyW <= 0;
-            if (((ox0 + 96) >= wo)) begin
+            if (((ox0 + 128) >= wo)) begin
                 ox0 <= 0;
                 ix0 <= (-pleft);
                 obase_row <= (obase_row + wo);
@@ -311,8 +311,8 @@ always @(posedge clk) begin: run
                     end
                     cot <= (cot + 1);
                     wbase <= (wbase + Kp);
-                    cout_left <= (cout_left - 96);
-                    if ((cout_left <= 96)) begin
+                    cout_left <= (cout_left - 72);
+                    if ((cout_left <= 72)) begin
                         state <= 3'b011;
                     end
                 end
@@ -323,12 +323,12 @@ always @(posedge clk) begin: run
                 end
             end
             else begin
-                ox0 <= (ox0 + 96);
+                ox0 <= (ox0 + 128);
                 if ((l_stride == 2)) begin
-                    ix0 <= (ix0 + (2 * 96));
+                    ix0 <= (ix0 + (2 * 128));
                 end
                 else begin
-                    ix0 <= (ix0 + 96);
+                    ix0 <= (ix0 + 128);
                 end
             end
         end
@@ -346,7 +346,7 @@ always @(posedge clk) begin: run
     else if ((state == 3'b100)) begin
         cycles <= (cycles + 1);
         wcnt <= (wcnt + 1);
-        if ((wcnt == 306)) begin
+        if ((wcnt == 346)) begin
             done <= 1;
             state <= 3'b000;
         end
