@@ -82,7 +82,8 @@ def section_scalesim(args, hw, ours):
     from perf.model import frame_estimate as fe
 
     small = tuple(args.scalesim_size)
-    header(f"2. SCALE-Sim 3.0, output stationary, {hw.rows}x{hw.cols}, SRAM (KB) ifmap/filter/ofmap "
+    R, C = ss.array_shape(hw)  # our array transposed: SCALE-Sim's OS puts pixels on rows
+    header(f"2. SCALE-Sim 3.0, output stationary, {R}x{C} (pixels x channels: our {hw.rows}x{hw.cols}), SRAM (KB) ifmap/filter/ofmap "
            f"{'/'.join(map(str, ss.sram_kb(hw)))}: simulated per layer at {small[1]}x{small[0]}, "
            f"extrapolated to {args.size[1]}x{args.size[0]} with its closed form")
     layers_small = ss.conv_layers(fe(hw, small, args.model, args.clock).layers)
@@ -95,26 +96,26 @@ def section_scalesim(args, hw, ours):
         r = sim.get(l.name)
         if r is None:
             continue
-        if r["cycles"] == ss.os_compute_cycles(l, hw.rows, hw.cols):
+        if r["cycles"] == ss.os_compute_cycles(l, R, C):
             match += 1
         else:
             mism += 1
-            log(f"    MISMATCH {l.name}: SCALE-Sim {r['cycles']} vs formula {ss.os_compute_cycles(l, hw.rows, hw.cols)}")
+            log(f"    MISMATCH {l.name}: SCALE-Sim {r['cycles']} vs formula {ss.os_compute_cycles(l, R, C)}")
     missing = [l.name for l in layers_small if l.name not in sim]
     log(f"  formula ceil(P/R)*ceil(Cout/C)*(k*k*Cin+R+C-2)-1 vs SCALE-Sim compute cycles at {small[1]}x{small[0]}: "
         f"{match} layers equal, {mism} differ, {len(missing)} not simulated"
         + (f" (formula used for: {', '.join(missing)})" if missing else ""))
     pes = hw.rows * hw.cols
-    cyc_small = sum(sim[l.name]["cycles"] if l.name in sim else ss.os_compute_cycles(l, hw.rows, hw.cols)
+    cyc_small = sum(sim[l.name]["cycles"] if l.name in sim else ss.os_compute_cycles(l, R, C)
                     for l in layers_small)
     macs_small = sum(l.macs for l in layers_small)
-    cyc_full = sum(ss.os_compute_cycles(l, hw.rows, hw.cols) for l in layers_full)
+    cyc_full = sum(ss.os_compute_cycles(l, R, C) for l in layers_full)
     macs_full = sum(l.macs for l in layers_full)
     log(f"  {small[1]}x{small[0]}: {cyc_small:,} compute cycles, {macs_small / (cyc_small * pes):.1%} utilization")
     log(f"  {args.size[1]}x{args.size[0]} (formula): {cyc_full:,} cycles ({cyc_full / 1e6:.2f}M), "
         f"{args.clock / cyc_full:.1f} fps at {args.clock / 1e6:.0f} MHz, {macs_full / (cyc_full * pes):.1%} utilization")
     log("  (SCALE-Sim ignores pooling, upsampling, concat and bias, and counts compute cycles only.)")
-    per_layer = {l.name: ss.os_compute_cycles(l, hw.rows, hw.cols) for l in layers_full}
+    per_layer = {l.name: ss.os_compute_cycles(l, R, C) for l in layers_full}
     return {"cycles": cyc_full, "macs": macs_full, "util": macs_full / (cyc_full * pes), "per_layer": per_layer,
             "small": small, "small_sim": sim, "layers_small": layers_small, "match": match, "mismatch": mism}
 

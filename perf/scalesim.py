@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["ConvLayer", "os_compute_cycles", "padded_input", "topology_csv", "config_cfg", "LAYOUT_HEADER",
+__all__ = ["ConvLayer", "array_shape", "os_compute_cycles", "padded_input", "topology_csv", "config_cfg", "LAYOUT_HEADER",
            "parse_compute_report", "ensure_venv", "run_layers", "conv_layers", "VENV", "CACHE"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,6 +145,14 @@ def parse_compute_report(text: str) -> list[dict]:
     return out
 
 
+def array_shape(hw) -> tuple[int, int]:
+    """SCALE-Sim's (rows, cols) for our array: its output-stationary dataflow puts output pixels on
+    the rows and output channels on the columns, ours the channels on rows and the pixels on
+    columns, so the same PEs doing the same mapping are our config transposed (a 72x128 asic is
+    SCALE-Sim's 128x72; a square array is itself)."""
+    return hw.cols, hw.rows
+
+
 def sram_kb(hw) -> tuple[int, int, int]:
     """SCALE-Sim SRAM sizes from an EngineConfig: the activation buffer (shared by the columns;
     the same bytes), the weight banks and the output banks of all rows."""
@@ -207,7 +215,7 @@ def _run_one(py, layer: ConvLayer, cfg: str, timeout: float) -> dict:
 def run_layers(layers, hw, budget_s: float = 900, workers: int = 2, log=print) -> dict[str, dict]:
     """SCALE-Sim compute report per layer name (cached ones first); layers not finished within
     ``budget_s`` are left out (the caller uses the formula for them and says so)."""
-    cfg = config_cfg(hw.rows, hw.cols, *sram_kb(hw))
+    cfg = config_cfg(*array_shape(hw), *sram_kb(hw))
     results, todo = {}, []
     for l in layers:
         c = _cache_file(l, cfg)
