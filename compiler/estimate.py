@@ -16,11 +16,13 @@ Costs, in cycles (n bytes of a command at byte address a):
 - byte read command (constants, descriptors): 2 + n + 4, plus a bubble of 4 - (16 - a % 16)
   when the first beat is partial with fewer than 4 bytes and alone in a one-beat burst (the last
   beat of a 4 KB page): the DRAM takes 4 cycles to turn the next burst around;
-- conv store of one channel, or one row of a strip (S_CMD, S_DATA, S_DONE), and an upsample's output
-  rows (V_WRCMD to V_DONE): chunks of up to a beat a cycle into the write DMA; run cycle by cycle
-  against the DMA and DRAM write port (``_WritePort``), cached per page offset and length;
-- avgpool output row: chunks of 16 output bytes, each after four line-buffer word reads, run
-  cycle by cycle against the write port (``_avgpool_write``);
+- conv store of one channel, or one row of a strip (S_CMD, S_DATA, S_DONE): chunks of up to a beat
+  a cycle into the write DMA; run cycle by cycle against the DMA and DRAM write port
+  (``_WritePort``), cached per page offset and length;
+- avgpool / upsample channel (``_vector_channel``): one write command for the channel's output;
+  row by row, the input load (in the background from the second row on), then the row's chunks
+  (upsample: up to a beat a cycle; avgpool: a word after four line-buffer reads), run cycle by
+  cycle against the write port, cached per channel shape, load timing and page offset;
 - the engine: active from the cycle after E_START for steps * max(K, min_steps) + drain_wait + 5.
 The tile pipeline (bands of rows by strips of columns) overlaps the engine run of tile n with the
 store of tile n-1 and the load of tile n+1; a cycle counts as a load or store stall only when the
@@ -329,67 +331,94 @@ class _WritePort:
         self.wvalid, self.wlast, self.w_inb, self.w_next = wvalid, wlast, w_inb, w_next
 
 
-@lru_cache(maxsize=1 << 14)
-def _upsample_write(addr: int, f: int, wo: int) -> int:
-    """Cycles of an upsample's write (V_WRCMD to V_DONE): ``f`` output rows of ``wo`` bytes as one
-    command at ``addr`` (the timing repeats every 4 KB page), chunks of up to a beat: the
-    controller's chunk source (V_ADDR, V_DATA) against the write port, cycle by cycle."""
+@lru_cache(maxsize=1 << 12)
+def _vector_channel(op: str, f: int, wo: int, loads: tuple, addr: int, total: int) -> tuple[int, int, int]:
+    """(cycles, load stall, store stall) of one channel of an avgpool (op "avgpool": output rows of
+    ``wo`` bytes) or upsample (``f`` output rows of ``wo`` bytes per input row), V_ROW of its first
+    row to V_NEXT of its last, cycle by cycle against the write port. ``loads[y]``: the cycles of
+    row y's input load as a foreground command (V_RDCMD + V_RX); row 0 loads in front, every later
+    row in the background from the V_WRCMD before it, and V_LDWAIT waits for what is left. The
+    channel is one write command of ``total`` bytes at ``addr`` (% 4096), issued in row 0's V_WRCMD;
+    each row's chunks follow (upsample: V_ADDR, then up to a word a cycle, the line buffer read a
+    word ahead; avgpool: four line-buffer reads (P_RD), then the chunk in P_OUT once the one before is
+    taken), and V_DONE ends a row once its last chunk is taken (going on to the next row's load wait
+    or V_WRCMD), the last row once the command is done."""
     cnts = _row_chunks(wo)
-    port = _WritePort(addr, f * wo)
-    state, k, rr, cvalid, cnt = "addr", 0, 0, 0, 0
-    cycles = 2  # V_WRCMD: the command is taken on its second cycle, with the DMA idle
-    while True:
-        cycles += 1
-        if state == "done" and port.done:
-            return cycles
-        taken = state == "data" and cvalid and port.ready(cnt)
-        port.edge(taken, cnt)
-        if state == "addr":
-            state = "data"
-        elif state == "data":
-            if not cvalid:
-                cvalid, cnt = 1, cnts[k]
-            elif taken:
-                if k == len(cnts) - 1:
-                    cvalid, k = 0, 0
-                    if rr == f - 1:
+    rows = len(loads)
+    cyc = load = store = 0
+    port = None
+    issued = 0  # the cycle the background load of the next row started (its V_WRCMD)
+
+    def tick(n: int):
+        for _ in range(n):
+            if port is not None:
+                port.edge(False, 0)
+
+    for y in range(rows):
+        last = y == rows - 1
+        if y == 0:
+            tick(1)  # V_ROW (a later row follows its previous row's V_DONE at once)
+            cyc += 1
+        wait = loads[0] if y == 0 else max(0, issued + loads[y] + 1 - cyc)  # V_RDCMD + V_RX, or V_LDWAIT
+        tick(wait)
+        cyc, load = cyc + wait, load + wait
+        issued = cyc
+        n = 2 if y == 0 or not last else 1  # V_WRCMD: the write command (row 0) and/or the next row's read
+        tick(n)
+        cyc, store = cyc + n, store + n
+        if port is None:
+            port = _WritePort(addr, total)
+        wvalid = wcnt = 0
+        if op == "avgpool":
+            state, step, k = "rd", 0, 0
+        else:
+            state, k, rr = "addr", 0, 0
+        while True:  # the row's data, then V_DONE
+            if state == "done" and last and port.done:
+                cyc, store = cyc + 1, store + 1
+                break
+            cyc, store = cyc + 1, store + 1
+            taken = bool(wvalid) and port.ready(wcnt)
+            port.edge(taken, wcnt)
+            if state == "done":
+                if taken:
+                    wvalid = 0
+                if not last and (not wvalid or taken):
+                    break
+                continue
+            if op == "avgpool":
+                present = state == "out" and (not wvalid or taken)
+                if present:
+                    wvalid, wcnt = 1, cnts[k]
+                elif taken:
+                    wvalid = 0
+                if state == "rd":
+                    step += 1
+                    if step == 4:
+                        state, step = "out", 0
+                elif present:
+                    if k == len(cnts) - 1:
                         state = "done"
                     else:
-                        rr, state = rr + 1, "addr"
-                else:  # the next chunk at once: the line buffer is read a word ahead
-                    k += 1
-                    cnt = cnts[k]
-
-
-@lru_cache(maxsize=1 << 14)
-def _avgpool_write(addr: int, wo: int) -> int:
-    """Cycles of an avgpool output row's write (V_WRCMD to V_DONE): chunks of up to a beat, each
-    after four line-buffer word reads (P_RD), presented in P_OUT once the chunk before is taken;
-    the next chunk's reads start right after."""
-    cnts = _row_chunks(wo)
-    port = _WritePort(addr, wo)
-    state, step, k, wvalid, wcnt = "rd", 0, 0, 0, 0
-    cycles = 2  # V_WRCMD
-    while True:
-        cycles += 1
-        if state == "done" and port.done:
-            return cycles
-        taken = bool(wvalid) and port.ready(wcnt)
-        port.edge(taken, wcnt)
-        present = state == "out" and (not wvalid or taken)
-        if present:
-            wvalid, wcnt = 1, cnts[k]
-        elif taken:
-            wvalid = 0
-        if state == "rd":
-            step += 1
-            if step == 4:
-                state, step = "out", 0
-        elif present:
-            if k == len(cnts) - 1:
-                state = "done"
-            else:
-                k, state = k + 1, "rd"
+                        k, state = k + 1, "rd"
+            elif state == "addr":
+                state = "data"
+            else:  # upsample data: a chunk is offered from the cycle after V_ADDR
+                if not wvalid:
+                    wvalid, wcnt = 1, cnts[k]
+                elif taken:
+                    if k == len(cnts) - 1:
+                        wvalid, k = 0, 0
+                        if rr == f - 1:
+                            state = "done"
+                        else:
+                            rr, state = rr + 1, "addr"
+                    else:  # the next chunk at once: the line buffer is read a word ahead
+                        k += 1
+                        wcnt = cnts[k]
+    tick(1)  # V_NEXT, after the last row
+    cyc += 1
+    return cyc, load, store
 
 
 @lru_cache(maxsize=1 << 14)
@@ -434,38 +463,24 @@ def _conv_store(addr: int, src: int, n: int) -> int:
 
 
 def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
-    """Avgpool / upsample, channel by channel and row by row: V_ROW, the row's input (the first row
-    of a channel loads now, V_RDCMD + V_RX; the others loaded in the background, issued with the
-    previous row's write command, and V_LDWAIT waits for what is left of that), the write (V_WRCMD
-    to V_DONE), V_NEXT."""
+    """Avgpool / upsample, channel by channel (``_vector_channel``): each output row from its input
+    row(s) in the line buffer, the channel's output as one write command."""
     hw_in, howo = d.h * d.w, d.ho * d.wo
     out = d.out_addr
-    f = d.factor
     for seg in d.segments:
         for ch in range(seg.channels):
             base = seg.addr + ch * hw_in
-            rows = d.ho if d.op == "avgpool" else d.h
-            st_prev = 0
-            for y in range(rows):
-                if d.op == "avgpool":  # two input rows, one 2-D command
-                    reads = [(base + 2 * y * d.w, d.w), (base + (2 * y + 1) * d.w, d.w)]
-                    wa, wn = out + y * d.wo, d.wo
-                    st = _avgpool_write(wa % 4096, d.wo)
-                    r = _rd_rows(base + 2 * y * d.w, d.w, 2, d.w)
-                else:
-                    reads = [(base + y * d.w, d.w)]
-                    wa, wn = out + y * f * d.wo, f * d.wo
-                    st = _upsample_write(wa % 4096, f, d.wo)
-                    r = _rd_words(base + y * d.w, d.w)
-                # the load's cycles the controller waits for: all of them, or those the previous
-                # row's write (from its V_WRCMD, where this load started) and V_NEXT, V_ROW did not hide
-                wait = r if y == 0 else max(0, r - st_prev - 1)
-                e.load_stall += wait
-                e.bytes_read += sum(_beats_bytes(a, n) for a, n in reads)
-                e.store_stall += st
-                e.bytes_written += wn
-                t += 1 + wait + st + 1  # V_ROW, load or wait, write, V_NEXT
-                st_prev = st
+            if d.op == "avgpool":  # two input rows per output row, one 2-D command
+                loads = tuple(_rd_rows(base + 2 * y * d.w, d.w, 2, d.w) for y in range(d.ho))
+                e.bytes_read += sum(_beats_bytes(base + r * d.w, d.w) for r in range(2 * d.ho))
+            else:
+                loads = tuple(_rd_words(base + y * d.w, d.w) for y in range(d.h))
+                e.bytes_read += sum(_beats_bytes(base + y * d.w, d.w) for y in range(d.h))
+            cycles, load, store = _vector_channel(d.op, d.factor, d.wo, loads, out % 4096, howo)
+            e.load_stall += load
+            e.store_stall += store
+            e.bytes_written += howo
+            t += cycles
             out += howo
     return t
 

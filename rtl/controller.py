@@ -8,7 +8,8 @@ For each 128-byte descriptor (compiler/README.md) it
   the engine, and stores the band's output rows channel plane by channel plane. Activation buffer
   and output banks are double-buffered: while the engine computes band n from one half, the
   controller stores band n-1 and loads band n+1 through the other;
-- avgpool 2x2 / upsample nearest: streams each channel row by row through a line buffer;
+- avgpool 2x2 / upsample nearest: streams each channel row by row through a line buffer, its output
+  as one write command per channel;
 - then writes the layer's counter record (8 x u32) to ``cnt_base + 32 * layer index``.
 The header at ``prog_base`` gives the descriptor count and the (absolute) descriptor table address,
 so a host can run any contiguous run of descriptors, one layer alone included.
@@ -164,7 +165,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     pstep = _u(2)
     prow = Signal(bool(0))  # avgpool: the second input row is loading
     # the line buffer's two halves: the output phase reads half lbh while the next row's input loads
-    # into the other one in the background (bg), issued with the row's write command (pf: it was)
+    # into the other one in the background (bg), issued in the row's V_WRCMD (pf: it was)
     lbh, bg, pf = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
     lbw = _u(16)  # the word a load writes next
     # a vector op's input read: output row y's (V_RDCMD) or row y + 1's (the background load, issued
@@ -1130,20 +1131,19 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 elif g_last and (op != 2 or prow):  # the last row is in (avgpool's second)
                     state.next = st.V_WRCMD
             elif state == st.V_WRCMD:
-                wr_cmd_valid.next = 1
-                if op == 2:
-                    wr_cmd_addr.next = ochan + y * wo
-                    wr_cmd_len.next = wo
-                else:
-                    wr_cmd_addr.next = ochan + y * factor * wo
-                    wr_cmd_len.next = factor * wo
+                # one write command per channel (its output rows are contiguous in DRAM), issued
+                # with its first row; later rows only issue the background load of the row after
+                if y == 0:
+                    wr_cmd_valid.next = 1
+                    wr_cmd_addr.next = ochan
+                    wr_cmd_len.next = HoWo
                 lx.next = 0
                 rr.next = 0
                 pstep.next = 0
                 v_nk.next = (wo + ACT_WORD - 1) >> LWB  # chunks of an output row (also avgpool's)
                 v_last.next = wo - (((wo + ACT_WORD - 1) >> LWB) - 1) * ACT_WORD
                 # the next row of the channel loads into the other half while this one is written:
-                # its command goes out with this row's write command (both DMAs are idle here)
+                # its command goes out here (the read DMA is idle: V_LDWAIT waited for the last load)
                 if v_more:
                     rd_cmd_valid.next = 1
                     rd_cmd_addr.next = v_raddr
@@ -1155,7 +1155,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         rd_cmd_valid.next = 0
                         bg.next = 1
                         pf.next = 1
-                if wr_cmd_valid and wr_cmd_ready:
+                if (y == 0 and wr_cmd_valid and wr_cmd_ready) or (y != 0 and (not v_more or (rd_cmd_valid and rd_cmd_ready))):
                     wr_cmd_valid.next = 0
                     lb_raddr.next = lb_base
                     if op == 2:
@@ -1228,6 +1228,15 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 if wr_err:
                     err_code.next = 7
                     state.next = st.FAIL
+                elif v_more:  # the channel's command goes on: once the row's last chunk is taken,
+                    if not wr_wvalid or wr_wready:  # the next row (what V_NEXT and V_ROW would do)
+                        y.next = y + 1
+                        pf.next = 0
+                        lbh.next = not lbh  # its input is in the other half (loaded in the background)
+                        if bg:
+                            state.next = st.V_LDWAIT
+                        else:
+                            state.next = st.V_WRCMD
                 elif wr_done:
                     state.next = st.V_NEXT
             elif state == st.V_NEXT:

@@ -1475,14 +1475,10 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b100011: begin
-                wr_cmd_valid <= 1;
-                if ((op == 2)) begin
-                    wr_cmd_addr <= (ochan + (y * wo));
-                    wr_cmd_len <= wo;
-                end
-                else begin
-                    wr_cmd_addr <= (ochan + ((y * factor) * wo));
-                    wr_cmd_len <= (factor * wo);
+                if ((y == 0)) begin
+                    wr_cmd_valid <= 1;
+                    wr_cmd_addr <= ochan;
+                    wr_cmd_len <= HoWo;
                 end
                 lx <= 0;
                 rr <= 0;
@@ -1502,7 +1498,7 @@ always @(posedge clk) begin: fsm
                         pf <= 1;
                     end
                 end
-                if ((wr_cmd_valid && wr_cmd_ready)) begin
+                if ((((y == 0) && wr_cmd_valid && wr_cmd_ready) || ((y != 0) && ((!v_more) || (rd_cmd_valid && rd_cmd_ready))))) begin
                     wr_cmd_valid <= 0;
                     lb_raddr <= lb_base;
                     if ((op == 2)) begin
@@ -1603,6 +1599,19 @@ always @(posedge clk) begin: fsm
                 if (wr_err) begin
                     err_code <= 7;
                     state <= 6'b110000;
+                end
+                else if (v_more) begin
+                    if (((!wr_wvalid) || wr_wready)) begin
+                        y <= (y + 1);
+                        pf <= 0;
+                        lbh <= (!lbh);
+                        if (bg) begin
+                            state <= 6'b100000;
+                        end
+                        else begin
+                            state <= 6'b100011;
+                        end
+                    end
                 end
                 else if (wr_done) begin
                     state <= 6'b101001;
