@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -84,8 +85,20 @@ def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "ver
         tensors = {program.graph.input.name: golden["input"].data}
         runs = [0]
     img = dram_image(layout, tensors)
+    # DRAM images live in a temporary directory removed after the run (hundreds of runs in a suite,
+    # up to 128 MB each, once filled /tmp); ``workdir`` keeps them
     tmp = Path(workdir or tempfile.mkdtemp(prefix="accel-"))
     tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_in(tmp, program, golden, layout, img, runs, cfg, config=config, sim=sim, isolated=isolated,
+                       layers=layers, dram=dram, stall=stall, seed=seed, reset_after=reset_after, waves=waves)
+    finally:
+        if workdir is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run_in(tmp, program, golden, layout, img, runs, cfg, *, config, sim, isolated, layers, dram, stall, seed,
+            reset_after, waves) -> RunResult:
     dram_in, dram_out, result = tmp / "dram_in", tmp / "dram_out", tmp / "result.json"
     env = dict(ACC_MODE=dram, ACC_RUNS=json.dumps(runs), ACC_CNT_BASE=str(layout.counters),
                ACC_NBYTES=str(layout.size), ACC_RESULT=str(result), ACC_DRAM_OUT=str(dram_out),
@@ -93,7 +106,8 @@ def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "ver
     plusargs = []
     if dram == "model":
         write_hex(img, dram_in)
-        plusargs = [f"+DRAM_IN={dram_in}", f"+DRAM_OUT={dram_out}", f"+DRAM_STALL={stall}", f"+DRAM_SEED={seed}"]
+        plusargs = [f"+DRAM_IN={dram_in}", f"+DRAM_OUT={dram_out}", f"+DRAM_STALL={stall}", f"+DRAM_SEED={seed}",
+                    f"+DRAM_WORDS={-(-layout.size // DMA.beat_bytes)}"]  # dump only what the run uses
         toplevel = "accel_tb_top"
     else:
         dram_in.write_bytes(bytes(img))

@@ -3,7 +3,8 @@
 // AxiRam stays in the suite for the tiny network). Not synthesizable, not generated: test code.
 //
 // Backdoor: a rising edge on `load` reads `mem` from the file named by plusarg +DRAM_IN=<path>
-// ($readmemh, one DATA_W-bit word per line); a rising edge on `dump` writes it to +DRAM_OUT=<path>.
+// ($readmemh, one DATA_W-bit word per line); a rising edge on `dump` writes it to +DRAM_OUT=<path>
+// (words 0 .. +DRAM_WORDS=<n> - 1 when given, the whole memory otherwise).
 // Random latency and back-pressure: plusarg +DRAM_STALL=<0..255> is the chance (/256) that a
 // ready or valid is held low in a cycle; +DRAM_SEED=<n> seeds the LFSR. 0 (default) never stalls.
 `timescale 1ns/1ps
@@ -45,7 +46,7 @@ module axi_ram_model #(
     localparam SHIFT = $clog2(BYTES);
     reg [DATA_W-1:0] mem [0:WORDS-1];
     reg [1023:0] path;
-    integer stall, i;
+    integer stall, i, nwords;
     reg [31:0] lfsr;
     reg load_q, dump_q;
 
@@ -65,7 +66,12 @@ module axi_ram_model #(
             if ($value$plusargs("DRAM_IN=%s", path)) $readmemh(path, mem);
         end
         if (dump && !dump_q) begin
-            if ($value$plusargs("DRAM_OUT=%s", path)) $writememh(path, mem);
+            if ($value$plusargs("DRAM_OUT=%s", path)) begin
+                if ($value$plusargs("DRAM_WORDS=%d", nwords) && nwords > 0 && nwords <= WORDS)
+                    $writememh(path, mem, 0, nwords - 1);
+                else
+                    $writememh(path, mem);
+            end
         end
         lfsr <= {lfsr[30:0], lfsr[31] ^ lfsr[21] ^ lfsr[1] ^ lfsr[0]};
     end
