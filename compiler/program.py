@@ -301,7 +301,7 @@ def _tile_cost(d: Descriptor, hw, group: int, tiles: int, band: int, strip: int)
     rows_in = min(d.h, (band - 1) * d.row_stride + d.k_rows)
     cols_in = min(d.w, (strip - 1) * s + k)
     cols = getattr(hw, "cols", hw.rows)
-    steps = max(d.cin * d.k_rows * k, getattr(hw, "min_tile_steps", 2 * cols + 4))
+    steps = max(d.cin * d.k_rows * k, getattr(hw, "min_tile_steps", cols + (cols + 1) // 2 + 4))
     engine = tiles * band * -(-strip // cols) * steps + drain_wait(hw) + 5
     if cols_in == d.w:
         load = d.cin * (8 + -(-rows_in * d.w // ACT_WORD))

@@ -55,9 +55,10 @@ class EngineConfig:
 
     @property
     def min_tile_steps(self) -> int:
-        """Shortest tile (reduction steps): the left-shifting drain of a row takes 2*cols cycles
-        and must finish before the next tile's results are captured (see README)."""
-        return 2 * self.cols + 4
+        """Shortest tile (reduction steps): a row's drain (two interleaved left-shifting chains,
+        rtl/array.py) takes cols + ceil(cols/2) cycles and must finish before the next tile's
+        results are captured (see README)."""
+        return self.cols + (self.cols + 1) // 2 + 4
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"

@@ -35,8 +35,8 @@ MODULES = ("ce_pe", "ce_row", "ce_array", "ce_ppu", "ce_abuf", "ce_rowu", "ce_se
 
 def drain_wait(cfg: EngineConfig) -> int:
     """Cycles from the flush step until the last result is written: row skew, feeder latency,
-    the 2-cycles-per-column drain, row-unit and PPU pipelines, margin."""
-    return cfg.rows + 2 * cfg.cols + PPU_LATENCY + 12
+    the drain (C + ceil(C/2) cycles: two interleaved chains), row-unit and PPU pipelines, margin."""
+    return cfg.rows + cfg.cols + (cfg.cols + 1) // 2 + PPU_LATENCY + 12
 
 
 def _u(bits):

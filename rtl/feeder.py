@@ -20,7 +20,7 @@ byte per step), constant
 bank ([co//R] -> bias | mantissa | exponent), output bank ([co//R][Ho*Wo]; ACT_WORD byte lanes:
 written a byte at a time by the PPU, read a word at a time, rd_addr a word address). It feeds weights (0 in
 bubble steps), latches the tile descriptor at each tile start (current -> draining), numbers the
-drained sums of its array row (column 0 first, one every 2 cycles), hands them with their output
+drained sums of its array row (column 0 first, in column order), hands them with their output
 address to the row's PPU and writes the PPU's results.
 """
 

@@ -49,8 +49,9 @@ def array_model(a_top, f_top, w_left):
     a_top (T, C) int8 and f_top (T, C) flags enter at the top and move down one row per cycle,
     w_left (T, R) int8 enters at the left and moves right one column per cycle, so PE(i, j) sees
     a_top[t-i, j], f_top[t-i, j] and w_left[t-j, i] at cycle t (zeros before the stream: the bench
-    idles with zero inputs first). Drain registers shift left (PE(i, j) takes PE(i, j+1)'s d_out
-    of the previous cycle; column C-1 takes 0/invalid) and leave at column 0.
+    idles with zero inputs first). Drain registers shift left in two chains (PE(i, j) takes PE(i,
+    j+2)'s d_out of the previous cycle; columns C-2 and C-1 take 0/invalid); the row's output is
+    column 0's drain register when valid, else column 1's.
     Accumulators start unknown (no reset): sums built on them are None.
     Returns (d_left, dv_left): (T, R) object array (int or None) and (T, R) int array."""
     a_top, f_top, w_left = np.asarray(a_top), np.asarray(f_top), np.asarray(w_left)
@@ -59,14 +60,15 @@ def array_model(a_top, f_top, w_left):
     d_left = np.empty((T, R), object)
     dv_left = np.zeros((T, R), np.int64)
     for i in range(R):
-        d, dv = [0] * T, [0] * T  # column C's "outputs": the constant 0/invalid tie-off
+        outs = {C: ([0] * T, [0] * T), C + 1: ([0] * T, [0] * T)}  # the 0/invalid tie-offs
         for j in reversed(range(C)):
-            d_in = d if j == C - 1 else _late(d, 1)
-            dv_in = dv if j == C - 1 else _late(dv, 1)
-            d, dv = pe_model(_late(a_top[:, j].tolist(), i), _late(w_left[:, i].tolist(), j),
-                             _late(f_top[:, j].tolist(), i), d_in, dv_in, acc0=None)
-        d_left[:, i] = d
-        dv_left[:, i] = dv
+            d, dv = outs[j + 2]
+            d_in, dv_in = (d, dv) if j + 2 >= C else (_late(d, 1), _late(dv, 1))
+            outs[j] = pe_model(_late(a_top[:, j].tolist(), i), _late(w_left[:, i].tolist(), j),
+                               _late(f_top[:, j].tolist(), i), d_in, dv_in, acc0=None)
+        (d0, v0), (d1, v1) = outs[0], outs[1] if C > 1 else ([0] * T, [0] * T)
+        d_left[:, i] = [a if va else b for a, va, b in zip(d0, v0, d1)] if C > 1 else d0
+        dv_left[:, i] = [int(bool(a) or bool(b)) for a, b in zip(v0, v1)]
     return d_left, dv_left
 
 

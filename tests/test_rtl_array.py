@@ -3,7 +3,7 @@
 Two stimuli through tb/test_pe.py's stream bench (cocotb module tb/test_array.py):
 - ``random``: every lane independent (int8 corner values, tile-start flags per column at random
   intervals, back-to-back included): checks the array's wiring and register timing cycle by cycle;
-- ``systolic``: what the feeders send (README "Mapping"): tiles of K >= 2C+4 steps, column j and
+- ``systolic``: what the feeders send (README "Mapping"): tiles of K >= C+ceil(C/2)+4 steps (the minimum tile), column j and
   row i skewed j and i cycles late; besides the model, each row's drained sums must be the tiles'
   dot products, column 0 first (a check that does not trust the model's skew).
 """

@@ -213,8 +213,8 @@ always @(posedge clk) begin: run
         end
     end
     else if ((state == 3'b001)) begin
-        if ((K < 260)) begin
-            P <= 260;
+        if ((K < 196)) begin
+            P <= 196;
         end
         else begin
             P <= K;
@@ -346,7 +346,7 @@ always @(posedge clk) begin: run
     else if ((state == 3'b100)) begin
         cycles <= (cycles + 1);
         wcnt <= (wcnt + 1);
-        if ((wcnt == 346)) begin
+        if ((wcnt == 282)) begin
             done <= 1;
             state <= 3'b000;
         end

@@ -213,8 +213,8 @@ always @(posedge clk) begin: run
         end
     end
     else if ((state == 3'b001)) begin
-        if ((K < 20)) begin
-            P <= 20;
+        if ((K < 16)) begin
+            P <= 16;
         end
         else begin
             P <= K;
@@ -346,7 +346,7 @@ always @(posedge clk) begin: run
     else if ((state == 3'b100)) begin
         cycles <= (cycles + 1);
         wcnt <= (wcnt + 1);
-        if ((wcnt == 66)) begin
+        if ((wcnt == 62)) begin
             done <= 1;
             state <= 3'b000;
         end

@@ -46,14 +46,19 @@ wire dv_3;
 wire [7:0] w_4;
 wire [31:0] d_4;
 wire dv_4;
+wire [7:0] w_5;
+wire [31:0] d_5;
+wire dv_5;
 assign w_0 = w_in;
 assign d_4 = 32'd0;
 assign dv_4 = 1'b0;
-assign d_out = d_0;
-assign dv_out = dv_0;
+assign d_5 = 32'd0;
+assign dv_5 = 1'b0;
+assign d_out = dv_0 ? d_0 : d_1;
+assign dv_out = dv_0 | dv_1;
 wire [7:0] w_last_unused = w_4;  // the last weight leaves the array
-ce_pe pe0 (.clk(clk), .a_in(a_in[7:0]), .w_in(w_0), .f_in(f_in[0]), .d_in(d_1), .dv_in(dv_1), .a_out(a_out[7:0]), .w_out(w_1), .f_out(f_out[0]), .d_out(d_0), .dv_out(dv_0));
-ce_pe pe1 (.clk(clk), .a_in(a_in[15:8]), .w_in(w_1), .f_in(f_in[1]), .d_in(d_2), .dv_in(dv_2), .a_out(a_out[15:8]), .w_out(w_2), .f_out(f_out[1]), .d_out(d_1), .dv_out(dv_1));
-ce_pe pe2 (.clk(clk), .a_in(a_in[23:16]), .w_in(w_2), .f_in(f_in[2]), .d_in(d_3), .dv_in(dv_3), .a_out(a_out[23:16]), .w_out(w_3), .f_out(f_out[2]), .d_out(d_2), .dv_out(dv_2));
-ce_pe pe3 (.clk(clk), .a_in(a_in[31:24]), .w_in(w_3), .f_in(f_in[3]), .d_in(d_4), .dv_in(dv_4), .a_out(a_out[31:24]), .w_out(w_4), .f_out(f_out[3]), .d_out(d_3), .dv_out(dv_3));
+ce_pe pe0 (.clk(clk), .a_in(a_in[7:0]), .w_in(w_0), .f_in(f_in[0]), .d_in(d_2), .dv_in(dv_2), .a_out(a_out[7:0]), .w_out(w_1), .f_out(f_out[0]), .d_out(d_0), .dv_out(dv_0));
+ce_pe pe1 (.clk(clk), .a_in(a_in[15:8]), .w_in(w_1), .f_in(f_in[1]), .d_in(d_3), .dv_in(dv_3), .a_out(a_out[15:8]), .w_out(w_2), .f_out(f_out[1]), .d_out(d_1), .dv_out(dv_1));
+ce_pe pe2 (.clk(clk), .a_in(a_in[23:16]), .w_in(w_2), .f_in(f_in[2]), .d_in(d_4), .dv_in(dv_4), .a_out(a_out[23:16]), .w_out(w_3), .f_out(f_out[2]), .d_out(d_2), .dv_out(dv_2));
+ce_pe pe3 (.clk(clk), .a_in(a_in[31:24]), .w_in(w_3), .f_in(f_in[3]), .d_in(d_5), .dv_in(dv_5), .a_out(a_out[31:24]), .w_out(w_4), .f_out(f_out[3]), .d_out(d_3), .dv_out(dv_3));
 endmodule

@@ -213,8 +213,8 @@ always @(posedge clk) begin: run
         end
     end
     else if ((state == 3'b001)) begin
-        if ((K < 12)) begin
-            P <= 12;
+        if ((K < 10)) begin
+            P <= 10;
         end
         else begin
             P <= K;
@@ -346,7 +346,7 @@ always @(posedge clk) begin: run
     else if ((state == 3'b100)) begin
         cycles <= (cycles + 1);
         wcnt <= (wcnt + 1);
-        if ((wcnt == 30)) begin
+        if ((wcnt == 28)) begin
             done <= 1;
             state <= 3'b000;
         end
