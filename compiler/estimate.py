@@ -23,7 +23,7 @@ Costs, in cycles (n bytes of a command at byte address a):
   row by row, the input load (in the background from the second row on), then the row's chunks
   (upsample: up to a beat a cycle; avgpool: a word after four line-buffer reads), run cycle by
   cycle against the write port, cached per channel shape, load timing and page offset;
-- the engine: active from the cycle after E_START for steps * max(K, min_steps) + drain_wait + 5.
+- the engine: active from the cycle after E_START for steps * max(K, min_steps) + run_tail (rtl.engine).
 The tile pipeline (bands of rows by strips of columns) overlaps the engine run of tile n with the
 store of tile n-1 and the load of tile n+1; a cycle counts as a load or store stall only when the
 engine is idle.
@@ -179,7 +179,7 @@ class _Band:
             self.t = starts[-1]
 
 
-def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
+def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
     R, C, min_steps = hw.rows, hw.cols, hw.min_tile_steps
     k, s, pad = d.kernel, d.stride, d.kernel // 2
     g, kh, sy = d.stack, d.k_rows, d.row_stride  # stacked output rows (compiler.program.stack_rows)
@@ -239,7 +239,7 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, drain: int) -> int:
         for b, tile in enumerate(tiles):
             bo, sw = tile[1], tile[3]
             steps = ntile * bo * -(-sw // C)
-            run = steps * P + drain + 5
+            run = steps * P + tail
             e.mac_steps += steps * K
             e.engine_cycles += run
             E.seg(N_REGS, None)
@@ -487,10 +487,10 @@ def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
 
 def estimate(program: Program, hw) -> list[LayerEstimate]:
     """One estimate per descriptor for hardware configuration ``hw`` (rtl.config.EngineConfig)."""
-    from rtl.engine import drain_wait
+    from rtl.engine import run_tail
 
     table_addr = int.from_bytes(program.image[12:16], "little")
-    drain = drain_wait(hw)
+    tail = run_tail(hw)
     out = []
     for d in program.descriptors:
         e = LayerEstimate(d.name)
@@ -500,7 +500,7 @@ def estimate(program: Program, hw) -> list[LayerEstimate]:
         e.fetch = 1 + rx + 2  # DESC_CMD's last cycle, DESC_RX, DECODE, CHECK
         t = 2 + rx + 2  # cycles from DESC_CMD's first cycle to the op's first state
         if d.op == "conv":
-            t = _conv(d, e, t, hw, drain)
+            t = _conv(d, e, t, hw, tail)
         else:
             t = _vector(d, e, t)
         e.cycles = t  # the record holds the cycles up to K_START

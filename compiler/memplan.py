@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from golden.qgraph import QGraph
 
-__all__ = ["Segment", "MemoryPlan", "plan_memory", "ALIGN", "TENSOR_ALIGN"]
+__all__ = ["Segment", "MemoryPlan", "plan_memory", "align", "ALIGN", "TENSOR_ALIGN"]
 
 ALIGN = 64  # bytes: a beat of the accelerator's 512-bit bus
 # Every tensor starts on a 4 KB DRAM page and takes whole pages: a tensor's rows of 64 to 2048 bytes
@@ -46,7 +46,8 @@ class MemoryPlan:
                 f"max live {max(self.live_bytes, default=0):,} bytes")
 
 
-def _align(n: int, to: int = ALIGN) -> int:
+def align(n: int, to: int = ALIGN) -> int:
+    """n rounded up to a multiple of ``to``."""
     return -(-n // to) * to
 
 
@@ -101,7 +102,7 @@ def plan_memory(graph: QGraph, base: int = 0, keep: set[str] | None = None) -> M
     def materialize(name: str):
         shape = graph.tensors[name].shape
         c, hw = shape[1], shape[2] * shape[3]
-        nbytes = _align(c * hw, TENSOR_ALIGN)
+        nbytes = align(c * hw, TENSOR_ALIGN)
         off = alloc(nbytes)
         plan.addr[name], plan.size[name] = base + off, nbytes
         plan.segments[name] = [Segment(name, base + off, c)]

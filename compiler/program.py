@@ -25,7 +25,7 @@ import numpy as np
 
 from golden.contract import is_pow2, requant_constants, requant_multiplier
 from golden.qgraph import ModelError, QConv, QGraph
-from compiler.memplan import ALIGN, TENSOR_ALIGN, MemoryPlan, Segment, plan_memory
+from compiler.memplan import TENSOR_ALIGN, MemoryPlan, Segment, align, plan_memory
 from rtl.feeder import ACT_WORD, weight_pitch
 
 __all__ = ["OPS", "Descriptor", "Program", "compile_graph", "MAX_SEGMENTS", "HEADER", "DESCRIPTOR"]
@@ -153,10 +153,6 @@ def packed_weights(w: np.ndarray) -> bytes:
     return out.tobytes()
 
 
-def _align(n: int) -> int:
-    return -(-n // ALIGN) * ALIGN
-
-
 def folded_bias(conv: QConv) -> np.ndarray:
     """bias - x_zp * sum(w) modulo 2**32: the PEs multiply raw int8 activations, and the input zero
     point (also what the feeders put in the padding) is accounted for once, here. Wrapping is exact:
@@ -251,8 +247,8 @@ def tile_conv(d: Descriptor, hw) -> tuple[int, int, int]:
 
 
 def _best_tiling(d: Descriptor, hw) -> tuple[float, int, int, int]:
-    """(rough cost, group, band, strip) for a conv on hardware ``hw`` (an rtl.config.EngineConfig or anything
-    with rows, cols, act_depth, wgt_depth, const_depth, out_depth): the most output channels whose
+    """(rough cost, group, band, strip) for a conv on hardware ``hw`` (an rtl.config.EngineConfig):
+    the most output channels whose
     weights and constants fit the row banks; then, of the tiles of ``band`` output rows by the widest
     ``strip`` of output columns that fit, the one ``_tile_cost`` finds fastest. A tile's input rows
     and columns (halo included, laid out by ``act_pitches``) must fit half the activation buffer and
@@ -295,14 +291,13 @@ def _tile_cost(d: Descriptor, hw, group: int, tiles: int, band: int, strip: int)
     costs about 8 cycles plus a cycle per beat, and each row of a strip's 2-D command about 4 more.
     (Without the drain, the ~300 cycles a tile ends with on asic, short bands looked cheaper than
     they are: FC-HarDNet-70's frame took 0.6% more cycles and 3% more DRAM bytes.)"""
-    from rtl.engine import drain_wait
+    from rtl.engine import run_tail
 
     k, s = d.kernel, d.stride
     rows_in = min(d.h, (band - 1) * d.row_stride + d.k_rows)
     cols_in = min(d.w, (strip - 1) * s + k)
-    cols = getattr(hw, "cols", hw.rows)
-    steps = max(d.cin * d.k_rows * k, getattr(hw, "min_tile_steps", cols + (cols + 1) // 2 + 4))
-    engine = tiles * band * -(-strip // cols) * steps + drain_wait(hw) + 5
+    steps = max(d.cin * d.k_rows * k, hw.min_tile_steps)
+    engine = tiles * band * -(-strip // hw.cols) * steps + run_tail(hw)
     if cols_in == d.w:
         load = d.cin * (8 + -(-rows_in * d.w // ACT_WORD))
     else:
@@ -329,7 +324,7 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
         if l.op == "argmax" and l is not graph.layers[-1]:
             raise ModelError(f"node {l.name!r} (ArgMax): only a final ArgMax is supported (it runs on the host)")
     table = HEADER_SIZE + DESCRIPTOR_SIZE * len(layers)
-    cursor = _align(table)
+    cursor = align(table)
     weights, consts = bytearray(), bytearray()
     w_addr, c_addr = {}, {}
     convs = [l for l in layers if isinstance(l, QConv)]
@@ -346,14 +341,14 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
     for conv in convs:
         w_addr[conv.name] = cursor + len(weights)
         weights += packed_weights(stacked_weights(conv.weight, rows_of[conv.name], conv.stride))
-        weights += b"\0" * (_align(len(weights)) - len(weights))
+        weights += b"\0" * (align(len(weights)) - len(weights))
     const_base = cursor + len(weights)
     for conv in convs:
         c_addr[conv.name] = const_base + len(consts)
         per_channel = pack_constants(conv)  # channel c's 8 bytes for each of its stacked rows
         consts += b"".join(per_channel[8 * c:8 * c + 8] * rows_of[conv.name] for c in range(len(per_channel) // 8))
-        consts += b"\0" * (_align(len(consts)) - len(consts))
-    act_base = -(-(const_base + len(consts)) // TENSOR_ALIGN) * TENSOR_ALIGN  # activations start on a page
+        consts += b"\0" * (align(len(consts)) - len(consts))
+    act_base = align(const_base + len(consts), TENSOR_ALIGN)  # activations start on a page
     plan = plan_memory(graph, act_base, keep=None if keep_all else set())
     descs = []
     for i, l in enumerate(layers):

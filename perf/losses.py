@@ -23,8 +23,8 @@ CAUSES = {
 }
 
 
-def conv_losses(d, hw, drain: int) -> Counter:
-    """MAC slots of conv descriptor ``d`` (compiled for ``hw``; ``drain`` = rtl.engine.drain_wait(hw))
+def conv_losses(d, hw, tail: int) -> Counter:
+    """MAC slots of conv descriptor ``d`` (compiled for ``hw``; ``tail`` = rtl.engine.run_tail(hw))
     by cause (keys of CAUSES); their sum is the layer's engine cycles times rows * cols."""
     R, C = hw.rows, hw.cols
     g, k = d.stack, d.kernel
@@ -54,5 +54,5 @@ def conv_losses(d, hw, drain: int) -> Counter:
                             out["zero_taps"] += (rows - past) * cols * (K - K0)
                             out["useful"] += (rows - past) * cols * K0
                 out["min_tile"] += tiles * (P - K) * R * C
-                out["drain"] += (drain + 5) * R * C  # compiler.estimate: a run is steps * P + drain + 5
+                out["drain"] += tail * R * C  # compiler.estimate: a run is steps * P + tail
     return out

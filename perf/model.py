@@ -149,13 +149,13 @@ def frame_estimate(hw, size=(1024, 2048), model=DEFAULT_MODEL, clock_hz=500e6) -
     t0 = time.perf_counter()
     program, refused, notes, as_is = load_program(model, size, hw)
     estimates = estimate(program, hw)
-    from rtl.engine import drain_wait
+    from rtl.engine import run_tail
 
     layers = []
     for d, e in zip(program.descriptors, estimates):
         # cout: the layer's own channels (a conv with stacked rows runs as d.stack times as many)
         layers.append(LayerPerf(d.name, d.op, d.cin, d.cout // d.stack, d.h, d.w, d.ho, d.wo, d.kernel, d.stride,
                                 e.macs, e.cycles, e.engine_cycles, e.bytes_read, e.bytes_written, notes.get(d.name, ""),
-                                dict(conv_losses(d, hw, drain_wait(hw))) if d.op == "conv" else {}))
+                                dict(conv_losses(d, hw, run_tail(hw))) if d.op == "conv" else {}))
     return FramePerf(hw.name, hw.rows, hw.cols, tuple(size), clock_hz, layers, refused, as_is,
                      time.perf_counter() - t0)

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from myhdl import Signal, always, always_comb, block, concat, enum, intbv
 
 from rtl.feeder import ACT_WORD, WR_BITS
+from rtl.sequencer import REGS
 
 __all__ = ["controller", "controller_signals", "ERRORS", "COUNTER_WORDS", "DESC_BYTES"]
 
@@ -44,7 +45,7 @@ COUNTER_WORDS = ("cycles", "engine_cycles", "mac_steps", "load_stall", "store_st
                  "bytes_written")
 DESC_BYTES = 108  # the used part of a 128-byte descriptor
 HDR_BYTES = 20
-N_REGS = 21  # engine layer registers (rtl.sequencer.REGS)
+N_REGS = len(REGS)  # engine layer registers written before each run
 
 
 def _u(bits, v=0):

@@ -28,7 +28,7 @@ from rtl.pe import pe, pe_signals
 from rtl.ppu import PPU_LATENCY, ppu, ppu_signals
 from rtl.sequencer import sequencer
 
-__all__ = ["build", "MODULES", "drain_wait"]
+__all__ = ["build", "MODULES", "drain_wait", "run_tail"]
 
 MODULES = ("ce_pe", "ce_row", "ce_array", "ce_ppu", "ce_abuf", "ce_rowu", "ce_seq", "ce_engine")
 
@@ -37,6 +37,13 @@ def drain_wait(cfg: EngineConfig) -> int:
     """Cycles from the flush step until the last result is written: row skew, feeder latency,
     the drain (C + ceil(C/2) cycles: two interleaved chains), row-unit and PPU pipelines, margin."""
     return cfg.rows + cfg.cols + (cfg.cols + 1) // 2 + PPU_LATENCY + 12
+
+
+def run_tail(cfg: EngineConfig) -> int:
+    """Cycles of an engine run beyond its reduction steps (steps * max(K, min_tile_steps)): the
+    drain wait plus 5 for the start, the flush step and done (compiler.estimate, which equals the
+    RTL's counters; perf/losses.py and the compiler's tile cost use it too)."""
+    return drain_wait(cfg) + 5
 
 
 def _u(bits):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from compiler.memplan import align
 from compiler.program import DESCRIPTOR_SIZE, HEADER, HEADER_SIZE, OUT_ADDR_OFFSET, Program
 from golden.intmodel import Comparison, compare
 from rtl.bus import DMA
@@ -30,10 +31,6 @@ __all__ = ["RunLayout", "layout_run", "dram_image", "write_hex", "read_hex", "re
 REGS = dict(CTRL=0x00, PROG_BASE=0x04, CNT_BASE=0x08, IRQ_ACK=0x0C, STATUS=0x10, CYCLES=0x14, ENGINE=0x18,
             STEPS=0x1C, LOAD=0x20, STORE=0x24, FETCH=0x28, BYTES_RD=0x2C, BYTES_WR=0x30, HWCONFIG=0x34)
 CTRL_START, CTRL_IRQ_EN = 1, 2
-
-
-def _align(n: int, a: int = 64) -> int:
-    return -(-n // a) * a
 
 
 POISON = 0x5A
@@ -57,18 +54,18 @@ class RunLayout:
 
 
 def layout_run(program: Program, isolated: bool = False) -> RunLayout:
-    headers = _align(program.dram_size)
+    headers = align(program.dram_size)
     n = len(program.descriptors)
     counters = headers + HEADER_SIZE * n
-    end = _align(counters + 32 * n)
+    end = align(counters + 32 * n)
     layout = RunLayout(program, headers, counters, end, isolated)
     if isolated:
         layout.copies = end
         end += DESCRIPTOR_SIZE * n
         for d in program.descriptors:
             layout.scratch[d.name] = end
-            end = _align(end + program.plan.size[d.name])
-    layout.size = _align(end, 16)
+            end = align(end + program.plan.size[d.name])
+    layout.size = align(end, 16)
     return layout
 
 

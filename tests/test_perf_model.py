@@ -44,7 +44,7 @@ def test_model_equals_rtl_counters_on_every_layer(case):
     if "strips" in case:
         assert any(d.strip < d.wo for d in prog.descriptors if d.op == "conv")
     if "stacked" in case:
-        stacked = {(d.kernel, d.stack > 1 and d.stack * d.ho_v > d.ho) for d in prog.descriptors if d.op == "conv" and d.stack > 1}
+        stacked = {(d.kernel, d.stack * d.ho_v > d.ho) for d in prog.descriptors if d.op == "conv" and d.stack > 1}
         assert (1, False) in stacked and (3, True) in stacked, stacked  # a 1x1; a 3x3 with rows past the last
 
 
