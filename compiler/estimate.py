@@ -16,7 +16,7 @@ Costs, in cycles (n bytes of a command at byte address a):
 - byte read command (constants, descriptors): 2 + n + 4, plus a bubble of 4 - (16 - a % 16)
   when the first beat is partial with fewer than 4 bytes and alone in a one-beat burst (the last
   beat of a 4 KB page): the DRAM takes 4 cycles to turn the next burst around;
-- conv store of one channel, or one row of a strip (S_CMD, S_DATA, S_DONE): chunks of up to a beat
+- conv store of one channel, or one row of a strip (SS_CMD, SS_DATA, SS_DONE): chunks of up to a beat
   a cycle into the write DMA; run cycle by cycle against the DMA and DRAM write port
   (``_WritePort``), cached per page offset and length;
 - avgpool / upsample channel (``_vector_channel``): one write command for the channel's output;
@@ -25,8 +25,9 @@ Costs, in cycles (n bytes of a command at byte address a):
   cycle against the write port, cached per channel shape, load timing and page offset;
 - the engine: active from the cycle after E_START for steps * max(K, min_steps) + run_tail (rtl.engine).
 The tile pipeline (bands of rows by strips of columns) overlaps the engine run of tile n with the
-store of tile n-1 and the load of tile n+1; a cycle counts as a load or store stall only when the
-engine is idle.
+store of tile n-1 and the load of tile n+1, the store (its own state machine, from E_WAIT0's last
+cycle) beside the load; the next engine run waits for both. A cycle counts as a stall only when the
+engine is idle: a load stall in a load state, else a store stall while the store is busy.
 DRAM bytes: reads as whole bus beats moved, writes as bytes written (strobes set).
 """
 
@@ -140,20 +141,36 @@ def _row_beats_bursts(addr: int, n: int) -> int:
 
 
 class _Band:
-    """Timeline of the controller after an engine start: segments in order, each charged to load or
-    store only for the cycles after the engine has finished."""
+    """Timeline of the main state machine after an engine start: segments in order, each charged to
+    load or store only for the cycles after the engine has finished. ``win``: the cycles the store
+    state machine is busy beside it (a store stall unless the engine runs or a load is charged)."""
 
     def __init__(self, e: LayerEstimate, t: int, eng_end: int):
         self.e, self.t, self.end = e, t, eng_end  # eng_end: last engine-active cycle
+        self.win, self.win_load = (0, 0), 0  # the store's busy cycles [a, b), load stalls within them
+
+    def _charge(self, a: int, b: int, kind: str):
+        a = max(a, self.end + 1)
+        if b > a:
+            if kind == "load":
+                self.e.load_stall += b - a
+                self.win_load += max(0, min(b, self.win[1]) - max(a, self.win[0]))
+            else:
+                self.e.store_stall += b - a
+
+    def store_beside(self, a: int, b: int):
+        """The store state machine is busy in cycles [a, b) while the main one goes on."""
+        self.win, self.win_load = (a, b), 0
+
+    def store_done(self):
+        """Charge the side store's busy cycles after the engine, less those a load took."""
+        a, b = self.win
+        self.e.store_stall += max(0, b - max(a, self.end + 1)) - self.win_load
+        self.win, self.win_load = (0, 0), 0
 
     def seg(self, dur: int, kind: str | None):
         if kind is not None:
-            idle = self.t + dur - max(self.t, self.end + 1)
-            if idle > 0:
-                if kind == "load":
-                    self.e.load_stall += idle
-                else:
-                    self.e.store_stall += idle
+            self._charge(self.t, self.t + dur, kind)
         self.t += dur
 
     def cmds(self, durs: list[int], after, kind: str):
@@ -161,7 +178,12 @@ class _Band:
         (a number, or one per command)."""
         afters = after if isinstance(after, list) else [after] * len(durs)
         total = sum(durs) + sum(afters)
-        if self.t > self.end:  # the engine is done: every command cycle is a stall
+        a, b = self.win
+        if self.t + total > self.end + 1 and b > max(a, self.end + 1, self.t) and a < self.t + total:
+            for d, af in zip(durs, afters):  # charged cycles meet the side store's: command by command
+                self._charge(self.t, self.t + d, kind)
+                self.t += d + af
+        elif self.t > self.end:  # the engine is done: every command cycle is a stall
             self.seg(total - sum(afters), kind)
             self.t += sum(afters)
         elif self.t + total <= self.end + 1:  # all within the engine run
@@ -211,9 +233,8 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
             E.cmds([_rd_rows(a, cols_in, rows_in, d.w) for a in starts], 1, "load")
             E.e.bytes_read += sum(_beats_bytes(a + r * d.w, cols_in) for a in starts for r in range(rows_in))
 
-    def store(co0, gc, tile):  # S_START, then per channel (per row of a strip) S_CMD, bytes, S_DONE
+    def store_cmds(co0, gc, tile) -> list[int]:  # per channel (per row of a strip): SS_CMD, bytes, SS_DONE
         oy0, bo, ox0, sw = tile
-        E.seg(1, None)
         base = d.out_addr + co0 * howo + oy0 * g * d.wo + ox0
         # (DRAM address, output-bank byte address, bytes): channel c is in bank c % R from tile c // R
         if g > 1:  # stacked channel v = c * g + r (one tile): its row y is output row g * (oy0 + y) + r
@@ -224,8 +245,8 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
         else:
             writes = [(base + c * howo + r * d.wo, (c // R) * bo * sw + r * sw, sw)
                       for c in range(gc) for r in range(bo)]
-        E.cmds([_conv_store(a % 4096, src % BUS_BYTES, n) for a, src, n in writes], 0, "store")
         E.e.bytes_written += sum(n for _, _, n in writes)
+        return [_conv_store(a % 4096, src % BUS_BYTES, n) for a, src, n in writes]
 
     for co0 in range(0, d.cout, d.group):
         gc = min(d.group, d.cout - co0)
@@ -245,16 +266,21 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
             E.seg(N_REGS, None)
             start = E.t  # E_START: the engine is active from the next cycle, `run` cycles
             E.end = start + run  # its last active cycle (done seen, eng_active falls after it)
-            E.seg(4, None)  # E_START, E_WAIT0 (3)
-            if b > 0:
-                store(co0, gc, tiles[b - 1])  # tile b-1 while the engine runs tile b
+            E.seg(4, None)  # E_START, E_WAIT0 (3); its last cycle starts the store of tile b-1
+            stored = 0  # the first cycle the store state machine is idle again
+            if b > 0:  # tile b-1 (SS_START, then its commands) beside B_NEXT and the load of tile b+1
+                stored = E.t + 1 + sum(store_cmds(co0, gc, tiles[b - 1]))
+                E.store_beside(E.t + 1, stored)
             E.seg(1, None)  # B_NEXT
             if b + 1 < len(tiles):
                 load(tiles[b + 1])  # tile b+1 into the other half
-            # E_WAIT: leaves on the first cycle the engine is done
-            E.t = max(E.t, E.end + 1) + 1
-        store(co0, gc, tiles[-1])  # the last tile, nothing to overlap
-        E.seg(1, None)  # G_NEXT
+            # E_WAIT: leaves on the first cycle the engine is done and the store idle
+            E.t = max(E.t, E.end + 1, stored) + 1
+            E.store_done()
+        # the last tile, nothing to overlap: G_NEXT waits while SS_START and the commands run
+        E.seg(1, None)
+        E.cmds(store_cmds(co0, gc, tiles[-1]), 0, "store")
+        E.seg(1, None)  # G_NEXT leaves
         t = E.t
     return t
 

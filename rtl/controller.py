@@ -18,8 +18,8 @@ Argmax runs on the host.
 DRAM traffic goes through the read and write DMAs a bus beat (ACT_WORD = 64 bytes) per cycle: activation and
 line-buffer loads and weights (each output channel's in whole words, rtl.feeder.weight_pitch)
 through a word gearbox, conv stores and vector-op outputs as chunks of up to a beat; constants and
-descriptors a byte per cycle. Loads and stores overlap the engine,
-not each other (rtl/README.md, "Controller").
+descriptors a byte per cycle. Loads and stores overlap the engine and each other: a conv tile's store
+runs in a state machine of its own (``sst``) beside the next tile's load (rtl/README.md, "Controller").
 
 Error codes (``err_code``; ``err`` rises, the controller stops and waits for the next start):
   1 bad program header, 2 unknown op, 3 bad kernel/stride/factor, 4 a tile exceeds a buffer,
@@ -102,10 +102,14 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     st = enum("IDLE", "HDR_CMD", "HDR_RX", "HDR_CHK", "DESC_CMD", "DESC_RX", "DECODE", "CHECK",
               "G_START", "G_CHK", "W_CMD", "W_RX", "C_CMD", "C_RX",
               "B_START", "B_ROWS", "B_PITCH", "B_CHK", "A_SEG", "A_CMD", "A_RX", "REGS", "E_START", "E_WAIT0", "E_WAIT",
-              "S_START", "S_CMD", "S_DATA", "S_DONE", "B_NEXT", "G_NEXT",
+              "B_NEXT", "G_NEXT",
               "V_ROW", "V_LDWAIT", "V_RDCMD", "V_RX", "V_WRCMD", "V_ADDR", "V_DATA", "P_RD", "P_OUT", "V_DONE", "V_NEXT",
               "K_START", "K_PACK", "K_CMD", "K_DATA", "K_DONE", "L_NEXT", "FAIL")
     state = Signal(st.IDLE)
+    # the conv store runs beside the main state machine: tile n-1's store overlaps tile n+1's load
+    # (the read and write DMAs are independent), both under the engine's run of tile n
+    ss = enum("SS_IDLE", "SS_START", "SS_CMD", "SS_DATA", "SS_DONE")
+    sst = Signal(ss.SS_IDLE)
 
     hdr = _u(8 * HDR_BYTES)
     desc = _u(8 * DESC_BYTES)
@@ -132,6 +136,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     cbase = _u(32)  # DRAM address of channel c's row s_row0 (+ prev_ox0)
     s_nv = _u(16)  # the stacked channel stored after this one (rows of a g past ho are skipped)
     s_adv = Signal(bool(0))  # ... which is g + 1 of the same channel
+    s_ch, s_r = _u(16), _u(16)  # the store's channel and row (the loads walk ch and r meanwhile)
+    s_chan, s_row = _u(32), _u(32)  # DRAM addresses of the stored channel and of its current row
     pad = _u(2)
     # loop state
     co0, gc, oy0, bo = _u(16), _u(16), _u(16), _u(16)
@@ -284,7 +290,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
         else:
             s_keep.next = scnt
         # room for the read: what stays, what arrives now, what is in flight, and this read
-        s_issue.next = state == st.S_DATA and ip <= s_lastw and s_keep + sq2 + sq1 < 3
+        s_issue.next = sst == ss.SS_DATA and ip <= s_lastw and s_keep + sq2 + sq1 < 3
         # this read's byte count: the first chunk from s_off, whole words, the last up to the end
         # (separate ifs: MyHDL turns an if/elif chain on ip into a case statement with a wrong label)
         s_c.next = ACT_WORD
@@ -310,9 +316,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     def stacked_next():
         s_adv.next = sg + 1 < factor and s_row0 + sg + 1 < ho
         if sg + 1 < factor and s_row0 + sg + 1 < ho:
-            s_nv.next = ch + 1
+            s_nv.next = s_ch + 1
         else:
-            s_nv.next = ch + factor - sg
+            s_nv.next = s_ch + factor - sg
 
     @always_comb
     def vector_read_row():
@@ -444,6 +450,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             bg.next = 0
             pf.next = 0
             lbh.next = 0
+            sst.next = ss.SS_IDLE
         else:
             # Cycle accounting: engine cycles while the engine runs; while it is idle, the cycle is a
             # stall charged to what the controller is doing (fetching, loading, storing).
@@ -465,7 +472,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                       or state == st.V_LDWAIT):
                     t_load.next = t_load + 1
                     l_load.next = l_load + 1
-                elif (state == st.S_CMD or state == st.S_DATA or state == st.S_DONE
+                elif (sst == ss.SS_CMD or sst == ss.SS_DATA or sst == ss.SS_DONE
                       or state == st.V_WRCMD or state == st.V_ADDR or state == st.V_DATA or state == st.P_RD
                       or state == st.P_OUT or state == st.V_DONE):
                     t_store.next = t_store + 1
@@ -919,9 +926,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 ewait.next = ewait + 1
                 if ewait == 2:
                     if have_prev:
-                        state.next = st.S_START
-                    else:
-                        state.next = st.B_NEXT
+                        sst.next = ss.SS_START  # store the previous tile while this one loads the next
+                    state.next = st.B_NEXT
             elif state == st.B_NEXT:  # load the next tile (into the other half) while the engine runs
                 if cur_ox0 + cur_sw < wo:
                     oy0.next = cur_oy0
@@ -937,8 +943,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     state.next = st.B_START
                 else:
                     state.next = st.E_WAIT
-            elif state == st.E_WAIT:
-                if e_done and not eng_active:
+            elif state == st.E_WAIT:  # the engine's tile done and the previous tile stored
+                if e_done and not eng_active and sst == ss.SS_IDLE:
                     t_steps.next = t_steps + e_busy
                     l_steps.next = l_steps + e_busy
                     prev_oy0.next = cur_oy0
@@ -963,139 +969,15 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         ridx.next = 0
                         state.next = st.REGS
                     else:  # last tile of the group: store it with nothing to overlap
-                        state.next = st.S_START
-            # store tile prev: each channel's rows (one command, or one per row of a strip), from
-            # output bank c % R at half + (c // R)*bo*sw
-            elif state == st.S_START:
-                ch.next = 0
-                bank.next = 0
-                r.next = 0
-                tbase.next = prev_half * OUT_HALF
-                rbase.next = prev_half * OUT_HALF
-                chan_addr.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
-                row_addr.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
-                cbase.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
-                s_row0.next = prev_oy0 * factor
-                s_rr.next = prev_oy0 * factor
-                sg.next = 0
-                state.next = st.S_CMD
-            elif state == st.S_CMD:  # the command is taken on the 2nd cycle at the soonest: plen is set
-                wr_cmd_valid.next = 1
-                wr_cmd_addr.next = row_addr
-                p.next = 0
-                ip.next = 0
-                sq1.next = 0
-                sq2.next = 0
-                scnt.next = 0
-                if prev_sw == wo and not stk:
-                    wr_cmd_len.next = prev_bo * wo
-                    plen.next = prev_bo * wo
-                else:
-                    wr_cmd_len.next = prev_sw
-                    plen.next = prev_sw
-                # chunks: the bank words from rbase to rbase + plen - 1
-                s_off.next = rbase[LWB:]
-                s_lastw.next = (rbase[LWB:] + plen - 1) >> LWB
-                if ACT_WORD - rbase[LWB:] < plen:
-                    s_first.next = ACT_WORD - rbase[LWB:]
-                else:
-                    s_first.next = plen
-                s_lastc.next = ((rbase + plen - 1) & (ACT_WORD - 1)) + 1
-                if wr_cmd_valid and wr_cmd_ready:
-                    wr_cmd_valid.next = 0
-                    state.next = st.S_DATA
-            elif state == st.S_DATA:
-                # A chunk (up to a word) per cycle: bank words are read back to back (data 2 cycles
-                # after the address; sq1/sq2 track them) into a 3-entry queue whose head is
-                # wr_word/wr_cnt/wr_wvalid; a read is issued only if the queue has room for it and
-                # for those in flight.
-                if wr_err:
-                    err_code.next = 7
-                    state.next = st.FAIL
-                else:
-                    sq1.next = s_issue
-                    sq2.next = sq1
-                    sf1.next = ip == 0
-                    sf2.next = sf1
-                    sc1.next = s_c
-                    sc2.next = sc1
-                    if s_issue:
-                        e_rd_addr.next = (rbase >> LWB) + ip
-                        ip.next = ip + 1
-                    if s_pop:
-                        wr_word.next = sk1
-                        wr_cnt.next = sk1c
-                        sk1.next = sk2
-                        sk1c.next = sk2c
-                    if sq2:  # the word read two cycles ago joins the queue behind what stays
-                        if s_keep == 0:
-                            wr_word.next = s_in
-                            wr_cnt.next = sc2
-                        elif s_keep == 1:
-                            sk1.next = s_in
-                            sk1c.next = sc2
-                        else:
-                            sk2.next = s_in
-                            sk2c.next = sc2
-                    scnt.next = s_keep + sq2
-                    wr_wvalid.next = s_keep + sq2 != 0
-                    if s_pop:
-                        p.next = p + 1
-                        if p == s_lastw:
-                            state.next = st.S_DONE
-            elif state == st.S_DONE:
-                if wr_err:
-                    err_code.next = 7
-                    state.next = st.FAIL
-                elif wr_done:
-                    if (prev_sw != wo or stk) and r + 1 < prev_bo and (not stk or s_rr + factor < ho):
-                        r.next = r + 1  # the strip's (or stacked channel's) next row
-                        row_addr.next = row_addr + s_rp
-                        s_rr.next = s_rr + factor
-                        rbase.next = rbase + prev_sw
-                        state.next = st.S_CMD
-                    elif (stk and s_nv >= gc) or (not stk and ch + 1 == gc):
-                        have_prev.next = 0
-                        if cur_oy0 != prev_oy0 or cur_ox0 != prev_ox0:
-                            state.next = st.B_NEXT  # the engine runs a later tile: load the one after it
-                        else:
-                            state.next = st.G_NEXT  # that was the group's last tile
-                    elif stk:  # one tile: stacked channel ch is in bank ch
-                        r.next = 0
-                        ch.next = s_nv
-                        bank.next = s_nv
-                        rbase.next = tbase
-                        if s_adv:
-                            sg.next = sg + 1
-                            s_rr.next = s_row0 + sg + 1
-                            chan_addr.next = chan_addr + wo
-                            row_addr.next = chan_addr + wo
-                        else:
-                            sg.next = 0
-                            s_rr.next = s_row0
-                            cbase.next = cbase + HoWo
-                            chan_addr.next = cbase + HoWo
-                            row_addr.next = cbase + HoWo
-                        state.next = st.S_CMD
+                        sst.next = ss.SS_START
+                        state.next = st.G_NEXT
+            elif state == st.G_NEXT:  # once the group's last tile is stored
+                if sst == ss.SS_IDLE:
+                    if co0 + gc >= cout:
+                        state.next = st.K_START
                     else:
-                        r.next = 0
-                        ch.next = ch + 1
-                        chan_addr.next = chan_addr + HoWo
-                        row_addr.next = chan_addr + HoWo
-                        if bank == R - 1:
-                            bank.next = 0
-                            tbase.next = tbase + prev_bo * prev_sw
-                            rbase.next = tbase + prev_bo * prev_sw
-                        else:
-                            bank.next = bank + 1
-                            rbase.next = tbase
-                        state.next = st.S_CMD
-            elif state == st.G_NEXT:
-                if co0 + gc >= cout:
-                    state.next = st.K_START
-                else:
-                    co0.next = co0 + gc
-                    state.next = st.G_START
+                        co0.next = co0 + gc
+                        state.next = st.G_START
 
             # ---- avgpool 2x2 / upsample nearest, row by row through the line buffer
             elif state == st.V_ROW:  # this row's input: loaded in the background, or load it now
@@ -1311,6 +1193,133 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 state.next = st.IDLE
             else:  # unreachable encodings of the state register
                 state.next = st.IDLE
+
+            # ---- conv store of tile prev, beside the main state machine (started by E_WAIT0 or E_WAIT):
+            # each channel's rows (one command, or one per row of a strip), from output bank c % R at
+            # half + (c // R)*bo*sw
+            if state == st.FAIL:
+                sst.next = ss.SS_IDLE
+            elif sst == ss.SS_START:
+                s_ch.next = 0
+                bank.next = 0
+                s_r.next = 0
+                tbase.next = prev_half * OUT_HALF
+                rbase.next = prev_half * OUT_HALF
+                s_chan.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
+                s_row.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
+                cbase.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
+                s_row0.next = prev_oy0 * factor
+                s_rr.next = prev_oy0 * factor
+                sg.next = 0
+                sst.next = ss.SS_CMD
+            elif sst == ss.SS_CMD:  # the command is taken on the 2nd cycle at the soonest: plen is set
+                wr_cmd_valid.next = 1
+                wr_cmd_addr.next = s_row
+                p.next = 0
+                ip.next = 0
+                sq1.next = 0
+                sq2.next = 0
+                scnt.next = 0
+                if prev_sw == wo and not stk:
+                    wr_cmd_len.next = prev_bo * wo
+                    plen.next = prev_bo * wo
+                else:
+                    wr_cmd_len.next = prev_sw
+                    plen.next = prev_sw
+                # chunks: the bank words from rbase to rbase + plen - 1
+                s_off.next = rbase[LWB:]
+                s_lastw.next = (rbase[LWB:] + plen - 1) >> LWB
+                if ACT_WORD - rbase[LWB:] < plen:
+                    s_first.next = ACT_WORD - rbase[LWB:]
+                else:
+                    s_first.next = plen
+                s_lastc.next = ((rbase + plen - 1) & (ACT_WORD - 1)) + 1
+                if wr_cmd_valid and wr_cmd_ready:
+                    wr_cmd_valid.next = 0
+                    sst.next = ss.SS_DATA
+            elif sst == ss.SS_DATA:
+                # A chunk (up to a word) per cycle: bank words are read back to back (data 2 cycles
+                # after the address; sq1/sq2 track them) into a 3-entry queue whose head is
+                # wr_word/wr_cnt/wr_wvalid; a read is issued only if the queue has room for it and
+                # for those in flight.
+                if wr_err:
+                    err_code.next = 7
+                    state.next = st.FAIL
+                else:
+                    sq1.next = s_issue
+                    sq2.next = sq1
+                    sf1.next = ip == 0
+                    sf2.next = sf1
+                    sc1.next = s_c
+                    sc2.next = sc1
+                    if s_issue:
+                        e_rd_addr.next = (rbase >> LWB) + ip
+                        ip.next = ip + 1
+                    if s_pop:
+                        wr_word.next = sk1
+                        wr_cnt.next = sk1c
+                        sk1.next = sk2
+                        sk1c.next = sk2c
+                    if sq2:  # the word read two cycles ago joins the queue behind what stays
+                        if s_keep == 0:
+                            wr_word.next = s_in
+                            wr_cnt.next = sc2
+                        elif s_keep == 1:
+                            sk1.next = s_in
+                            sk1c.next = sc2
+                        else:
+                            sk2.next = s_in
+                            sk2c.next = sc2
+                    scnt.next = s_keep + sq2
+                    wr_wvalid.next = s_keep + sq2 != 0
+                    if s_pop:
+                        p.next = p + 1
+                        if p == s_lastw:
+                            sst.next = ss.SS_DONE
+            elif sst == ss.SS_DONE:
+                if wr_err:
+                    err_code.next = 7
+                    state.next = st.FAIL
+                elif wr_done:
+                    if (prev_sw != wo or stk) and s_r + 1 < prev_bo and (not stk or s_rr + factor < ho):
+                        s_r.next = s_r + 1  # the strip's (or stacked channel's) next row
+                        s_row.next = s_row + s_rp
+                        s_rr.next = s_rr + factor
+                        rbase.next = rbase + prev_sw
+                        sst.next = ss.SS_CMD
+                    elif (stk and s_nv >= gc) or (not stk and s_ch + 1 == gc):
+                        have_prev.next = 0
+                        sst.next = ss.SS_IDLE  # the tile is stored (E_WAIT and G_NEXT wait for this)
+                    elif stk:  # one tile: stacked channel ch is in bank ch
+                        s_r.next = 0
+                        s_ch.next = s_nv
+                        bank.next = s_nv
+                        rbase.next = tbase
+                        if s_adv:
+                            sg.next = sg + 1
+                            s_rr.next = s_row0 + sg + 1
+                            s_chan.next = s_chan + wo
+                            s_row.next = s_chan + wo
+                        else:
+                            sg.next = 0
+                            s_rr.next = s_row0
+                            cbase.next = cbase + HoWo
+                            s_chan.next = cbase + HoWo
+                            s_row.next = cbase + HoWo
+                        sst.next = ss.SS_CMD
+                    else:
+                        s_r.next = 0
+                        s_ch.next = s_ch + 1
+                        s_chan.next = s_chan + HoWo
+                        s_row.next = s_chan + HoWo
+                        if bank == R - 1:
+                            bank.next = 0
+                            tbase.next = tbase + prev_bo * prev_sw
+                            rbase.next = tbase + prev_bo * prev_sw
+                        else:
+                            bank.next = bank + 1
+                            rbase.next = tbase
+                        sst.next = ss.SS_CMD
 
     return (select_bank, gearbox, gearbox_regs, gearbox_data, store_stream, store_chunk, line_buffer,
             stacked_next, vector_read_row, vector_read, line_halves, next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word, avgpool_word, interrupt, fsm)

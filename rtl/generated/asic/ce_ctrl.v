@@ -281,6 +281,8 @@ reg [15:0] rpitch;
 reg [4:0] rr;
 reg s_adv;
 reg [6:0] s_c;
+reg [15:0] s_ch;
+reg [31:0] s_chan;
 reg [6:0] s_first;
 reg [511:0] s_in;
 reg s_issue;
@@ -290,6 +292,8 @@ reg [23:0] s_lastw;
 reg [15:0] s_nv;
 reg [5:0] s_off;
 reg s_pop;
+reg [15:0] s_r;
+reg [31:0] s_row;
 reg [15:0] s_row0;
 reg [31:0] s_rp;
 reg [15:0] s_rr;
@@ -308,6 +312,7 @@ reg [511:0] sk2;
 reg [6:0] sk2c;
 reg sq1;
 reg sq2;
+reg [2:0] sst;
 reg [5:0] state;
 reg stk;
 reg [7:0] stride;
@@ -357,17 +362,17 @@ always @(bg, gdone, gfill, rd_cnt, state) begin: gearbox
     else begin
         g_rem = gfill;
     end
-    rd_take = (((state == 6'b010100) || (state == 6'b100010) || (state == 6'b001011) || bg) && (rd_cnt != 0) && (!gdone));
+    rd_take = (((state == 6'b010100) || (state == 6'b011110) || (state == 6'b001011) || bg) && (rd_cnt != 0) && (!gdone));
 end
 
 
 always @(posedge clk) begin: gearbox_regs
-    if (((state == 6'b010011) || (state == 6'b100001) || (state == 6'b001010) || (state == 6'b100011))) begin
+    if (((state == 6'b010011) || (state == 6'b011101) || (state == 6'b001010) || (state == 6'b011111))) begin
         gb <= 0;
         gfill <= 0;
         gdone <= 0;
     end
-    else if (((state == 6'b010100) || (state == 6'b100010) || (state == 6'b001011) || bg)) begin
+    else if (((state == 6'b010100) || (state == 6'b011110) || (state == 6'b001011) || bg)) begin
         if (rd_take) begin
             gb <= g_next;
             gfill <= (g_rem + rd_cnt);
@@ -396,7 +401,7 @@ always @(g_rem, gb, gfill, rd_word) begin: gearbox_data
 end
 
 
-always @(ip, s_first, s_keep, s_lastc, s_lastw, scnt, sq1, sq2, state, wr_wready, wr_wvalid) begin: store_stream
+always @(ip, s_first, s_keep, s_lastc, s_lastw, scnt, sq1, sq2, sst, wr_wready, wr_wvalid) begin: store_stream
     s_pop = (wr_wvalid && wr_wready);
     if ((wr_wvalid && wr_wready)) begin
         s_keep = (scnt - 1);
@@ -404,7 +409,7 @@ always @(ip, s_first, s_keep, s_lastc, s_lastw, scnt, sq1, sq2, state, wr_wready
     else begin
         s_keep = scnt;
     end
-    s_issue = ((state == 6'b011011) && (ip <= s_lastw) && (((s_keep + sq2) + sq1) < 3));
+    s_issue = ((sst == 3'b011) && (ip <= s_lastw) && (((s_keep + sq2) + sq1) < 3));
     s_c = 64;
     if ((ip == s_lastw)) begin
         s_c = s_lastc;
@@ -433,19 +438,19 @@ always @(posedge clk) begin: line_buffer
 end
 
 
-always @(ch, factor, ho, s_row0, sg) begin: stacked_next
+always @(factor, ho, s_ch, s_row0, sg) begin: stacked_next
     s_adv = (((sg + 1) < factor) && (((s_row0 + sg) + 1) < ho));
     if ((((sg + 1) < factor) && (((s_row0 + sg) + 1) < ho))) begin
-        s_nv = (ch + 1);
+        s_nv = (s_ch + 1);
     end
     else begin
-        s_nv = ((ch + factor) - sg);
+        s_nv = ((s_ch + factor) - sg);
     end
 end
 
 
 always @(h, ho, op, state, y) begin: vector_read_row
-    if ((state == 6'b100011)) begin
+    if ((state == 6'b011111)) begin
         v_ry = (y + 1);
     end
     else begin
@@ -482,7 +487,7 @@ end
 
 
 always @(lx, state, wr_wready, wr_wvalid) begin: next_chunk
-    if (((state == 6'b100101) && wr_wvalid && wr_wready)) begin
+    if (((state == 6'b100001) && wr_wvalid && wr_wready)) begin
         v_k = (lx + 1);
     end
     else begin
@@ -503,7 +508,7 @@ end
 
 
 
-assign up_next = ((state == 6'b100101) && ((!wr_wvalid) || (wr_wready && (((lx + 1) & ($signed({1'b0, factor}) - 1)) == 0))));
+assign up_next = ((state == 6'b100001) && ((!wr_wvalid) || (wr_wready && (((lx + 1) & ($signed({1'b0, factor}) - 1)) == 0))));
 
 
 always @(lb_q, up_cur, up_next, up_off) begin: upsample_shift
@@ -614,6 +619,7 @@ always @(posedge clk) begin: fsm
         bg <= 0;
         pf <= 0;
         lbh <= 0;
+        sst <= 3'b000;
     end
     else begin
         if ((eng_active && (!e_done))) begin
@@ -633,16 +639,16 @@ always @(posedge clk) begin: fsm
                 t_fetch <= (t_fetch + 1);
                 l_fetch <= (l_fetch + 1);
             end
-            else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010011) || (state == 6'b010100) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100000))) begin
+            else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010011) || (state == 6'b010100) || (state == 6'b011101) || (state == 6'b011110) || (state == 6'b011100))) begin
                 t_load <= (t_load + 1);
                 l_load <= (l_load + 1);
             end
-            else if (((state == 6'b011010) || (state == 6'b011011) || (state == 6'b011100) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b100101) || (state == 6'b100110) || (state == 6'b100111) || (state == 6'b101000))) begin
+            else if (((sst == 3'b010) || (sst == 3'b011) || (sst == 3'b100) || (state == 6'b011111) || (state == 6'b100000) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100))) begin
                 t_store <= (t_store + 1);
                 l_store <= (l_store + 1);
             end
         end
-        if ((bg || (state == 6'b100010))) begin
+        if ((bg || (state == 6'b011110))) begin
             if (g_emit) begin
                 lb_we <= 1;
                 lb_waddr <= lbw;
@@ -692,7 +698,7 @@ always @(posedge clk) begin: fsm
             6'b000010: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if (rd_valid) begin
                     hdr <= {rd_data, hdr[(8 * 20)-1:8]};
@@ -708,7 +714,7 @@ always @(posedge clk) begin: fsm
                 layer <= 0;
                 if (((hdr[32-1:0] != 32'h414e4448) || (hdr[80-1:64] != 128))) begin
                     err_code <= 1;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if ((hdr[64-1:48] == 0)) begin
                     state <= 6'b000000;
@@ -741,7 +747,7 @@ always @(posedge clk) begin: fsm
             6'b000101: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if (rd_valid) begin
                     desc <= {rd_data, desc[(8 * 108)-1:8]};
@@ -804,31 +810,31 @@ always @(posedge clk) begin: fsm
                 s_rp <= (factor * wo);
                 if (((op != 1) && (op != 2) && (op != 3))) begin
                     err_code <= 2;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if (((op == 1) && (((ksz != 1) && (ksz != 3)) || ((stride != 1) && (stride != 2)) || (factor == 0)))) begin
                     err_code <= 3;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if (((op == 3) && (factor != 2) && (factor != 4) && (factor != 8) && (factor != 16))) begin
                     err_code <= 3;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if (((nseg == 0) || (nseg > 8))) begin
                     err_code <= 5;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0) || (($signed(((K + 64) - 1) >>> 6) << 6) > 4096) || ((factor > 1) && ((cout > 72) || (group != cout)))))) begin
                     err_code <= 4;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if (((op == 2) && ((4 * w) > 8192))) begin
                     err_code <= 4;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if (((op == 3) && ((2 * w) > 8192))) begin
                     err_code <= 4;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if ((op == 1)) begin
                     co0 <= 0;
@@ -843,7 +849,7 @@ always @(posedge clk) begin: fsm
                     seg_ch <= segs[48-1:32];
                     chan_addr <= segs[32-1:0];
                     ochan <= o_addr;
-                    state <= 6'b011111;
+                    state <= 6'b011011;
                 end
             end
             6'b001000: begin
@@ -860,7 +866,7 @@ always @(posedge clk) begin: fsm
             6'b001001: begin
                 if ((((ntile * (Kw << 6)) > 4096) || (ntile > 8))) begin
                     err_code <= 4;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else begin
                     wi <= 0;
@@ -882,7 +888,7 @@ always @(posedge clk) begin: fsm
             6'b001011: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else begin
                     if (g_emit) begin
@@ -927,7 +933,7 @@ always @(posedge clk) begin: fsm
             6'b001101: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if (rd_valid) begin
                     cbuf <= {rd_data, cbuf[64-1:8]};
@@ -1032,7 +1038,7 @@ always @(posedge clk) begin: fsm
             6'b010001: begin
                 if ((((cin * cpitch) > 262144) || (((ntile * bo) * sw) > 8192))) begin
                     err_code <= 4;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else begin
                     apos <= (ld_half * (262144 / 64));
@@ -1066,7 +1072,7 @@ always @(posedge clk) begin: fsm
             6'b010100: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else begin
                     if (g_emit) begin
@@ -1210,14 +1216,12 @@ always @(posedge clk) begin: fsm
                 ewait <= (ewait + 1);
                 if ((ewait == 2)) begin
                     if (have_prev) begin
-                        state <= 6'b011001;
+                        sst <= 3'b001;
                     end
-                    else begin
-                        state <= 6'b011101;
-                    end
+                    state <= 6'b011001;
                 end
             end
-            6'b011101: begin
+            6'b011001: begin
                 if (((cur_ox0 + cur_sw) < wo)) begin
                     oy0 <= cur_oy0;
                     ox0 <= (cur_ox0 + cur_sw);
@@ -1237,7 +1241,7 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b011000: begin
-                if ((e_done && (!eng_active))) begin
+                if ((e_done && (!eng_active) && (sst == 3'b000))) begin
                     t_steps <= (t_steps + e_busy);
                     l_steps <= (l_steps + e_busy);
                     prev_oy0 <= cur_oy0;
@@ -1263,196 +1267,47 @@ always @(posedge clk) begin: fsm
                         state <= 6'b010101;
                     end
                     else begin
-                        state <= 6'b011001;
+                        sst <= 3'b001;
+                        state <= 6'b011010;
                     end
                 end
             end
-            6'b011001: begin
-                ch <= 0;
-                bank <= 0;
-                r <= 0;
-                tbase <= (prev_half * 8192);
-                rbase <= (prev_half * 8192);
-                chan_addr <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
-                row_addr <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
-                cbase <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
-                s_row0 <= (prev_oy0 * factor);
-                s_rr <= (prev_oy0 * factor);
-                sg <= 0;
-                state <= 6'b011010;
-            end
             6'b011010: begin
-                wr_cmd_valid <= 1;
-                wr_cmd_addr <= row_addr;
-                p <= 0;
-                ip <= 0;
-                sq1 <= 0;
-                sq2 <= 0;
-                scnt <= 0;
-                if (((prev_sw == wo) && (!stk))) begin
-                    wr_cmd_len <= (prev_bo * wo);
-                    plen <= (prev_bo * wo);
-                end
-                else begin
-                    wr_cmd_len <= prev_sw;
-                    plen <= prev_sw;
-                end
-                s_off <= rbase[6-1:0];
-                s_lastw <= $signed(((rbase[6-1:0] + plen) - 1) >>> 6);
-                if (((64 - $signed({1'b0, rbase[6-1:0]})) < plen)) begin
-                    s_first <= (64 - rbase[6-1:0]);
-                end
-                else begin
-                    s_first <= plen;
-                end
-                s_lastc <= ((((rbase + plen) - 1) & (64 - 1)) + 1);
-                if ((wr_cmd_valid && wr_cmd_ready)) begin
-                    wr_cmd_valid <= 0;
-                    state <= 6'b011011;
+                if ((sst == 3'b000)) begin
+                    if (((co0 + gc) >= cout)) begin
+                        state <= 6'b100110;
+                    end
+                    else begin
+                        co0 <= (co0 + gc);
+                        state <= 6'b001000;
+                    end
                 end
             end
             6'b011011: begin
-                if (wr_err) begin
-                    err_code <= 7;
-                    state <= 6'b110000;
-                end
-                else begin
-                    sq1 <= s_issue;
-                    sq2 <= sq1;
-                    sf1 <= (ip == 0);
-                    sf2 <= sf1;
-                    sc1 <= s_c;
-                    sc2 <= sc1;
-                    if (s_issue) begin
-                        e_rd_addr <= ((rbase >>> 6) + ip);
-                        ip <= (ip + 1);
-                    end
-                    if (s_pop) begin
-                        wr_word <= sk1;
-                        wr_cnt <= sk1c;
-                        sk1 <= sk2;
-                        sk1c <= sk2c;
-                    end
-                    if (sq2) begin
-                        case (s_keep)
-                            'h0: begin
-                                wr_word <= s_in;
-                                wr_cnt <= sc2;
-                            end
-                            'h1: begin
-                                sk1 <= s_in;
-                                sk1c <= sc2;
-                            end
-                            default: begin
-                                sk2 <= s_in;
-                                sk2c <= sc2;
-                            end
-                        endcase
-                    end
-                    scnt <= (s_keep + sq2);
-                    wr_wvalid <= ((s_keep + sq2) != 0);
-                    if (s_pop) begin
-                        p <= (p + 1);
-                        if ((p == s_lastw)) begin
-                            state <= 6'b011100;
-                        end
-                    end
-                end
-            end
-            6'b011100: begin
-                if (wr_err) begin
-                    err_code <= 7;
-                    state <= 6'b110000;
-                end
-                else if (wr_done) begin
-                    if ((((prev_sw != wo) || stk) && ((r + 1) < prev_bo) && ((!stk) || ((s_rr + factor) < ho)))) begin
-                        r <= (r + 1);
-                        row_addr <= (row_addr + s_rp);
-                        s_rr <= (s_rr + factor);
-                        rbase <= (rbase + prev_sw);
-                        state <= 6'b011010;
-                    end
-                    else if (((stk && (s_nv >= gc)) || ((!stk) && ((ch + 1) == gc)))) begin
-                        have_prev <= 0;
-                        if (((cur_oy0 != prev_oy0) || (cur_ox0 != prev_ox0))) begin
-                            state <= 6'b011101;
-                        end
-                        else begin
-                            state <= 6'b011110;
-                        end
-                    end
-                    else if (stk) begin
-                        r <= 0;
-                        ch <= s_nv;
-                        bank <= s_nv;
-                        rbase <= tbase;
-                        if (s_adv) begin
-                            sg <= (sg + 1);
-                            s_rr <= ((s_row0 + sg) + 1);
-                            chan_addr <= (chan_addr + wo);
-                            row_addr <= (chan_addr + wo);
-                        end
-                        else begin
-                            sg <= 0;
-                            s_rr <= s_row0;
-                            cbase <= (cbase + HoWo);
-                            chan_addr <= (cbase + HoWo);
-                            row_addr <= (cbase + HoWo);
-                        end
-                        state <= 6'b011010;
-                    end
-                    else begin
-                        r <= 0;
-                        ch <= (ch + 1);
-                        chan_addr <= (chan_addr + HoWo);
-                        row_addr <= (chan_addr + HoWo);
-                        if (($signed({1'b0, bank}) == (72 - 1))) begin
-                            bank <= 0;
-                            tbase <= (tbase + (prev_bo * prev_sw));
-                            rbase <= (tbase + (prev_bo * prev_sw));
-                        end
-                        else begin
-                            bank <= (bank + 1);
-                            rbase <= tbase;
-                        end
-                        state <= 6'b011010;
-                    end
-                end
-            end
-            6'b011110: begin
-                if (((co0 + gc) >= cout)) begin
-                    state <= 6'b101010;
-                end
-                else begin
-                    co0 <= (co0 + gc);
-                    state <= 6'b001000;
-                end
-            end
-            6'b011111: begin
                 if (pf) begin
                     pf <= 0;
                     lbh <= (!lbh);
                     if (bg) begin
-                        state <= 6'b100000;
+                        state <= 6'b011100;
                     end
                     else begin
-                        state <= 6'b100011;
+                        state <= 6'b011111;
                     end
                 end
                 else begin
-                    state <= 6'b100001;
+                    state <= 6'b011101;
                 end
             end
-            6'b100000: begin
+            6'b011100: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if ((!bg)) begin
-                    state <= 6'b100011;
+                    state <= 6'b011111;
                 end
             end
-            6'b100001: begin
+            6'b011101: begin
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= v_raddr;
                 rd_cmd_rows <= v_rrows;
@@ -1462,19 +1317,19 @@ always @(posedge clk) begin: fsm
                 lb_row1 <= $signed(((w + 64) - 1) >>> 6);
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
-                    state <= 6'b100010;
+                    state <= 6'b011110;
                 end
             end
-            6'b100010: begin
+            6'b011110: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if ((g_last && ((op != 2) || prow))) begin
-                    state <= 6'b100011;
+                    state <= 6'b011111;
                 end
             end
-            6'b100011: begin
+            6'b011111: begin
                 if ((y == 0)) begin
                     wr_cmd_valid <= 1;
                     wr_cmd_addr <= ochan;
@@ -1502,24 +1357,24 @@ always @(posedge clk) begin: fsm
                     wr_cmd_valid <= 0;
                     lb_raddr <= lb_base;
                     if ((op == 2)) begin
-                        state <= 6'b100110;
+                        state <= 6'b100010;
                     end
                     else begin
-                        state <= 6'b100100;
+                        state <= 6'b100000;
                     end
                 end
             end
-            6'b100100: begin
+            6'b100000: begin
                 lb_raddr <= (lb_base + 64);
-                state <= 6'b100101;
+                state <= 6'b100001;
             end
-            6'b100101: begin
+            6'b100001: begin
                 if (up_next) begin
                     up_cur <= lb_q;
                 end
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if ((!wr_wvalid)) begin
                     wr_wvalid <= 1;
@@ -1532,11 +1387,11 @@ always @(posedge clk) begin: fsm
                         lx <= 0;
                         lb_raddr <= lb_base;
                         if (($signed({1'b0, rr}) == ($signed({1'b0, factor}) - 1))) begin
-                            state <= 6'b101000;
+                            state <= 6'b100100;
                         end
                         else begin
                             rr <= (rr + 1);
-                            state <= 6'b100100;
+                            state <= 6'b100000;
                         end
                     end
                     else begin
@@ -1549,7 +1404,7 @@ always @(posedge clk) begin: fsm
                     end
                 end
             end
-            6'b100110: begin
+            6'b100010: begin
                 if ((wr_wvalid && wr_wready)) begin
                     wr_wvalid <= 0;
                 end
@@ -1568,37 +1423,37 @@ always @(posedge clk) begin: fsm
                     end
                     default: begin
                         pw10 <= lb_q;
-                        state <= 6'b100111;
+                        state <= 6'b100011;
                     end
                 endcase
             end
-            6'b100111: begin
+            6'b100011: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if (((!wr_wvalid) || wr_wready)) begin
                     wr_wvalid <= 1;
                     wr_word <= pool_word;
                     wr_cnt <= v_cnt;
                     if (($signed({1'b0, lx}) == ($signed({1'b0, v_nk}) - 1))) begin
-                        state <= 6'b101000;
+                        state <= 6'b100100;
                     end
                     else begin
                         lx <= (lx + 1);
                         lb_raddr <= (lb_base + ((lx + 1) << (1 + 6)));
                         pstep <= 0;
-                        state <= 6'b100110;
+                        state <= 6'b100010;
                     end
                 end
             end
-            6'b101000: begin
+            6'b100100: begin
                 if ((wr_wvalid && wr_wready)) begin
                     wr_wvalid <= 0;
                 end
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if (v_more) begin
                     if (((!wr_wvalid) || wr_wready)) begin
@@ -1606,25 +1461,25 @@ always @(posedge clk) begin: fsm
                         pf <= 0;
                         lbh <= (!lbh);
                         if (bg) begin
-                            state <= 6'b100000;
+                            state <= 6'b011100;
                         end
                         else begin
-                            state <= 6'b100011;
+                            state <= 6'b011111;
                         end
                     end
                 end
                 else if (wr_done) begin
-                    state <= 6'b101001;
+                    state <= 6'b100101;
                 end
             end
-            6'b101001: begin
+            6'b100101: begin
                 if ((!v_more)) begin
                     y <= 0;
                     ochan <= (ochan + HoWo);
                     if (((ch + 1) < seg_ch)) begin
                         ch <= (ch + 1);
                         chan_addr <= (chan_addr + HW);
-                        state <= 6'b011111;
+                        state <= 6'b011011;
                     end
                     else if (((ridx + 1) < nseg)) begin
                         ridx <= (ridx + 1);
@@ -1632,27 +1487,27 @@ always @(posedge clk) begin: fsm
                         seg_ch <= segw[112-1:96];
                         chan_addr <= segw[96-1:64];
                         segw <= {64'h0, segw[(64 * 8)-1:64]};
-                        state <= 6'b011111;
+                        state <= 6'b011011;
                     end
                     else begin
-                        state <= 6'b101010;
+                        state <= 6'b100110;
                     end
                 end
                 else begin
                     y <= (y + 1);
-                    state <= 6'b011111;
+                    state <= 6'b011011;
                 end
             end
-            6'b101010: begin
+            6'b100110: begin
                 l_rdb <= (rd_bytes - rd0);
                 l_wrb <= (wr_bytes - wr0);
-                state <= 6'b101011;
+                state <= 6'b100111;
             end
-            6'b101011: begin
+            6'b100111: begin
                 krec <= {l_wrb, l_rdb, l_fetch, l_store, l_load, l_steps, l_engine, l_cycles};
-                state <= 6'b101100;
+                state <= 6'b101000;
             end
-            6'b101100: begin
+            6'b101000: begin
                 wr_cmd_valid <= 1;
                 wr_cmd_addr <= (cnt_base + {cur_layer, 5'h0});
                 wr_cmd_len <= 32;
@@ -1661,32 +1516,32 @@ always @(posedge clk) begin: fsm
                     wr_cmd_valid <= 0;
                     wr_valid <= 1;
                     wr_data <= krec[8-1:0];
-                    state <= 6'b101101;
+                    state <= 6'b101001;
                 end
             end
-            6'b101101: begin
+            6'b101001: begin
                 if (wr_ready) begin
                     krec <= {8'h0, krec[256-1:8]};
                     wr_data <= krec[16-1:8];
                     if ((p == 31)) begin
                         wr_valid <= 0;
-                        state <= 6'b101110;
+                        state <= 6'b101010;
                     end
                     else begin
                         p <= (p + 1);
                     end
                 end
             end
-            6'b101110: begin
+            6'b101010: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b110000;
+                    state <= 6'b101100;
                 end
                 else if (wr_done) begin
-                    state <= 6'b101111;
+                    state <= 6'b101011;
                 end
             end
-            6'b101111: begin
+            6'b101011: begin
                 if (((layer + 1) == nlayers)) begin
                     busy <= 0;
                     done <= 1;
@@ -1697,7 +1552,7 @@ always @(posedge clk) begin: fsm
                     state <= 6'b000100;
                 end
             end
-            6'b110000: begin
+            6'b101100: begin
                 rd_ready <= 0;
                 wr_valid <= 0;
                 wr_wvalid <= 0;
@@ -1709,6 +1564,156 @@ always @(posedge clk) begin: fsm
                 state <= 6'b000000;
             end
         endcase
+        if ((state == 6'b101100)) begin
+            sst <= 3'b000;
+        end
+        else if ((sst == 3'b001)) begin
+            s_ch <= 0;
+            bank <= 0;
+            s_r <= 0;
+            tbase <= (prev_half * 8192);
+            rbase <= (prev_half * 8192);
+            s_chan <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
+            s_row <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
+            cbase <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
+            s_row0 <= (prev_oy0 * factor);
+            s_rr <= (prev_oy0 * factor);
+            sg <= 0;
+            sst <= 3'b010;
+        end
+        else if ((sst == 3'b010)) begin
+            wr_cmd_valid <= 1;
+            wr_cmd_addr <= s_row;
+            p <= 0;
+            ip <= 0;
+            sq1 <= 0;
+            sq2 <= 0;
+            scnt <= 0;
+            if (((prev_sw == wo) && (!stk))) begin
+                wr_cmd_len <= (prev_bo * wo);
+                plen <= (prev_bo * wo);
+            end
+            else begin
+                wr_cmd_len <= prev_sw;
+                plen <= prev_sw;
+            end
+            s_off <= rbase[6-1:0];
+            s_lastw <= $signed(((rbase[6-1:0] + plen) - 1) >>> 6);
+            if (((64 - $signed({1'b0, rbase[6-1:0]})) < plen)) begin
+                s_first <= (64 - rbase[6-1:0]);
+            end
+            else begin
+                s_first <= plen;
+            end
+            s_lastc <= ((((rbase + plen) - 1) & (64 - 1)) + 1);
+            if ((wr_cmd_valid && wr_cmd_ready)) begin
+                wr_cmd_valid <= 0;
+                sst <= 3'b011;
+            end
+        end
+        else if ((sst == 3'b011)) begin
+            if (wr_err) begin
+                err_code <= 7;
+                state <= 6'b101100;
+            end
+            else begin
+                sq1 <= s_issue;
+                sq2 <= sq1;
+                sf1 <= (ip == 0);
+                sf2 <= sf1;
+                sc1 <= s_c;
+                sc2 <= sc1;
+                if (s_issue) begin
+                    e_rd_addr <= ((rbase >>> 6) + ip);
+                    ip <= (ip + 1);
+                end
+                if (s_pop) begin
+                    wr_word <= sk1;
+                    wr_cnt <= sk1c;
+                    sk1 <= sk2;
+                    sk1c <= sk2c;
+                end
+                if (sq2) begin
+                    case (s_keep)
+                        'h0: begin
+                            wr_word <= s_in;
+                            wr_cnt <= sc2;
+                        end
+                        'h1: begin
+                            sk1 <= s_in;
+                            sk1c <= sc2;
+                        end
+                        default: begin
+                            sk2 <= s_in;
+                            sk2c <= sc2;
+                        end
+                    endcase
+                end
+                scnt <= (s_keep + sq2);
+                wr_wvalid <= ((s_keep + sq2) != 0);
+                if (s_pop) begin
+                    p <= (p + 1);
+                    if ((p == s_lastw)) begin
+                        sst <= 3'b100;
+                    end
+                end
+            end
+        end
+        else if ((sst == 3'b100)) begin
+            if (wr_err) begin
+                err_code <= 7;
+                state <= 6'b101100;
+            end
+            else if (wr_done) begin
+                if ((((prev_sw != wo) || stk) && ((s_r + 1) < prev_bo) && ((!stk) || ((s_rr + factor) < ho)))) begin
+                    s_r <= (s_r + 1);
+                    s_row <= (s_row + s_rp);
+                    s_rr <= (s_rr + factor);
+                    rbase <= (rbase + prev_sw);
+                    sst <= 3'b010;
+                end
+                else if (((stk && (s_nv >= gc)) || ((!stk) && ((s_ch + 1) == gc)))) begin
+                    have_prev <= 0;
+                    sst <= 3'b000;
+                end
+                else if (stk) begin
+                    s_r <= 0;
+                    s_ch <= s_nv;
+                    bank <= s_nv;
+                    rbase <= tbase;
+                    if (s_adv) begin
+                        sg <= (sg + 1);
+                        s_rr <= ((s_row0 + sg) + 1);
+                        s_chan <= (s_chan + wo);
+                        s_row <= (s_chan + wo);
+                    end
+                    else begin
+                        sg <= 0;
+                        s_rr <= s_row0;
+                        cbase <= (cbase + HoWo);
+                        s_chan <= (cbase + HoWo);
+                        s_row <= (cbase + HoWo);
+                    end
+                    sst <= 3'b010;
+                end
+                else begin
+                    s_r <= 0;
+                    s_ch <= (s_ch + 1);
+                    s_chan <= (s_chan + HoWo);
+                    s_row <= (s_chan + HoWo);
+                    if (($signed({1'b0, bank}) == (72 - 1))) begin
+                        bank <= 0;
+                        tbase <= (tbase + (prev_bo * prev_sw));
+                        rbase <= (tbase + (prev_bo * prev_sw));
+                    end
+                    else begin
+                        bank <= (bank + 1);
+                        rbase <= tbase;
+                    end
+                    sst <= 3'b010;
+                end
+            end
+        end
     end
 end
 
