@@ -23,6 +23,9 @@ Costs, in cycles (n bytes of a command at byte address a):
   row by row, the input load (in the background from the second row on), then the row's chunks
   (upsample: up to a beat a cycle; avgpool: a word after four line-buffer reads), run cycle by
   cycle against the write port, cached per channel shape, load timing and page offset;
+- a conv with a fused 2x2 average pool (FLAG_POOL): each channel's store is followed by a second
+  command, its pooled rows from the line buffer, timed as a conv store from a word boundary; the
+  pool's own descriptor (FLAG_FUSED) goes from CHECK to its counter record;
 - the engine: active from the cycle after E_START for steps * max(K, min_steps) + run_tail (rtl.engine).
 The tile pipeline (bands of rows by strips of columns) overlaps the engine run of tile n with the
 store of tile n-1 and the load of tile n+1, the store (its own state machine, from E_WAIT0's last
@@ -38,7 +41,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
 
-from compiler.program import Descriptor, Program
+from compiler.program import FLAG_FUSED, FLAG_POOL, Descriptor, Program
 from rtl.axi_common import bursts
 from rtl.bus import DMA
 from rtl.controller import DESC_BYTES
@@ -242,6 +245,9 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
                       for v in range(gc) for y in range(bo) if g * (oy0 + y) + v % g < d.ho]
         elif sw == d.wo:
             writes = [(base + c * howo, (c // R) * bo * sw, bo * d.wo) for c in range(gc)]
+            if d.flags & FLAG_POOL:  # each channel's pooled rows after it, from the line buffer's word 0
+                pbase = d.pool_addr + co0 * (howo // 4) + oy0 // 2 * (d.wo // 2)
+                writes = [w for c in range(gc) for w in (writes[c], (pbase + c * (howo // 4), 0, bo * d.wo // 4))]
         else:
             writes = [(base + c * howo + r * d.wo, (c // R) * bo * sw + r * sw, sw)
                       for c in range(gc) for r in range(bo)]
@@ -493,6 +499,8 @@ def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
     row(s) in the line buffer, the channel's output as one write command."""
     hw_in, howo = d.h * d.w, d.ho * d.wo
     out = d.out_addr
+    if d.flags & FLAG_FUSED:  # the conv before it wrote the output: CHECK goes on to K_START
+        return t
     for seg in d.segments:
         for ch in range(seg.channels):
             base = seg.addr + ch * hw_in

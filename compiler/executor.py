@@ -12,7 +12,7 @@ import struct
 import numpy as np
 
 from golden import contract
-from compiler.program import DESCRIPTOR_SIZE, HEADER, HEADER_SIZE, Descriptor, Program
+from compiler.program import DESCRIPTOR_SIZE, FLAG_FUSED, FLAG_POOL, HEADER, HEADER_SIZE, Descriptor, Program
 from rtl.feeder import weight_pitch
 
 __all__ = ["Dram", "load_program", "execute", "read_tensor", "write_tensor"]
@@ -64,6 +64,8 @@ def _constants(dram: Dram, d: Descriptor):
 
 
 def execute_descriptor(dram: Dram, d: Descriptor):
+    if d.flags & FLAG_FUSED:  # an average pool the conv before it wrote (FLAG_POOL)
+        return
     x = _gather(dram, d)
     if d.op == "conv":
         k, g = d.kernel, d.stack
@@ -88,6 +90,9 @@ def execute_descriptor(dram: Dram, d: Descriptor):
         raise ValueError(f"descriptor {d.layer}: unknown op {d.op!r}")
     assert y.shape == (d.cout // d.stack, d.ho, d.wo), (d.name, y.shape)
     dram.write(d.out_addr, np.ascontiguousarray(y).view(np.uint8))
+    if d.op == "conv" and d.flags & FLAG_POOL:  # the 2x2 average pool of the output, its zero point y_zp
+        pooled = contract.avgpool2x2_int8(y, 1.0, d.y_zp, 1.0, d.pool_zp)
+        dram.write(d.pool_addr, np.ascontiguousarray(pooled).view(np.uint8))
 
 
 def read_descriptors(dram: Dram) -> list[Descriptor]:

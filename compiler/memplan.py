@@ -51,12 +51,15 @@ def align(n: int, to: int = ALIGN) -> int:
     return -(-n // to) * to
 
 
-def plan_memory(graph: QGraph, base: int = 0, keep: set[str] | None = None) -> MemoryPlan:
+def plan_memory(graph: QGraph, base: int = 0, keep: set[str] | None = None,
+                born_with: dict[str, str] | None = None) -> MemoryPlan:
     """Plan the activations of ``graph`` from DRAM address ``base``.
 
     ``keep`` names tensors that must survive to the end (by default all of them, so that every
     intermediate tensor can be read back and compared; pass an empty set for the reuse plan a
-    deployment uses).
+    deployment uses). ``born_with`` maps a tensor to one its producer writes at the same time (a
+    fused average pool's output, written by the conv before it): that one is placed with it, so it
+    never takes the space of a tensor the producer still reads.
     """
     if base % TENSOR_ALIGN:
         raise ValueError(f"activation base {base:#x} is not on a {TENSOR_ALIGN}-byte page")
@@ -112,9 +115,12 @@ def plan_memory(graph: QGraph, base: int = 0, keep: set[str] | None = None) -> M
     for idx, layer in enumerate(graph.layers):
         if layer.op == "concat":
             plan.segments[layer.output] = [s for i in layer.inputs for s in plan.segments[i]]
-        elif layer.op != "argmax":
+        elif layer.op != "argmax" and layer.output not in plan.addr:
             materialize(layer.output)
             live.add(layer.output)
+            if layer.output in (born_with or {}):
+                materialize(born_with[layer.output])
+                live.add(born_with[layer.output])
         if not keep_all:
             for t in sorted(live):
                 if last_use.get(t, -1) <= idx and t not in keep and t != layer.output:

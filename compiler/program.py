@@ -43,8 +43,14 @@ DESCRIPTOR = struct.Struct("<BBBB6HbbbbBBHHH3I" + "IHxx" * MAX_SEGMENTS)
 DESCRIPTOR_SIZE = 128
 OUT_ADDR_OFFSET = struct.calcsize("<BBBB6HbbbbBBHHHII")  # where a descriptor's output address sits
 STRIP = struct.Struct("<HH")  # at offset 104, after the segments: strip, ho_v
+POOL = struct.Struct("<Ib")  # at offset 108: a conv's fused 2x2 average pool: its output address, zero point
 FLAG_RELU = 1  # informational: the clamp at the zero point is the ReLU
 FLAG_LAST = 2
+# A conv whose output feeds a 2x2 average pool also writes the pool's output (FLAG_POOL, ``fuse_pool``);
+# the pool's own descriptor then only writes its counter record (FLAG_FUSED)
+FLAG_POOL = 4
+FLAG_FUSED = 8
+FUSION_FLAGS = FLAG_POOL | FLAG_FUSED
 assert DESCRIPTOR.size <= DESCRIPTOR_SIZE and HEADER.size <= HEADER_SIZE
 
 LINE_DEPTH = 8192  # the controller's line buffer (bytes) when a config does not say: two halves
@@ -76,6 +82,8 @@ class Descriptor:
     band: int = 0  # conv: output rows per engine run (what the activation/output buffers hold)
     strip: int = 0  # conv: output columns per engine run (the full width unless a row is too wide)
     ho_v: int = 0  # conv: output rows of the engine's layer, ceil(ho / factor) (stacked rows)
+    pool_addr: int = 0  # conv with FLAG_POOL: the fused average pool's output tensor
+    pool_zp: int = 0  # ... and its zero point
     weight_addr: int = 0
     const_addr: int = 0
     out_addr: int = 0
@@ -90,19 +98,21 @@ class Descriptor:
                               len(self.segments), self.layer, self.group, self.band, self.weight_addr,
                               self.const_addr, self.out_addr,
                               *segs)
-        return (raw + STRIP.pack(self.strip, self.ho_v)).ljust(DESCRIPTOR_SIZE, b"\0")
+        return (raw + STRIP.pack(self.strip, self.ho_v) + POOL.pack(self.pool_addr, self.pool_zp)).ljust(
+            DESCRIPTOR_SIZE, b"\0")
 
     @classmethod
     def unpack(cls, raw: bytes, name: str = "") -> "Descriptor":
         v = DESCRIPTOR.unpack(raw[: DESCRIPTOR.size])
         tail = STRIP.unpack_from(raw, DESCRIPTOR.size)  # strip, ho_v
+        pool = POOL.unpack_from(raw, DESCRIPTOR.size + STRIP.size)
         op = {code: op for op, code in OPS.items()}[v[0]]
         n = v[15]
         segs = [Segment("", v[22 + 2 * i], v[23 + 2 * i]) for i in range(n)]
         return cls(layer=v[16], name=name, op=op, kernel=v[1], stride=v[2], flags=v[3], cin=v[4], cout=v[5],
                    h=v[6], w=v[7], ho=v[8], wo=v[9], x_zp=v[10], y_zp=v[11], qmin=v[12], qmax=v[13], factor=v[14],
                    group=v[17], band=v[18], weight_addr=v[19], const_addr=v[20], out_addr=v[21], segments=segs,
-                   strip=tail[0], ho_v=tail[1])
+                   strip=tail[0], ho_v=tail[1], pool_addr=pool[0], pool_zp=pool[1])
 
     # A conv with stacked rows (factor G > 1) is computed as the engine's layer of G * Cout channels
     # (channel c * G + g: output row G * r + g of channel c at its row r), a kernel of k_rows rows
@@ -241,19 +251,31 @@ def act_pitches(rows_in: int, cols_in: int, w: int) -> tuple[int, int]:
     return up(cols_in), rows_in * up(cols_in)
 
 
-def tile_conv(d: Descriptor, hw) -> tuple[int, int, int]:
+def tile_conv(d: Descriptor, hw, pool: bool = False) -> tuple[int, int, int]:
     """(group, band, strip) for conv ``d`` on hardware ``hw``: ``_best_tiling``."""
-    return _best_tiling(d, hw)[1:]
+    return _best_tiling(d, hw, pool)[1:]
 
 
-def _best_tiling(d: Descriptor, hw) -> tuple[float, int, int, int]:
+def pool_fusable(d: Descriptor, hw) -> bool:
+    """Whether conv ``d`` (unstacked) can also write the 2x2 average pool of its output (FLAG_POOL):
+    its rows are whole buffer words (the controller pools the store's words as they stream) and
+    even in number, and the line buffer, idle during a conv, holds a band's even rows' last row
+    (its upper half) and the band's pooled bytes (its lower half); ``_best_tiling(..., pool=True)``
+    then keeps whole rows and even bands."""
+    line = getattr(hw, "line_depth", LINE_DEPTH)
+    return (d.stack == 1 and d.wo % ACT_WORD == 0 and d.ho % 2 == 0 and d.wo % 2 == 0
+            and d.wo <= line // 2)
+
+
+def _best_tiling(d: Descriptor, hw, pool: bool = False) -> tuple[float, int, int, int]:
     """(rough cost, group, band, strip) for a conv on hardware ``hw`` (an rtl.config.EngineConfig):
     the most output channels whose
     weights and constants fit the row banks; then, of the tiles of ``band`` output rows by the widest
     ``strip`` of output columns that fit, the one ``_tile_cost`` finds fastest. A tile's input rows
     and columns (halo included, laid out by ``act_pitches``) must fit half the activation buffer and
     its outputs half the output banks: the controller double-buffers, loading the next tile into one
-    half while the engine runs from the other."""
+    half while the engine runs from the other. ``pool``: the conv's store also pools (FLAG_POOL):
+    whole rows, bands of an even number of rows whose pooled bytes fit half the line buffer."""
     K = d.cin * d.k_rows * d.kernel
     Kp = weight_pitch(K)
     if Kp > hw.wgt_depth:
@@ -270,7 +292,12 @@ def _best_tiling(d: Descriptor, hw) -> tuple[float, int, int, int]:
         return d.cin * act_pitches(rows_in, cols_in, d.w)[1] <= act and tiles * rows_out * cols_out <= out
 
     candidates, strip = [], d.wo  # taller bands fit narrower strips: one pass down the widths
-    for band in range(1, d.ho_v + 1):
+    if pool:
+        pooled = getattr(hw, "line_depth", LINE_DEPTH) // 2
+        candidates = [(b, d.wo) for b in range(2, d.ho_v + 1, 2) if b * d.wo // 4 <= pooled and fits(b, d.wo)]
+        if not candidates:
+            raise ModelError(f"node {d.name!r} (conv): no band of whole, even rows fits to pool its output")
+    for band in range(1, d.ho_v + 1) if not pool else ():
         while strip and not fits(band, strip):
             strip -= 1
         if not strip:
@@ -310,12 +337,15 @@ def _tile_cost(d: Descriptor, hw, group: int, tiles: int, band: int, strip: int)
     return n_tiles * (max(engine, load, store) + 30) + load + store  # the first load, the last store: alone
 
 
-def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str, int] | None = None) -> Program:
+def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str, int] | None = None,
+                  fuse_pool: bool = True) -> Program:
     """Compile a parsed int8 graph for hardware configuration ``hw`` (rtl.config.EngineConfig; None:
     no buffer limits, whole layers). ``keep_all`` keeps every intermediate tensor in DRAM (for
     layer-by-layer comparison); False reuses dead buffers (the deployment plan). ``stack`` pins the
     stacked output rows G of the named convs in place of ``stack_rows``'s choice (tests reach
-    stackings the cost would not pick)."""
+    stackings the cost would not pick). ``fuse_pool``: a conv whose output feeds a 2x2 average pool
+    writes the pool's output too, where ``pool_fusable`` and a pooling tiling allow (with ``hw``
+    only); the pool's descriptor is kept, flagged FLAG_FUSED, for its counter record."""
     layers = [l for l in graph.layers if l.op in OPS]
     host = [l.name for l in graph.layers if l.op == "argmax"]
     for l in graph.layers:
@@ -338,6 +368,22 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
     for name, g in (stack or {}).items():
         _check_stack(next((c for c in convs if c.name == name), None), name, g, hw)
         rows_of[name] = g
+    pools = {}  # conv name -> the average pool fused into its store
+    producer = {c.output: c for c in convs}
+    for l in graph.layers if fuse_pool and hw is not None else ():
+        c = producer.get(l.input) if l.op == "avgpool" else None
+        if c is None or rows_of[c.name] != 1:
+            continue
+        t_in, t_out = graph.tensors[c.input], graph.tensors[c.output]
+        d = Descriptor(layer=0, name=c.name, op="conv", kernel=c.kernel, stride=c.stride, cin=c.weight.shape[1],
+                       cout=c.weight.shape[0], h=t_in.shape[2], w=t_in.shape[3], ho=t_out.shape[2],
+                       wo=t_out.shape[3], ho_v=t_out.shape[2])
+        if pool_fusable(d, hw):
+            try:
+                tile_conv(d, hw, pool=True)
+                pools[c.name] = l
+            except ModelError:
+                pass
     for conv in convs:
         w_addr[conv.name] = cursor + len(weights)
         weights += packed_weights(stacked_weights(conv.weight, rows_of[conv.name], conv.stride))
@@ -349,7 +395,8 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
         consts += b"".join(per_channel[8 * c:8 * c + 8] * rows_of[conv.name] for c in range(len(per_channel) // 8))
         consts += b"\0" * (align(len(consts)) - len(consts))
     act_base = align(const_base + len(consts), TENSOR_ALIGN)  # activations start on a page
-    plan = plan_memory(graph, act_base, keep=None if keep_all else set())
+    plan = plan_memory(graph, act_base, keep=None if keep_all else set(),
+                       born_with={producer[l.input].output: l.output for l in pools.values()})
     descs = []
     for i, l in enumerate(layers):
         inp = graph.tensors[l.input]
@@ -370,12 +417,18 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
             d.cout, d.ho_v = d.cout * d.factor, -(-d.ho // d.factor)
             d.weight_addr, d.const_addr = w_addr[l.name], c_addr[l.name]
             d.flags |= FLAG_RELU if l.relu else 0
-            d.group, d.band, d.strip = tile_conv(d, hw) if hw is not None else (d.cout, d.ho_v, d.wo)
+            pool = pools.get(l.name)
+            if pool is not None:
+                d.flags |= FLAG_POOL
+                d.pool_addr, d.pool_zp = plan.addr[pool.output], graph.tensors[pool.output].zero_point
+            d.group, d.band, d.strip = tile_conv(d, hw, pool is not None) if hw is not None else (d.cout, d.ho_v, d.wo)
         elif l.op == "avgpool":
             if not (inp.scale == out.scale and is_pow2(inp.scale)):
                 raise ModelError(f"node {l.name!r} (AveragePool): input scale {inp.scale} and output scale "
                                  f"{out.scale} must be one power of two for the exact integer average")
             d.kernel, d.stride = 2, 2
+            if any(p is l for p in pools.values()):
+                d.flags |= FLAG_FUSED
         elif l.op == "upsample":
             if (inp.scale, inp.zero_point) != (out.scale, out.zero_point):
                 raise ModelError(f"node {l.name!r} (Resize): input and output quantization differ")

@@ -43,7 +43,7 @@ ERRORS = {1: "bad program header", 2: "unknown op", 3: "bad kernel, stride or fa
           4: "a tile exceeds a buffer", 5: "bad segment count", 6: "DRAM read error", 7: "DRAM write error"}
 COUNTER_WORDS = ("cycles", "engine_cycles", "mac_steps", "load_stall", "store_stall", "fetch", "bytes_read",
                  "bytes_written")
-DESC_BYTES = 108  # the used part of a 128-byte descriptor
+DESC_BYTES = 113  # the used part of a 128-byte descriptor
 HDR_BYTES = 20
 N_REGS = len(REGS)  # engine layer registers written before each run
 
@@ -138,6 +138,24 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     s_adv = Signal(bool(0))  # ... which is g + 1 of the same channel
     s_ch, s_r = _u(16), _u(16)  # the store's channel and row (the loads walk ch and r meanwhile)
     s_chan, s_row = _u(32), _u(32)  # DRAM addresses of the stored channel and of its current row
+    # fused 2x2 average pool (FLAG_POOL on a conv, compiler.program.pool_fusable): as a channel's band
+    # streams out (whole rows of wpr words), its even rows' words go to the line buffer's upper half
+    # (word x of the last even row; the two last words tapped, th1 and th2, stand in for it when a row
+    # is one or two words: the line buffer would not have it yet) and each odd-row word, with the
+    # even row's word above it, gives ACT_WORD/2 pooled bytes (avgpool_word), packed into the lower
+    # half (ph: halves so far, pb_lo: a word's pending lower half); then a second command (s_pool)
+    # writes the pooled bytes from the line buffer to the pool's channel at s_pchan. pi_*: the same
+    # walk at read issue, two cycles ahead of the taps (pt_*), to read the even word in time.
+    fpool, fused = Signal(bool(0)), Signal(bool(0))  # FLAG_POOL (conv), FLAG_FUSED (avgpool)
+    p_addr, s_pchan = _u(32), _u(32)
+    pzp = _s(8)
+    wpr, pi_x, pt_x, ph = _u(16), _u(16), _u(16), _u(16)
+    pi_odd, pt_odd, s_pool = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    pb_lo = _u(4 * ACT_WORD)
+    th1, th2 = _u(8 * ACT_WORD), _u(8 * ACT_WORD)
+    # avgpool_word's operands: row 0's words 2m, 2m+1 and row 1's, the input and output zero points
+    pa0, pa1, pc0, pc1 = [_u(8 * ACT_WORD) for _ in range(4)]
+    pxz, pyz = _s(8), _s(8)
     pad = _u(2)
     # loop state
     co0, gc, oy0, bo = _u(16), _u(16), _u(16), _u(16)
@@ -301,7 +319,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
 
     @always_comb
     def store_chunk():
-        if sf2:
+        if s_pool:  # the pooled bytes, from the line buffer
+            s_in.next = lb_q
+        elif sf2:
             s_in.next = bank_out[8 * ACT_WORD:] >> concat(s_off, intbv(0)[3:])
         else:
             s_in.next = bank_out[8 * ACT_WORD:]
@@ -375,10 +395,30 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             up_sh.next = up_cur >> concat(up_off[LWB:], intbv(0)[3:])
 
     @always_comb
+    def pool_operands():
+        if op == 1:  # a conv's fused pool: the even row's word above (pool_fusable) and the odd row's
+            pa0.next = lb_q
+            if wpr == 1:
+                pa0.next = th1
+            if wpr == 2:
+                pa0.next = th2
+            pc0.next = s_in
+            pxz.next = yzp
+            pyz.next = pzp
+        else:
+            pa0.next = pw00
+            pc0.next = pw10
+            pxz.next = xzp
+            pyz.next = yzp
+        pa1.next = pw01
+        pc1.next = lb_q
+
+    @always_comb
     def avgpool_word():
         # output byte j of chunk m: round_half_even((x[2j] + x[2j+1] + x'[2j] + x'[2j+1]
         # + 4*(y_zp - x_zp)) / 4), saturated (golden.contract), from row 0's words 2m, 2m+1 (pw00,
-        # pw01) and row 1's (pw10, and lb_q, the last one read)
+        # pw01) and row 1's (pw10, and lb_q, the last one read): pa0, pa1, pc0, pc1 (pool_operands);
+        # a conv's fused pool uses the low half
         o = intbv(0)[8 * ACT_WORD:]
         a = intbv(0, min=-128, max=128)
         b = intbv(0, min=-128, max=128)
@@ -390,16 +430,16 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
         for j in range(ACT_WORD):
             for i in range(8):
                 if j < ACT_WORD // 2:
-                    a[i] = pw00[16 * j + i]
-                    b[i] = pw00[16 * j + 8 + i]
-                    c[i] = pw10[16 * j + i]
-                    d[i] = pw10[16 * j + 8 + i]
+                    a[i] = pa0[16 * j + i]
+                    b[i] = pa0[16 * j + 8 + i]
+                    c[i] = pc0[16 * j + i]
+                    d[i] = pc0[16 * j + 8 + i]
                 else:
-                    a[i] = pw01[16 * j - 8 * ACT_WORD + i]
-                    b[i] = pw01[16 * j - 8 * ACT_WORD + 8 + i]
-                    c[i] = lb_q[16 * j - 8 * ACT_WORD + i]
-                    d[i] = lb_q[16 * j - 8 * ACT_WORD + 8 + i]
-            v[:] = a + b + c + d + 4 * yzp - 4 * xzp
+                    a[i] = pa1[16 * j - 8 * ACT_WORD + i]
+                    b[i] = pa1[16 * j - 8 * ACT_WORD + 8 + i]
+                    c[i] = pc1[16 * j - 8 * ACT_WORD + i]
+                    d[i] = pc1[16 * j - 8 * ACT_WORD + 8 + i]
+            v[:] = a + b + c + d + 4 * pyz - 4 * pxz
             q[:] = v >> 2
             if v[2:] == 3 or (v[2:] == 2 and q[0] == 1):
                 q[:] = q + 1
@@ -596,6 +636,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 group.next = desc[208:192]
                 band.next = desc[224:208]
                 strip.next = desc[848:832]
+                fpool.next = desc[26]  # FLAG_POOL
+                fused.next = desc[27]  # FLAG_FUSED
+                p_addr.next = desc[896:864]
+                pzp.next = desc[904:896].signed()
                 w_addr.next = desc[256:224]
                 c_addr.next = desc[288:256]
                 o_addr.next = desc[320:288]
@@ -612,6 +656,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 state.next = st.CHECK
             elif state == st.CHECK:
                 Kw.next = (K + ACT_WORD - 1) >> LWB
+                wpr.next = wo >> LWB
                 stk.next = op == 1 and factor > 1
                 s_rp.next = factor * wo
                 if op != 1 and op != 2 and op != 3:
@@ -630,6 +675,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                                   or (factor > 1 and (cout > R or group != cout))):  # stacked: one tile
                     err_code.next = 4
                     state.next = st.FAIL
+                elif op == 1 and fpool and (factor != 1 or strip != wo or wo[LWB:] != 0 or ho[0] or band[0]
+                                            or 2 * wo > line_depth or band * wo > 2 * line_depth):
+                    err_code.next = 4  # a fused pool: whole rows of words, even bands, the line buffer
+                    state.next = st.FAIL
+                elif op == 2 and fused:  # computed by the conv before it: only the counter record
+                    state.next = st.K_START
                 elif op == 2 and 4 * w > line_depth:  # two rows in each half
                     err_code.next = 4
                     state.next = st.FAIL
@@ -1211,6 +1262,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 s_row0.next = prev_oy0 * factor
                 s_rr.next = prev_oy0 * factor
                 sg.next = 0
+                s_pool.next = 0
+                s_pchan.next = p_addr + co0 * (HoWo >> 2) + (prev_oy0 >> 1) * (wo >> 1)
                 sst.next = ss.SS_CMD
             elif sst == ss.SS_CMD:  # the command is taken on the 2nd cycle at the soonest: plen is set
                 wr_cmd_valid.next = 1
@@ -1220,9 +1273,18 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 sq1.next = 0
                 sq2.next = 0
                 scnt.next = 0
-                if prev_sw == wo and not stk:
+                if s_pool:  # the fused pool's bytes of this channel
+                    wr_cmd_addr.next = s_pchan
+                    wr_cmd_len.next = (prev_bo * wo) >> 2
+                    plen.next = (prev_bo * wo) >> 2
+                elif prev_sw == wo and not stk:
                     wr_cmd_len.next = prev_bo * wo
                     plen.next = prev_bo * wo
+                    pi_x.next = 0
+                    pi_odd.next = 0
+                    pt_x.next = 0
+                    pt_odd.next = 0
+                    ph.next = 0
                 else:
                     wr_cmd_len.next = prev_sw
                     plen.next = prev_sw
@@ -1255,6 +1317,36 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     if s_issue:
                         e_rd_addr.next = (rbase >> LWB) + ip
                         ip.next = ip + 1
+                        if s_pool:
+                            lb_raddr.next = concat(ip[16 - LWB:], intbv(0)[LWB:])
+                        elif fpool:  # an odd row's word: read the even row's word above it
+                            if pi_odd:
+                                lb_raddr.next = line_depth // 2 + concat(pi_x[16 - LWB:], intbv(0)[LWB:])
+                            if pi_x == wpr - 1:
+                                pi_x.next = 0
+                                pi_odd.next = not pi_odd
+                            else:
+                                pi_x.next = pi_x + 1
+                    if sq2 and fpool and not s_pool:  # the word tapped for the fused pool
+                        th1.next = s_in
+                        th2.next = th1
+                        lb_we.next = 1
+                        if not pt_odd:
+                            lb_waddr.next = line_depth // 2 // ACT_WORD + pt_x
+                            lb_wdata.next = s_in
+                        else:
+                            lb_waddr.next = ph >> 1
+                            if ph[0]:
+                                lb_wdata.next = concat(pool_word[4 * ACT_WORD:], pb_lo)
+                            else:
+                                lb_wdata.next = pool_word
+                                pb_lo.next = pool_word[4 * ACT_WORD:]
+                            ph.next = ph + 1
+                        if pt_x == wpr - 1:
+                            pt_x.next = 0
+                            pt_odd.next = not pt_odd
+                        else:
+                            pt_x.next = pt_x + 1
                     if s_pop:
                         wr_word.next = sk1
                         wr_cnt.next = sk1c
@@ -1281,45 +1373,52 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     err_code.next = 7
                     state.next = st.FAIL
                 elif wr_done:
-                    if (prev_sw != wo or stk) and s_r + 1 < prev_bo and (not stk or s_rr + factor < ho):
-                        s_r.next = s_r + 1  # the strip's (or stacked channel's) next row
-                        s_row.next = s_row + s_rp
-                        s_rr.next = s_rr + factor
-                        rbase.next = rbase + prev_sw
-                        sst.next = ss.SS_CMD
-                    elif (stk and s_nv >= gc) or (not stk and s_ch + 1 == gc):
-                        have_prev.next = 0
-                        sst.next = ss.SS_IDLE  # the tile is stored (E_WAIT and G_NEXT wait for this)
-                    elif stk:  # one tile: stacked channel ch is in bank ch
-                        s_r.next = 0
-                        s_ch.next = s_nv
-                        bank.next = s_nv
-                        rbase.next = tbase
-                        if s_adv:
-                            sg.next = sg + 1
-                            s_rr.next = s_row0 + sg + 1
-                            s_chan.next = s_chan + wo
-                            s_row.next = s_chan + wo
-                        else:
-                            sg.next = 0
-                            s_rr.next = s_row0
-                            cbase.next = cbase + HoWo
-                            s_chan.next = cbase + HoWo
-                            s_row.next = cbase + HoWo
+                    if fpool and not s_pool:  # the channel's band is out: now its pooled bytes
+                        s_pool.next = 1
+                        rbase.next = 0
                         sst.next = ss.SS_CMD
                     else:
-                        s_r.next = 0
-                        s_ch.next = s_ch + 1
-                        s_chan.next = s_chan + HoWo
-                        s_row.next = s_chan + HoWo
-                        if bank == R - 1:
-                            bank.next = 0
-                            tbase.next = tbase + prev_bo * prev_sw
-                            rbase.next = tbase + prev_bo * prev_sw
-                        else:
-                            bank.next = bank + 1
+                        s_pool.next = 0
+                        if (prev_sw != wo or stk) and s_r + 1 < prev_bo and (not stk or s_rr + factor < ho):
+                            s_r.next = s_r + 1  # the strip's (or stacked channel's) next row
+                            s_row.next = s_row + s_rp
+                            s_rr.next = s_rr + factor
+                            rbase.next = rbase + prev_sw
+                            sst.next = ss.SS_CMD
+                        elif (stk and s_nv >= gc) or (not stk and s_ch + 1 == gc):
+                            have_prev.next = 0
+                            sst.next = ss.SS_IDLE  # the tile is stored (E_WAIT and G_NEXT wait for this)
+                        elif stk:  # one tile: stacked channel ch is in bank ch
+                            s_r.next = 0
+                            s_ch.next = s_nv
+                            bank.next = s_nv
                             rbase.next = tbase
-                        sst.next = ss.SS_CMD
+                            if s_adv:
+                                sg.next = sg + 1
+                                s_rr.next = s_row0 + sg + 1
+                                s_chan.next = s_chan + wo
+                                s_row.next = s_chan + wo
+                            else:
+                                sg.next = 0
+                                s_rr.next = s_row0
+                                cbase.next = cbase + HoWo
+                                s_chan.next = cbase + HoWo
+                                s_row.next = cbase + HoWo
+                            sst.next = ss.SS_CMD
+                        else:
+                            s_r.next = 0
+                            s_ch.next = s_ch + 1
+                            s_pchan.next = s_pchan + (HoWo >> 2)
+                            s_chan.next = s_chan + HoWo
+                            s_row.next = s_chan + HoWo
+                            if bank == R - 1:
+                                bank.next = 0
+                                tbase.next = tbase + prev_bo * prev_sw
+                                rbase.next = tbase + prev_bo * prev_sw
+                            else:
+                                bank.next = bank + 1
+                                rbase.next = tbase
+                            sst.next = ss.SS_CMD
 
     return (select_bank, gearbox, gearbox_regs, gearbox_data, store_stream, store_chunk, line_buffer,
-            stacked_next, vector_read_row, vector_read, line_halves, next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word, avgpool_word, interrupt, fsm)
+            stacked_next, vector_read_row, vector_read, line_halves, next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word, pool_operands, avgpool_word, interrupt, fsm)

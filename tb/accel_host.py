@@ -6,7 +6,8 @@ DRAM layout of a run (every region 64-byte aligned):
     headers                  64 bytes per layer: a program header pointing at one descriptor
                              alone (count 1), for layer-isolated runs
     counters                 32 bytes per layer: the controller's counter records
-    (isolated runs only) a copy of every descriptor writing to a scratch output of its own, and
+    (isolated runs only) a copy of every descriptor writing to a scratch output of its own (fusion
+                             flags cleared: a fused pool runs as its own pass), and
                              those scratch outputs, filled with a poison byte first: a layer that
                              does not run cannot pass on golden data left in DRAM
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compiler.memplan import align
-from compiler.program import DESCRIPTOR_SIZE, HEADER, HEADER_SIZE, OUT_ADDR_OFFSET, Program
+from compiler.program import DESCRIPTOR_SIZE, FUSION_FLAGS, HEADER, HEADER_SIZE, OUT_ADDR_OFFSET, Program
 from golden.intmodel import Comparison, compare
 from rtl.bus import DMA
 from rtl.controller import COUNTER_WORDS, ERRORS
@@ -85,6 +86,7 @@ def dram_image(layout: RunLayout, tensors: dict[str, np.ndarray]) -> bytearray:
             table = layout.copies + DESCRIPTOR_SIZE * i
             raw = bytearray(prog.image[HEADER_SIZE + DESCRIPTOR_SIZE * i:][:DESCRIPTOR_SIZE])
             struct.pack_into("<I", raw, OUT_ADDR_OFFSET, layout.scratch[d.name])  # raw: keeps a corrupt op too
+            raw[3] &= ~FUSION_FLAGS & 0xFF  # alone, a layer computes its own output (no fused pass)
             img[table: table + DESCRIPTOR_SIZE] = raw
             out, n = layout.scratch[d.name], prog.plan.size[d.name]
             img[out: out + n] = bytes([POISON]) * n

@@ -6,7 +6,7 @@ import pytest
 
 from compiler.executor import execute, load_program, read_descriptors, read_tensor
 from compiler.memplan import plan_memory
-from compiler.program import MAX_SEGMENTS, Descriptor, compile_graph
+from compiler.program import FLAG_FUSED, FLAG_POOL, MAX_SEGMENTS, Descriptor, compile_graph
 from golden.capture import capture
 from golden.cityscapes import Crop
 from golden.intmodel import compare
@@ -106,3 +106,47 @@ def test_pinned_stacking_is_checked_and_names_the_node():
         compile_graph(graph, get_config("tall"), stack={"enc1.trans": 2})
     with pytest.raises(ModelError, match=r"stack: no conv named 'enc9.l1'"):
         compile_graph(graph, get_config("tall"), stack={"enc9.l1": 2})
+
+
+def test_fused_pools_compute_the_network_and_never_share_the_convs_buffers():
+    """Average pools fused into their transition convs (FLAG_POOL / FLAG_FUSED): the program model
+    reproduces onnxruntime on every tensor, the pool fields round-trip, and in the reuse plan a
+    fused pool's output overlaps neither the conv's inputs nor its output (the conv writes it while
+    it still reads them). ``fuse_pool=False`` keeps every pool a pass of its own."""
+    cap = capture(model_path("tiny"), Crop(top=400, left=900, height=32, width=512))
+    graph = load_qgraph(model_path("tiny"), cap.input_size)
+    for keep_all in (True, False):
+        prog = compile_graph(graph, get_config("sim"), keep_all=keep_all)
+        fused = [d for d in prog.descriptors if d.flags & FLAG_POOL]
+        assert [d.name for d in fused] == ["enc0.trans", "enc1.trans"]
+        assert all(d.band % 2 == 0 and d.strip == d.wo for d in fused)
+        dram = load_program(prog, cap["input"].data)
+        assert [d.pool_addr for d in read_descriptors(dram) if d.flags & FLAG_POOL] == [d.pool_addr for d in fused]
+        execute(dram)
+        for pool in ("enc0.pool", "enc1.pool", "logits") if keep_all else ("logits",):  # reuse: only the end
+            t = graph.tensors[pool]
+            assert compare(pool, cap[pool].data, read_tensor(dram, prog.tensor_addr(pool), t.shape)).ok
+        for d in fused:
+            span = lambda a, n: (a, a + n)  # noqa: E731
+            pool = span(d.pool_addr, d.cout * d.ho * d.wo // 4)
+            for a, b in [span(s.addr, s.channels * d.h * d.w) for s in d.segments] + [span(d.out_addr, d.cout * d.ho * d.wo)]:
+                assert pool[1] <= a or b <= pool[0], (d.name, keep_all)
+    plain = compile_graph(graph, get_config("sim"), fuse_pool=False)
+    assert not any(d.flags & (FLAG_POOL | FLAG_FUSED) for d in plain.descriptors)
+
+
+def test_a_tensor_born_with_its_producer_never_takes_the_producers_input():
+    """x -> conv c -> avgpool p -> q: once c has run, x's pages are free and p, placed at its own
+    layer, would take them; fused into c (written while c still reads x), p is placed with c."""
+    from types import SimpleNamespace as NS
+
+    tensors = {n: NS(shape=s) for n, s in [("x", (1, 1, 64, 64)), ("c", (1, 1, 64, 64)), ("p", (1, 1, 32, 32)),
+                                           ("q", (1, 1, 32, 32))]}
+    layers = [NS(op=op, inputs=[i], output=o) for op, i, o in [("conv", "x", "c"), ("avgpool", "c", "p"),
+                                                               ("conv", "p", "q")]]
+    graph = NS(layers=layers, tensors=tensors, input=NS(name="x"))
+    alone = plan_memory(graph, 0, keep=set())
+    assert alone.addr["p"] == alone.addr["x"]  # the pool's own layer: x is free by then
+    fused = plan_memory(graph, 0, keep=set(), born_with={"c": "p"})
+    spans = {t: (fused.addr[t], fused.addr[t] + fused.size[t]) for t in ("x", "c", "p")}
+    assert all(spans["p"][1] <= a or b <= spans["p"][0] for a, b in (spans["x"], spans["c"])), spans

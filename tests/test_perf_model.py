@@ -6,7 +6,7 @@ import time
 import pytest
 
 from compiler.estimate import COUNTERS, LayerEstimate, _Band, estimate
-from compiler.program import compile_graph
+from compiler.program import FLAG_FUSED, FLAG_POOL, compile_graph
 from golden.capture import capture
 from golden.cityscapes import Crop
 from golden.qgraph import load_qgraph
@@ -23,7 +23,13 @@ CASES = {
     # pinned to 2 stacked rows (the cost picks none on this config)
     "tiny-64x128-tall-stacked": ("tiny", Crop(top=400, left=900, height=64, width=128), "tall",
                                  {"enc0.trans": 2}),
+    # fused average pools (compiler.program.pool_fusable): transition convs whose rows are 2 and 1
+    # buffer words (the even row's word from the words just tapped), then 4 and 2 (the first from
+    # the line buffer)
+    "tiny-32x512-sim-pooled": ("tiny", Crop(top=400, left=900, height=32, width=512), "sim"),
+    "tiny-16x1024-sim-pooled": ("tiny", Crop(top=400, left=900, height=16, width=1024), "sim"),
 }
+POOLED_ROW_WORDS = {"tiny-32x512-sim-pooled": {1, 2}, "tiny-16x1024-sim-pooled": {2, 4}}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -43,6 +49,10 @@ def test_model_equals_rtl_counters_on_every_layer(case):
                       f"({len(diffs)} in all)"
     if "strips" in case:
         assert any(d.strip < d.wo for d in prog.descriptors if d.op == "conv")
+    if "pooled" in case:
+        fused = [d for d in prog.descriptors if d.flags & FLAG_POOL]
+        assert {d.wo // 64 for d in fused} == POOLED_ROW_WORDS[case]
+        assert sum(1 for d in prog.descriptors if d.flags & FLAG_FUSED) == len(fused)
     if "stacked" in case:
         stacked = {(d.kernel, d.stack * d.ho_v > d.ho) for d in prog.descriptors if d.op == "conv" and d.stack > 1}
         assert (1, False) in stacked and (3, True) in stacked, stacked  # a 1x1; a 3x3 with rows past the last

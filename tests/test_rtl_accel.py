@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 
 from compiler.estimate import estimate
-from compiler.program import compile_graph
+from compiler.program import FLAG_POOL, compile_graph
 from golden.capture import capture
 from golden.cityscapes import Crop
 from golden.intmodel import compare
@@ -111,6 +111,18 @@ def test_bad_descriptor_raises_error_and_interrupt(tiny_on_tiny):
     status = res.runs[0]["STATUS"]
     assert status & 4 and (status >> 8) & 0xFF == 2 and (status >> 16) == 3, hex(status)
     assert not res.runs[0].get("timeout"), "the interrupt must fire instead of hanging"
+
+
+def test_fused_pool_with_an_odd_band_is_refused():
+    """A conv whose store pools (FLAG_POOL) needs bands of an even number of rows: a descriptor with an
+    odd band stops the controller with error 4 before any tile runs."""
+    prog, gold = compiled("tiny", Crop("frankfurt_000000_002196", top=400, left=900, height=64, width=256), "tiny")
+    d = next(d for d in prog.descriptors if d.flags & FLAG_POOL)
+    off = 64 + 128 * d.layer
+    prog.image[off:off + 128] = dataclasses.replace(d, band=d.band - 1).pack()  # smaller: fits every buffer
+    res = run_accel(prog, gold, config="tiny", isolated=True, layers=[d.name])
+    status = res.runs[0]["STATUS"]
+    assert status & 4 and (status >> 8) & 0xFF == 4, hex(status)
 
 
 def test_reset_in_the_middle_of_a_layer_then_full_run(tiny_on_tiny):

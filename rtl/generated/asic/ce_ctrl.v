@@ -194,12 +194,14 @@ reg cur_ptop;
 reg [15:0] cur_rows;
 reg [15:0] cur_rp;
 reg [15:0] cur_sw;
-reg [863:0] desc;
+reg [903:0] desc;
 reg [31:0] desc_table;
 reg eng_active;
 reg eng_low;
 reg [1:0] ewait;
 reg [7:0] factor;
+reg fpool;
+reg fused;
 reg g_emit;
 reg g_last;
 reg [1023:0] g_next;
@@ -253,10 +255,19 @@ reg [7:0] op;
 reg [15:0] ox0;
 reg [15:0] oy0;
 reg [23:0] p;
+reg [31:0] p_addr;
+reg [511:0] pa0;
+reg [511:0] pa1;
 reg [1:0] pad;
 reg pad_left;
 reg pad_top;
+reg [255:0] pb_lo;
+reg [511:0] pc0;
+reg [511:0] pc1;
 reg pf;
+reg [15:0] ph;
+reg pi_odd;
+reg [15:0] pi_x;
 reg [23:0] plen;
 reg [511:0] pool_word;
 reg [15:0] prev_bo;
@@ -266,9 +277,14 @@ reg [15:0] prev_oy0;
 reg [15:0] prev_sw;
 reg prow;
 reg [1:0] pstep;
+reg pt_odd;
+reg [15:0] pt_x;
 reg [511:0] pw00;
 reg [511:0] pw01;
 reg [511:0] pw10;
+reg signed [7:0] pxz;
+reg signed [7:0] pyz;
+reg signed [7:0] pzp;
 reg signed [7:0] qmax;
 reg signed [7:0] qmin;
 reg [15:0] r;
@@ -291,6 +307,8 @@ reg [6:0] s_lastc;
 reg [23:0] s_lastw;
 reg [15:0] s_nv;
 reg [5:0] s_off;
+reg [31:0] s_pchan;
+reg s_pool;
 reg s_pop;
 reg [15:0] s_r;
 reg [31:0] s_row;
@@ -320,6 +338,8 @@ reg [15:0] strip;
 reg [15:0] sw;
 reg [15:0] sy;
 reg [23:0] tbase;
+reg [511:0] th1;
+reg [511:0] th2;
 reg [511:0] up_cur;
 wire up_next;
 reg [19:0] up_off;
@@ -337,6 +357,7 @@ reg [15:0] w;
 reg [31:0] w_addr;
 reg [19:0] wi;
 reg [15:0] wo;
+reg [15:0] wpr;
 reg [31:0] wr0;
 reg signed [7:0] xzp;
 reg [15:0] y;
@@ -420,8 +441,11 @@ always @(ip, s_first, s_keep, s_lastc, s_lastw, scnt, sq1, sq2, sst, wr_wready, 
 end
 
 
-always @(bank_out, s_off, sf2) begin: store_chunk
-    if (sf2) begin
+always @(bank_out, lb_q, s_off, s_pool, sf2) begin: store_chunk
+    if (s_pool) begin
+        s_in = lb_q;
+    end
+    else if (sf2) begin
         s_in = (bank_out[(8 * 64)-1:0] >>> {s_off, 3'h0});
     end
     else begin
@@ -532,7 +556,31 @@ always @(lf, up_sh) begin: upsample_word
 end
 
 
-always @(lb_q, pw00, pw01, pw10, xzp, yzp) begin: avgpool_word
+always @(lb_q, op, pw00, pw01, pw10, pzp, s_in, th1, th2, wpr, xzp, yzp) begin: pool_operands
+    if ((op == 1)) begin
+        pa0 = lb_q;
+        if ((wpr == 1)) begin
+            pa0 = th1;
+        end
+        if ((wpr == 2)) begin
+            pa0 = th2;
+        end
+        pc0 = s_in;
+        pxz = yzp;
+        pyz = pzp;
+    end
+    else begin
+        pa0 = pw00;
+        pc0 = pw10;
+        pxz = xzp;
+        pyz = yzp;
+    end
+    pa1 = pw01;
+    pc1 = lb_q;
+end
+
+
+always @(pa0, pa1, pc0, pc1, pxz, pyz) begin: avgpool_word
     reg [512-1:0] o;
     reg signed [8-1:0] a;
     reg signed [8-1:0] b;
@@ -554,19 +602,19 @@ always @(lb_q, pw00, pw01, pw10, xzp, yzp) begin: avgpool_word
     for (j=0; j<64; j=j+1) begin
         for (i=0; i<8; i=i+1) begin
             if ((j < (64 / 2))) begin
-                a[i] = pw00[((16 * j) + i)];
-                b[i] = pw00[(((16 * j) + 8) + i)];
-                c[i] = pw10[((16 * j) + i)];
-                d[i] = pw10[(((16 * j) + 8) + i)];
+                a[i] = pa0[((16 * j) + i)];
+                b[i] = pa0[(((16 * j) + 8) + i)];
+                c[i] = pc0[((16 * j) + i)];
+                d[i] = pc0[(((16 * j) + 8) + i)];
             end
             else begin
-                a[i] = pw01[(((16 * j) - (8 * 64)) + i)];
-                b[i] = pw01[((((16 * j) - (8 * 64)) + 8) + i)];
-                c[i] = lb_q[(((16 * j) - (8 * 64)) + i)];
-                d[i] = lb_q[((((16 * j) - (8 * 64)) + 8) + i)];
+                a[i] = pa1[(((16 * j) - (8 * 64)) + i)];
+                b[i] = pa1[((((16 * j) - (8 * 64)) + 8) + i)];
+                c[i] = pc1[(((16 * j) - (8 * 64)) + i)];
+                d[i] = pc1[((((16 * j) - (8 * 64)) + 8) + i)];
             end
         end
-        v = (((((a + b) + c) + d) + (4 * yzp)) - (4 * xzp));
+        v = (((((a + b) + c) + d) + (4 * pyz)) - (4 * pxz));
         q = $signed(v >>> 2);
         if (((v[2-1:0] == 3) || ((v[2-1:0] == 2) && (q[0] == 1)))) begin
             q = (q + 1);
@@ -736,7 +784,7 @@ always @(posedge clk) begin: fsm
                 wr0 <= wr_bytes;
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= (desc_table + {layer, 7'h0});
-                rd_cmd_len <= 108;
+                rd_cmd_len <= 113;
                 rd_cmd_rows <= 1;
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
@@ -750,7 +798,7 @@ always @(posedge clk) begin: fsm
                     state <= 6'b101100;
                 end
                 else if (rd_valid) begin
-                    desc <= {rd_data, desc[(8 * 108)-1:8]};
+                    desc <= {rd_data, desc[(8 * 113)-1:8]};
                     if (rd_last) begin
                         rd_ready <= 0;
                         state <= 6'b000110;
@@ -789,6 +837,10 @@ always @(posedge clk) begin: fsm
                 group <= desc[208-1:192];
                 band <= desc[224-1:208];
                 strip <= desc[848-1:832];
+                fpool <= desc[26];
+                fused <= desc[27];
+                p_addr <= desc[896-1:864];
+                pzp <= $signed(desc[904-1:896]);
                 w_addr <= desc[256-1:224];
                 c_addr <= desc[288-1:256];
                 o_addr <= desc[320-1:288];
@@ -806,6 +858,7 @@ always @(posedge clk) begin: fsm
             end
             6'b000111: begin
                 Kw <= $signed(((K + 64) - 1) >>> 6);
+                wpr <= (wo >>> 6);
                 stk <= ((op == 1) && (factor > 1));
                 s_rp <= (factor * wo);
                 if (((op != 1) && (op != 2) && (op != 3))) begin
@@ -827,6 +880,13 @@ always @(posedge clk) begin: fsm
                 else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0) || (($signed(((K + 64) - 1) >>> 6) << 6) > 4096) || ((factor > 1) && ((cout > 72) || (group != cout)))))) begin
                     err_code <= 4;
                     state <= 6'b101100;
+                end
+                else if (((op == 1) && fpool && ((factor != 1) || (strip != wo) || (wo[6-1:0] != 0) || ho[0] || band[0] || ((2 * wo) > 8192) || ((band * wo) > (2 * 8192))))) begin
+                    err_code <= 4;
+                    state <= 6'b101100;
+                end
+                else if (((op == 2) && fused)) begin
+                    state <= 6'b100110;
                 end
                 else if (((op == 2) && ((4 * w) > 8192))) begin
                     err_code <= 4;
@@ -1579,6 +1639,8 @@ always @(posedge clk) begin: fsm
             s_row0 <= (prev_oy0 * factor);
             s_rr <= (prev_oy0 * factor);
             sg <= 0;
+            s_pool <= 0;
+            s_pchan <= ((p_addr + (co0 * (HoWo >>> 2))) + ((prev_oy0 >>> 1) * (wo >>> 1)));
             sst <= 3'b010;
         end
         else if ((sst == 3'b010)) begin
@@ -1589,9 +1651,19 @@ always @(posedge clk) begin: fsm
             sq1 <= 0;
             sq2 <= 0;
             scnt <= 0;
-            if (((prev_sw == wo) && (!stk))) begin
+            if (s_pool) begin
+                wr_cmd_addr <= s_pchan;
+                wr_cmd_len <= ((prev_bo * wo) >>> 2);
+                plen <= ((prev_bo * wo) >>> 2);
+            end
+            else if (((prev_sw == wo) && (!stk))) begin
                 wr_cmd_len <= (prev_bo * wo);
                 plen <= (prev_bo * wo);
+                pi_x <= 0;
+                pi_odd <= 0;
+                pt_x <= 0;
+                pt_odd <= 0;
+                ph <= 0;
             end
             else begin
                 wr_cmd_len <= prev_sw;
@@ -1626,6 +1698,48 @@ always @(posedge clk) begin: fsm
                 if (s_issue) begin
                     e_rd_addr <= ((rbase >>> 6) + ip);
                     ip <= (ip + 1);
+                    if (s_pool) begin
+                        lb_raddr <= {ip[(16 - 6)-1:0], 6'h0};
+                    end
+                    else if (fpool) begin
+                        if (pi_odd) begin
+                            lb_raddr <= ((8192 / 2) + {pi_x[(16 - 6)-1:0], 6'h0});
+                        end
+                        if (($signed({1'b0, pi_x}) == ($signed({1'b0, wpr}) - 1))) begin
+                            pi_x <= 0;
+                            pi_odd <= (!pi_odd);
+                        end
+                        else begin
+                            pi_x <= (pi_x + 1);
+                        end
+                    end
+                end
+                if ((sq2 && fpool && (!s_pool))) begin
+                    th1 <= s_in;
+                    th2 <= th1;
+                    lb_we <= 1;
+                    if ((!pt_odd)) begin
+                        lb_waddr <= (((8192 / 2) / 64) + pt_x);
+                        lb_wdata <= s_in;
+                    end
+                    else begin
+                        lb_waddr <= (ph >>> 1);
+                        if (ph[0]) begin
+                            lb_wdata <= {pool_word[(4 * 64)-1:0], pb_lo};
+                        end
+                        else begin
+                            lb_wdata <= pool_word;
+                            pb_lo <= pool_word[(4 * 64)-1:0];
+                        end
+                        ph <= (ph + 1);
+                    end
+                    if (($signed({1'b0, pt_x}) == ($signed({1'b0, wpr}) - 1))) begin
+                        pt_x <= 0;
+                        pt_odd <= (!pt_odd);
+                    end
+                    else begin
+                        pt_x <= (pt_x + 1);
+                    end
                 end
                 if (s_pop) begin
                     wr_word <= sk1;
@@ -1665,52 +1779,61 @@ always @(posedge clk) begin: fsm
                 state <= 6'b101100;
             end
             else if (wr_done) begin
-                if ((((prev_sw != wo) || stk) && ((s_r + 1) < prev_bo) && ((!stk) || ((s_rr + factor) < ho)))) begin
-                    s_r <= (s_r + 1);
-                    s_row <= (s_row + s_rp);
-                    s_rr <= (s_rr + factor);
-                    rbase <= (rbase + prev_sw);
-                    sst <= 3'b010;
-                end
-                else if (((stk && (s_nv >= gc)) || ((!stk) && ((s_ch + 1) == gc)))) begin
-                    have_prev <= 0;
-                    sst <= 3'b000;
-                end
-                else if (stk) begin
-                    s_r <= 0;
-                    s_ch <= s_nv;
-                    bank <= s_nv;
-                    rbase <= tbase;
-                    if (s_adv) begin
-                        sg <= (sg + 1);
-                        s_rr <= ((s_row0 + sg) + 1);
-                        s_chan <= (s_chan + wo);
-                        s_row <= (s_chan + wo);
-                    end
-                    else begin
-                        sg <= 0;
-                        s_rr <= s_row0;
-                        cbase <= (cbase + HoWo);
-                        s_chan <= (cbase + HoWo);
-                        s_row <= (cbase + HoWo);
-                    end
+                if ((fpool && (!s_pool))) begin
+                    s_pool <= 1;
+                    rbase <= 0;
                     sst <= 3'b010;
                 end
                 else begin
-                    s_r <= 0;
-                    s_ch <= (s_ch + 1);
-                    s_chan <= (s_chan + HoWo);
-                    s_row <= (s_chan + HoWo);
-                    if (($signed({1'b0, bank}) == (72 - 1))) begin
-                        bank <= 0;
-                        tbase <= (tbase + (prev_bo * prev_sw));
-                        rbase <= (tbase + (prev_bo * prev_sw));
+                    s_pool <= 0;
+                    if ((((prev_sw != wo) || stk) && ((s_r + 1) < prev_bo) && ((!stk) || ((s_rr + factor) < ho)))) begin
+                        s_r <= (s_r + 1);
+                        s_row <= (s_row + s_rp);
+                        s_rr <= (s_rr + factor);
+                        rbase <= (rbase + prev_sw);
+                        sst <= 3'b010;
+                    end
+                    else if (((stk && (s_nv >= gc)) || ((!stk) && ((s_ch + 1) == gc)))) begin
+                        have_prev <= 0;
+                        sst <= 3'b000;
+                    end
+                    else if (stk) begin
+                        s_r <= 0;
+                        s_ch <= s_nv;
+                        bank <= s_nv;
+                        rbase <= tbase;
+                        if (s_adv) begin
+                            sg <= (sg + 1);
+                            s_rr <= ((s_row0 + sg) + 1);
+                            s_chan <= (s_chan + wo);
+                            s_row <= (s_chan + wo);
+                        end
+                        else begin
+                            sg <= 0;
+                            s_rr <= s_row0;
+                            cbase <= (cbase + HoWo);
+                            s_chan <= (cbase + HoWo);
+                            s_row <= (cbase + HoWo);
+                        end
+                        sst <= 3'b010;
                     end
                     else begin
-                        bank <= (bank + 1);
-                        rbase <= tbase;
+                        s_r <= 0;
+                        s_ch <= (s_ch + 1);
+                        s_pchan <= (s_pchan + (HoWo >>> 2));
+                        s_chan <= (s_chan + HoWo);
+                        s_row <= (s_chan + HoWo);
+                        if (($signed({1'b0, bank}) == (72 - 1))) begin
+                            bank <= 0;
+                            tbase <= (tbase + (prev_bo * prev_sw));
+                            rbase <= (tbase + (prev_bo * prev_sw));
+                        end
+                        else begin
+                            bank <= (bank + 1);
+                            rbase <= tbase;
+                        end
+                        sst <= 3'b010;
                     end
-                    sst <= 3'b010;
                 end
             end
         end
