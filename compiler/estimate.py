@@ -25,7 +25,9 @@ Costs, in cycles (n bytes of a command at byte address a):
   cycle against the write port, cached per channel shape, load timing and page offset;
 - a conv with a fused 2x2 average pool (FLAG_POOL): each channel's store is followed by a second
   command, its pooled rows from the line buffer, timed as a conv store from a word boundary; the
-  pool's own descriptor (FLAG_FUSED) goes from CHECK to its counter record;
+  pool's own descriptor (FLAG_FUSED) goes from CHECK to its counter record; a conv with a fused
+  upsample (FLAG_UP) follows each store command with one of its rows upsampled, whole chunks from the
+  same bank bytes, timed likewise;
 - the engine: active from the cycle after E_START for steps * max(K, min_steps) + run_tail (rtl.engine).
 The tile pipeline (bands of rows by strips of columns) overlaps the engine run of tile n with the
 store of tile n-1 and the load of tile n+1, the store (its own state machine, from E_WAIT0's last
@@ -41,7 +43,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
 
-from compiler.program import FLAG_FUSED, FLAG_POOL, Descriptor, Program
+from compiler.program import FLAG_FUSED, FLAG_POOL, FLAG_UP, Descriptor, Program
 from rtl.axi_common import bursts
 from rtl.bus import DMA
 from rtl.controller import DESC_BYTES
@@ -246,11 +248,14 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
         elif sw == d.wo:
             writes = [(base + c * howo, (c // R) * bo * sw, bo * d.wo) for c in range(gc)]
             if d.flags & FLAG_POOL:  # each channel's pooled rows after it, from the line buffer's word 0
-                pbase = d.pool_addr + co0 * (howo // 4) + oy0 // 2 * (d.wo // 2)
+                pbase = d.aux_addr + co0 * (howo // 4) + oy0 // 2 * (d.wo // 2)
                 writes = [w for c in range(gc) for w in (writes[c], (pbase + c * (howo // 4), 0, bo * d.wo // 4))]
         else:
             writes = [(base + c * howo + r * d.wo, (c // R) * bo * sw + r * sw, sw)
                       for c in range(gc) for r in range(bo)]
+        if d.flags & FLAG_UP:  # each command's rows again, upsampled from the same bank bytes: whole chunks
+            f2 = d.up_factor ** 2
+            writes = [w for a, src, n in writes for w in ((a, src, n), (d.aux_addr + f2 * (a - d.out_addr), 0, f2 * n))]
         E.e.bytes_written += sum(n for _, _, n in writes)
         return [_conv_store(a % 4096, src % BUS_BYTES, n) for a, src, n in writes]
 
@@ -499,7 +504,7 @@ def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
     row(s) in the line buffer, the channel's output as one write command."""
     hw_in, howo = d.h * d.w, d.ho * d.wo
     out = d.out_addr
-    if d.flags & FLAG_FUSED:  # the conv before it wrote the output: CHECK goes on to K_START
+    if d.flags & FLAG_FUSED:  # the convs before it wrote the output: CHECK goes on to K_START
         return t
     for seg in d.segments:
         for ch in range(seg.channels):

@@ -12,7 +12,7 @@ import struct
 import numpy as np
 
 from golden import contract
-from compiler.program import DESCRIPTOR_SIZE, FLAG_FUSED, FLAG_POOL, HEADER, HEADER_SIZE, Descriptor, Program
+from compiler.program import DESCRIPTOR_SIZE, FLAG_FUSED, FLAG_POOL, FLAG_UP, HEADER, HEADER_SIZE, Descriptor, Program
 from rtl.feeder import weight_pitch
 
 __all__ = ["Dram", "load_program", "execute", "read_tensor", "write_tensor"]
@@ -64,7 +64,7 @@ def _constants(dram: Dram, d: Descriptor):
 
 
 def execute_descriptor(dram: Dram, d: Descriptor):
-    if d.flags & FLAG_FUSED:  # an average pool the conv before it wrote (FLAG_POOL)
+    if d.flags & FLAG_FUSED:  # an average pool or upsample the convs before it wrote (FLAG_POOL, FLAG_UP)
         return
     x = _gather(dram, d)
     if d.op == "conv":
@@ -92,7 +92,10 @@ def execute_descriptor(dram: Dram, d: Descriptor):
     dram.write(d.out_addr, np.ascontiguousarray(y).view(np.uint8))
     if d.op == "conv" and d.flags & FLAG_POOL:  # the 2x2 average pool of the output, its zero point y_zp
         pooled = contract.avgpool2x2_int8(y, 1.0, d.y_zp, 1.0, d.pool_zp)
-        dram.write(d.pool_addr, np.ascontiguousarray(pooled).view(np.uint8))
+        dram.write(d.aux_addr, np.ascontiguousarray(pooled).view(np.uint8))
+    if d.op == "conv" and d.flags & FLAG_UP:  # its channels of the upsample's output
+        up = contract.upsample_nearest_int8(y, d.up_factor)
+        dram.write(d.aux_addr, np.ascontiguousarray(up).view(np.uint8))
 
 
 def read_descriptors(dram: Dram) -> list[Descriptor]:

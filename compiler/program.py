@@ -43,14 +43,18 @@ DESCRIPTOR = struct.Struct("<BBBB6HbbbbBBHHH3I" + "IHxx" * MAX_SEGMENTS)
 DESCRIPTOR_SIZE = 128
 OUT_ADDR_OFFSET = struct.calcsize("<BBBB6HbbbbBBHHHII")  # where a descriptor's output address sits
 STRIP = struct.Struct("<HH")  # at offset 104, after the segments: strip, ho_v
-POOL = struct.Struct("<Ib")  # at offset 108: a conv's fused 2x2 average pool: its output address, zero point
+# at offset 108: a conv's second output, its fused average pool's or upsample's: address, the pool's
+# zero point, the upsample's factor
+AUX = struct.Struct("<IbB")
 FLAG_RELU = 1  # informational: the clamp at the zero point is the ReLU
 FLAG_LAST = 2
-# A conv whose output feeds a 2x2 average pool also writes the pool's output (FLAG_POOL, ``fuse_pool``);
-# the pool's own descriptor then only writes its counter record (FLAG_FUSED)
+# A conv whose output feeds a 2x2 average pool also writes the pool's output (FLAG_POOL, ``fuse_pool``),
+# one whose output an upsample reads also writes its part of the upsample's output (FLAG_UP,
+# ``fuse_up``); the pool's or upsample's own descriptor then only writes its counter record (FLAG_FUSED)
 FLAG_POOL = 4
 FLAG_FUSED = 8
-FUSION_FLAGS = FLAG_POOL | FLAG_FUSED
+FLAG_UP = 16
+FUSION_FLAGS = FLAG_POOL | FLAG_FUSED | FLAG_UP
 assert DESCRIPTOR.size <= DESCRIPTOR_SIZE and HEADER.size <= HEADER_SIZE
 
 LINE_DEPTH = 8192  # the controller's line buffer (bytes) when a config does not say: two halves
@@ -82,8 +86,9 @@ class Descriptor:
     band: int = 0  # conv: output rows per engine run (what the activation/output buffers hold)
     strip: int = 0  # conv: output columns per engine run (the full width unless a row is too wide)
     ho_v: int = 0  # conv: output rows of the engine's layer, ceil(ho / factor) (stacked rows)
-    pool_addr: int = 0  # conv with FLAG_POOL: the fused average pool's output tensor
-    pool_zp: int = 0  # ... and its zero point
+    aux_addr: int = 0  # conv with FLAG_POOL or FLAG_UP: where its pooled or upsampled output goes
+    pool_zp: int = 0  # FLAG_POOL: the pool's output zero point
+    up_factor: int = 0  # FLAG_UP: the upsample's factor (2 or 4)
     weight_addr: int = 0
     const_addr: int = 0
     out_addr: int = 0
@@ -98,21 +103,21 @@ class Descriptor:
                               len(self.segments), self.layer, self.group, self.band, self.weight_addr,
                               self.const_addr, self.out_addr,
                               *segs)
-        return (raw + STRIP.pack(self.strip, self.ho_v) + POOL.pack(self.pool_addr, self.pool_zp)).ljust(
-            DESCRIPTOR_SIZE, b"\0")
+        return (raw + STRIP.pack(self.strip, self.ho_v) + AUX.pack(self.aux_addr, self.pool_zp, self.up_factor)
+                ).ljust(DESCRIPTOR_SIZE, b"\0")
 
     @classmethod
     def unpack(cls, raw: bytes, name: str = "") -> "Descriptor":
         v = DESCRIPTOR.unpack(raw[: DESCRIPTOR.size])
         tail = STRIP.unpack_from(raw, DESCRIPTOR.size)  # strip, ho_v
-        pool = POOL.unpack_from(raw, DESCRIPTOR.size + STRIP.size)
+        aux = AUX.unpack_from(raw, DESCRIPTOR.size + STRIP.size)
         op = {code: op for op, code in OPS.items()}[v[0]]
         n = v[15]
         segs = [Segment("", v[22 + 2 * i], v[23 + 2 * i]) for i in range(n)]
         return cls(layer=v[16], name=name, op=op, kernel=v[1], stride=v[2], flags=v[3], cin=v[4], cout=v[5],
                    h=v[6], w=v[7], ho=v[8], wo=v[9], x_zp=v[10], y_zp=v[11], qmin=v[12], qmax=v[13], factor=v[14],
                    group=v[17], band=v[18], weight_addr=v[19], const_addr=v[20], out_addr=v[21], segments=segs,
-                   strip=tail[0], ho_v=tail[1], pool_addr=pool[0], pool_zp=pool[1])
+                   strip=tail[0], ho_v=tail[1], aux_addr=aux[0], pool_zp=aux[1], up_factor=aux[2])
 
     # A conv with stacked rows (factor G > 1) is computed as the engine's layer of G * Cout channels
     # (channel c * G + g: output row G * r + g of channel c at its row r), a kernel of k_rows rows
@@ -251,9 +256,9 @@ def act_pitches(rows_in: int, cols_in: int, w: int) -> tuple[int, int]:
     return up(cols_in), rows_in * up(cols_in)
 
 
-def tile_conv(d: Descriptor, hw, pool: bool = False) -> tuple[int, int, int]:
+def tile_conv(d: Descriptor, hw, pool: bool = False, whole: bool = False) -> tuple[int, int, int]:
     """(group, band, strip) for conv ``d`` on hardware ``hw``: ``_best_tiling``."""
-    return _best_tiling(d, hw, pool)[1:]
+    return _best_tiling(d, hw, pool, whole)[1:]
 
 
 def pool_fusable(d: Descriptor, hw) -> bool:
@@ -267,7 +272,13 @@ def pool_fusable(d: Descriptor, hw) -> bool:
             and d.wo <= line // 2)
 
 
-def _best_tiling(d: Descriptor, hw, pool: bool = False) -> tuple[float, int, int, int]:
+def up_fusable(d: Descriptor, factor: int) -> bool:
+    """Whether conv ``d`` can also write its output upsampled (FLAG_UP): each of the store's chunks
+    is ACT_WORD / factor source bytes repeated, so its rows must be whole such pieces."""
+    return factor in (2, 4) and d.wo % (ACT_WORD // factor) == 0
+
+
+def _best_tiling(d: Descriptor, hw, pool: bool = False, whole: bool = False) -> tuple[float, int, int, int]:
     """(rough cost, group, band, strip) for a conv on hardware ``hw`` (an rtl.config.EngineConfig):
     the most output channels whose
     weights and constants fit the row banks; then, of the tiles of ``band`` output rows by the widest
@@ -275,7 +286,8 @@ def _best_tiling(d: Descriptor, hw, pool: bool = False) -> tuple[float, int, int
     and columns (halo included, laid out by ``act_pitches``) must fit half the activation buffer and
     its outputs half the output banks: the controller double-buffers, loading the next tile into one
     half while the engine runs from the other. ``pool``: the conv's store also pools (FLAG_POOL):
-    whole rows, bands of an even number of rows whose pooled bytes fit half the line buffer."""
+    whole rows, bands of an even number of rows whose pooled bytes fit half the line buffer.
+    ``whole``: whole rows (the store also upsamples, FLAG_UP)."""
     K = d.cin * d.k_rows * d.kernel
     Kp = weight_pitch(K)
     if Kp > hw.wgt_depth:
@@ -297,7 +309,11 @@ def _best_tiling(d: Descriptor, hw, pool: bool = False) -> tuple[float, int, int
         candidates = [(b, d.wo) for b in range(2, d.ho_v + 1, 2) if b * d.wo // 4 <= pooled and fits(b, d.wo)]
         if not candidates:
             raise ModelError(f"node {d.name!r} (conv): no band of whole, even rows fits to pool its output")
-    for band in range(1, d.ho_v + 1) if not pool else ():
+    if whole:
+        candidates = [(b, d.wo) for b in range(1, d.ho_v + 1) if fits(b, d.wo)]
+        if not candidates:
+            raise ModelError(f"node {d.name!r} (conv): no band of whole rows fits to upsample its output")
+    for band in range(1, d.ho_v + 1) if not (pool or whole) else ():
         while strip and not fits(band, strip):
             strip -= 1
         if not strip:
@@ -333,19 +349,23 @@ def _tile_cost(d: Descriptor, hw, group: int, tiles: int, band: int, strip: int)
         store = group * (12 + -(-band * d.wo // ACT_WORD))
     else:  # a command a row (a strip's, or a stacked conv's rows, factor rows apart in DRAM)
         store = group * band * (12 + -(-strip // ACT_WORD))
+    if d.flags & FLAG_UP:  # every store command again, upsampled: factor**2 times the bytes
+        store *= 1 + d.up_factor ** 2
     n_tiles = -(-d.ho_v // band) * -(-d.wo // strip)
     return n_tiles * (max(engine, load, store) + 30) + load + store  # the first load, the last store: alone
 
 
 def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str, int] | None = None,
-                  fuse_pool: bool = True) -> Program:
+                  fuse_pool: bool = True, fuse_up: bool = True) -> Program:
     """Compile a parsed int8 graph for hardware configuration ``hw`` (rtl.config.EngineConfig; None:
     no buffer limits, whole layers). ``keep_all`` keeps every intermediate tensor in DRAM (for
     layer-by-layer comparison); False reuses dead buffers (the deployment plan). ``stack`` pins the
     stacked output rows G of the named convs in place of ``stack_rows``'s choice (tests reach
     stackings the cost would not pick). ``fuse_pool``: a conv whose output feeds a 2x2 average pool
     writes the pool's output too, where ``pool_fusable`` and a pooling tiling allow (with ``hw``
-    only); the pool's descriptor is kept, flagged FLAG_FUSED, for its counter record."""
+    only); the pool's descriptor is kept, flagged FLAG_FUSED, for its counter record. ``fuse_up``
+    likewise: the convs whose outputs an upsample by 2 or 4 reads (through a concat) also write
+    their part of its output, upsampled, where ``up_fusable`` and a tiling of whole rows allow."""
     layers = [l for l in graph.layers if l.op in OPS]
     host = [l.name for l in graph.layers if l.op == "argmax"]
     for l in graph.layers:
@@ -384,6 +404,35 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
                 pools[c.name] = l
             except ModelError:
                 pass
+    ups = {}  # conv name -> (the upsample it also writes, its first channel there)
+    concat = {l.output: l for l in graph.layers if l.op == "concat"}
+
+    def leaves(t: str) -> list[str]:
+        return [x for i in concat[t].inputs for x in leaves(i)] if t in concat else [t]
+
+    for l in graph.layers if fuse_up and hw is not None else ():
+        if l.op != "upsample":
+            continue
+        parts, first = {}, 0
+        for t in leaves(l.input):
+            c = producer.get(t)
+            if c is None or c.name in pools or c.name in ups or c.name in parts:
+                break
+            t_in, t_out = graph.tensors[c.input], graph.tensors[c.output]
+            g = rows_of[c.name]
+            d = Descriptor(layer=0, name=c.name, op="conv", kernel=c.kernel, stride=c.stride, cin=c.weight.shape[1],
+                           cout=c.weight.shape[0] * g, h=t_in.shape[2], w=t_in.shape[3], ho=t_out.shape[2],
+                           wo=t_out.shape[3], ho_v=-(-t_out.shape[2] // g), factor=g)
+            if not up_fusable(d, l.factor):
+                break
+            try:
+                tile_conv(d, hw, whole=True)
+            except ModelError:
+                break
+            parts[c.name] = (l, first)
+            first += t_out.shape[1]
+        else:
+            ups.update(parts)
     for conv in convs:
         w_addr[conv.name] = cursor + len(weights)
         weights += packed_weights(stacked_weights(conv.weight, rows_of[conv.name], conv.stride))
@@ -395,8 +444,12 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
         consts += b"".join(per_channel[8 * c:8 * c + 8] * rows_of[conv.name] for c in range(len(per_channel) // 8))
         consts += b"\0" * (align(len(consts)) - len(consts))
     act_base = align(const_base + len(consts), TENSOR_ALIGN)  # activations start on a page
-    plan = plan_memory(graph, act_base, keep=None if keep_all else set(),
-                       born_with={producer[l.input].output: l.output for l in pools.values()})
+    born = {producer[l.input].output: l.output for l in pools.values()}
+    order = {l.name: i for i, l in enumerate(graph.layers)}
+    for u in {l.output: l for l, _ in ups.values()}.values():  # born with the producer that runs first
+        first_conv = min((n for n, (l, _) in ups.items() if l is u), key=order.__getitem__)
+        born[graph.layer(first_conv).output] = u.output
+    plan = plan_memory(graph, act_base, keep=None if keep_all else set(), born_with=born)
     descs = []
     for i, l in enumerate(layers):
         inp = graph.tensors[l.input]
@@ -417,11 +470,16 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
             d.cout, d.ho_v = d.cout * d.factor, -(-d.ho // d.factor)
             d.weight_addr, d.const_addr = w_addr[l.name], c_addr[l.name]
             d.flags |= FLAG_RELU if l.relu else 0
-            pool = pools.get(l.name)
+            pool, (up, first) = pools.get(l.name), ups.get(l.name, (None, 0))
             if pool is not None:
                 d.flags |= FLAG_POOL
-                d.pool_addr, d.pool_zp = plan.addr[pool.output], graph.tensors[pool.output].zero_point
-            d.group, d.band, d.strip = tile_conv(d, hw, pool is not None) if hw is not None else (d.cout, d.ho_v, d.wo)
+                d.aux_addr, d.pool_zp = plan.addr[pool.output], graph.tensors[pool.output].zero_point
+            if up is not None:  # channel c goes to the upsample's channel first + c
+                d.flags |= FLAG_UP
+                d.aux_addr = plan.addr[up.output] + first * up.factor ** 2 * d.ho * d.wo
+                d.up_factor = up.factor
+            d.group, d.band, d.strip = tile_conv(d, hw, pool is not None, up is not None) if hw is not None else \
+                (d.cout, d.ho_v, d.wo)
         elif l.op == "avgpool":
             if not (inp.scale == out.scale and is_pow2(inp.scale)):
                 raise ModelError(f"node {l.name!r} (AveragePool): input scale {inp.scale} and output scale "
@@ -436,6 +494,8 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
                 raise ModelError(f"node {l.name!r} (Resize): scale factor {l.factor}; the controller repeats "
                                  f"line-buffer bytes by {', '.join(map(str, UPSAMPLE_FACTORS))} only")
             d.factor = l.factor
+            if any(u is l for u, _ in ups.values()):
+                d.flags |= FLAG_FUSED
         line = {"avgpool": 2 * d.w, "upsample": d.w}.get(l.op, 0)
         half = getattr(hw, "line_depth", LINE_DEPTH) // 2  # a row loads into one half while the other is written
         if hw is not None and line > half:

@@ -43,7 +43,7 @@ ERRORS = {1: "bad program header", 2: "unknown op", 3: "bad kernel, stride or fa
           4: "a tile exceeds a buffer", 5: "bad segment count", 6: "DRAM read error", 7: "DRAM write error"}
 COUNTER_WORDS = ("cycles", "engine_cycles", "mac_steps", "load_stall", "store_stall", "fetch", "bytes_read",
                  "bytes_written")
-DESC_BYTES = 113  # the used part of a 128-byte descriptor
+DESC_BYTES = 114  # the used part of a 128-byte descriptor
 HDR_BYTES = 20
 N_REGS = len(REGS)  # engine layer registers written before each run
 
@@ -146,8 +146,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     # half (ph: halves so far, pb_lo: a word's pending lower half); then a second command (s_pool)
     # writes the pooled bytes from the line buffer to the pool's channel at s_pchan. pi_*: the same
     # walk at read issue, two cycles ahead of the taps (pt_*), to read the even word in time.
-    fpool, fused = Signal(bool(0)), Signal(bool(0))  # FLAG_POOL (conv), FLAG_FUSED (avgpool)
-    p_addr, s_pchan = _u(32), _u(32)
+    fpool, fused = Signal(bool(0)), Signal(bool(0))  # FLAG_POOL (conv), FLAG_FUSED (avgpool, upsample)
+    aux, s_pchan = _u(32), _u(32)
     pzp = _s(8)
     wpr, pi_x, pt_x, ph = _u(16), _u(16), _u(16), _u(16)
     pi_odd, pt_odd, s_pool = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
@@ -156,6 +156,18 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     # avgpool_word's operands: row 0's words 2m, 2m+1 and row 1's, the input and output zero points
     pa0, pa1, pc0, pc1 = [_u(8 * ACT_WORD) for _ in range(4)]
     pxz, pyz = _s(8), _s(8)
+    # fused upsample by 2**ulf (FLAG_UP on a conv): after each store command (a run of whole rows from
+    # bank byte rbase), a second one (s_up) writes those rows upsampled to u_dst: chunk k of an output
+    # row is the ACT_WORD >> ulf source bytes from u_src, each repeated 2**ulf times (store_up_word);
+    # u_c counts the row's chunks (u_cpr), u_rep the repeats of a source row (u_last = factor - 1)
+    fup, s_up = Signal(bool(0)), Signal(bool(0))
+    ulf, u_last, u_f2 = _u(3), _u(3), _u(5)
+    u_src, u_row = _u(24), _u(24)
+    u_c, u_cpr, u_cb = _u(16), _u(16), _u(LWB + 1)
+    u_rep = _u(3)
+    u_dst = _u(32)
+    uo1, uo2 = _u(LWB), _u(LWB)  # the chunk's byte offset in its bank word, at issue and two cycles on
+    s_upw = _u(8 * ACT_WORD)
     pad = _u(2)
     # loop state
     co0, gc, oy0, bo = _u(16), _u(16), _u(16), _u(16)
@@ -321,6 +333,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     def store_chunk():
         if s_pool:  # the pooled bytes, from the line buffer
             s_in.next = lb_q
+        elif s_up:
+            s_in.next = s_upw
         elif sf2:
             s_in.next = bank_out[8 * ACT_WORD:] >> concat(s_off, intbv(0)[3:])
         else:
@@ -393,6 +407,15 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             up_sh.next = lb_q >> concat(up_off[LWB:], intbv(0)[3:])
         else:
             up_sh.next = up_cur >> concat(up_off[LWB:], intbv(0)[3:])
+
+    @always_comb
+    def store_up_word():
+        sh = intbv(0)[8 * ACT_WORD:]
+        sh[:] = bank_out[8 * ACT_WORD:] >> concat(uo2, intbv(0)[3:])
+        o = intbv(0)[8 * ACT_WORD:]
+        for i in range(8 * ACT_WORD):
+            o[i] = sh[((i >> (3 + ulf)) << 3) | (i & 7)]
+        s_upw.next = o
 
     @always_comb
     def pool_operands():
@@ -638,8 +661,17 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 strip.next = desc[848:832]
                 fpool.next = desc[26]  # FLAG_POOL
                 fused.next = desc[27]  # FLAG_FUSED
-                p_addr.next = desc[896:864]
+                aux.next = desc[896:864]
                 pzp.next = desc[904:896].signed()
+                fup.next = desc[28]  # FLAG_UP
+                u_last.next = desc[912:904] - 1
+                u_f2.next = desc[912:904] * desc[912:904]
+                if desc[912:904] == 4:
+                    ulf.next = 2
+                elif desc[912:904] == 2:
+                    ulf.next = 1
+                else:
+                    ulf.next = 0
                 w_addr.next = desc[256:224]
                 c_addr.next = desc[288:256]
                 o_addr.next = desc[320:288]
@@ -657,6 +689,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             elif state == st.CHECK:
                 Kw.next = (K + ACT_WORD - 1) >> LWB
                 wpr.next = wo >> LWB
+                u_cpr.next = (wo << ulf) >> LWB
+                u_cb.next = ACT_WORD >> ulf
                 stk.next = op == 1 and factor > 1
                 s_rp.next = factor * wo
                 if op != 1 and op != 2 and op != 3:
@@ -679,7 +713,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                                             or 2 * wo > line_depth or band * wo > 2 * line_depth):
                     err_code.next = 4  # a fused pool: whole rows of words, even bands, the line buffer
                     state.next = st.FAIL
-                elif op == 2 and fused:  # computed by the conv before it: only the counter record
+                elif op == 1 and fup and (strip != wo or ulf == 0 or fpool or ((wo << ulf) & (ACT_WORD - 1)) != 0):
+                    err_code.next = 4  # a fused upsample: whole rows of whole chunks
+                    state.next = st.FAIL
+                elif (op == 2 or op == 3) and fused:  # computed by convs before it: only the counter record
                     state.next = st.K_START
                 elif op == 2 and 4 * w > line_depth:  # two rows in each half
                     err_code.next = 4
@@ -1263,7 +1300,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 s_rr.next = prev_oy0 * factor
                 sg.next = 0
                 s_pool.next = 0
-                s_pchan.next = p_addr + co0 * (HoWo >> 2) + (prev_oy0 >> 1) * (wo >> 1)
+                s_up.next = 0
+                s_pchan.next = aux + co0 * (HoWo >> 2) + (prev_oy0 >> 1) * (wo >> 1)
                 sst.next = ss.SS_CMD
             elif sst == ss.SS_CMD:  # the command is taken on the 2nd cycle at the soonest: plen is set
                 wr_cmd_valid.next = 1
@@ -1277,6 +1315,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     wr_cmd_addr.next = s_pchan
                     wr_cmd_len.next = (prev_bo * wo) >> 2
                     plen.next = (prev_bo * wo) >> 2
+                elif s_up:  # the rows just stored, upsampled (plen set as the last command ended)
+                    wr_cmd_addr.next = u_dst
+                    wr_cmd_len.next = plen
                 elif prev_sw == wo and not stk:
                     wr_cmd_len.next = prev_bo * wo
                     plen.next = prev_bo * wo
@@ -1296,6 +1337,11 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 else:
                     s_first.next = plen
                 s_lastc.next = ((rbase + plen - 1) & (ACT_WORD - 1)) + 1
+                if s_up:  # whole chunks
+                    s_off.next = 0
+                    s_lastw.next = (plen - 1) >> LWB
+                    s_first.next = ACT_WORD
+                    s_lastc.next = ACT_WORD
                 if wr_cmd_valid and wr_cmd_ready:
                     wr_cmd_valid.next = 0
                     sst.next = ss.SS_DATA
@@ -1314,9 +1360,25 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     sf2.next = sf1
                     sc1.next = s_c
                     sc2.next = sc1
+                    uo2.next = uo1
                     if s_issue:
                         e_rd_addr.next = (rbase >> LWB) + ip
                         ip.next = ip + 1
+                        uo1.next = u_src[LWB:]
+                        if s_up:  # the bank word of this chunk's source bytes; then the next chunk's
+                            e_rd_addr.next = u_src >> LWB
+                            if u_c == u_cpr - 1:
+                                u_c.next = 0
+                                if u_rep == u_last:
+                                    u_rep.next = 0
+                                    u_row.next = u_row + wo
+                                    u_src.next = u_row + wo
+                                else:
+                                    u_rep.next = u_rep + 1
+                                    u_src.next = u_row
+                            else:
+                                u_c.next = u_c + 1
+                                u_src.next = u_src + u_cb
                         if s_pool:
                             lb_raddr.next = concat(ip[16 - LWB:], intbv(0)[LWB:])
                         elif fpool:  # an odd row's word: read the even row's word above it
@@ -1377,8 +1439,18 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         s_pool.next = 1
                         rbase.next = 0
                         sst.next = ss.SS_CMD
+                    elif fup and not s_up:  # the rows just stored, now upsampled from the same bytes
+                        s_up.next = 1
+                        u_src.next = rbase
+                        u_row.next = rbase
+                        u_c.next = 0
+                        u_rep.next = 0
+                        u_dst.next = aux + (s_row - o_addr) * u_f2
+                        plen.next = plen * u_f2
+                        sst.next = ss.SS_CMD
                     else:
                         s_pool.next = 0
+                        s_up.next = 0
                         if (prev_sw != wo or stk) and s_r + 1 < prev_bo and (not stk or s_rr + factor < ho):
                             s_r.next = s_r + 1  # the strip's (or stacked channel's) next row
                             s_row.next = s_row + s_rp
@@ -1421,4 +1493,5 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                             sst.next = ss.SS_CMD
 
     return (select_bank, gearbox, gearbox_regs, gearbox_data, store_stream, store_chunk, line_buffer,
-            stacked_next, vector_read_row, vector_read, line_halves, next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word, pool_operands, avgpool_word, interrupt, fsm)
+            stacked_next, vector_read_row, vector_read, line_halves, next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word, store_up_word, pool_operands, avgpool_word, interrupt,
+            fsm)

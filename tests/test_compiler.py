@@ -6,7 +6,7 @@ import pytest
 
 from compiler.executor import execute, load_program, read_descriptors, read_tensor
 from compiler.memplan import plan_memory
-from compiler.program import FLAG_FUSED, FLAG_POOL, MAX_SEGMENTS, Descriptor, compile_graph
+from compiler.program import FLAG_FUSED, FLAG_POOL, FLAG_UP, MAX_SEGMENTS, Descriptor, compile_graph
 from golden.capture import capture
 from golden.cityscapes import Crop
 from golden.intmodel import compare
@@ -108,11 +108,12 @@ def test_pinned_stacking_is_checked_and_names_the_node():
         compile_graph(graph, get_config("tall"), stack={"enc9.l1": 2})
 
 
-def test_fused_pools_compute_the_network_and_never_share_the_convs_buffers():
-    """Average pools fused into their transition convs (FLAG_POOL / FLAG_FUSED): the program model
-    reproduces onnxruntime on every tensor, the pool fields round-trip, and in the reuse plan a
-    fused pool's output overlaps neither the conv's inputs nor its output (the conv writes it while
-    it still reads them). ``fuse_pool=False`` keeps every pool a pass of its own."""
+def test_fused_pools_and_upsamples_compute_the_network_and_never_share_the_convs_buffers():
+    """Average pools fused into their transition convs (FLAG_POOL / FLAG_FUSED) and upsamples into the
+    convs whose outputs they read (FLAG_UP): the program model reproduces onnxruntime on every
+    tensor, the fields round-trip, and in the reuse plan a fused output overlaps neither the conv's
+    inputs nor its output (the conv writes it while it still reads them). ``fuse_pool=False`` and
+    ``fuse_up=False`` keep every pool and upsample a pass of its own."""
     cap = capture(model_path("tiny"), Crop(top=400, left=900, height=32, width=512))
     graph = load_qgraph(model_path("tiny"), cap.input_size)
     for keep_all in (True, False):
@@ -121,18 +122,26 @@ def test_fused_pools_compute_the_network_and_never_share_the_convs_buffers():
         assert [d.name for d in fused] == ["enc0.trans", "enc1.trans"]
         assert all(d.band % 2 == 0 and d.strip == d.wo for d in fused)
         dram = load_program(prog, cap["input"].data)
-        assert [d.pool_addr for d in read_descriptors(dram) if d.flags & FLAG_POOL] == [d.pool_addr for d in fused]
+        ups = [d for d in prog.descriptors if d.flags & FLAG_UP]
+        assert {(d.name, d.up_factor) for d in ups} == {("enc2.trans", 2), ("dec0.l1", 2), ("dec0.l2", 2), ("head", 4)}
+        assert {d.name for d in prog.descriptors if d.flags & FLAG_FUSED} == {"enc0.pool", "enc1.pool", "dec0.up",
+                                                                           "dec1.up", "logits"}
+        assert [(d.aux_addr, d.pool_zp, d.up_factor) for d in read_descriptors(dram) if d.flags & (FLAG_POOL | FLAG_UP)] \
+            == [(d.aux_addr, d.pool_zp, d.up_factor) for d in prog.descriptors if d.flags & (FLAG_POOL | FLAG_UP)]
         execute(dram)
-        for pool in ("enc0.pool", "enc1.pool", "logits") if keep_all else ("logits",):  # reuse: only the end
+        fused += ups
+        for pool in ("enc0.pool", "enc1.pool", "dec0.up", "dec1.up", "logits") if keep_all else ("logits",):
             t = graph.tensors[pool]
             assert compare(pool, cap[pool].data, read_tensor(dram, prog.tensor_addr(pool), t.shape)).ok
         for d in fused:
             span = lambda a, n: (a, a + n)  # noqa: E731
-            pool = span(d.pool_addr, d.cout * d.ho * d.wo // 4)
-            for a, b in [span(s.addr, s.channels * d.h * d.w) for s in d.segments] + [span(d.out_addr, d.cout * d.ho * d.wo)]:
+            scale = 1 / 4 if d.flags & FLAG_POOL else d.up_factor ** 2 / d.stack
+            pool = span(d.aux_addr, int(d.cout * d.ho * d.wo * scale))
+            own = [span(s.addr, s.channels * d.h * d.w) for s in d.segments] + [span(d.out_addr, d.cout // d.stack * d.ho * d.wo)]
+            for a, b in own:
                 assert pool[1] <= a or b <= pool[0], (d.name, keep_all)
-    plain = compile_graph(graph, get_config("sim"), fuse_pool=False)
-    assert not any(d.flags & (FLAG_POOL | FLAG_FUSED) for d in plain.descriptors)
+    plain = compile_graph(graph, get_config("sim"), fuse_pool=False, fuse_up=False)
+    assert not any(d.flags & (FLAG_POOL | FLAG_FUSED | FLAG_UP) for d in plain.descriptors)
 
 
 def test_a_tensor_born_with_its_producer_never_takes_the_producers_input():

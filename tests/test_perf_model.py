@@ -6,7 +6,7 @@ import time
 import pytest
 
 from compiler.estimate import COUNTERS, LayerEstimate, _Band, estimate
-from compiler.program import FLAG_FUSED, FLAG_POOL, compile_graph
+from compiler.program import FLAG_FUSED, FLAG_POOL, FLAG_UP, compile_graph
 from golden.capture import capture
 from golden.cityscapes import Crop
 from golden.qgraph import load_qgraph
@@ -30,6 +30,11 @@ CASES = {
     "tiny-16x1024-sim-pooled": ("tiny", Crop(top=400, left=900, height=16, width=1024), "sim"),
 }
 POOLED_ROW_WORDS = {"tiny-32x512-sim-pooled": {1, 2}, "tiny-16x1024-sim-pooled": {2, 4}}
+# fused upsamples (FLAG_UP) each case must hold, as (factor, stacked): the head writes the logits
+# upsampled by 4; at 512 and 1024 wide the decoder's convs write theirs by 2, stacked ones included
+FUSED_UPS = {"tiny-64x128-tiny": {(4, False)}, "tiny-64x128-tall-stacked": {(4, False)},
+             "tiny-32x512-sim-pooled": {(2, False), (2, True), (4, False)},
+             "tiny-16x1024-sim-pooled": {(2, False), (2, True), (4, False)}}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -49,10 +54,12 @@ def test_model_equals_rtl_counters_on_every_layer(case):
                       f"({len(diffs)} in all)"
     if "strips" in case:
         assert any(d.strip < d.wo for d in prog.descriptors if d.op == "conv")
+    if case in FUSED_UPS:
+        assert {(d.up_factor, d.stack > 1) for d in prog.descriptors if d.flags & FLAG_UP} == FUSED_UPS[case]
     if "pooled" in case:
         fused = [d for d in prog.descriptors if d.flags & FLAG_POOL]
         assert {d.wo // 64 for d in fused} == POOLED_ROW_WORDS[case]
-        assert sum(1 for d in prog.descriptors if d.flags & FLAG_FUSED) == len(fused)
+        assert sum(1 for d in prog.descriptors if d.flags & FLAG_FUSED and d.op == "avgpool") == len(fused)
     if "stacked" in case:
         stacked = {(d.kernel, d.stack * d.ho_v > d.ho) for d in prog.descriptors if d.op == "conv" and d.stack > 1}
         assert (1, False) in stacked and (3, True) in stacked, stacked  # a 1x1; a 3x3 with rows past the last

@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 
 from compiler.estimate import estimate
-from compiler.program import FLAG_POOL, compile_graph
+from compiler.program import FLAG_POOL, FLAG_UP, compile_graph
 from golden.capture import capture
 from golden.cityscapes import Crop
 from golden.intmodel import compare
@@ -113,16 +113,22 @@ def test_bad_descriptor_raises_error_and_interrupt(tiny_on_tiny):
     assert not res.runs[0].get("timeout"), "the interrupt must fire instead of hanging"
 
 
-def test_fused_pool_with_an_odd_band_is_refused():
-    """A conv whose store pools (FLAG_POOL) needs bands of an even number of rows: a descriptor with an
-    odd band stops the controller with error 4 before any tile runs."""
+@pytest.mark.parametrize("flag", ["pool", "up"])
+def test_fused_pass_with_a_tile_it_cannot_take_is_refused(flag):
+    """A conv whose store pools (FLAG_POOL) needs bands of an even number of rows, one whose store
+    upsamples (FLAG_UP) whole rows: a descriptor with an odd band, or with a strip narrower than its
+    rows, stops the controller with error 4 before any tile runs (a chained run: an isolated one
+    clears the fusion flags)."""
     prog, gold = compiled("tiny", Crop("frankfurt_000000_002196", top=400, left=900, height=64, width=256), "tiny")
-    d = next(d for d in prog.descriptors if d.flags & FLAG_POOL)
+    bit = FLAG_POOL if flag == "pool" else FLAG_UP
+    d = next(d for d in prog.descriptors if d.flags & bit)
+    # smaller tiles than compiled: they fit every buffer, so only the fused pass can refuse them
+    bad = dataclasses.replace(d, band=d.band - 1) if flag == "pool" else dataclasses.replace(d, strip=d.wo // 2)
     off = 64 + 128 * d.layer
-    prog.image[off:off + 128] = dataclasses.replace(d, band=d.band - 1).pack()  # smaller: fits every buffer
-    res = run_accel(prog, gold, config="tiny", isolated=True, layers=[d.name])
+    prog.image[off:off + 128] = bad.pack()
+    res = run_accel(prog, gold, config="tiny")
     status = res.runs[0]["STATUS"]
-    assert status & 4 and (status >> 8) & 0xFF == 4, hex(status)
+    assert status & 4 and (status >> 8) & 0xFF == 4 and status >> 16 == d.layer, hex(status)
 
 
 def test_reset_in_the_middle_of_a_layer_then_full_run(tiny_on_tiny):

@@ -167,6 +167,7 @@ reg [31:0] HoWo;
 reg [19:0] K;
 reg [19:0] Kw;
 reg [23:0] apos;
+reg [31:0] aux;
 reg [15:0] band;
 reg [7:0] bank;
 wire [2047:0] bank_out;
@@ -194,13 +195,14 @@ reg cur_ptop;
 reg [15:0] cur_rows;
 reg [15:0] cur_rp;
 reg [15:0] cur_sw;
-reg [903:0] desc;
+reg [911:0] desc;
 reg [31:0] desc_table;
 reg eng_active;
 reg eng_low;
 reg [1:0] ewait;
 reg [7:0] factor;
 reg fpool;
+reg fup;
 reg fused;
 reg g_emit;
 reg g_last;
@@ -255,7 +257,6 @@ reg [7:0] op;
 reg [15:0] ox0;
 reg [15:0] oy0;
 reg [23:0] p;
-reg [31:0] p_addr;
 reg [511:0] pa0;
 reg [511:0] pa1;
 reg [1:0] pad;
@@ -315,6 +316,8 @@ reg [31:0] s_row;
 reg [15:0] s_row0;
 reg [31:0] s_rp;
 reg [15:0] s_rr;
+reg s_up;
+reg [511:0] s_upw;
 reg [6:0] sc1;
 reg [6:0] sc2;
 reg [1:0] scnt;
@@ -340,6 +343,18 @@ reg [15:0] sy;
 reg [23:0] tbase;
 reg [511:0] th1;
 reg [511:0] th2;
+reg [15:0] u_c;
+reg [6:0] u_cb;
+reg [15:0] u_cpr;
+reg [31:0] u_dst;
+reg [4:0] u_f2;
+reg [2:0] u_last;
+reg [2:0] u_rep;
+reg [23:0] u_row;
+reg [23:0] u_src;
+reg [2:0] ulf;
+reg [5:0] uo1;
+reg [5:0] uo2;
 reg [511:0] up_cur;
 wire up_next;
 reg [19:0] up_off;
@@ -441,9 +456,12 @@ always @(ip, s_first, s_keep, s_lastc, s_lastw, scnt, sq1, sq2, sst, wr_wready, 
 end
 
 
-always @(bank_out, lb_q, s_off, s_pool, sf2) begin: store_chunk
+always @(bank_out, lb_q, s_off, s_pool, s_up, s_upw, sf2) begin: store_chunk
     if (s_pool) begin
         s_in = lb_q;
+    end
+    else if (s_up) begin
+        s_in = s_upw;
     end
     else if (sf2) begin
         s_in = (bank_out[(8 * 64)-1:0] >>> {s_off, 3'h0});
@@ -553,6 +571,20 @@ always @(lf, up_sh) begin: upsample_word
         o[i] = up_sh[(($signed(i >>> (3 + lf)) << 3) | (i & 7))];
     end
     up_word = o;
+end
+
+
+always @(bank_out, ulf, uo2) begin: store_up_word
+    reg [512-1:0] sh;
+    reg [512-1:0] o;
+    integer i;
+    sh = 512'h0;
+    sh = (bank_out[(8 * 64)-1:0] >>> {uo2, 3'h0});
+    o = 512'h0;
+    for (i=0; i<(8 * 64); i=i+1) begin
+        o[i] = sh[(($signed(i >>> (3 + ulf)) << 3) | (i & 7))];
+    end
+    s_upw = o;
 end
 
 
@@ -784,7 +816,7 @@ always @(posedge clk) begin: fsm
                 wr0 <= wr_bytes;
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= (desc_table + {layer, 7'h0});
-                rd_cmd_len <= 113;
+                rd_cmd_len <= 114;
                 rd_cmd_rows <= 1;
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
@@ -798,7 +830,7 @@ always @(posedge clk) begin: fsm
                     state <= 6'b101100;
                 end
                 else if (rd_valid) begin
-                    desc <= {rd_data, desc[(8 * 113)-1:8]};
+                    desc <= {rd_data, desc[(8 * 114)-1:8]};
                     if (rd_last) begin
                         rd_ready <= 0;
                         state <= 6'b000110;
@@ -839,8 +871,20 @@ always @(posedge clk) begin: fsm
                 strip <= desc[848-1:832];
                 fpool <= desc[26];
                 fused <= desc[27];
-                p_addr <= desc[896-1:864];
+                aux <= desc[896-1:864];
                 pzp <= $signed(desc[904-1:896]);
+                fup <= desc[28];
+                u_last <= (desc[912-1:904] - 1);
+                u_f2 <= (desc[912-1:904] * desc[912-1:904]);
+                if ((desc[912-1:904] == 4)) begin
+                    ulf <= 2;
+                end
+                else if ((desc[912-1:904] == 2)) begin
+                    ulf <= 1;
+                end
+                else begin
+                    ulf <= 0;
+                end
                 w_addr <= desc[256-1:224];
                 c_addr <= desc[288-1:256];
                 o_addr <= desc[320-1:288];
@@ -859,6 +903,8 @@ always @(posedge clk) begin: fsm
             6'b000111: begin
                 Kw <= $signed(((K + 64) - 1) >>> 6);
                 wpr <= (wo >>> 6);
+                u_cpr <= ((wo << ulf) >>> 6);
+                u_cb <= (64 >>> ulf);
                 stk <= ((op == 1) && (factor > 1));
                 s_rp <= (factor * wo);
                 if (((op != 1) && (op != 2) && (op != 3))) begin
@@ -885,7 +931,11 @@ always @(posedge clk) begin: fsm
                     err_code <= 4;
                     state <= 6'b101100;
                 end
-                else if (((op == 2) && fused)) begin
+                else if (((op == 1) && fup && ((strip != wo) || (ulf == 0) || fpool || (((wo << ulf) & (64 - 1)) != 0)))) begin
+                    err_code <= 4;
+                    state <= 6'b101100;
+                end
+                else if ((((op == 2) || (op == 3)) && fused)) begin
                     state <= 6'b100110;
                 end
                 else if (((op == 2) && ((4 * w) > 8192))) begin
@@ -1640,7 +1690,8 @@ always @(posedge clk) begin: fsm
             s_rr <= (prev_oy0 * factor);
             sg <= 0;
             s_pool <= 0;
-            s_pchan <= ((p_addr + (co0 * (HoWo >>> 2))) + ((prev_oy0 >>> 1) * (wo >>> 1)));
+            s_up <= 0;
+            s_pchan <= ((aux + (co0 * (HoWo >>> 2))) + ((prev_oy0 >>> 1) * (wo >>> 1)));
             sst <= 3'b010;
         end
         else if ((sst == 3'b010)) begin
@@ -1655,6 +1706,10 @@ always @(posedge clk) begin: fsm
                 wr_cmd_addr <= s_pchan;
                 wr_cmd_len <= ((prev_bo * wo) >>> 2);
                 plen <= ((prev_bo * wo) >>> 2);
+            end
+            else if (s_up) begin
+                wr_cmd_addr <= u_dst;
+                wr_cmd_len <= plen;
             end
             else if (((prev_sw == wo) && (!stk))) begin
                 wr_cmd_len <= (prev_bo * wo);
@@ -1678,6 +1733,12 @@ always @(posedge clk) begin: fsm
                 s_first <= plen;
             end
             s_lastc <= ((((rbase + plen) - 1) & (64 - 1)) + 1);
+            if (s_up) begin
+                s_off <= 0;
+                s_lastw <= $signed(($signed({1'b0, plen}) - 1) >>> 6);
+                s_first <= 64;
+                s_lastc <= 64;
+            end
             if ((wr_cmd_valid && wr_cmd_ready)) begin
                 wr_cmd_valid <= 0;
                 sst <= 3'b011;
@@ -1695,9 +1756,30 @@ always @(posedge clk) begin: fsm
                 sf2 <= sf1;
                 sc1 <= s_c;
                 sc2 <= sc1;
+                uo2 <= uo1;
                 if (s_issue) begin
                     e_rd_addr <= ((rbase >>> 6) + ip);
                     ip <= (ip + 1);
+                    uo1 <= u_src[6-1:0];
+                    if (s_up) begin
+                        e_rd_addr <= (u_src >>> 6);
+                        if (($signed({1'b0, u_c}) == ($signed({1'b0, u_cpr}) - 1))) begin
+                            u_c <= 0;
+                            if ((u_rep == u_last)) begin
+                                u_rep <= 0;
+                                u_row <= (u_row + wo);
+                                u_src <= (u_row + wo);
+                            end
+                            else begin
+                                u_rep <= (u_rep + 1);
+                                u_src <= u_row;
+                            end
+                        end
+                        else begin
+                            u_c <= (u_c + 1);
+                            u_src <= (u_src + u_cb);
+                        end
+                    end
                     if (s_pool) begin
                         lb_raddr <= {ip[(16 - 6)-1:0], 6'h0};
                     end
@@ -1784,8 +1866,19 @@ always @(posedge clk) begin: fsm
                     rbase <= 0;
                     sst <= 3'b010;
                 end
+                else if ((fup && (!s_up))) begin
+                    s_up <= 1;
+                    u_src <= rbase;
+                    u_row <= rbase;
+                    u_c <= 0;
+                    u_rep <= 0;
+                    u_dst <= ($signed({1'b0, aux}) + (($signed({1'b0, s_row}) - $signed({1'b0, o_addr})) * u_f2));
+                    plen <= (plen * u_f2);
+                    sst <= 3'b010;
+                end
                 else begin
                     s_pool <= 0;
+                    s_up <= 0;
                     if ((((prev_sw != wo) || stk) && ((s_r + 1) < prev_bo) && ((!stk) || ((s_rr + factor) < ho)))) begin
                         s_r <= (s_r + 1);
                         s_row <= (s_row + s_rp);
