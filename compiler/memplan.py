@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from golden.qgraph import QGraph
 
-__all__ = ["Segment", "MemoryPlan", "plan_memory", "align", "ALIGN", "TENSOR_ALIGN"]
+__all__ = ["Segment", "MemoryPlan", "plan_memory", "concat_leaves", "align", "ALIGN", "TENSOR_ALIGN"]
 
 ALIGN = 64  # bytes: a beat of the accelerator's 512-bit bus
 # Every tensor starts on a 4 KB DRAM page and takes whole pages: a tensor's rows of 64 to 2048 bytes
@@ -51,6 +51,17 @@ def align(n: int, to: int = ALIGN) -> int:
     return -(-n // to) * to
 
 
+def concat_leaves(graph: QGraph, t: str) -> list[str]:
+    """The materialized tensors behind tensor ``t``, in channel order: itself, or a (possibly nested)
+    concat's inputs."""
+    by_output = {l.output: l for l in graph.layers if l.op == "concat"}
+
+    def leaves(x: str) -> list[str]:
+        return [y for i in by_output[x].inputs for y in leaves(i)] if x in by_output else [x]
+
+    return leaves(t)
+
+
 def plan_memory(graph: QGraph, base: int = 0, keep: set[str] | None = None,
                 born_with: dict[str, str] | None = None) -> MemoryPlan:
     """Plan the activations of ``graph`` from DRAM address ``base``.
@@ -64,15 +75,10 @@ def plan_memory(graph: QGraph, base: int = 0, keep: set[str] | None = None,
     if base % TENSOR_ALIGN:
         raise ValueError(f"activation base {base:#x} is not on a {TENSOR_ALIGN}-byte page")
     plan = MemoryPlan(base)
-    concat = {l.output: l for l in graph.layers if l.op == "concat"}
-
-    def leaves(t: str) -> list[str]:  # the materialized tensors behind a (possibly nested) concat
-        return [x for i in concat[t].inputs for x in leaves(i)] if t in concat else [t]
-
     last_use: dict[str, int] = {}
     for idx, layer in enumerate(graph.layers):
         for t in layer.inputs:
-            for leaf in leaves(t):
+            for leaf in concat_leaves(graph, t):
                 last_use[leaf] = idx
     keep_all = keep is None
     keep = set(keep or ())

@@ -25,7 +25,7 @@ import numpy as np
 
 from golden.contract import is_pow2, requant_constants, requant_multiplier
 from golden.qgraph import ModelError, QConv, QGraph
-from compiler.memplan import TENSOR_ALIGN, MemoryPlan, Segment, align, plan_memory
+from compiler.memplan import TENSOR_ALIGN, MemoryPlan, Segment, align, concat_leaves, plan_memory
 from rtl.feeder import ACT_WORD, weight_pitch
 
 __all__ = ["OPS", "Descriptor", "Program", "compile_graph", "MAX_SEGMENTS", "HEADER", "DESCRIPTOR"]
@@ -355,6 +355,15 @@ def _tile_cost(d: Descriptor, hw, group: int, tiles: int, band: int, strip: int)
     return n_tiles * (max(engine, load, store) + 30) + load + store  # the first load, the last store: alone
 
 
+def _conv_shape(graph: QGraph, c: QConv, g: int = 1) -> Descriptor:
+    """Conv ``c`` as a descriptor of its shapes only (no addresses, no tiling), G output rows stacked:
+    what stack_rows, pool_fusable, up_fusable and tile_conv weigh before the memory plan exists."""
+    t_in, t_out = graph.tensors[c.input], graph.tensors[c.output]
+    return Descriptor(layer=0, name=c.name, op="conv", kernel=c.kernel, stride=c.stride, cin=c.weight.shape[1],
+                      cout=c.weight.shape[0] * g, h=t_in.shape[2], w=t_in.shape[3], ho=t_out.shape[2],
+                      wo=t_out.shape[3], ho_v=-(-t_out.shape[2] // g), factor=g)
+
+
 def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str, int] | None = None,
                   fuse_pool: bool = True, fuse_up: bool = True) -> Program:
     """Compile a parsed int8 graph for hardware configuration ``hw`` (rtl.config.EngineConfig; None:
@@ -378,13 +387,7 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
     weights, consts = bytearray(), bytearray()
     w_addr, c_addr = {}, {}
     convs = [l for l in layers if isinstance(l, QConv)]
-    rows_of = {}  # conv name -> stacked output rows G
-    for c in convs:
-        t_in, t_out = graph.tensors[c.input], graph.tensors[c.output]
-        rows_of[c.name] = stack_rows(Descriptor(layer=0, name=c.name, op="conv", kernel=c.kernel, stride=c.stride,
-                                              cin=c.weight.shape[1], cout=c.weight.shape[0], h=t_in.shape[2],
-                                              w=t_in.shape[3], ho=t_out.shape[2], wo=t_out.shape[3],
-                                              ho_v=t_out.shape[2]), hw)
+    rows_of = {c.name: stack_rows(_conv_shape(graph, c), hw) for c in convs}  # conv name -> stacked rows G
     for name, g in (stack or {}).items():
         _check_stack(next((c for c in convs if c.name == name), None), name, g, hw)
         rows_of[name] = g
@@ -394,10 +397,7 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
         c = producer.get(l.input) if l.op == "avgpool" else None
         if c is None or rows_of[c.name] != 1:
             continue
-        t_in, t_out = graph.tensors[c.input], graph.tensors[c.output]
-        d = Descriptor(layer=0, name=c.name, op="conv", kernel=c.kernel, stride=c.stride, cin=c.weight.shape[1],
-                       cout=c.weight.shape[0], h=t_in.shape[2], w=t_in.shape[3], ho=t_out.shape[2],
-                       wo=t_out.shape[3], ho_v=t_out.shape[2])
+        d = _conv_shape(graph, c)
         if pool_fusable(d, hw):
             try:
                 tile_conv(d, hw, pool=True)
@@ -405,24 +405,15 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
             except ModelError:
                 pass
     ups = {}  # conv name -> (the upsample it also writes, its first channel there)
-    concat = {l.output: l for l in graph.layers if l.op == "concat"}
-
-    def leaves(t: str) -> list[str]:
-        return [x for i in concat[t].inputs for x in leaves(i)] if t in concat else [t]
-
     for l in graph.layers if fuse_up and hw is not None else ():
         if l.op != "upsample":
             continue
         parts, first = {}, 0
-        for t in leaves(l.input):
+        for t in concat_leaves(graph, l.input):
             c = producer.get(t)
             if c is None or c.name in pools or c.name in ups or c.name in parts:
                 break
-            t_in, t_out = graph.tensors[c.input], graph.tensors[c.output]
-            g = rows_of[c.name]
-            d = Descriptor(layer=0, name=c.name, op="conv", kernel=c.kernel, stride=c.stride, cin=c.weight.shape[1],
-                           cout=c.weight.shape[0] * g, h=t_in.shape[2], w=t_in.shape[3], ho=t_out.shape[2],
-                           wo=t_out.shape[3], ho_v=-(-t_out.shape[2] // g), factor=g)
+            d = _conv_shape(graph, c, rows_of[c.name])
             if not up_fusable(d, l.factor):
                 break
             try:
@@ -430,7 +421,7 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
             except ModelError:
                 break
             parts[c.name] = (l, first)
-            first += t_out.shape[1]
+            first += graph.tensors[c.output].shape[1]
         else:
             ups.update(parts)
     for conv in convs:
