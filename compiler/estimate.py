@@ -379,7 +379,9 @@ def _vector_channel(op: str, f: int, wo: int, loads: tuple, addr: int, total: in
     each row's chunks follow (upsample: V_ADDR, then up to a word a cycle, the line buffer read a
     word ahead; avgpool: four line-buffer reads (P_RD), then the chunk in P_OUT once the one before is
     taken), and V_DONE ends a row once its last chunk is taken (going on to the next row's load wait
-    or V_WRCMD), the last row once the command is done."""
+    or V_WRCMD), the last row once the command is done. Argmax (op "argmax", ``f`` the labels'
+    upsampling): every row starts with V_ROW and its segments in the foreground, ``loads[y]`` = (the
+    loads' cycles, the compare passes' cycles), then its labels go out as an upsample's row."""
     cnts = _row_chunks(wo)
     rows = len(loads)
     cyc = load = store = 0
@@ -393,14 +395,20 @@ def _vector_channel(op: str, f: int, wo: int, loads: tuple, addr: int, total: in
 
     for y in range(rows):
         last = y == rows - 1
-        if y == 0:
-            tick(1)  # V_ROW (a later row follows its previous row's V_DONE at once)
-            cyc += 1
-        wait = loads[0] if y == 0 else max(0, issued + loads[y] + 1 - cyc)  # V_RDCMD + V_RX, or V_LDWAIT
-        tick(wait)
-        cyc, load = cyc + wait, load + wait
-        issued = cyc
-        n = 2 if y == 0 or not last else 1  # V_WRCMD: the write command (row 0) and/or the next row's read
+        if op == "argmax":  # V_ROW, then M_RDCMD, M_RX (load) and M_CMP (store) for each segment
+            ld, cmp = loads[y]
+            tick(1 + ld + cmp)
+            cyc, load, store = cyc + 1 + ld + cmp, load + ld, store + cmp
+        else:
+            if y == 0:
+                tick(1)  # V_ROW (a later row follows its previous row's V_DONE at once)
+                cyc += 1
+            wait = loads[0] if y == 0 else max(0, issued + loads[y] + 1 - cyc)  # V_RDCMD + V_RX, or V_LDWAIT
+            tick(wait)
+            cyc, load = cyc + wait, load + wait
+            issued = cyc
+        n = 2 if y == 0 or (not last and op != "argmax") else 1  # V_WRCMD: the write command (row 0) and/or
+        # the next row's read (no background read for an argmax)
         tick(n)
         cyc, store = cyc + n, store + n
         if port is None:
@@ -506,6 +514,22 @@ def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
     out = d.out_addr
     if d.flags & FLAG_FUSED:  # the convs before it wrote the output: CHECK goes on to K_START
         return t
+    if d.op == "argmax":  # one pass over the rows, every channel of a row's column segment at a time
+        base, hw_len = d.segments[0].addr, d.h * d.w
+        loads = []
+        for y in range(d.h):
+            ld = cmp = 0
+            for x0 in range(0, d.w, d.strip):
+                n = min(d.strip, d.w - x0)
+                ld += _rd_rows(base + y * d.w + x0, n, d.cin, hw_len)
+                cmp += -(-n // BUS_BYTES) * d.cin + 2  # a word read per cycle, the lanes two cycles behind
+                e.bytes_read += sum(_beats_bytes(base + c * hw_len + y * d.w + x0, n) for c in range(d.cin))
+            loads.append((ld, cmp))
+        cycles, load, store = _vector_channel("argmax", d.factor, d.wo, tuple(loads), out % 4096, howo)
+        e.load_stall += load
+        e.store_stall += store
+        e.bytes_written += howo
+        return t + cycles
     for seg in d.segments:
         for ch in range(seg.channels):
             base = seg.addr + ch * hw_in

@@ -86,6 +86,8 @@ def execute_descriptor(dram: Dram, d: Descriptor):
         y = contract.avgpool2x2_int8(x, 1.0, d.x_zp, 1.0, d.y_zp)
     elif d.op == "upsample":
         y = contract.upsample_nearest_int8(x, d.factor)
+    elif d.op == "argmax":  # class indices (first maximum), then upsampled: argmax(up(x)) == up(argmax(x))
+        y = contract.upsample_nearest_int8(contract.argmax_channels(x)[None].astype(np.int8), d.factor)
     else:
         raise ValueError(f"descriptor {d.layer}: unknown op {d.op!r}")
     assert y.shape == (d.cout // d.stack, d.ho, d.wo), (d.name, y.shape)

@@ -63,21 +63,22 @@ def concat_leaves(graph: QGraph, t: str) -> list[str]:
 
 
 def plan_memory(graph: QGraph, base: int = 0, keep: set[str] | None = None,
-                born_with: dict[str, str] | None = None) -> MemoryPlan:
+                born_with: dict[str, str] | None = None, reads: dict[str, list[str]] | None = None) -> MemoryPlan:
     """Plan the activations of ``graph`` from DRAM address ``base``.
 
     ``keep`` names tensors that must survive to the end (by default all of them, so that every
     intermediate tensor can be read back and compared; pass an empty set for the reuse plan a
     deployment uses). ``born_with`` maps a tensor to one its producer writes at the same time (a
     fused average pool's output, written by the conv before it): that one is placed with it, so it
-    never takes the space of a tensor the producer still reads.
+    never takes the space of a tensor the producer still reads. ``reads`` maps a layer to the tensors
+    it reads in place of its graph inputs (the on-chip argmax reads the logits upsample's input).
     """
     if base % TENSOR_ALIGN:
         raise ValueError(f"activation base {base:#x} is not on a {TENSOR_ALIGN}-byte page")
     plan = MemoryPlan(base)
     last_use: dict[str, int] = {}
     for idx, layer in enumerate(graph.layers):
-        for t in layer.inputs:
+        for t in reads.get(layer.name, layer.inputs) if reads else layer.inputs:
             for leaf in concat_leaves(graph, t):
                 last_use[leaf] = idx
     keep_all = keep is None
@@ -109,19 +110,20 @@ def plan_memory(graph: QGraph, base: int = 0, keep: set[str] | None = None,
         free[:] = merged
 
     def materialize(name: str):
-        shape = graph.tensors[name].shape
-        c, hw = shape[1], shape[2] * shape[3]
+        shape = graph.tensors[name].shape if name in graph.tensors else labels[name]
+        c, hw = (shape[1], shape[2] * shape[3]) if len(shape) == 4 else (1, shape[1] * shape[2])
         nbytes = align(c * hw, TENSOR_ALIGN)
         off = alloc(nbytes)
         plan.addr[name], plan.size[name] = base + off, nbytes
         plan.segments[name] = [Segment(name, base + off, c)]
 
+    labels = {l.output: l.out_shape for l in graph.layers if l.op == "argmax"}  # (1, H, W): a byte a pixel
     materialize(graph.input.name)
     live = {graph.input.name}
     for idx, layer in enumerate(graph.layers):
         if layer.op == "concat":
             plan.segments[layer.output] = [s for i in layer.inputs for s in plan.segments[i]]
-        elif layer.op != "argmax" and layer.output not in plan.addr:
+        elif layer.output not in plan.addr:
             materialize(layer.output)
             live.add(layer.output)
             if layer.output in (born_with or {}):

@@ -30,7 +30,7 @@ from rtl.feeder import ACT_WORD, weight_pitch
 
 __all__ = ["OPS", "Descriptor", "Program", "compile_graph", "MAX_SEGMENTS", "HEADER", "DESCRIPTOR"]
 
-OPS = {"conv": 1, "avgpool": 2, "upsample": 3}
+OPS = {"conv": 1, "avgpool": 2, "upsample": 3, "argmax": 4}
 MAX_SEGMENTS = 8  # input channel ranges a descriptor can gather (a HarDBlock concat has at most 6)
 MAGIC = b"HDNA"
 VERSION = 1
@@ -143,7 +143,10 @@ class Program:
     image: bytearray  # header, descriptors, weights and constants (activations are written at run time)
     weight_bytes: int
     const_bytes: int
-    host_layers: list[str]  # layers the host runs after the accelerator (argmax)
+    host_layers: list[str]  # layers the host runs after the accelerator (none: the argmax runs on chip)
+    # layers whose output a whole-network run never writes (their descriptor writes only its counter
+    # record): the logits upsample, when the argmax reads its input and upsamples the labels instead
+    elided: set[str] = field(default_factory=set)
 
     @property
     def activation_base(self) -> int:
@@ -157,7 +160,20 @@ class Program:
         return self.plan.segments[self.graph.input.name]
 
     def tensor_addr(self, name: str) -> int:
-        return self.plan.addr[name]
+        return self.plan.addr[self.output_name(name)]
+
+    def output_name(self, layer: str) -> str:
+        """The tensor a layer writes: its own name, but for the argmax's labels."""
+        return self.graph.layer(layer).output if layer in self._argmax_names else layer
+
+    def output_shape(self, layer: str) -> tuple:
+        name = self.output_name(layer)
+        return tuple(self.graph.tensors[name].shape) if name in self.graph.tensors else \
+            tuple(self.graph.layer(layer).out_shape)
+
+    @property
+    def _argmax_names(self) -> set[str]:
+        return {l.name for l in self.graph.layers if l.op == "argmax"}
 
 
 def packed_weights(w: np.ndarray) -> bytes:
@@ -365,7 +381,7 @@ def _conv_shape(graph: QGraph, c: QConv, g: int = 1) -> Descriptor:
 
 
 def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str, int] | None = None,
-                  fuse_pool: bool = True, fuse_up: bool = True) -> Program:
+                  fuse_pool: bool = True, fuse_up: bool = True, fuse_argmax: bool = True) -> Program:
     """Compile a parsed int8 graph for hardware configuration ``hw`` (rtl.config.EngineConfig; None:
     no buffer limits, whole layers). ``keep_all`` keeps every intermediate tensor in DRAM (for
     layer-by-layer comparison); False reuses dead buffers (the deployment plan). ``stack`` pins the
@@ -374,14 +390,28 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
     writes the pool's output too, where ``pool_fusable`` and a pooling tiling allow (with ``hw``
     only); the pool's descriptor is kept, flagged FLAG_FUSED, for its counter record. ``fuse_up``
     likewise: the convs whose outputs an upsample by 2 or 4 reads (through a concat) also write
-    their part of its output, upsampled, where ``up_fusable`` and a tiling of whole rows allow."""
+    their part of its output, upsampled, where ``up_fusable`` and a tiling of whole rows allow.
+    ``fuse_argmax``: a final ArgMax whose input is a nearest upsample of a tensor read by nothing
+    else reads that upsample's input and upsamples its labels (argmax and nearest upsampling commute
+    exactly); the upsample is then elided (``Program.elided``: FLAG_FUSED, its output never written)."""
     layers = [l for l in graph.layers if l.op in OPS]
-    host = [l.name for l in graph.layers if l.op == "argmax"]
     for l in graph.layers:
-        if l.op not in OPS and l.op not in ("concat", "argmax"):
+        if l.op not in OPS and l.op != "concat":
             raise ModelError(f"node {l.name!r}: op {l.op} has no accelerator implementation")
         if l.op == "argmax" and l is not graph.layers[-1]:
-            raise ModelError(f"node {l.name!r} (ArgMax): only a final ArgMax is supported (it runs on the host)")
+            raise ModelError(f"node {l.name!r} (ArgMax): only a final ArgMax is supported (it runs last)")
+    argmax_src = {}  # argmax name -> (the tensor it reads, the factor it upsamples its labels by)
+    elided = set()
+    for l in graph.layers:
+        if l.op != "argmax":
+            continue
+        src, factor = l.input, 1
+        up = next((u for u in graph.layers if u.output == l.input and u.op == "upsample"), None)
+        readers = [r for r in graph.layers if l.input in r.inputs]
+        if fuse_argmax and up is not None and len(readers) == 1 and len(concat_leaves(graph, up.input)) == 1:
+            src, factor = concat_leaves(graph, up.input)[0], up.factor
+            elided.add(up.name)
+        argmax_src[l.name] = (src, factor)
     table = HEADER_SIZE + DESCRIPTOR_SIZE * len(layers)
     cursor = align(table)
     weights, consts = bytearray(), bytearray()
@@ -406,7 +436,7 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
                 pass
     ups = {}  # conv name -> (the upsample it also writes, its first channel there)
     for l in graph.layers if fuse_up and hw is not None else ():
-        if l.op != "upsample":
+        if l.op != "upsample" or l.name in elided:
             continue
         parts, first = {}, 0
         for t in concat_leaves(graph, l.input):
@@ -440,9 +470,13 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
     for u in {l.output: l for l, _ in ups.values()}.values():  # born with the producer that runs first
         first_conv = min((n for n, (l, _) in ups.items() if l is u), key=order.__getitem__)
         born[graph.layer(first_conv).output] = u.output
-    plan = plan_memory(graph, act_base, keep=None if keep_all else set(), born_with=born)
+    plan = plan_memory(graph, act_base, keep=None if keep_all else set(), born_with=born,
+                       reads={n: [src] for n, (src, _) in argmax_src.items()})
     descs = []
     for i, l in enumerate(layers):
+        if l.op == "argmax":
+            descs.append(_argmax_descriptor(graph, l, i, *argmax_src[l.name], plan, hw, i == len(layers) - 1))
+            continue
         inp = graph.tensors[l.input]
         out = graph.tensors[l.output]
         segs = [s for t in l.inputs for s in plan.segments[t]]
@@ -485,7 +519,7 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
                 raise ModelError(f"node {l.name!r} (Resize): scale factor {l.factor}; the controller repeats "
                                  f"line-buffer bytes by {', '.join(map(str, UPSAMPLE_FACTORS))} only")
             d.factor = l.factor
-            if any(u is l for u, _ in ups.values()):
+            if any(u is l for u, _ in ups.values()) or l.name in elided:
                 d.flags |= FLAG_FUSED
         line = {"avgpool": 2 * d.w, "upsample": d.w}.get(l.op, 0)
         half = getattr(hw, "line_depth", LINE_DEPTH) // 2  # a row loads into one half while the other is written
@@ -501,5 +535,33 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
     image += weights + consts
     image += b"\0" * (act_base - len(image))
     assert len(image) == act_base
-    return Program(graph, descs, plan, image, len(weights), len(consts), host)
+    return Program(graph, descs, plan, image, len(weights), len(consts), [], elided)
+
+
+def _argmax_descriptor(graph: QGraph, l, index: int, src: str, factor: int, plan: MemoryPlan, hw,
+                       last: bool) -> Descriptor:
+    """The on-chip ArgMax over the channels of ``src``, its labels (int8 class indices) upsampled by
+    ``factor``. The controller loads each input row in column segments of ``strip`` bytes, every
+    channel's segment into half the line buffer, and builds the row's labels in the other half."""
+    t = graph.tensors[src]
+    c, h, w = t.shape[1:]
+    segs = plan.segments[src]
+    half = getattr(hw, "line_depth", LINE_DEPTH) // 2
+    words = half // ACT_WORD // c  # a segment's words per channel
+    if len(segs) != 1:
+        raise ModelError(f"node {l.name!r} (ArgMax): its input is {len(segs)} channel ranges; the controller "
+                         f"reads one tensor")
+    if not 2 <= c <= half // ACT_WORD or w > half:
+        raise ModelError(f"node {l.name!r} (ArgMax): {c} channels of rows of {w} pixels; the controller's line "
+                         f"buffer takes 2 to {half // ACT_WORD} channels and rows up to {half} pixels")
+    if factor not in (1,) + UPSAMPLE_FACTORS:
+        raise ModelError(f"node {l.name!r} (ArgMax): labels upsampled by {factor}; the controller repeats "
+                         f"bytes by {', '.join(map(str, UPSAMPLE_FACTORS))} only")
+    out = l.output
+    d = Descriptor(layer=index, name=l.name, op="argmax", cin=c, cout=1, h=h, w=w, ho=h * factor,
+                   wo=w * factor, factor=factor, strip=words * ACT_WORD, out_addr=plan.addr[out],
+                   segments=segs, flags=FLAG_LAST if last else 0)
+    _check(l, channels=(c, "channels"), height=(d.ho, "height"), width=(d.wo, "width"),
+           address=(plan.base + plan.peak, "address"))
+    return d
 

@@ -104,6 +104,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
               "B_START", "B_ROWS", "B_PITCH", "B_CHK", "A_SEG", "A_CMD", "A_RX", "REGS", "E_START", "E_WAIT0", "E_WAIT",
               "B_NEXT", "G_NEXT",
               "V_ROW", "V_LDWAIT", "V_RDCMD", "V_RX", "V_WRCMD", "V_ADDR", "V_DATA", "P_RD", "P_OUT", "V_DONE", "V_NEXT",
+              "M_RDCMD", "M_RX", "M_CMP",
               "K_START", "K_PACK", "K_CMD", "K_DATA", "K_DONE", "L_NEXT", "FAIL")
     state = Signal(st.IDLE)
     # the conv store runs beside the main state machine: tile n-1's store overlaps tile n+1's load
@@ -169,6 +170,19 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     uo1, uo2 = _u(LWB), _u(LWB)  # the chunk's byte offset in its bank word, at issue and two cycles on
     s_upw = _u(8 * ACT_WORD)
     pad = _u(2)
+    # argmax over channels (op 4): input row y's column segments (from byte m_x0, m_len bytes, m_nw
+    # words; ``strip`` bytes but the row's last) load as one 2-D command, channel c's words at line-buffer
+    # word c * m_nw of the lower half; word x of channels 0..cin-1 in turn (m_x, m_c, read address m_a)
+    # passes the compare lanes two cycles later (tags m_v2, m_c2, m_x2: the registered read), which keep
+    # each byte's running maximum and its channel (am_v, am_i; the first maximum on ties); after the
+    # last channel the label word goes to the upper half at the segment's word m_xw + x. Once the row's
+    # labels are in, the upsample path writes them (V_WRCMD, V_ADDR, V_DATA: factor rows, each label
+    # repeated factor times).
+    m_x0, m_len, m_nw, m_xw = _u(16), _u(16), _u(16), _u(16)
+    m_c, m_x, m_a, m_rc = _u(16), _u(16), _u(16), _u(16)
+    m_iss, m_v1, m_v2 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    m_c1, m_c2, m_x1, m_x2 = _u(16), _u(16), _u(16), _u(16)
+    am_v, am_i, am_nv, am_ni = [_u(8 * ACT_WORD) for _ in range(4)]
     # loop state
     co0, gc, oy0, bo = _u(16), _u(16), _u(16), _u(16)
     ntile = _u(16)
@@ -284,15 +298,17 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             g_rem.next = 0
         else:
             g_rem.next = gfill
-        rd_take.next = (state == st.A_RX or state == st.V_RX or state == st.W_RX or bg) and rd_cnt != 0 and not gdone
+        rd_take.next = ((state == st.A_RX or state == st.V_RX or state == st.W_RX or state == st.M_RX or bg)
+                        and rd_cnt != 0 and not gdone)
 
     @always(clk.posedge)
     def gearbox_regs():  # emptied by a load command (A_CMD, V_RDCMD), filled by its chunks
-        if state == st.A_CMD or state == st.V_RDCMD or state == st.W_CMD or state == st.V_WRCMD:
+        if (state == st.A_CMD or state == st.V_RDCMD or state == st.W_CMD or state == st.V_WRCMD
+                or state == st.M_RDCMD):
             gb.next = 0
             gfill.next = 0
             gdone.next = 0
-        elif state == st.A_RX or state == st.V_RX or state == st.W_RX or bg:
+        elif state == st.A_RX or state == st.V_RX or state == st.W_RX or state == st.M_RX or bg:
             if rd_take:
                 gb.next = g_next
                 gfill.next = g_rem + rd_cnt
@@ -360,7 +376,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             v_ry.next = y + 1
         else:
             v_ry.next = y
-        v_more.next = (op == 2 and y + 1 < ho) or (op == 3 and y + 1 < h)
+        v_more.next = (op == 2 and y + 1 < ho) or ((op == 3 or op == 4) and y + 1 < h)
 
     @always_comb
     def vector_read():
@@ -477,6 +493,40 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
         pool_word.next = o
 
     @always_comb
+    def argmax_segment():
+        if w - m_x0 > strip:
+            m_len.next = strip
+        else:
+            m_len.next = w - m_x0
+        if w - m_x0 > strip:
+            m_nw.next = strip >> LWB
+        else:
+            m_nw.next = (w - m_x0 + ACT_WORD - 1) >> LWB
+
+    @always_comb
+    def argmax_lanes():
+        # byte j of the word read (channel m_c2) against the running maximum: a greater one (or
+        # channel 0's) takes its place and its channel index
+        nv = intbv(0)[8 * ACT_WORD:]
+        ni = intbv(0)[8 * ACT_WORD:]
+        a = intbv(0, min=-128, max=128)
+        b = intbv(0, min=-128, max=128)
+        for j in range(ACT_WORD):
+            for i in range(8):
+                a[i] = lb_q[8 * j + i]
+                b[i] = am_v[8 * j + i]
+            if m_c2 == 0 or a > b:
+                for i in range(8):
+                    nv[8 * j + i] = lb_q[8 * j + i]
+                    ni[8 * j + i] = m_c2[i]
+            else:
+                for i in range(8):
+                    nv[8 * j + i] = am_v[8 * j + i]
+                    ni[8 * j + i] = am_i[8 * j + i]
+        am_nv.next = nv
+        am_ni.next = ni
+
+    @always_comb
     def upsample_word():
         o = intbv(0)[8 * ACT_WORD:]
         for i in range(8 * ACT_WORD):
@@ -532,16 +582,16 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     l_fetch.next = l_fetch + 1
                 elif (state == st.W_CMD or state == st.W_RX or state == st.C_CMD or state == st.C_RX
                       or state == st.A_CMD or state == st.A_RX or state == st.V_RDCMD or state == st.V_RX
-                      or state == st.V_LDWAIT):
+                      or state == st.V_LDWAIT or state == st.M_RDCMD or state == st.M_RX):
                     t_load.next = t_load + 1
                     l_load.next = l_load + 1
                 elif (sst == ss.SS_CMD or sst == ss.SS_DATA or sst == ss.SS_DONE
                       or state == st.V_WRCMD or state == st.V_ADDR or state == st.V_DATA or state == st.P_RD
-                      or state == st.P_OUT or state == st.V_DONE):
+                      or state == st.P_OUT or state == st.V_DONE or state == st.M_CMP):
                     t_store.next = t_store + 1
                     l_store.next = l_store + 1
 
-            if bg or state == st.V_RX:  # a line-buffer load (in the background: into the other half)
+            if bg or state == st.V_RX or state == st.M_RX:  # a line-buffer load (background: the other half)
                 if g_emit:
                     lb_we.next = 1
                     lb_waddr.next = lbw
@@ -652,8 +702,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     lf.next = 3
                 elif desc[168:160] == 4:
                     lf.next = 2
-                else:
+                elif desc[168:160] == 2:
                     lf.next = 1
+                else:
+                    lf.next = 0
                 nseg.next = desc[176:168]
                 cur_layer.next = desc[192:176]  # the layer's index in the program: names its counter record
                 group.next = desc[208:192]
@@ -693,7 +745,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 u_cb.next = ACT_WORD >> ulf
                 stk.next = op == 1 and factor > 1
                 s_rp.next = factor * wo
-                if op != 1 and op != 2 and op != 3:
+                if op != 1 and op != 2 and op != 3 and op != 4:
                     err_code.next = 2
                     state.next = st.FAIL
                 elif op == 1 and ((ksz != 1 and ksz != 3) or (stride != 1 and stride != 2) or factor == 0):
@@ -723,6 +775,13 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     state.next = st.FAIL
                 elif op == 3 and 2 * w > line_depth:
                     err_code.next = 4
+                    state.next = st.FAIL
+                elif op == 4 and (factor != 1 and factor != 2 and factor != 4 and factor != 8 and factor != 16):
+                    err_code.next = 3
+                    state.next = st.FAIL
+                elif op == 4 and (nseg != 1 or cin < 2 or strip == 0 or strip[LWB:] != 0
+                                  or cin * strip > line_depth // 2 or 2 * w > line_depth):
+                    err_code.next = 4  # argmax: one tensor, every channel's segment and the labels in a half
                     state.next = st.FAIL
                 elif op == 1:
                     co0.next = 0
@@ -1069,7 +1128,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
 
             # ---- avgpool 2x2 / upsample nearest, row by row through the line buffer
             elif state == st.V_ROW:  # this row's input: loaded in the background, or load it now
-                if pf:
+                if op == 4:  # argmax: the row's segments, its labels into the upper half
+                    lbh.next = 1
+                    m_x0.next = 0
+                    m_xw.next = 0
+                    state.next = st.M_RDCMD
+                elif pf:
                     pf.next = 0
                     lbh.next = not lbh
                     if bg:
@@ -1115,7 +1179,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 v_last.next = wo - (((wo + ACT_WORD - 1) >> LWB) - 1) * ACT_WORD
                 # the next row of the channel loads into the other half while this one is written:
                 # its command goes out here (the read DMA is idle: V_LDWAIT waited for the last load)
-                if v_more:
+                if v_more and op != 4:
                     rd_cmd_valid.next = 1
                     rd_cmd_addr.next = v_raddr
                     rd_cmd_rows.next = v_rrows
@@ -1126,7 +1190,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         rd_cmd_valid.next = 0
                         bg.next = 1
                         pf.next = 1
-                if (y == 0 and wr_cmd_valid and wr_cmd_ready) or (y != 0 and (not v_more or (rd_cmd_valid and rd_cmd_ready))):
+                if (y == 0 and wr_cmd_valid and wr_cmd_ready) or (
+                        y != 0 and (op == 4 or not v_more or (rd_cmd_valid and rd_cmd_ready))):
                     wr_cmd_valid.next = 0
                     lb_raddr.next = lb_base
                     if op == 2:
@@ -1200,7 +1265,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     err_code.next = 7
                     state.next = st.FAIL
                 elif v_more:  # the channel's command goes on: once the row's last chunk is taken,
-                    if not wr_wvalid or wr_wready:  # the next row (what V_NEXT and V_ROW would do)
+                    if (not wr_wvalid or wr_wready) and op == 4:  # argmax: the next row's segments
+                        y.next = y + 1
+                        state.next = st.V_ROW
+                    elif not wr_wvalid or wr_wready:  # the next row (what V_NEXT and V_ROW would do)
                         y.next = y + 1
                         pf.next = 0
                         lbh.next = not lbh  # its input is in the other half (loaded in the background)
@@ -1214,7 +1282,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 if not v_more:
                     y.next = 0
                     ochan.next = ochan + HoWo
-                    if ch + 1 < seg_ch:
+                    if op == 4:  # argmax: its one output channel is written
+                        state.next = st.K_START
+                    elif ch + 1 < seg_ch:
                         ch.next = ch + 1
                         chan_addr.next = chan_addr + HW
                         state.next = st.V_ROW
@@ -1230,6 +1300,63 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 else:
                     y.next = y + 1
                     state.next = st.V_ROW
+
+            # ---- argmax: row y's segments through the compare lanes, its labels into the upper half
+            elif state == st.M_RDCMD:  # every channel's segment, one 2-D command, a beat per cycle
+                rd_cmd_valid.next = 1
+                rd_cmd_addr.next = chan_addr + y * w + m_x0
+                rd_cmd_rows.next = cin
+                rd_cmd_pitch.next = HW
+                rd_cmd_len.next = m_len
+                lbw.next = 0
+                m_rc.next = 0
+                if rd_cmd_valid and rd_cmd_ready:
+                    rd_cmd_valid.next = 0
+                    state.next = st.M_RX
+            elif state == st.M_RX:  # the word gearbox, as in V_RX, until the last channel's row is in
+                if rd_err:
+                    err_code.next = 6
+                    state.next = st.FAIL
+                elif g_last:
+                    m_rc.next = m_rc + 1
+                    if m_rc == cin - 1:
+                        m_c.next = 0
+                        m_x.next = 0
+                        m_a.next = 0
+                        m_iss.next = 1
+                        state.next = st.M_CMP
+            elif state == st.M_CMP:  # a word read per cycle; the lanes take it two cycles later
+                m_v1.next = m_iss
+                m_v2.next = m_v1
+                m_c1.next = m_c
+                m_c2.next = m_c1
+                m_x1.next = m_x
+                m_x2.next = m_x1
+                if m_iss:
+                    lb_raddr.next = concat(m_a[16 - LWB:], intbv(0)[LWB:])
+                    if m_c == cin - 1:
+                        m_c.next = 0
+                        m_a.next = m_x + 1
+                        m_x.next = m_x + 1
+                        if m_x == m_nw - 1:
+                            m_iss.next = 0
+                    else:
+                        m_c.next = m_c + 1
+                        m_a.next = m_a + m_nw
+                if m_v2:
+                    am_v.next = am_nv
+                    am_i.next = am_ni
+                    if m_c2 == cin - 1:  # word x's labels
+                        lb_we.next = 1
+                        lb_waddr.next = line_depth // 2 // ACT_WORD + m_xw + m_x2
+                        lb_wdata.next = am_ni
+                        if m_x2 == m_nw - 1:  # the segment's last word: the next segment, or the row is done
+                            if m_x0 + m_len < w:
+                                m_x0.next = m_x0 + m_len
+                                m_xw.next = m_xw + m_nw
+                                state.next = st.M_RDCMD
+                            else:
+                                state.next = st.V_WRCMD
 
             # ---- per-layer counter record, then the next descriptor
             elif state == st.K_START:
@@ -1493,5 +1620,6 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                             sst.next = ss.SS_CMD
 
     return (select_bank, gearbox, gearbox_regs, gearbox_data, store_stream, store_chunk, line_buffer,
-            stacked_next, vector_read_row, vector_read, line_halves, next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word, store_up_word, pool_operands, avgpool_word, interrupt,
+            stacked_next, vector_read_row, vector_read, line_halves, next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word,
+            argmax_segment, argmax_lanes, store_up_word, pool_operands, avgpool_word, interrupt,
             fsm)

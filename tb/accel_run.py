@@ -76,7 +76,7 @@ def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "ver
     layout = layout_run(program, isolated)
     names = [d.name for d in program.descriptors]
     if isolated:
-        tensors = {n: golden[n].data for n in [program.graph.input.name] + names}
+        tensors = {n: golden[program.output_name(n)].data for n in [program.graph.input.name] + names}
         picked = [i for i, n in enumerate(names) if layers is None or n in layers]
         if layers is not None and len(picked) != len(set(layers)):
             raise ValueError(f"unknown layers {sorted(set(layers) - set(names))}; the program has {names}")

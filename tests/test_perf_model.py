@@ -30,11 +30,15 @@ CASES = {
     "tiny-16x1024-sim-pooled": ("tiny", Crop(top=400, left=900, height=16, width=1024), "sim"),
 }
 POOLED_ROW_WORDS = {"tiny-32x512-sim-pooled": {1, 2}, "tiny-16x1024-sim-pooled": {2, 4}}
-# fused upsamples (FLAG_UP) each case must hold, as (factor, stacked): the head writes the logits
-# upsampled by 4; at 512 and 1024 wide the decoder's convs write theirs by 2, stacked ones included
-FUSED_UPS = {"tiny-64x128-tiny": {(4, False)}, "tiny-64x128-tall-stacked": {(4, False)},
-             "tiny-32x512-sim-pooled": {(2, False), (2, True), (4, False)},
-             "tiny-16x1024-sim-pooled": {(2, False), (2, True), (4, False)}}
+# fused upsamples (FLAG_UP) each case must hold, as (factor, stacked): at 512 and 1024 wide the
+# decoder's convs write theirs by 2, stacked ones included (the logits upsample by 4 is elided: the
+# argmax reads the head's output and upsamples its labels)
+FUSED_UPS = {"tiny-64x128-tiny": set(), "tiny-64x128-tall-stacked": set(),
+             "tiny-32x512-sim-pooled": {(2, False), (2, True)},
+             "tiny-16x1024-sim-pooled": {(2, False), (2, True)}}
+# the on-chip argmax's column segments (three 64-byte words of each of 19 channels): one where the
+# head's rows are 32 to 128 bytes, two at 1024 wide (rows of 256: 192 + 64)
+ARGMAX_SEGMENTS = {"tiny-64x128-tiny": 1, "tiny-32x512-sim-pooled": 1, "tiny-16x1024-sim-pooled": 2}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -54,6 +58,9 @@ def test_model_equals_rtl_counters_on_every_layer(case):
                       f"({len(diffs)} in all)"
     if "strips" in case:
         assert any(d.strip < d.wo for d in prog.descriptors if d.op == "conv")
+    if case in ARGMAX_SEGMENTS:
+        am = prog.descriptors[-1]
+        assert (am.op, am.factor) == ("argmax", 4) and -(-am.w // am.strip) == ARGMAX_SEGMENTS[case]
     if case in FUSED_UPS:
         assert {(d.up_factor, d.stack > 1) for d in prog.descriptors if d.flags & FLAG_UP} == FUSED_UPS[case]
     if "pooled" in case:

@@ -166,6 +166,10 @@ reg [31:0] HW;
 reg [31:0] HoWo;
 reg [19:0] K;
 reg [19:0] Kw;
+reg [511:0] am_i;
+reg [511:0] am_ni;
+reg [511:0] am_nv;
+reg [511:0] am_v;
 reg [23:0] apos;
 reg [31:0] aux;
 reg [15:0] band;
@@ -247,6 +251,21 @@ reg [15:0] lbw_oth;
 reg ld_half;
 reg [2:0] lf;
 reg [15:0] lx;
+reg [15:0] m_a;
+reg [15:0] m_c;
+reg [15:0] m_c1;
+reg [15:0] m_c2;
+reg m_iss;
+reg [15:0] m_len;
+reg [15:0] m_nw;
+reg [15:0] m_rc;
+reg m_v1;
+reg m_v2;
+reg [15:0] m_x;
+reg [15:0] m_x0;
+reg [15:0] m_x1;
+reg [15:0] m_x2;
+reg [15:0] m_xw;
 reg [15:0] nlayers;
 reg [7:0] nseg;
 reg [15:0] ntile;
@@ -398,17 +417,17 @@ always @(bg, gdone, gfill, rd_cnt, state) begin: gearbox
     else begin
         g_rem = gfill;
     end
-    rd_take = (((state == 6'b010100) || (state == 6'b011110) || (state == 6'b001011) || bg) && (rd_cnt != 0) && (!gdone));
+    rd_take = (((state == 6'b010100) || (state == 6'b011110) || (state == 6'b001011) || (state == 6'b100111) || bg) && (rd_cnt != 0) && (!gdone));
 end
 
 
 always @(posedge clk) begin: gearbox_regs
-    if (((state == 6'b010011) || (state == 6'b011101) || (state == 6'b001010) || (state == 6'b011111))) begin
+    if (((state == 6'b010011) || (state == 6'b011101) || (state == 6'b001010) || (state == 6'b011111) || (state == 6'b100110))) begin
         gb <= 0;
         gfill <= 0;
         gdone <= 0;
     end
-    else if (((state == 6'b010100) || (state == 6'b011110) || (state == 6'b001011) || bg)) begin
+    else if (((state == 6'b010100) || (state == 6'b011110) || (state == 6'b001011) || (state == 6'b100111) || bg)) begin
         if (rd_take) begin
             gb <= g_next;
             gfill <= (g_rem + rd_cnt);
@@ -498,7 +517,7 @@ always @(h, ho, op, state, y) begin: vector_read_row
     else begin
         v_ry = y;
     end
-    v_more = (((op == 2) && ((y + 1) < ho)) || ((op == 3) && ((y + 1) < h)));
+    v_more = (((op == 2) && ((y + 1) < ho)) || (((op == 3) || (op == 4)) && ((y + 1) < h)));
 end
 
 
@@ -571,6 +590,56 @@ always @(lf, up_sh) begin: upsample_word
         o[i] = up_sh[(($signed(i >>> (3 + lf)) << 3) | (i & 7))];
     end
     up_word = o;
+end
+
+
+always @(m_x0, strip, w) begin: argmax_segment
+    if ((($signed({1'b0, w}) - $signed({1'b0, m_x0})) > strip)) begin
+        m_len = strip;
+    end
+    else begin
+        m_len = (w - m_x0);
+    end
+    if ((($signed({1'b0, w}) - $signed({1'b0, m_x0})) > strip)) begin
+        m_nw = (strip >>> 6);
+    end
+    else begin
+        m_nw = $signed(((($signed({1'b0, w}) - $signed({1'b0, m_x0})) + 64) - 1) >>> 6);
+    end
+end
+
+
+always @(am_i, am_v, lb_q, m_c2) begin: argmax_lanes
+    reg [512-1:0] nv;
+    reg [512-1:0] ni;
+    reg signed [8-1:0] a;
+    reg signed [8-1:0] b;
+    integer j;
+    integer i;
+    nv = 512'h0;
+    ni = 512'h0;
+    a = 0;
+    b = 0;
+    for (j=0; j<64; j=j+1) begin
+        for (i=0; i<8; i=i+1) begin
+            a[i] = lb_q[((8 * j) + i)];
+            b[i] = am_v[((8 * j) + i)];
+        end
+        if (((m_c2 == 0) || (a > b))) begin
+            for (i=0; i<8; i=i+1) begin
+                nv[((8 * j) + i)] = lb_q[((8 * j) + i)];
+                ni[((8 * j) + i)] = m_c2[i];
+            end
+        end
+        else begin
+            for (i=0; i<8; i=i+1) begin
+                nv[((8 * j) + i)] = am_v[((8 * j) + i)];
+                ni[((8 * j) + i)] = am_i[((8 * j) + i)];
+            end
+        end
+    end
+    am_nv = nv;
+    am_ni = ni;
 end
 
 
@@ -719,16 +788,16 @@ always @(posedge clk) begin: fsm
                 t_fetch <= (t_fetch + 1);
                 l_fetch <= (l_fetch + 1);
             end
-            else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010011) || (state == 6'b010100) || (state == 6'b011101) || (state == 6'b011110) || (state == 6'b011100))) begin
+            else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010011) || (state == 6'b010100) || (state == 6'b011101) || (state == 6'b011110) || (state == 6'b011100) || (state == 6'b100110) || (state == 6'b100111))) begin
                 t_load <= (t_load + 1);
                 l_load <= (l_load + 1);
             end
-            else if (((sst == 3'b010) || (sst == 3'b011) || (sst == 3'b100) || (state == 6'b011111) || (state == 6'b100000) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100))) begin
+            else if (((sst == 3'b010) || (sst == 3'b011) || (sst == 3'b100) || (state == 6'b011111) || (state == 6'b100000) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b101000))) begin
                 t_store <= (t_store + 1);
                 l_store <= (l_store + 1);
             end
         end
-        if ((bg || (state == 6'b011110))) begin
+        if ((bg || (state == 6'b011110) || (state == 6'b100111))) begin
             if (g_emit) begin
                 lb_we <= 1;
                 lb_waddr <= lbw;
@@ -778,7 +847,7 @@ always @(posedge clk) begin: fsm
             6'b000010: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if (rd_valid) begin
                     hdr <= {rd_data, hdr[(8 * 20)-1:8]};
@@ -794,7 +863,7 @@ always @(posedge clk) begin: fsm
                 layer <= 0;
                 if (((hdr[32-1:0] != 32'h414e4448) || (hdr[80-1:64] != 128))) begin
                     err_code <= 1;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if ((hdr[64-1:48] == 0)) begin
                     state <= 6'b000000;
@@ -827,7 +896,7 @@ always @(posedge clk) begin: fsm
             6'b000101: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if (rd_valid) begin
                     desc <= {rd_data, desc[(8 * 114)-1:8]};
@@ -861,8 +930,11 @@ always @(posedge clk) begin: fsm
                 else if ((desc[168-1:160] == 4)) begin
                     lf <= 2;
                 end
-                else begin
+                else if ((desc[168-1:160] == 2)) begin
                     lf <= 1;
+                end
+                else begin
+                    lf <= 0;
                 end
                 nseg <= desc[176-1:168];
                 cur_layer <= desc[192-1:176];
@@ -907,44 +979,52 @@ always @(posedge clk) begin: fsm
                 u_cb <= (64 >>> ulf);
                 stk <= ((op == 1) && (factor > 1));
                 s_rp <= (factor * wo);
-                if (((op != 1) && (op != 2) && (op != 3))) begin
+                if (((op != 1) && (op != 2) && (op != 3) && (op != 4))) begin
                     err_code <= 2;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if (((op == 1) && (((ksz != 1) && (ksz != 3)) || ((stride != 1) && (stride != 2)) || (factor == 0)))) begin
                     err_code <= 3;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if (((op == 3) && (factor != 2) && (factor != 4) && (factor != 8) && (factor != 16))) begin
                     err_code <= 3;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if (((nseg == 0) || (nseg > 8))) begin
                     err_code <= 5;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0) || (($signed(((K + 64) - 1) >>> 6) << 6) > 1024) || ((factor > 1) && ((cout > 4) || (group != cout)))))) begin
                     err_code <= 4;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if (((op == 1) && fpool && ((factor != 1) || (strip != wo) || (wo[6-1:0] != 0) || ho[0] || band[0] || ((2 * wo) > 8192) || ((band * wo) > (2 * 8192))))) begin
                     err_code <= 4;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if (((op == 1) && fup && ((strip != wo) || (ulf == 0) || fpool || (((wo << ulf) & (64 - 1)) != 0)))) begin
                     err_code <= 4;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if ((((op == 2) || (op == 3)) && fused)) begin
-                    state <= 6'b100110;
+                    state <= 6'b101001;
                 end
                 else if (((op == 2) && ((4 * w) > 8192))) begin
                     err_code <= 4;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if (((op == 3) && ((2 * w) > 8192))) begin
                     err_code <= 4;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
+                end
+                else if (((op == 4) && ((factor != 1) && (factor != 2) && (factor != 4) && (factor != 8) && (factor != 16)))) begin
+                    err_code <= 3;
+                    state <= 6'b101111;
+                end
+                else if (((op == 4) && ((nseg != 1) || (cin < 2) || (strip == 0) || (strip[6-1:0] != 0) || ((cin * strip) > (8192 / 2)) || ((2 * w) > 8192)))) begin
+                    err_code <= 4;
+                    state <= 6'b101111;
                 end
                 else if ((op == 1)) begin
                     co0 <= 0;
@@ -976,7 +1056,7 @@ always @(posedge clk) begin: fsm
             6'b001001: begin
                 if ((((ntile * (Kw << 6)) > 1024) || (ntile > 16))) begin
                     err_code <= 4;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else begin
                     wi <= 0;
@@ -998,7 +1078,7 @@ always @(posedge clk) begin: fsm
             6'b001011: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else begin
                     if (g_emit) begin
@@ -1043,7 +1123,7 @@ always @(posedge clk) begin: fsm
             6'b001101: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if (rd_valid) begin
                     cbuf <= {rd_data, cbuf[64-1:8]};
@@ -1148,7 +1228,7 @@ always @(posedge clk) begin: fsm
             6'b010001: begin
                 if ((((cin * cpitch) > 8192) || (((ntile * bo) * sw) > 512))) begin
                     err_code <= 4;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else begin
                     apos <= (ld_half * (8192 / 64));
@@ -1182,7 +1262,7 @@ always @(posedge clk) begin: fsm
             6'b010100: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else begin
                     if (g_emit) begin
@@ -1385,7 +1465,7 @@ always @(posedge clk) begin: fsm
             6'b011010: begin
                 if ((sst == 3'b000)) begin
                     if (((co0 + gc) >= cout)) begin
-                        state <= 6'b100110;
+                        state <= 6'b101001;
                     end
                     else begin
                         co0 <= (co0 + gc);
@@ -1394,7 +1474,13 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b011011: begin
-                if (pf) begin
+                if ((op == 4)) begin
+                    lbh <= 1;
+                    m_x0 <= 0;
+                    m_xw <= 0;
+                    state <= 6'b100110;
+                end
+                else if (pf) begin
                     pf <= 0;
                     lbh <= (!lbh);
                     if (bg) begin
@@ -1411,7 +1497,7 @@ always @(posedge clk) begin: fsm
             6'b011100: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if ((!bg)) begin
                     state <= 6'b011111;
@@ -1433,7 +1519,7 @@ always @(posedge clk) begin: fsm
             6'b011110: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if ((g_last && ((op != 2) || prow))) begin
                     state <= 6'b011111;
@@ -1450,7 +1536,7 @@ always @(posedge clk) begin: fsm
                 pstep <= 0;
                 v_nk <= $signed(((wo + 64) - 1) >>> 6);
                 v_last <= ($signed({1'b0, wo}) - (($signed(((wo + 64) - 1) >>> 6) - 1) * 64));
-                if (v_more) begin
+                if ((v_more && (op != 4))) begin
                     rd_cmd_valid <= 1;
                     rd_cmd_addr <= v_raddr;
                     rd_cmd_rows <= v_rrows;
@@ -1463,7 +1549,7 @@ always @(posedge clk) begin: fsm
                         pf <= 1;
                     end
                 end
-                if ((((y == 0) && wr_cmd_valid && wr_cmd_ready) || ((y != 0) && ((!v_more) || (rd_cmd_valid && rd_cmd_ready))))) begin
+                if ((((y == 0) && wr_cmd_valid && wr_cmd_ready) || ((y != 0) && ((op == 4) || (!v_more) || (rd_cmd_valid && rd_cmd_ready))))) begin
                     wr_cmd_valid <= 0;
                     lb_raddr <= lb_base;
                     if ((op == 2)) begin
@@ -1484,7 +1570,7 @@ always @(posedge clk) begin: fsm
                 end
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if ((!wr_wvalid)) begin
                     wr_wvalid <= 1;
@@ -1540,7 +1626,7 @@ always @(posedge clk) begin: fsm
             6'b100011: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if (((!wr_wvalid) || wr_wready)) begin
                     wr_wvalid <= 1;
@@ -1563,10 +1649,14 @@ always @(posedge clk) begin: fsm
                 end
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if (v_more) begin
-                    if (((!wr_wvalid) || wr_wready)) begin
+                    if ((((!wr_wvalid) || wr_wready) && (op == 4))) begin
+                        y <= (y + 1);
+                        state <= 6'b011011;
+                    end
+                    else if (((!wr_wvalid) || wr_wready)) begin
                         y <= (y + 1);
                         pf <= 0;
                         lbh <= (!lbh);
@@ -1586,7 +1676,10 @@ always @(posedge clk) begin: fsm
                 if ((!v_more)) begin
                     y <= 0;
                     ochan <= (ochan + HoWo);
-                    if (((ch + 1) < seg_ch)) begin
+                    if ((op == 4)) begin
+                        state <= 6'b101001;
+                    end
+                    else if (((ch + 1) < seg_ch)) begin
                         ch <= (ch + 1);
                         chan_addr <= (chan_addr + HW);
                         state <= 6'b011011;
@@ -1600,7 +1693,7 @@ always @(posedge clk) begin: fsm
                         state <= 6'b011011;
                     end
                     else begin
-                        state <= 6'b100110;
+                        state <= 6'b101001;
                     end
                 end
                 else begin
@@ -1609,15 +1702,86 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b100110: begin
-                l_rdb <= (rd_bytes - rd0);
-                l_wrb <= (wr_bytes - wr0);
-                state <= 6'b100111;
+                rd_cmd_valid <= 1;
+                rd_cmd_addr <= ((chan_addr + (y * w)) + m_x0);
+                rd_cmd_rows <= cin;
+                rd_cmd_pitch <= HW;
+                rd_cmd_len <= m_len;
+                lbw <= 0;
+                m_rc <= 0;
+                if ((rd_cmd_valid && rd_cmd_ready)) begin
+                    rd_cmd_valid <= 0;
+                    state <= 6'b100111;
+                end
             end
             6'b100111: begin
-                krec <= {l_wrb, l_rdb, l_fetch, l_store, l_load, l_steps, l_engine, l_cycles};
-                state <= 6'b101000;
+                if (rd_err) begin
+                    err_code <= 6;
+                    state <= 6'b101111;
+                end
+                else if (g_last) begin
+                    m_rc <= (m_rc + 1);
+                    if (($signed({1'b0, m_rc}) == ($signed({1'b0, cin}) - 1))) begin
+                        m_c <= 0;
+                        m_x <= 0;
+                        m_a <= 0;
+                        m_iss <= 1;
+                        state <= 6'b101000;
+                    end
+                end
             end
             6'b101000: begin
+                m_v1 <= m_iss;
+                m_v2 <= m_v1;
+                m_c1 <= m_c;
+                m_c2 <= m_c1;
+                m_x1 <= m_x;
+                m_x2 <= m_x1;
+                if (m_iss) begin
+                    lb_raddr <= {m_a[(16 - 6)-1:0], 6'h0};
+                    if (($signed({1'b0, m_c}) == ($signed({1'b0, cin}) - 1))) begin
+                        m_c <= 0;
+                        m_a <= (m_x + 1);
+                        m_x <= (m_x + 1);
+                        if (($signed({1'b0, m_x}) == ($signed({1'b0, m_nw}) - 1))) begin
+                            m_iss <= 0;
+                        end
+                    end
+                    else begin
+                        m_c <= (m_c + 1);
+                        m_a <= (m_a + m_nw);
+                    end
+                end
+                if (m_v2) begin
+                    am_v <= am_nv;
+                    am_i <= am_ni;
+                    if (($signed({1'b0, m_c2}) == ($signed({1'b0, cin}) - 1))) begin
+                        lb_we <= 1;
+                        lb_waddr <= ((((8192 / 2) / 64) + m_xw) + m_x2);
+                        lb_wdata <= am_ni;
+                        if (($signed({1'b0, m_x2}) == ($signed({1'b0, m_nw}) - 1))) begin
+                            if (((m_x0 + m_len) < w)) begin
+                                m_x0 <= (m_x0 + m_len);
+                                m_xw <= (m_xw + m_nw);
+                                state <= 6'b100110;
+                            end
+                            else begin
+                                state <= 6'b011111;
+                            end
+                        end
+                    end
+                end
+            end
+            6'b101001: begin
+                l_rdb <= (rd_bytes - rd0);
+                l_wrb <= (wr_bytes - wr0);
+                state <= 6'b101010;
+            end
+            6'b101010: begin
+                krec <= {l_wrb, l_rdb, l_fetch, l_store, l_load, l_steps, l_engine, l_cycles};
+                state <= 6'b101011;
+            end
+            6'b101011: begin
                 wr_cmd_valid <= 1;
                 wr_cmd_addr <= (cnt_base + {cur_layer, 5'h0});
                 wr_cmd_len <= 32;
@@ -1626,32 +1790,32 @@ always @(posedge clk) begin: fsm
                     wr_cmd_valid <= 0;
                     wr_valid <= 1;
                     wr_data <= krec[8-1:0];
-                    state <= 6'b101001;
+                    state <= 6'b101100;
                 end
             end
-            6'b101001: begin
+            6'b101100: begin
                 if (wr_ready) begin
                     krec <= {8'h0, krec[256-1:8]};
                     wr_data <= krec[16-1:8];
                     if ((p == 31)) begin
                         wr_valid <= 0;
-                        state <= 6'b101010;
+                        state <= 6'b101101;
                     end
                     else begin
                         p <= (p + 1);
                     end
                 end
             end
-            6'b101010: begin
+            6'b101101: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101100;
+                    state <= 6'b101111;
                 end
                 else if (wr_done) begin
-                    state <= 6'b101011;
+                    state <= 6'b101110;
                 end
             end
-            6'b101011: begin
+            6'b101110: begin
                 if (((layer + 1) == nlayers)) begin
                     busy <= 0;
                     done <= 1;
@@ -1662,7 +1826,7 @@ always @(posedge clk) begin: fsm
                     state <= 6'b000100;
                 end
             end
-            6'b101100: begin
+            6'b101111: begin
                 rd_ready <= 0;
                 wr_valid <= 0;
                 wr_wvalid <= 0;
@@ -1674,7 +1838,7 @@ always @(posedge clk) begin: fsm
                 state <= 6'b000000;
             end
         endcase
-        if ((state == 6'b101100)) begin
+        if ((state == 6'b101111)) begin
             sst <= 3'b000;
         end
         else if ((sst == 3'b001)) begin
@@ -1747,7 +1911,7 @@ always @(posedge clk) begin: fsm
         else if ((sst == 3'b011)) begin
             if (wr_err) begin
                 err_code <= 7;
-                state <= 6'b101100;
+                state <= 6'b101111;
             end
             else begin
                 sq1 <= s_issue;
@@ -1858,7 +2022,7 @@ always @(posedge clk) begin: fsm
         else if ((sst == 3'b100)) begin
             if (wr_err) begin
                 err_code <= 7;
-                state <= 6'b101100;
+                state <= 6'b101111;
             end
             else if (wr_done) begin
                 if ((fpool && (!s_pool))) begin
