@@ -30,6 +30,18 @@ class HarDNetSpec:
     transition: tuple[int, ...] = (64, 96, 160, 224, 320)  # conv1x1 after each encoder block
     grmul: float = 1.7
     n_classes: int = 19
+    # hardware-friendly variant (0: as published): every conv's width rounded to the nearest divisor
+    # or multiple of ``granule`` (the array's rows), ties to the smaller, so that output channels
+    # fill the rows exactly, alone or stacked (compiler.program.stack_rows); the classes stay
+    granule: int = 0
+
+    def width(self, w: int) -> int:
+        """A conv's output width in this spec: ``w`` as published, or rounded to the granule."""
+        g = self.granule
+        if not g:
+            return w
+        fits = [d for d in range(1, g + 1) if g % d == 0] + [g * m for m in range(2, w // g + 3)]
+        return min(fits, key=lambda c: (abs(c - w), c))
 
     def __post_init__(self):
         if not (len(self.growth) == len(self.n_layers) == len(self.transition)) or len(self.growth) < 2:
@@ -45,6 +57,9 @@ class HarDNetSpec:
 
 SPECS = {
     "hardnet70": HarDNetSpec(),
+    # FC-HarDNet-70 with every width rounded to a divisor or multiple of 72, the asic array's rows
+    # (issue "Full-frame performance": a hardware-friendly variant, reported beside the published one)
+    "hardnet70_hw": HarDNetSpec(name="hardnet70_hw", granule=72),
     # Same code path, small enough that the whole network simulates in RTL in seconds:
     # stem, three HarDBlocks (two pools), two decoder stages (upsample + concat), the head.
     "tiny": HarDNetSpec(name="tiny", stem=(8, 8, 16, 16), growth=(6, 8, 10), n_layers=(2, 2, 4),
@@ -52,11 +67,12 @@ SPECS = {
 }
 
 
-def hardblock_links(layer: int, base_ch: int, growth: int, grmul: float):
+def hardblock_links(layer: int, base_ch: int, growth: int, grmul: float, width=lambda w: w):
     """(out_channels, in_channels, links) of HarDBlock layer ``layer`` (1-based; 0 is the block input).
 
     Layer k reads layers k - 2**i for every i with k % 2**i == 0, concatenated in that order
-    (k-1 first); its width is growth * grmul**(links-1) rounded as int(int(w + 1) / 2) * 2.
+    (k-1 first); its width is growth * grmul**(links-1) rounded as int(int(w + 1) / 2) * 2, then
+    passed through ``width`` (HarDNetSpec.width: the hardware-friendly rounding).
     """
     if layer == 0:
         return base_ch, 0, []
@@ -68,8 +84,8 @@ def hardblock_links(layer: int, base_ch: int, growth: int, grmul: float):
             links.append(layer - dv)
             if i > 0:
                 out_ch *= grmul
-    out_ch = int(int(out_ch + 1) / 2) * 2
-    in_ch = sum(hardblock_links(k, base_ch, growth, grmul)[0] for k in links)
+    out_ch = width(int(int(out_ch + 1) / 2) * 2)
+    in_ch = sum(hardblock_links(k, base_ch, growth, grmul, width)[0] for k in links)
     return out_ch, in_ch, links
 
 
@@ -142,7 +158,7 @@ class _Builder:
         layers = [x]
         widths = [cin]
         for k in range(1, n_layers + 1):
-            cout, lin, links = hardblock_links(k, cin, growth, self.spec.grmul)
+            cout, lin, links = hardblock_links(k, cin, growth, self.spec.grmul, self.spec.width)
             assert lin == sum(widths[j] for j in links)
             inp = self.concat([layers[j] for j in links], f"{name}.l{k}.in")
             layers.append(self.conv(inp, f"{name}.l{k}", lin, cout))
@@ -164,16 +180,16 @@ def build_graph(spec: HarDNetSpec, height: int, width: int, *, upsample: str = "
     x = "input"
     ch = 3
     for i, (cout, stride) in enumerate(zip(spec.stem, (2, 1, 2, 1))):
-        x = b.conv(x, f"stem{i}", ch, cout, 3, stride)
-        ch = cout
+        x = b.conv(x, f"stem{i}", ch, spec.width(cout), 3, stride)
+        ch = spec.width(cout)
     skips = []
     nblk = len(spec.growth)
     for i in range(nblk):
         x, ch = b.hardblock(x, f"enc{i}", ch, spec.growth[i], spec.n_layers[i])
         if i < nblk - 1:
             skips.append((x, ch))
-        x = b.conv(x, f"enc{i}.trans", ch, spec.transition[i], 1)
-        ch = spec.transition[i]
+        x = b.conv(x, f"enc{i}.trans", ch, spec.width(spec.transition[i]), 1)
+        ch = spec.width(spec.transition[i])
         if i < nblk - 1:
             x = b.avgpool(x, f"enc{i}.pool")
     for j, i in enumerate(range(nblk - 2, -1, -1)):
@@ -181,8 +197,8 @@ def build_graph(spec: HarDNetSpec, height: int, width: int, *, upsample: str = "
         up = b.upsample(x, f"dec{j}.up", 2)
         x = b.concat([up, skip], f"dec{j}.cat")
         cat_ch = ch + skip_ch
-        x = b.conv(x, f"dec{j}.squeeze", cat_ch, cat_ch // 2, 1)
-        x, ch = b.hardblock(x, f"dec{j}", cat_ch // 2, spec.growth[i], spec.n_layers[i])
+        x = b.conv(x, f"dec{j}.squeeze", cat_ch, spec.width(cat_ch // 2), 1)
+        x, ch = b.hardblock(x, f"dec{j}", spec.width(cat_ch // 2), spec.growth[i], spec.n_layers[i])
     x = b.conv(x, "head", ch, spec.n_classes, 1, relu=False, bias=True)
     logits = b.upsample(x, "logits", 4)
     b.g.nodes.append(helper.make_node("ArgMax", [logits], ["labels"], name="argmax", axis=1, keepdims=0))

@@ -14,10 +14,11 @@ from rtl.config import get_config
 
 from perf import reference
 from perf.losses import CAUSES
-from perf.model import DEFAULT_MODEL, frame_estimate
+from perf.model import DEFAULT_MODEL, VARIANT_MODEL, frame_estimate
 
 OUT = Path(__file__).resolve().parent.parent / "build" / "perf"
-SECTIONS = ("model", "scalesim", "sweep", "gates", "ort")
+MANIFEST = Path(__file__).resolve().parent.parent / "onnx_models" / "manifest.json"
+SECTIONS = ("model", "variant", "scalesim", "sweep", "gates", "ort")
 
 
 def log(msg=""):
@@ -77,6 +78,47 @@ def section_model(args, hw):
     return f
 
 
+def _sqnr(model) -> str:
+    """The model's int8-vs-float logits SQNR on its calibration crops (onnx_models/manifest.json)."""
+    entry = json.loads(MANIFEST.read_text()).get(Path(model).name.removesuffix("_int8.onnx"), {})
+    db = entry.get("sqnr_db_int8_vs_float")
+    return f"{' / '.join(f'{x:.2f}' for x in db)} dB" if db else "not in the manifest"
+
+
+def _summary(f, clock) -> list[str]:
+    return [f"{f.params / 1e6:.2f}M weights, {f.macs / 1e9:.2f} GMACs",
+            f"{f.cycles / 1e6:.2f}M cycles, {f.fps:.2f} fps, {f.utilization:.1%} MAC utilization",
+            f"engine only {f.engine_cycles / 1e6:.2f}M: {clock / f.engine_cycles:.1f} fps, "
+            f"{f.macs / (f.engine_cycles * f.pes):.1%}",
+            f"{(f.bytes_read + f.bytes_written) / 1e6:.1f} MB DRAM ({f.bandwidth_at(60) / 1e9:.2f} GB/s at 60 fps)"]
+
+
+def section_variant(args, hw, ours):
+    header(f"1b. Hardware-friendly variant ({Path(args.variant).name}): every width rounded to the nearest divisor "
+           f"or multiple of 72 (ties down), same config and frame")
+    v = frame_estimate(hw, tuple(args.size), args.variant, args.clock)
+    pub = {l.name: l.cout for l in ours.layers if l.op == "conv"}
+    changed = [f"{l.name} {pub[l.name]}->{l.cout}" for l in v.layers if l.op == "conv" and pub.get(l.name) != l.cout]
+    log(f"  widths changed ({len(changed)} of {len(pub)} convs, published -> variant):")
+    line = "   "
+    for c in changed:
+        if len(line) + len(c) > 98:
+            log(line)
+            line = "   "
+        line += " " + c
+    log(line)
+    log(f"  {'':28s} {'published':>40s}   {'variant':>40s}")
+    for a, b in zip(_summary(ours, args.clock), _summary(v, args.clock)):
+        log(f"  {'':28s} {a:>40s}   {b:>40s}")
+    log(f"  {'int8 vs float logits SQNR':28s} {_sqnr(args.model):>40s}   {_sqnr(args.variant):>40s}")
+    log("  (per calibration crop; untrained weights: a proxy, see onnx_models/README.md)")
+    log(f"  where the variant's engine cycles go (MAC slots / {v.pes}):")
+    for cause, slots in v.losses.items():
+        log(f"    {CAUSES[cause]:40s} {slots / v.pes / 1e6:6.2f}M  {slots / (v.engine_cycles * v.pes):6.1%}"
+            f"   (published {ours.losses.get(cause, 0) / ours.pes / 1e6:.2f}M)")
+    return v
+
+
 def section_scalesim(args, hw, ours):
     from perf import scalesim as ss
     from perf.model import frame_estimate as fe
@@ -120,7 +162,7 @@ def section_scalesim(args, hw, ours):
             "small": small, "small_sim": sim, "layers_small": layers_small, "match": match, "mismatch": mism}
 
 
-def side_by_side(args, ours, ssim):
+def side_by_side(args, ours, ssim, variant=None):
     header("4. Side by side: FC-HarDNet-70, 2048x1024, 9216 MACs at 500 MHz")
     ref = reference.REFERENCE_CHIP
     rows = [("MACs", f"{ours.pes}", f"{ours.pes}", f"{ref['macs']}")]
@@ -136,8 +178,22 @@ def side_by_side(args, ours, ssim):
     rows.append(("GMACs counted", f"{ours.macs / 1e9:.1f}", f"{ssim['macs'] / 1e9:.1f}" if ssim else "n/a",
                  f"{reference.FCHARDNET70_PUBLISHED['gmacs']} (published)"))
     rows.append(("source", "compiler.estimate", "closed form, checked per layer", "published"))
-    w = [18, 44, 34, 22]
-    log("  " + "".join(h.ljust(n) for h, n in zip(("", "our design (asic)", "SCALE-Sim OS", "reference chip"), w)))
+    rows.append(("network", f"published, {ours.params / 1e6:.2f}M weights", "published",
+                 f"{reference.REFERENCE_NETWORK['params'] / 1e6:.1f}M params, {reference.REFERENCE_NETWORK['layers']} layers"))
+    cols = ("", "our design (asic)", "SCALE-Sim OS", "reference chip")
+    w = [18, 44, 34, 28]
+    if variant is not None:  # the hardware-friendly variant on the same chip
+        v = variant
+        extra = [f"{v.pes}", f"{args.clock / 1e6:.0f} MHz",
+                 f"{v.cycles / 1e6:.2f}M (engine only {v.engine_cycles / 1e6:.2f}M)",
+                 f"{v.fps:.2f} (engine only {args.clock / v.engine_cycles:.1f})",
+                 f"{v.utilization:.2%} (engine only {v.macs / (v.engine_cycles * v.pes):.1%})",
+                 f"{(v.bytes_read + v.bytes_written) / 1e6:.0f} MB", f"{v.macs / 1e9:.1f}", "compiler.estimate",
+                 f"widths to 72s, {v.params / 1e6:.2f}M weights"]
+        rows = [(*r[:2], e, *r[2:]) for r, e in zip(rows, extra)]
+        cols = ("", "our design (asic)", "our design, HW variant", "SCALE-Sim OS", "reference chip")
+        w = [18, 44, 44, 34, 28]
+    log("  " + "".join(h.ljust(n) for h, n in zip(cols, w)))
     for r in rows:
         log("  " + "".join(str(c).ljust(n) for c, n in zip(r, w)))
     log("  GPU figures (published): FC-HarDNet-70 53 fps on a 1080 Ti; reference PoC 80 fps on a V100.")
@@ -203,6 +259,16 @@ def section_sweep(args):
     except ImportError:
         log("  matplotlib missing: no plot")
     (OUT / "sweep.json").write_text(json.dumps([p.__dict__ for p in pts], indent=1))
+    if "variant" in args.todo:
+        t0 = time.time()
+        vpts = run_sweep(tuple(args.size), model=args.variant)
+        vbest = smallest(vpts, 60, args.clock)
+        asic = next((p for p in vpts if (p.rows, p.cols, p.buffers) == (72, 128, "asic")), None)
+        log(f"  hardware-friendly variant ({len(vpts)} configurations in {time.time() - t0:.1f} s): smallest array "
+            f"sustaining 60 fps: " + (f"{vbest.rows}x{vbest.cols} ({vbest.macs} MACs), buffers {vbest.buffers}, "
+                                      f"{vbest.fps(args.clock):.1f} fps" if vbest else "none")
+            + (f"; 72x128 asic: {asic.fps(args.clock):.1f} fps" if asic else ""))
+        (OUT / "sweep_variant.json").write_text(json.dumps([p.__dict__ for p in vpts], indent=1))
     return pts
 
 
@@ -252,6 +318,8 @@ def section_ort(args):
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m perf", description=__doc__)
     ap.add_argument("--model", default=str(DEFAULT_MODEL), help="int8 QDQ model (default FC-HarDNet-70)")
+    ap.add_argument("--variant", default=str(VARIANT_MODEL),
+                    help="the hardware-friendly variant reported beside it (default: %(default)s)")
     ap.add_argument("--config", default="asic", help="hardware config (rtl.config)")
     ap.add_argument("--size", nargs=2, type=int, default=[1024, 2048], metavar=("H", "W"))
     ap.add_argument("--clock", type=float, default=500e6)
@@ -263,6 +331,7 @@ def main(argv=None):
     ap.add_argument("--skip", nargs="+", choices=SECTIONS, default=[], help="skip these sections")
     args = ap.parse_args(argv)
     todo = [s for s in (args.only or SECTIONS) if s not in args.skip]
+    args.todo = todo
     OUT.mkdir(parents=True, exist_ok=True)
     hw = get_config(args.config)
     t_all = time.time()
@@ -276,10 +345,11 @@ def main(argv=None):
             times[name] = time.time() - t0
 
     ours = timed("model", section_model, args, hw)  # the table and the plots need it
+    variant = timed("variant", section_variant, args, hw, ours) if "variant" in todo else None
     ssim = timed("scalesim", section_scalesim, args, hw, ours) if "scalesim" in todo else None
     header("3. Reference figures (published)")
     reference.print_reference()
-    side_by_side(args, ours, ssim)
+    side_by_side(args, ours, ssim, variant)
     plots(args, hw, ours, ssim)
     if "sweep" in todo:
         timed("sweep", section_sweep, args)

@@ -17,9 +17,11 @@ from compiler.program import compile_graph, tile_conv
 from compiler.estimate import estimate
 from perf.losses import CAUSES, conv_losses
 
-__all__ = ["DEFAULT_MODEL", "LayerPerf", "FramePerf", "frame_estimate", "load_program"]
+__all__ = ["DEFAULT_MODEL", "VARIANT_MODEL", "LayerPerf", "FramePerf", "frame_estimate", "load_program"]
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "onnx_models" / "hardnet70_int8.onnx"
+# the hardware-friendly variant: every width rounded to a divisor or multiple of 72 (onnx_models/hardnet.py)
+VARIANT_MODEL = DEFAULT_MODEL.with_name("hardnet70_hw_int8.onnx")
 
 
 @dataclass
@@ -57,6 +59,7 @@ class FramePerf:
     refused: list[str] = field(default_factory=list)  # the compiler's messages for layers that did not fit
     compiled_as_is: bool = True  # compile_graph(graph, hw) accepted the whole network
     seconds: float = 0.0  # compile + estimate time
+    params: int = 0  # conv weights of the network
 
     @property
     def pes(self) -> int:
@@ -158,4 +161,4 @@ def frame_estimate(hw, size=(1024, 2048), model=DEFAULT_MODEL, clock_hz=500e6) -
                                 e.macs, e.cycles, e.engine_cycles, e.bytes_read, e.bytes_written, notes.get(d.name, ""),
                                 dict(conv_losses(d, hw, run_tail(hw))) if d.op == "conv" else {}))
     return FramePerf(hw.name, hw.rows, hw.cols, tuple(size), clock_hz, layers, refused, as_is,
-                     time.perf_counter() - t0)
+                     time.perf_counter() - t0, sum(c.weight.size for c in program.graph.convs))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rtl.config import EngineConfig
-from perf.model import frame_estimate
+from perf.model import DEFAULT_MODEL, frame_estimate
 
 __all__ = ["SHAPES", "BUFFERS", "SweepPoint", "sweep_configs", "run_sweep", "smallest"]
 
@@ -53,10 +53,10 @@ class SweepPoint:
         return clock_hz / self.engine_cycles
 
 
-def run_sweep(size=(1024, 2048), shapes=SHAPES, buffers=BUFFERS, log=None) -> list[SweepPoint]:
+def run_sweep(size=(1024, 2048), shapes=SHAPES, buffers=BUFFERS, log=None, model=DEFAULT_MODEL) -> list[SweepPoint]:
     points = []
     for label, hw in sweep_configs(shapes, buffers):
-        f = frame_estimate(hw, size)
+        f = frame_estimate(hw, size, model)
         points.append(SweepPoint(hw.rows, hw.cols, label, hw.act_depth // 1024, f.cycles, f.engine_cycles,
                                  f.utilization, len(f.refused)))
         if log:

@@ -17,11 +17,12 @@ from rtl.config import get_config
 CROPS = {
     "tiny": Crop(top=400, left=900, height=64, width=128),
     "hardnet70": Crop(top=384, left=768, height=128, width=256),
+    "hardnet70_hw": Crop(top=384, left=768, height=128, width=256),
 }
 
 
-@pytest.fixture(scope="module", params=[("tiny", None), ("tiny", "sim"), ("hardnet70", None)],
-                ids=["tiny", "tiny-sim", "hardnet70"])
+@pytest.fixture(scope="module", params=[("tiny", None), ("tiny", "sim"), ("hardnet70", None), ("hardnet70_hw", "sim")],
+                ids=["tiny", "tiny-sim", "hardnet70", "hardnet70_hw-sim"])
 def compiled(request):
     """Compiled whole-layer (no config), or for a config: tiny on sim stacks output rows on the
     array's rows (compiler.program.stack_rows) in its layers of 6 and 8 channels."""

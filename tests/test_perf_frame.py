@@ -62,3 +62,21 @@ def test_engine_loss_causes_add_up_to_the_engine_cycles():
         assert sum(f.losses.values()) == f.engine_cycles * f.pes and f.losses["useful"] == f.macs
         if hw.name == "tall":
             assert f.losses["past_rows"] > 0 and f.losses["zero_taps"] > 0
+
+
+def test_hardware_friendly_variant_fills_the_rows_and_runs_faster():
+    """The variant (onnx_models/hardnet.py, granule 72): every conv but the head has a width that
+    divides 72 or is a multiple of it, so on asic its output channels fill the array's rows (alone or
+    stacked) and the frame is faster than the published network's, with fewer rows idle."""
+    from perf.model import DEFAULT_MODEL, VARIANT_MODEL
+
+    hw = get_config("asic")
+    pub, var = frame_estimate(hw), frame_estimate(hw, model=VARIANT_MODEL)
+    widths = {l.name: l.cout for l in var.layers if l.op == "conv"}
+    assert widths.pop("head") == 19 and len(widths) == 69
+    assert all(72 % c == 0 or c % 72 == 0 for c in widths.values()), widths
+    assert [l.name for l in var.layers] == [l.name for l in pub.layers]  # the same network, other widths
+    assert var.losses["empty_rows"] < pub.losses["empty_rows"] / 4
+    assert var.cycles < pub.cycles and var.params < pub.params
+    print(f"published {pub.fps:.1f} fps ({pub.params:,} weights), variant {var.fps:.1f} fps ({var.params:,})")
+    assert str(DEFAULT_MODEL) != str(VARIANT_MODEL)

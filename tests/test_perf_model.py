@@ -28,6 +28,8 @@ CASES = {
     # the line buffer)
     "tiny-32x512-sim-pooled": ("tiny", Crop(top=400, left=900, height=32, width=512), "sim"),
     "tiny-16x1024-sim-pooled": ("tiny", Crop(top=400, left=900, height=16, width=1024), "sim"),
+    # the hardware-friendly variant of FC-HarDNet-70 (widths rounded to 72s) through the same RTL
+    "hardnet70_hw-64x128-sim": ("hardnet70_hw", Crop(top=384, left=768, height=64, width=128), "sim"),
 }
 POOLED_ROW_WORDS = {"tiny-32x512-sim-pooled": {1, 2}, "tiny-16x1024-sim-pooled": {2, 4}}
 # fused upsamples (FLAG_UP) each case must hold, as (factor, stacked): at 512 and 1024 wide the
