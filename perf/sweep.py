@@ -10,7 +10,9 @@ from perf.model import DEFAULT_MODEL, frame_estimate
 __all__ = ["SHAPES", "BUFFERS", "SweepPoint", "sweep_configs", "run_sweep", "smallest"]
 
 SHAPES = [(16, 16), (32, 32), (48, 48), (64, 64), (96, 96), (72, 128), (128, 72), (128, 128),
-          (16, 64), (64, 16), (32, 64), (64, 32), (48, 96), (96, 48), (64, 128), (128, 64), (96, 192), (192, 192), (256, 256)]
+          (16, 64), (64, 16), (32, 64), (64, 32), (48, 96), (96, 48), (64, 128), (128, 64), (96, 192), (192, 192), (256, 256),
+          # between asic's 9216 MACs and 128x128: 10368 to 13824
+          (72, 144), (144, 72), (96, 128), (128, 96), (72, 192), (96, 144)]
 # (label, act_depth, wgt_depth, out_depth): bytes of the activation buffer, per weight bank, per output bank
 BUFFERS = [("asic", 1 << 19, 1 << 12, 1 << 14), ("2x", 1 << 20, 1 << 13, 1 << 15), ("4x", 1 << 21, 1 << 14, 1 << 16)]
 

@@ -131,6 +131,21 @@ def test_fused_pass_with_a_tile_it_cannot_take_is_refused(flag):
     assert status & 4 and (status >> 8) & 0xFF == 4 and status >> 16 == d.layer, hex(status)
 
 
+@pytest.mark.parametrize("field, value, code", [("strip", 4 * 64, 4), ("factor", 3, 3)])
+def test_argmax_it_cannot_take_is_refused(tiny_on_tiny, field, value, code):
+    """The argmax loads every channel's column segment into half the line buffer (19 x 4 words do not
+    fit its 64) and repeats labels by a power of two: other descriptors stop it with error 4 or 3."""
+    prog, gold = tiny_on_tiny
+    bad = compile_graph(prog.graph, get_config("tiny"))
+    d = bad.descriptors[-1]
+    assert d.op == "argmax" and (d.cin, d.strip) == (19, 3 * 64)
+    off = 64 + 128 * d.layer
+    bad.image[off:off + 128] = dataclasses.replace(d, **{field: value}).pack()
+    res = run_accel(bad, gold, config="tiny", isolated=True, layers=[d.name])
+    status = res.runs[0]["STATUS"]
+    assert status & 4 and (status >> 8) & 0xFF == code and status >> 16 == d.layer, hex(status)
+
+
 def test_reset_in_the_middle_of_a_layer_then_full_run(tiny_on_tiny):
     prog, gold = tiny_on_tiny
     res = run_accel(prog, gold, config="tiny", reset_after=20000)
