@@ -27,7 +27,8 @@ def main(argv=None) -> int:
         print(f"{d.layer:>3} {d.name:<16} {d.op:<8} {f'{d.cin}x{d.h}x{d.w}':<14} {f'{d.cout}x{d.ho}x{d.wo}':<14} "
               f"{len(d.segments):>4} {d.out_addr:>#10x} {reads:>11,} {d.cout * d.ho * d.wo:>11,}")
     print(f"{len(prog.descriptors)} descriptors; weights {prog.weight_bytes:,} B, constants {prog.const_bytes:,} B; "
-          f"host runs: {', '.join(prog.host_layers) or 'nothing'}; not written in a whole-network run: "
+          f"host runs: {', '.join(f'{n} ({w})' for n, w in prog.host_reasons.items()) or 'nothing'}; "
+          f"not written in a whole-network run: "
           f"{', '.join(sorted(prog.elided)) or 'nothing'}")
     print(prog.plan.report())
     if args.out:

@@ -143,10 +143,11 @@ class Program:
     image: bytearray  # header, descriptors, weights and constants (activations are written at run time)
     weight_bytes: int
     const_bytes: int
-    host_layers: list[str]  # layers the host runs after the accelerator (none: the argmax runs on chip)
+    host_layers: list[str]  # layers the host runs after the accelerator: an ArgMax the controller cannot take
     # layers whose output a whole-network run never writes (their descriptor writes only its counter
     # record): the logits upsample, when the argmax reads its input and upsamples the labels instead
     elided: set[str] = field(default_factory=set)
+    host_reasons: dict[str, str] = field(default_factory=dict)  # host layer -> why the controller cannot run it
 
     @property
     def activation_base(self) -> int:
@@ -393,25 +394,31 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
     their part of its output, upsampled, where ``up_fusable`` and a tiling of whole rows allow.
     ``fuse_argmax``: a final ArgMax whose input is a nearest upsample of a tensor read by nothing
     else reads that upsample's input and upsamples its labels (argmax and nearest upsampling commute
-    exactly); the upsample is then elided (``Program.elided``: FLAG_FUSED, its output never written)."""
-    layers = [l for l in graph.layers if l.op in OPS]
+    exactly); the upsample is then elided (``Program.elided``: FLAG_FUSED, its output never written).
+    An ArgMax the controller cannot take (``argmax_unfit``) runs on the host (``Program.host_layers``)."""
     for l in graph.layers:
         if l.op not in OPS and l.op != "concat":
             raise ModelError(f"node {l.name!r}: op {l.op} has no accelerator implementation")
         if l.op == "argmax" and l is not graph.layers[-1]:
             raise ModelError(f"node {l.name!r} (ArgMax): only a final ArgMax is supported (it runs last)")
     argmax_src = {}  # argmax name -> (the tensor it reads, the factor it upsamples its labels by)
-    elided = set()
+    elided, host = set(), {}
     for l in graph.layers:
         if l.op != "argmax":
             continue
         src, factor = l.input, 1
         up = next((u for u in graph.layers if u.output == l.input and u.op == "upsample"), None)
         readers = [r for r in graph.layers if l.input in r.inputs]
-        if fuse_argmax and up is not None and len(readers) == 1 and len(concat_leaves(graph, up.input)) == 1:
+        if (fuse_argmax and up is not None and len(readers) == 1
+                and argmax_unfit(graph, up.input, up.factor, hw) is None):
             src, factor = concat_leaves(graph, up.input)[0], up.factor
             elided.add(up.name)
-        argmax_src[l.name] = (src, factor)
+        why = argmax_unfit(graph, src, factor, hw)
+        if why is None:
+            argmax_src[l.name] = (src, factor)
+        else:
+            host[l.name] = why
+    layers = [l for l in graph.layers if l.op in OPS and l.name not in host]
     table = HEADER_SIZE + DESCRIPTOR_SIZE * len(layers)
     cursor = align(table)
     weights, consts = bytearray(), bytearray()
@@ -535,28 +542,36 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
     image += weights + consts
     image += b"\0" * (act_base - len(image))
     assert len(image) == act_base
-    return Program(graph, descs, plan, image, len(weights), len(consts), [], elided)
+    return Program(graph, descs, plan, image, len(weights), len(consts), list(host), elided, host)
+
+
+def argmax_unfit(graph: QGraph, src: str, factor: int, hw) -> str | None:
+    """Why the controller cannot run an ArgMax over the channels of ``src`` with its labels upsampled
+    by ``factor`` (None if it can): it reads one tensor, every channel's column segment of a row
+    (at least a word) in half its line buffer, and the row's labels in the other half."""
+    leaves = concat_leaves(graph, src)
+    if len(leaves) != 1:
+        return f"its input is {len(leaves)} tensors joined by a Concat; the controller reads one"
+    c, _, w = graph.tensors[leaves[0]].shape[1:]
+    words = getattr(hw, "line_depth", LINE_DEPTH) // 2 // ACT_WORD
+    if not 2 <= c <= words:
+        return f"{c} channels; the controller's line buffer takes 2 to {words}"
+    if w > words * ACT_WORD:
+        return f"rows of {w} pixels; the controller's line buffer takes up to {words * ACT_WORD}"
+    if factor not in (1,) + UPSAMPLE_FACTORS:
+        return f"labels upsampled by {factor}; the controller repeats bytes by {', '.join(map(str, UPSAMPLE_FACTORS))}"
+    return None
 
 
 def _argmax_descriptor(graph: QGraph, l, index: int, src: str, factor: int, plan: MemoryPlan, hw,
                        last: bool) -> Descriptor:
     """The on-chip ArgMax over the channels of ``src``, its labels (int8 class indices) upsampled by
     ``factor``. The controller loads each input row in column segments of ``strip`` bytes, every
-    channel's segment into half the line buffer, and builds the row's labels in the other half."""
-    t = graph.tensors[src]
-    c, h, w = t.shape[1:]
-    segs = plan.segments[src]
-    half = getattr(hw, "line_depth", LINE_DEPTH) // 2
-    words = half // ACT_WORD // c  # a segment's words per channel
-    if len(segs) != 1:
-        raise ModelError(f"node {l.name!r} (ArgMax): its input is {len(segs)} channel ranges; the controller "
-                         f"reads one tensor")
-    if not 2 <= c <= half // ACT_WORD or w > half:
-        raise ModelError(f"node {l.name!r} (ArgMax): {c} channels of rows of {w} pixels; the controller's line "
-                         f"buffer takes 2 to {half // ACT_WORD} channels and rows up to {half} pixels")
-    if factor not in (1,) + UPSAMPLE_FACTORS:
-        raise ModelError(f"node {l.name!r} (ArgMax): labels upsampled by {factor}; the controller repeats "
-                         f"bytes by {', '.join(map(str, UPSAMPLE_FACTORS))} only")
+    channel's segment into half the line buffer, and builds the row's labels in the other half
+    (``argmax_unfit`` said it can)."""
+    c, h, w = graph.tensors[src].shape[1:]
+    segs = plan.segments[src]  # one (argmax_unfit)
+    words = getattr(hw, "line_depth", LINE_DEPTH) // 2 // ACT_WORD // c  # a segment's words per channel
     out = l.output
     d = Descriptor(layer=index, name=l.name, op="argmax", cin=c, cout=1, h=h, w=w, ho=h * factor,
                    wo=w * factor, factor=factor, strip=words * ACT_WORD, out_addr=plan.addr[out],

@@ -409,6 +409,8 @@ def run_regression(*, model: str = "hardnet70", crop: Crop | None = None, config
         argmax = next((l for l in graph.layers if l.op == "argmax"), None)
         if argmax is not None and outputs.get(argmax.name) is not None:  # the labels the RTL wrote
             store.add_image(run_id, "rtl_labels", labels_png(outputs[argmax.name][0]))
+        elif argmax is not None and outputs.get(argmax.inputs[0]) is not None:  # an argmax the host runs
+            store.add_image(run_id, "rtl_labels", labels_png(np.argmax(outputs[argmax.inputs[0]][0], axis=0)))
         run_errors = [r for r in runs if r.get("timeout") or r.get("STATUS", 0) & 4]
         failing = [r for r in rows if r["verdict"] == "fail"]
         total_cycles = sum(r["cycles"] or 0 for r in rows)
