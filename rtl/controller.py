@@ -564,6 +564,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             pf.next = 0
             lbh.next = 0
             sst.next = ss.SS_IDLE
+            m_iss.next = 0  # no argmax read or compare in flight
+            m_v1.next = 0
+            m_v2.next = 0
         else:
             # Cycle accounting: engine cycles while the engine runs; while it is idle, the cycle is a
             # stall charged to what the controller is doing (fetching, loading, storing).

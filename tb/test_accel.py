@@ -58,6 +58,8 @@ async def run_program(dut):
     results = []
     reset_after = int(os.environ.get("ACC_RESET_AFTER", "0"))
     if reset_after:  # start, reset in the middle of the work, then run normally
+        # the counter records go where the run's do (CNT_BASE resets to 0: the program's header)
+        await axil.write_dword(REGS["CNT_BASE"], int(os.environ["ACC_CNT_BASE"]))
         await axil.write_dword(REGS["PROG_BASE"], runs[0])
         await axil.write_dword(REGS["CTRL"], CTRL_START)
         await ClockCycles(dut.clk, reset_after)

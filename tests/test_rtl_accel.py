@@ -146,11 +146,19 @@ def test_argmax_it_cannot_take_is_refused(tiny_on_tiny, field, value, code):
     assert status & 4 and (status >> 8) & 0xFF == code and status >> 16 == d.layer, hex(status)
 
 
-def test_reset_in_the_middle_of_a_layer_then_full_run(tiny_on_tiny):
+@pytest.mark.parametrize("where", ["first layer", "argmax"])
+def test_reset_in_the_middle_of_a_layer_then_full_run(tiny_on_tiny, where):
+    """A reset mid-way through a layer (the first, or the last: the argmax, its compare lanes and
+    label writes in flight) leaves the accelerator idle; the next start runs the network bit-exact."""
     prog, gold = tiny_on_tiny
-    res = run_accel(prog, gold, config="tiny", reset_after=20000)
+    est = estimate(prog, get_config("tiny"))
+    # the argmax starts after every layer before it and their counter records (about 40 cycles each)
+    at = 20000 if where == "first layer" else sum(e.cycles + 40 for e in est) - est[-1].cycles // 2
+    res = run_accel(prog, gold, config="tiny", reset_after=at)
     first = res.runs[0]
+    layer = 0 if where == "first layer" else len(est) - 1
     assert first["busy_before_reset"] == 1 and first["status_after_reset"] & 7 == 0, first
+    assert first["status_after_reset"] >> 16 == layer, first  # the layer the reset hit
     check(res, prog, gold, "tiny")
 
 

@@ -769,6 +769,9 @@ always @(posedge clk) begin: fsm
         pf <= 0;
         lbh <= 0;
         sst <= 3'b000;
+        m_iss <= 0;
+        m_v1 <= 0;
+        m_v2 <= 0;
     end
     else begin
         if ((eng_active && (!e_done))) begin
