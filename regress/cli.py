@@ -26,7 +26,7 @@ def _run_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m regress", description=__doc__.splitlines()[0],
                                  epilog="Subcommands: `dashboard` (regenerate the page), `merge OUT IN...` "
                                         "(gather stores). See regress/README.md.")
-    ap.add_argument("--model", default="hardnet70", help="hardnet70, tiny or a path to an int8 QDQ model "
+    ap.add_argument("--model", default="hardnet70", help="hardnet70, hardnet70_hw (its hardware-friendly variant), tiny or a path to an int8 QDQ model "
                     "(its *_float.onnx beside it gives the SQNR)")
     ap.add_argument("--frame", default=Crop.frame, help="Cityscapes frame (name or path)")
     ap.add_argument("--top", type=int, help="crop corner (default per model: %s)" % DEFAULT_CROPS)

@@ -32,7 +32,7 @@ __all__ = ["ModelFiles", "resolve_model", "float_reference", "sqnr_db", "git_sta
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Default crop per model (top, left, height, width): 128x256 for hardnet70 (the crop the chained
 # network test uses; a few minutes of simulation on the `sim` configuration), 64x128 for tiny.
-DEFAULT_CROPS = {"hardnet70": (384, 768, 128, 256), "tiny": (384, 768, 64, 128)}
+DEFAULT_CROPS = {"hardnet70": (384, 768, 128, 256), "hardnet70_hw": (384, 768, 128, 256), "tiny": (384, 768, 64, 128)}
 
 
 # --- inputs ------------------------------------------------------------------------------------------
@@ -48,7 +48,7 @@ class ModelFiles:
 
 
 def resolve_model(model: str) -> ModelFiles:
-    """``hardnet70`` / ``tiny`` (the committed models) or a path to an int8 QDQ model; its float model
+    """``hardnet70`` / ``hardnet70_hw`` / ``tiny`` (the committed models) or a path to an int8 QDQ model; its float model
     is the file of the same name with ``_float`` for ``_int8``, when it exists."""
     from onnx_models import model_path
 
