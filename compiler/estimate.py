@@ -207,7 +207,10 @@ class _Band:
 
 
 def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
+    from rtl.engine import CHAINED_TAIL, drain_wait
+
     R, C, min_steps = hw.rows, hw.cols, hw.min_tile_steps
+    dwait = drain_wait(hw)
     k, s, pad = d.kernel, d.stride, d.kernel // 2
     g, kh, sy = d.stack, d.k_rows, d.row_stride  # stacked output rows (compiler.program.stack_rows)
     K = d.cin * kh * k
@@ -271,7 +274,9 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
         for b, tile in enumerate(tiles):
             bo, sw = tile[1], tile[3]
             steps = ntile * bo * -(-sw // C)
-            run = steps * P + tail
+            # a run followed by another of the group is chained: done with its last step, its last
+            # tile drains under the next run (rtl/sequencer.py register chain)
+            run = steps * P + (tail if b + 1 == len(tiles) else CHAINED_TAIL)
             e.mac_steps += steps * K
             e.engine_cycles += run
             E.seg(N_REGS, None)
@@ -279,8 +284,9 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
             E.end = start + run  # its last active cycle (done seen, eng_active falls after it)
             E.seg(4, None)  # E_START, E_WAIT0 (3); its last cycle starts the store of tile b-1
             stored = 0  # the first cycle the store state machine is idle again
-            if b > 0:  # tile b-1 (SS_START, then its commands) beside B_NEXT and the load of tile b+1
-                stored = E.t + 1 + sum(store_cmds(co0, gc, tiles[b - 1]))
+            if b > 0:  # tile b-1 (SS_START; SS_DRAIN while its last tile drains, drain_wait cycles;
+                # then its commands) beside B_NEXT and the load of tile b+1
+                stored = E.t + 1 + dwait + sum(store_cmds(co0, gc, tiles[b - 1]))
                 E.store_beside(E.t + 1, stored)
             E.seg(1, None)  # B_NEXT
             if b + 1 < len(tiles):

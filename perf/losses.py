@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from rtl.engine import CHAINED_TAIL
+
 __all__ = ["CAUSES", "conv_losses"]
 
 # in the order the report lists them
@@ -54,5 +56,8 @@ def conv_losses(d, hw, tail: int) -> Counter:
                             out["zero_taps"] += (rows - past) * cols * (K - K0)
                             out["useful"] += (rows - past) * cols * K0
                 out["min_tile"] += tiles * (P - K) * R * C
-                out["drain"] += tail * R * C  # compiler.estimate: a run is steps * P + tail
+                # compiler.estimate: a run is steps * P + tail, or + CHAINED_TAIL when another run of the
+                # group follows (its last tile drains under that run)
+                last = oy0 + d.band >= d.ho_v and ox0 + strip >= d.wo
+                out["drain"] += (tail if last else CHAINED_TAIL) * R * C
     return out

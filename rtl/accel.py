@@ -22,6 +22,7 @@ from myhdl import Signal, always, block, intbv
 from rtl.bus import DMA, REGS, build_bus
 from rtl.config import EngineConfig
 from rtl.controller import controller, controller_signals
+from rtl.engine import drain_wait
 from rtl.feeder import ACT_WORD, WR_BITS
 from rtl.hdl import attach_verilog, convert, mark_ports
 
@@ -38,7 +39,8 @@ def _u(bits):
 def _ctrl(cfg: EngineConfig):
     s = controller_signals(cfg.rows)
     return controller(_u(1), _u(1), *s.values(), rows=cfg.rows, act_depth=cfg.act_depth, wgt_depth=cfg.wgt_depth,
-                      const_depth=cfg.const_depth, out_depth=cfg.out_depth, line_depth=LINE_DEPTH)
+                      const_depth=cfg.const_depth, out_depth=cfg.out_depth, line_depth=LINE_DEPTH,
+                      drain_wait=drain_wait(cfg))
 
 
 _AXI = [("m_axi_arid", 4, 0), ("m_axi_araddr", 32, 0), ("m_axi_arlen", 8, 0), ("m_axi_arsize", 3, 0),

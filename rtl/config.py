@@ -80,7 +80,7 @@ CONFIGS = {
         EngineConfig(name="tall", rows=32, cols=8, act_depth=1 << 16, wgt_depth=1 << 12, const_depth=16, out_depth=1 << 13),
         # The reference chip's 9216 MACs, not simulated in CI, as 72 rows x 128 columns: FC-HarDNet's
         # rows of 512, 256 and 128 pixels fill 128 columns (96 leave 11-33% of them idle), and 72 rows
-        # stack fewer zero kernel taps: 9.32M cycles per frame against 10.65M on 96x96 (perf/sweep.py,
+        # stack fewer zero kernel taps: 9.10M cycles per frame against 10.40M on 96x96 (perf/sweep.py,
         # perf/losses.py). A 512 KB activation buffer, shared by the columns.
         EngineConfig(name="asic", rows=72, cols=128, act_depth=1 << 19, wgt_depth=1 << 12, const_depth=8, out_depth=1 << 14),
     )

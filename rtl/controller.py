@@ -94,7 +94,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                wr_cmd_valid, wr_cmd_ready, wr_cmd_addr, wr_cmd_len, wr_valid, wr_ready, wr_data, wr_wvalid,
                wr_wready, wr_word, wr_cnt, wr_done, wr_err, wr_bytes,
                e_start, e_done, e_cycles, e_busy, e_wr_en, e_wr_sel, e_wr_bank, e_wr_addr, e_wr_data, e_rd_addr,
-               e_rd_data, *, rows, act_depth, wgt_depth, const_depth, out_depth, line_depth):
+               e_rd_data, *, rows, act_depth, wgt_depth, const_depth, out_depth, line_depth, drain_wait):
     R = rows
     LWB = ACT_WORD.bit_length() - 1  # log2 of the buffer word's bytes
     TMUL, TSHIFT = _tile_count_constants(R)
@@ -109,7 +109,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     state = Signal(st.IDLE)
     # the conv store runs beside the main state machine: tile n-1's store overlaps tile n+1's load
     # (the read and write DMAs are independent), both under the engine's run of tile n
-    ss = enum("SS_IDLE", "SS_START", "SS_CMD", "SS_DATA", "SS_DONE")
+    ss = enum("SS_IDLE", "SS_START", "SS_DRAIN", "SS_CMD", "SS_DATA", "SS_DONE")
     sst = Signal(ss.SS_IDLE)
 
     hdr = _u(8 * HDR_BYTES)
@@ -237,6 +237,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     nxt, have_prev = Signal(bool(0)), Signal(bool(0))
     cur_oy0, cur_bo, cur_rows, prev_oy0, prev_bo = [_u(16) for _ in range(5)]
     cur_ptop = Signal(bool(0))
+    # chained runs (sequencer register ``chain``): a run followed by another of the same weight group ends
+    # with its last step; its last tile drains under the next run, so the store of a chained tile waits
+    # in SS_DRAIN until drain_wait cycles after the next run's first tile start (s_dw counts them down)
+    more = Signal(bool(0))  # the tile the engine runs (cur_*) is not its group's last
+    prev_chn = Signal(bool(0))  # the tile to store ran chained
+    s_dw = _u(16)
     # column strips (a row too wide for the buffers is computed in strips of ``strip`` columns)
     strip, ox0, sw, ix_lo, cols_in = [_u(16) for _ in range(5)]
     cur_ox0, cur_sw, cur_cols, prev_ox0, prev_sw = [_u(16) for _ in range(5)]
@@ -282,6 +288,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     krec = _u(256)
 
     bank_out = _u(8 * ACT_WORD * R)  # the word of the bank being stored, in the low bits
+
+    @always_comb
+    def more_tiles():
+        more.next = cur_ox0 + cur_sw < wo or cur_oy0 + cur_bo < hov
 
     @always_comb
     def select_bank():
@@ -588,7 +598,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                       or state == st.V_LDWAIT or state == st.M_RDCMD or state == st.M_RX):
                     t_load.next = t_load + 1
                     l_load.next = l_load + 1
-                elif (sst == ss.SS_CMD or sst == ss.SS_DATA or sst == ss.SS_DONE
+                elif (sst == ss.SS_DRAIN or sst == ss.SS_CMD or sst == ss.SS_DATA or sst == ss.SS_DONE
                       or state == st.V_WRCMD or state == st.V_ADDR or state == st.V_DATA or state == st.P_RD
                       or state == st.P_OUT or state == st.V_DONE or state == st.M_CMP):
                     t_store.next = t_store + 1
@@ -1059,8 +1069,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     e_wr_data.next = cur_cp
                 elif ridx == 19:
                     e_wr_data.next = kh
-                else:
+                elif ridx == 20:
                     e_wr_data.next = sy
+                else:
+                    e_wr_data.next = more  # chain: the group's next run follows
                 if ridx == N_REGS - 1:
                     ridx.next = 0
                     state.next = st.E_START
@@ -1102,6 +1114,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     prev_ox0.next = cur_ox0
                     prev_sw.next = cur_sw
                     prev_half.next = cur_half
+                    prev_chn.next = more
                     have_prev.next = 1
                     if nxt:  # the next tile was loaded: run it, store this one meanwhile
                         nxt.next = 0
@@ -1432,7 +1445,16 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 s_pool.next = 0
                 s_up.next = 0
                 s_pchan.next = aux + co0 * (HoWo >> 2) + (prev_oy0 >> 1) * (wo >> 1)
-                sst.next = ss.SS_CMD
+                s_dw.next = drain_wait - 1
+                if prev_chn:  # its last tile is still draining under the run that follows it
+                    sst.next = ss.SS_DRAIN
+                else:
+                    sst.next = ss.SS_CMD
+            elif sst == ss.SS_DRAIN:
+                if s_dw == 0:
+                    sst.next = ss.SS_CMD
+                else:
+                    s_dw.next = s_dw - 1
             elif sst == ss.SS_CMD:  # the command is taken on the 2nd cycle at the soonest: plen is set
                 wr_cmd_valid.next = 1
                 wr_cmd_addr.next = s_row
@@ -1622,7 +1644,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                                 rbase.next = tbase
                             sst.next = ss.SS_CMD
 
-    return (select_bank, gearbox, gearbox_regs, gearbox_data, store_stream, store_chunk, line_buffer,
+    return (more_tiles, select_bank, gearbox, gearbox_regs, gearbox_data, store_stream, store_chunk, line_buffer,
             stacked_next, vector_read_row, vector_read, line_halves, next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word,
             argmax_segment, argmax_lanes, store_up_word, pool_operands, avgpool_word, interrupt,
             fsm)

@@ -28,7 +28,7 @@ from rtl.pe import pe, pe_signals
 from rtl.ppu import PPU_LATENCY, ppu, ppu_signals
 from rtl.sequencer import sequencer
 
-__all__ = ["build", "MODULES", "drain_wait", "run_tail"]
+__all__ = ["build", "MODULES", "drain_wait", "run_tail", "CHAINED_TAIL"]
 
 MODULES = ("ce_pe", "ce_row", "ce_array", "ce_ppu", "ce_abuf", "ce_rowu", "ce_seq", "ce_engine")
 
@@ -37,6 +37,11 @@ def drain_wait(cfg: EngineConfig) -> int:
     """Cycles from the flush step until the last result is written: row skew, feeder latency,
     the drain (C + ceil(C/2) cycles: two interleaved chains), row-unit and PPU pipelines, margin."""
     return cfg.rows + cfg.cols + (cfg.cols + 1) // 2 + PPU_LATENCY + 12
+
+
+# Cycles of a chained run (sequencer register ``chain``) beyond its reduction steps: it is done with
+# its last step; its last tile drains under the next run's first tiles (compiler.estimate).
+CHAINED_TAIL = 3
 
 
 def run_tail(cfg: EngineConfig) -> int:

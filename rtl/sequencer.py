@@ -4,6 +4,8 @@ Loops (outer to inner): output-channel tile (R channels), output row oy, pixel t
 ox), then the reduction steps ci, dy, dx (k*k*Cin of them), padded with bubble steps (weight 0) up
 to ``min_steps`` so a tile is never shorter than the array's drain. After the last tile one flush
 step (tile-start flag, no tile) pushes the last sums into the drain; ``done`` rises once drained.
+A chained run (register ``chain``) skips both: ``done`` rises with its last step, and the next run's
+first tile start pushes its last sums into the drain (rtl/README.md, "Chained runs").
 
 Each cycle it issues one step descriptor to column feeder 0 (activation address of output pixel
 ox0, row in bounds, x index) and row unit 0 (weight address, tile-start flag, output-channel tile,
@@ -33,8 +35,11 @@ __all__ = ["sequencer", "REGS"]
 # k_rows / row_stride: the kernel's rows and the input rows from one output row to the next; k and
 # stride unless output rows are stacked on the array rows (compiler.program.stack_rows: G output rows
 # as one of k + (G-1)*stride kernel rows, G*stride apart).
+# chain: another run of the same weight group follows; this run ends with its last step (done at once,
+# no flush step and no drain wait): the next run's first tile start pushes this run's last sums into the
+# drain, as a flush step would, and they drain under the next run (the controller waits before storing).
 REGS = ("cin", "h", "w", "cout", "ho", "wo", "k", "stride", "pad", "x_zp", "y_zp", "qmin", "qmax", "pad_top",
-        "act_base", "out_base", "pad_left", "row_pitch", "chan_pitch", "k_rows", "row_stride")
+        "act_base", "out_base", "pad_left", "row_pitch", "chan_pitch", "k_rows", "row_stride", "chain")
 
 
 @block
@@ -63,6 +68,7 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
     kh = U()  # kernel rows (register 19)
     sy = U()  # row stride (register 20)
     rstep = S()  # activation-buffer bytes from one output row's input rows to the next: sy * rp
+    chain = Signal(bool(0))  # register 21: no flush or drain wait at the end of this run
 
     @always(clk.posedge)
     def regs():
@@ -109,6 +115,8 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                 kh.next = wr_data[24:]
             elif wr_addr == 20:
                 sy.next = wr_data[24:]
+            elif wr_addr == 21:
+                chain.next = wr_data[0]
 
     @always(clk.posedge)
     def run():
@@ -211,7 +219,10 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                         cot.next = cot + 1
                         wbase.next = wbase + Kp
                         cout_left.next = cout_left - R
-                        if cout_left <= R:
+                        if cout_left <= R and chain:  # the next run's first tile flushes this one
+                            done.next = 1
+                            state.next = st.IDLE
+                        elif cout_left <= R:
                             state.next = st.FLUSH
                     else:
                         oy.next = oy + 1

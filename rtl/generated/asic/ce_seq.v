@@ -87,6 +87,7 @@ reg [23:0] K;
 reg [23:0] Kp;
 reg [23:0] P;
 reg signed [23:0] abase;
+reg chain;
 reg signed [23:0] chan_b;
 reg [23:0] ci;
 reg [23:0] cin;
@@ -187,6 +188,9 @@ always @(posedge clk) begin: regs
             end
             'h14: begin
                 sy <= wr_data[24-1:0];
+            end
+            'h15: begin
+                chain <= wr_data[0];
             end
         endcase
     end
@@ -312,7 +316,11 @@ always @(posedge clk) begin: run
                     cot <= (cot + 1);
                     wbase <= (wbase + Kp);
                     cout_left <= (cout_left - 72);
-                    if ((cout_left <= 72)) begin
+                    if (((cout_left <= 72) && chain)) begin
+                        done <= 1;
+                        state <= 3'b000;
+                    end
+                    else if ((cout_left <= 72)) begin
                         state <= 3'b011;
                     end
                 end

@@ -266,6 +266,7 @@ reg [15:0] m_x0;
 reg [15:0] m_x1;
 reg [15:0] m_x2;
 reg [15:0] m_xw;
+wire more;
 reg [15:0] nlayers;
 reg [7:0] nseg;
 reg [15:0] ntile;
@@ -291,6 +292,7 @@ reg [15:0] pi_x;
 reg [23:0] plen;
 reg [511:0] pool_word;
 reg [15:0] prev_bo;
+reg prev_chn;
 reg prev_half;
 reg [15:0] prev_ox0;
 reg [15:0] prev_oy0;
@@ -319,6 +321,7 @@ reg s_adv;
 reg [6:0] s_c;
 reg [15:0] s_ch;
 reg [31:0] s_chan;
+reg [15:0] s_dw;
 reg [6:0] s_first;
 reg [511:0] s_in;
 reg s_issue;
@@ -402,6 +405,10 @@ reg [511:0] lb [0:128-1];
 
 
 
+assign more = (((cur_ox0 + cur_sw) < wo) || ((cur_oy0 + cur_bo) < hov));
+
+
+
 assign bank_out = (e_rd_data >>> {bank, 9'h0});
 
 
@@ -464,7 +471,7 @@ always @(ip, s_first, s_keep, s_lastc, s_lastw, scnt, sq1, sq2, sst, wr_wready, 
     else begin
         s_keep = scnt;
     end
-    s_issue = ((sst == 3'b011) && (ip <= s_lastw) && (((s_keep + sq2) + sq1) < 3));
+    s_issue = ((sst == 3'b100) && (ip <= s_lastw) && (((s_keep + sq2) + sq1) < 3));
     s_c = 64;
     if ((ip == s_lastw)) begin
         s_c = s_lastc;
@@ -795,7 +802,7 @@ always @(posedge clk) begin: fsm
                 t_load <= (t_load + 1);
                 l_load <= (l_load + 1);
             end
-            else if (((sst == 3'b010) || (sst == 3'b011) || (sst == 3'b100) || (state == 6'b011111) || (state == 6'b100000) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b101000))) begin
+            else if (((sst == 3'b010) || (sst == 3'b011) || (sst == 3'b100) || (sst == 3'b101) || (state == 6'b011111) || (state == 6'b100000) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b101000))) begin
                 t_store <= (t_store + 1);
                 l_store <= (l_store + 1);
             end
@@ -1386,11 +1393,14 @@ always @(posedge clk) begin: fsm
                     'h13: begin
                         e_wr_data <= kh;
                     end
-                    default: begin
+                    'h14: begin
                         e_wr_data <= sy;
                     end
+                    default: begin
+                        e_wr_data <= more;
+                    end
                 endcase
-                if (($signed({1'b0, ridx}) == (21 - 1))) begin
+                if (($signed({1'b0, ridx}) == (22 - 1))) begin
                     ridx <= 0;
                     state <= 6'b010110;
                 end
@@ -1442,6 +1452,7 @@ always @(posedge clk) begin: fsm
                     prev_ox0 <= cur_ox0;
                     prev_sw <= cur_sw;
                     prev_half <= cur_half;
+                    prev_chn <= more;
                     have_prev <= 1;
                     if (nxt) begin
                         nxt <= 0;
@@ -1859,9 +1870,23 @@ always @(posedge clk) begin: fsm
             s_pool <= 0;
             s_up <= 0;
             s_pchan <= ((aux + (co0 * (HoWo >>> 2))) + ((prev_oy0 >>> 1) * (wo >>> 1)));
-            sst <= 3'b010;
+            s_dw <= (28 - 1);
+            if (prev_chn) begin
+                sst <= 3'b010;
+            end
+            else begin
+                sst <= 3'b011;
+            end
         end
         else if ((sst == 3'b010)) begin
+            if ((s_dw == 0)) begin
+                sst <= 3'b011;
+            end
+            else begin
+                s_dw <= (s_dw - 1);
+            end
+        end
+        else if ((sst == 3'b011)) begin
             wr_cmd_valid <= 1;
             wr_cmd_addr <= s_row;
             p <= 0;
@@ -1908,10 +1933,10 @@ always @(posedge clk) begin: fsm
             end
             if ((wr_cmd_valid && wr_cmd_ready)) begin
                 wr_cmd_valid <= 0;
-                sst <= 3'b011;
+                sst <= 3'b100;
             end
         end
-        else if ((sst == 3'b011)) begin
+        else if ((sst == 3'b100)) begin
             if (wr_err) begin
                 err_code <= 7;
                 state <= 6'b101111;
@@ -2017,12 +2042,12 @@ always @(posedge clk) begin: fsm
                 if (s_pop) begin
                     p <= (p + 1);
                     if ((p == s_lastw)) begin
-                        sst <= 3'b100;
+                        sst <= 3'b101;
                     end
                 end
             end
         end
-        else if ((sst == 3'b100)) begin
+        else if ((sst == 3'b101)) begin
             if (wr_err) begin
                 err_code <= 7;
                 state <= 6'b101111;
@@ -2031,7 +2056,7 @@ always @(posedge clk) begin: fsm
                 if ((fpool && (!s_pool))) begin
                     s_pool <= 1;
                     rbase <= 0;
-                    sst <= 3'b010;
+                    sst <= 3'b011;
                 end
                 else if ((fup && (!s_up))) begin
                     s_up <= 1;
@@ -2041,7 +2066,7 @@ always @(posedge clk) begin: fsm
                     u_rep <= 0;
                     u_dst <= ($signed({1'b0, aux}) + (($signed({1'b0, s_row}) - $signed({1'b0, o_addr})) * u_f2));
                     plen <= (plen * u_f2);
-                    sst <= 3'b010;
+                    sst <= 3'b011;
                 end
                 else begin
                     s_pool <= 0;
@@ -2051,7 +2076,7 @@ always @(posedge clk) begin: fsm
                         s_row <= (s_row + s_rp);
                         s_rr <= (s_rr + factor);
                         rbase <= (rbase + prev_sw);
-                        sst <= 3'b010;
+                        sst <= 3'b011;
                     end
                     else if (((stk && (s_nv >= gc)) || ((!stk) && ((s_ch + 1) == gc)))) begin
                         have_prev <= 0;
@@ -2075,7 +2100,7 @@ always @(posedge clk) begin: fsm
                             s_chan <= (cbase + HoWo);
                             s_row <= (cbase + HoWo);
                         end
-                        sst <= 3'b010;
+                        sst <= 3'b011;
                     end
                     else begin
                         s_r <= 0;
@@ -2092,7 +2117,7 @@ always @(posedge clk) begin: fsm
                             bank <= (bank + 1);
                             rbase <= tbase;
                         end
-                        sst <= 3'b010;
+                        sst <= 3'b011;
                     end
                 end
             end
