@@ -59,6 +59,11 @@ assert DESCRIPTOR.size <= DESCRIPTOR_SIZE and HEADER.size <= HEADER_SIZE
 
 LINE_DEPTH = 8192  # the controller's line buffer (bytes) when a config does not say: two halves
 
+
+def line_half(hw) -> int:
+    """Bytes in each half of the controller's line buffer for config ``hw`` (or None)."""
+    return getattr(hw, "line_depth", LINE_DEPTH) // 2
+
 # Fields wide enough for FC-HarDNet at 2048x1024 with room to spare; the compiler refuses beyond.
 LIMITS = {"channels": 2**16 - 1, "height": 2**16 - 1, "width": 2**16 - 1, "address": 2**32 - 1}
 
@@ -143,11 +148,15 @@ class Program:
     image: bytearray  # header, descriptors, weights and constants (activations are written at run time)
     weight_bytes: int
     const_bytes: int
-    host_layers: list[str]  # layers the host runs after the accelerator: an ArgMax the controller cannot take
+    # layers the host runs after the accelerator (an ArgMax the controller cannot take) -> why
+    host_reasons: dict[str, str] = field(default_factory=dict)
     # layers whose output a whole-network run never writes (their descriptor writes only its counter
     # record): the logits upsample, when the argmax reads its input and upsamples the labels instead
     elided: set[str] = field(default_factory=set)
-    host_reasons: dict[str, str] = field(default_factory=dict)  # host layer -> why the controller cannot run it
+
+    @property
+    def host_layers(self) -> list[str]:
+        return list(self.host_reasons)
 
     @property
     def activation_base(self) -> int:
@@ -284,9 +293,8 @@ def pool_fusable(d: Descriptor, hw) -> bool:
     even in number, and the line buffer, idle during a conv, holds a band's even rows' last row
     (its upper half) and the band's pooled bytes (its lower half); ``_best_tiling(..., pool=True)``
     then keeps whole rows and even bands."""
-    line = getattr(hw, "line_depth", LINE_DEPTH)
     return (d.stack == 1 and d.wo % ACT_WORD == 0 and d.ho % 2 == 0 and d.wo % 2 == 0
-            and d.wo <= line // 2)
+            and d.wo <= line_half(hw))
 
 
 def up_fusable(d: Descriptor, factor: int) -> bool:
@@ -322,7 +330,7 @@ def _best_tiling(d: Descriptor, hw, pool: bool = False, whole: bool = False) -> 
 
     candidates, strip = [], d.wo  # taller bands fit narrower strips: one pass down the widths
     if pool:
-        pooled = getattr(hw, "line_depth", LINE_DEPTH) // 2
+        pooled = line_half(hw)
         candidates = [(b, d.wo) for b in range(2, d.ho_v + 1, 2) if b * d.wo // 4 <= pooled and fits(b, d.wo)]
         if not candidates:
             raise ModelError(f"node {d.name!r} (conv): no band of whole, even rows fits to pool its output")
@@ -408,16 +416,14 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
     for l in graph.layers:
         if l.op != "argmax":
             continue
-        src, factor = l.input, 1
         up = next((u for u in graph.layers if u.output == l.input and u.op == "upsample"), None)
         readers = [r for r in graph.layers if l.input in r.inputs]
         if (fuse_argmax and up is not None and len(readers) == 1
                 and argmax_unfit(graph, up.input, up.factor, hw) is None):
-            src, factor = concat_leaves(graph, up.input)[0], up.factor
+            argmax_src[l.name] = (concat_leaves(graph, up.input)[0], up.factor)
             elided.add(up.name)
-        why = argmax_unfit(graph, src, factor, hw)
-        if why is None:
-            argmax_src[l.name] = (src, factor)
+        elif (why := argmax_unfit(graph, l.input, 1, hw)) is None:
+            argmax_src[l.name] = (l.input, 1)
         else:
             host[l.name] = why
     layers = [l for l in graph.layers if l.op in OPS and l.name not in host]
@@ -531,7 +537,7 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
             if any(u is l for u, _ in ups.values()) or l.name in elided:
                 d.flags |= FLAG_FUSED
         line = {"avgpool": 2 * d.w, "upsample": d.w}.get(l.op, 0)
-        half = getattr(hw, "line_depth", LINE_DEPTH) // 2  # a row loads into one half while the other is written
+        half = line_half(hw)  # a row loads into one half while the other is written
         if hw is not None and line > half:
             raise ModelError(f"node {l.name!r} ({l.op}): rows of {d.w} pixels need {line} bytes of line buffer "
                              f"(config {hw.name!r} has {half} in each of its two halves)")
@@ -544,7 +550,7 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
     image += weights + consts
     image += b"\0" * (act_base - len(image))
     assert len(image) == act_base
-    return Program(graph, descs, plan, image, len(weights), len(consts), list(host), elided, host)
+    return Program(graph, descs, plan, image, len(weights), len(consts), host, elided)
 
 
 def argmax_unfit(graph: QGraph, src: str, factor: int, hw) -> str | None:
@@ -555,7 +561,7 @@ def argmax_unfit(graph: QGraph, src: str, factor: int, hw) -> str | None:
     if len(leaves) != 1:
         return f"its input is {len(leaves)} tensors joined by a Concat; the controller reads one"
     c, _, w = graph.tensors[leaves[0]].shape[1:]
-    words = getattr(hw, "line_depth", LINE_DEPTH) // 2 // ACT_WORD
+    words = line_half(hw) // ACT_WORD
     if not 2 <= c <= words:
         return f"{c} channels; the controller's line buffer takes 2 to {words}"
     if w > words * ACT_WORD:
@@ -573,7 +579,7 @@ def _argmax_descriptor(graph: QGraph, l, index: int, src: str, factor: int, plan
     (``argmax_unfit`` said it can)."""
     c, h, w = graph.tensors[src].shape[1:]
     segs = plan.segments[src]  # one (argmax_unfit)
-    words = getattr(hw, "line_depth", LINE_DEPTH) // 2 // ACT_WORD // c  # a segment's words per channel
+    words = line_half(hw) // ACT_WORD // c  # a segment's words per channel
     out = l.output
     d = Descriptor(layer=index, name=l.name, op="argmax", cin=c, cout=1, h=h, w=w, ho=h * factor,
                    wo=w * factor, factor=factor, strip=words * ACT_WORD, out_addr=plan.addr[out],

@@ -162,40 +162,35 @@ def section_scalesim(args, hw, ours):
             "small": small, "small_sim": sim, "layers_small": layers_small, "match": match, "mismatch": mism}
 
 
+def _design_column(f, clock, network: str) -> list[str]:
+    """Our design's column of the side-by-side table for frame figures ``f`` (the published network
+    or the variant)."""
+    return [f"{f.pes}", f"{clock / 1e6:.0f} MHz", f"{f.cycles / 1e6:.2f}M (engine only {f.engine_cycles / 1e6:.2f}M)",
+            f"{f.fps:.2f} (engine only {clock / f.engine_cycles:.1f})",
+            f"{f.utilization:.2%} (engine only {f.macs / (f.engine_cycles * f.pes):.1%})",
+            f"{(f.bytes_read + f.bytes_written) / 1e6:.0f} MB", f"{f.macs / 1e9:.1f}", "compiler.estimate",
+            f"{network}, {f.params / 1e6:.2f}M weights"]
+
+
 def side_by_side(args, ours, ssim, variant=None):
     header("4. Side by side: FC-HarDNet-70, 2048x1024, 9216 MACs at 500 MHz")
-    ref = reference.REFERENCE_CHIP
-    rows = [("MACs", f"{ours.pes}", f"{ours.pes}", f"{ref['macs']}")]
-    rows.append(("clock", f"{args.clock / 1e6:.0f} MHz", f"{args.clock / 1e6:.0f} MHz", f"{ref['clock_hz'] / 1e6:.0f} MHz"))
-    s_c = f"{ssim['cycles'] / 1e6:.2f}M" if ssim else "n/a"
-    rows.append(("cycles per frame", f"{ours.cycles / 1e6:.2f}M (engine only {ours.engine_cycles / 1e6:.2f}M)", s_c,
-                 f"{ref['cycles_per_frame'] / 1e6:.3f}M"))
-    rows.append(("fps", f"{ours.fps:.2f} (engine only {args.clock / ours.engine_cycles:.1f})",
-                 f"{args.clock / ssim['cycles']:.1f}" if ssim else "n/a", f"~{ref['fps']}"))
-    rows.append(("MAC utilization", f"{ours.utilization:.2%} (engine only {ours.macs / (ours.engine_cycles * ours.pes):.1%})",
-                 f"{ssim['util']:.1%}" if ssim else "n/a", f"{ref['mac_utilization']:.0%}"))
-    rows.append(("DRAM per frame", f"{(ours.bytes_read + ours.bytes_written) / 1e6:.0f} MB", "not modelled", "not published"))
-    rows.append(("GMACs counted", f"{ours.macs / 1e9:.1f}", f"{ssim['macs'] / 1e9:.1f}" if ssim else "n/a",
-                 f"{reference.FCHARDNET70_PUBLISHED['gmacs']} (published)"))
-    rows.append(("source", "compiler.estimate", "closed form, checked per layer", "published"))
-    rows.append(("network", f"published, {ours.params / 1e6:.2f}M weights", "published",
-                 f"{reference.REFERENCE_NETWORK['params'] / 1e6:.1f}M params, {reference.REFERENCE_NETWORK['layers']} layers"))
-    cols = ("", "our design (asic)", "SCALE-Sim OS", "reference chip")
-    w = [18, 44, 34, 28]
+    ref, net = reference.REFERENCE_CHIP, reference.REFERENCE_NETWORK
+    labels = ["MACs", "clock", "cycles per frame", "fps", "MAC utilization", "DRAM per frame", "GMACs counted", "source",
+              "network"]
+    columns = [("our design (asic)", 44, _design_column(ours, args.clock, "published"))]
     if variant is not None:  # the hardware-friendly variant on the same chip
-        v = variant
-        extra = [f"{v.pes}", f"{args.clock / 1e6:.0f} MHz",
-                 f"{v.cycles / 1e6:.2f}M (engine only {v.engine_cycles / 1e6:.2f}M)",
-                 f"{v.fps:.2f} (engine only {args.clock / v.engine_cycles:.1f})",
-                 f"{v.utilization:.2%} (engine only {v.macs / (v.engine_cycles * v.pes):.1%})",
-                 f"{(v.bytes_read + v.bytes_written) / 1e6:.0f} MB", f"{v.macs / 1e9:.1f}", "compiler.estimate",
-                 f"widths to 72s, {v.params / 1e6:.2f}M weights"]
-        rows = [(*r[:2], e, *r[2:]) for r, e in zip(rows, extra)]
-        cols = ("", "our design (asic)", "our design, HW variant", "SCALE-Sim OS", "reference chip")
-        w = [18, 44, 44, 34, 28]
-    log("  " + "".join(h.ljust(n) for h, n in zip(cols, w)))
-    for r in rows:
-        log("  " + "".join(str(c).ljust(n) for c, n in zip(r, w)))
+        columns.append(("our design, HW variant", 44, _design_column(variant, args.clock, "widths to 72s")))
+    columns.append(("SCALE-Sim OS", 34, [
+        f"{ours.pes}", f"{args.clock / 1e6:.0f} MHz", f"{ssim['cycles'] / 1e6:.2f}M" if ssim else "n/a",
+        f"{args.clock / ssim['cycles']:.1f}" if ssim else "n/a", f"{ssim['util']:.1%}" if ssim else "n/a",
+        "not modelled", f"{ssim['macs'] / 1e9:.1f}" if ssim else "n/a", "closed form, checked per layer", "published"]))
+    columns.append(("reference chip", 28, [
+        f"{ref['macs']}", f"{ref['clock_hz'] / 1e6:.0f} MHz", f"{ref['cycles_per_frame'] / 1e6:.3f}M", f"~{ref['fps']}",
+        f"{ref['mac_utilization']:.0%}", "not published", f"{reference.FCHARDNET70_PUBLISHED['gmacs']} (published)",
+        "published", f"{net['params'] / 1e6:.1f}M params, {net['layers']} layers"]))
+    log("  " + "".ljust(18) + "".join(title.ljust(n) for title, n, _ in columns))
+    for i, label in enumerate(labels):
+        log("  " + label.ljust(18) + "".join(str(cells[i]).ljust(n) for _, n, cells in columns))
     log("  GPU figures (published): FC-HarDNet-70 53 fps on a 1080 Ti; reference PoC 80 fps on a V100.")
 
 

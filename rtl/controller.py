@@ -506,11 +506,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     def argmax_segment():
         if w - m_x0 > strip:
             m_len.next = strip
-        else:
-            m_len.next = w - m_x0
-        if w - m_x0 > strip:
             m_nw.next = strip >> LWB
         else:
+            m_len.next = w - m_x0
             m_nw.next = (w - m_x0 + ACT_WORD - 1) >> LWB
 
     @always_comb

@@ -603,14 +603,10 @@ end
 always @(m_x0, strip, w) begin: argmax_segment
     if ((($signed({1'b0, w}) - $signed({1'b0, m_x0})) > strip)) begin
         m_len = strip;
-    end
-    else begin
-        m_len = (w - m_x0);
-    end
-    if ((($signed({1'b0, w}) - $signed({1'b0, m_x0})) > strip)) begin
         m_nw = (strip >>> 6);
     end
     else begin
+        m_len = (w - m_x0);
         m_nw = $signed(((($signed({1'b0, w}) - $signed({1'b0, m_x0})) + 64) - 1) >>> 6);
     end
 end
