@@ -4,11 +4,12 @@ For each network (FC-HarDNet-70 and tiny):
 1. He-initialized weights from a fixed seed.
 2. BatchNorm statistics re-estimated on Cityscapes crops, one convolution at a time in execution
    order (each conv sees the already-normalized network before it), then folded into the conv as
-   weight / std and bias -mean / std (gamma 1, beta 0). Mean and std are rounded to float16 so that
-   last-bit differences between CPUs' float kernels cannot change the committed tensors.
+   weight / std and bias -mean / std (gamma 1, beta 0), mean and std rounded to 11 significant bits.
+   The activations come from onnx_models.exact, whose results are the same bit for bit on every CPU
+   (no onnxruntime or BLAS float kernel decides a bit of a committed tensor).
 3. The float model is saved; so is its SQNR against the published upsampling (bilinear,
    align_corners=True), written to manifest.json.
-4. Activation ranges are calibrated (min/max over the crops), unified over every set of tensors that
+4. Activation ranges are calibrated (min/max over the crops, from onnx_models.exact too), unified over every set of tensors that
    must share quantization (Concat inputs and output, AveragePool and Resize in and out, a conv and the
    ReLU that follows it), widened to power-of-two scales, and handed to onnxruntime's quantize_static
    as TensorQuantOverrides: per-channel symmetric int8 weights, int8 activations, QDQ format.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -28,11 +30,14 @@ import onnx
 from onnx import numpy_helper
 
 from golden.cityscapes import Crop, crop_input
+from golden.contract import make_session_options
+from onnx_models import exact
 from onnx_models.hardnet import SPECS, build_graph
 
 HERE = Path(__file__).resolve().parent
 SEED = 20261125
 BN_EPS = 1e-5
+STAT_BITS = 11  # significant bits of a folded BatchNorm mean and std (float16's precision)
 
 # Build sizes and calibration crops (two real frames; the crops cover different parts of each).
 BUILD = {
@@ -50,54 +55,60 @@ def calibration_inputs(name: str) -> list[np.ndarray]:
     return [crop_input(Crop(frame, top, left, h, w)) for frame, top, left in BUILD[name]["crops"]]
 
 
-def _session(model: onnx.ModelProto):
+def _session(model: onnx.ModelProto, int8: bool = False):
+    """A float model's session (its last bits depend on the CPU: only SQNR figures use it), or an int8
+    model's under the golden contract's options, whose results are exact integer arithmetic on every CPU
+    (onnxruntime's default u8s8 path saturates int16 pair sums on AVX2 machines without VNNI)."""
     import onnxruntime as ort
 
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    so.intra_op_num_threads = 2
+    if int8:
+        so = make_session_options()
+    else:
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        so.intra_op_num_threads = 2
     return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
 
 
-def _with_outputs(model: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    del m.graph.output[:]
-    for n in names:
-        m.graph.output.append(onnx.ValueInfoProto(name=n))
-    return m
-
-
 def fold_batchnorm(name: str, inputs: list[np.ndarray], log=print) -> dict:
-    """Folded (weight, bias) of every conv, BN statistics estimated one conv at a time."""
+    """Folded (weight, bias) of every conv: one exact forward pass (onnx_models.exact) over the
+    calibration crops, each conv's BatchNorm statistics taken from its output with every conv before it
+    already normalized, then that output normalized for the convs after it."""
     spec = SPECS[name]
     h, w = BUILD[name]["size"]
     rng = np.random.default_rng(SEED)
     model = build_graph(spec, h, w, seed=SEED)
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    n_convs = sum(n.op_type == "Conv" for n in model.graph.node)
     weights = {}
-    for i, node in enumerate(convs):
-        wname, bname = node.input[1], node.input[2]
-        weight = inits[wname]
+
+    def normalize(node, y):
+        weight = inits[node.input[1]]
         if node.name == "head":  # no BN on the head: a small deterministic bias instead
-            weights[node.name] = (weight, (rng.standard_normal(weight.shape[0]) * 0.1).astype(np.float32))
-            continue
-        sess = _session(_with_outputs(model, [node.output[0]]))
-        outs = np.concatenate([sess.run(None, {"input": x})[0] for x in inputs], axis=0)
-        mean = outs.mean(axis=(0, 2, 3)).astype(np.float16).astype(np.float32)
-        std = np.sqrt(outs.var(axis=(0, 2, 3)) + BN_EPS).astype(np.float16).astype(np.float32)
-        folded_w = (weight / std[:, None, None, None]).astype(np.float32)
-        folded_b = (-mean / std).astype(np.float32)
-        weights[node.name] = (folded_w, folded_b)
-        for init in model.graph.initializer:
-            if init.name == wname:
-                init.CopyFrom(numpy_helper.from_array(folded_w, wname))
-            elif init.name == bname:
-                init.CopyFrom(numpy_helper.from_array(folded_b, bname))
-        if (i + 1) % 10 == 0 or i + 1 == len(convs):
-            log(f"  [{name}] BN folded into {i + 1}/{len(convs)} convs")
+            bias = (rng.standard_normal(weight.shape[0]) * 0.1).astype(np.float32)
+            weights[node.name] = (weight, bias)
+            y = y + bias.astype(np.float64)[None, :, None, None]
+        else:
+            mean, var = exact.channel_mean_var(y)
+            mean = exact.round_significand(mean, STAT_BITS)
+            std = exact.round_significand(np.sqrt(var + BN_EPS), STAT_BITS)
+            mean32, std32 = mean.astype(np.float32), std.astype(np.float32)  # exact: STAT_BITS <= 24
+            weights[node.name] = ((weight / std32[:, None, None, None]).astype(np.float32),
+                                  (-mean32 / std32).astype(np.float32))
+            y = (y - mean[None, :, None, None]) / std[None, :, None, None]
+        if len(weights) % 10 == 0 or len(weights) == n_convs:
+            log(f"  [{name}] BN folded into {len(weights)}/{n_convs} convs")
+        return y
+
+    exact.forward(model, np.concatenate(inputs, axis=0), conv_output=normalize)
+    assert len(weights) == n_convs, f"{name}: folded {len(weights)} of {n_convs} convs"
     return weights
+
+
+def _pow2_ceil(x: float) -> float:
+    """The smallest power of two >= x > 0, by exact steps (no log2, whose last bit libm may choose)."""
+    m, e = math.frexp(x)  # x = m * 2^e, 0.5 <= m < 1
+    return math.ldexp(1.0, e - 1 if m == 0.5 else e)
 
 
 class _UnionFind:
@@ -118,13 +129,15 @@ class _UnionFind:
 def quant_overrides(model: onnx.ModelProto, inputs: list[np.ndarray]) -> dict:
     """Power-of-two (scale, zero point) per activation tensor, shared where the hardware needs it."""
     acts = ["input"] + [o for n in model.graph.node for o in n.output if n.op_type != "ArgMax"]
-    sess = _session(_with_outputs(model, acts))
     lo = {a: np.inf for a in acts}
     hi = {a: -np.inf for a in acts}
-    for x in inputs:
-        for a, v in zip(acts, sess.run(None, {"input": x})):
-            lo[a] = min(lo[a], float(v.min()))
-            hi[a] = max(hi[a], float(v.max()))
+
+    def observe(a, v):
+        lo[a], hi[a] = float(v.min()), float(v.max())
+
+    exact.forward(model, np.concatenate(inputs, axis=0), observe=observe)
+    unseen = [a for a in acts if lo[a] == np.inf]
+    assert not unseen, f"calibration saw no values of {unseen}"
     groups = _UnionFind()
     for a in acts:
         groups.find(a)
@@ -147,7 +160,7 @@ def quant_overrides(model: onnx.ModelProto, inputs: list[np.ndarray]) -> dict:
     for a in acts:
         g = groups.find(a)
         rmin, rmax = glo[g], ghi[g]
-        scale = 2.0 ** np.ceil(np.log2(max(rmax - rmin, 1e-6) / 255.0))
+        scale = _pow2_ceil(max(rmax - rmin, 1e-6) / 255.0)
         zp = int(np.clip(np.round(-128 - rmin / scale), -128, 127))
         overrides[a] = [{"scale": np.array(scale, np.float32), "zero_point": np.array(zp, np.int8)}]
     return overrides
@@ -213,7 +226,7 @@ def build(name: str, out_dir: Path, log=print) -> dict:
     overrides = quant_overrides(model, inputs)
     int8_path = out_dir / f"{name}_int8.onnx"
     quantize(float_path, int8_path, overrides, inputs)
-    q = _session(onnx.load(str(int8_path)))
+    q = _session(onnx.load(str(int8_path)), int8=True)
     qsqnr = [sqnr_db(ours.run(["logits"], {"input": x})[0], q.run(["logits"], {"input": x})[0]) for x in inputs]
     log(f"[{name}] int8 vs float logits SQNR: {', '.join(f'{s:.2f}' for s in qsqnr)} dB "
         f"({time.time() - t0:.0f} s)")
