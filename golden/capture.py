@@ -30,7 +30,7 @@ import onnx
 
 from golden.cityscapes import Crop, crop_input
 from golden.contract import ORT_SESSION_CONFIG, make_session_options
-from golden.qgraph import QGraph, load_qgraph, with_input_size
+from golden.qgraph import QGraph, check_nodes, load_qgraph, read_model, with_input_size
 
 __all__ = ["GoldenTensor", "Capture", "capture", "FORMAT_VERSION"]
 
@@ -146,7 +146,9 @@ def capture(model_path, x, *, workdir: Path | None = None, keep_optimized: Path 
     model_path = Path(model_path)
     x, crop_key = _input_array(x, model_path)
     h, w = x.shape[2:]
-    model = with_input_size(onnx.load(str(model_path)), h, w)
+    model = read_model(model_path)
+    check_nodes(model, str(model_path))  # before shapes: a bad attribute is named at its node
+    model = with_input_size(model, h, w, str(model_path))
     qgraph = load_qgraph(model)
     qgraph.path = str(model_path)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:

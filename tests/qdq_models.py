@@ -71,12 +71,13 @@ def avgpool_model(shape, x_scale, x_zp, y_scale, y_zp):
     return _model(nodes, inits, [("x", list(shape))], [shape[0], shape[1], shape[2] // 2, shape[3] // 2])
 
 
-def resize_model(shape, scale, zp, factor):
+def resize_model(shape, scale, zp, factor, coordinate_transformation_mode="asymmetric", nearest_mode="floor"):
     nodes, inits = [], {}
     xf = _dq("x", scale, zp, inits, nodes)
     inits["scales"] = np.array([1, 1, factor, factor], np.float32)
     nodes.append(helper.make_node("Resize", [xf, "", "scales"], ["r"], mode="nearest",
-                                  coordinate_transformation_mode="asymmetric", nearest_mode="floor"))
+                                  coordinate_transformation_mode=coordinate_transformation_mode,
+                                  nearest_mode=nearest_mode))
     _q("r", scale, zp, inits, nodes)
     return _model(nodes, inits, [("x", list(shape))], [shape[0], shape[1], shape[2] * factor, shape[3] * factor])
 
