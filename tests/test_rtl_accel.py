@@ -204,3 +204,29 @@ def test_hardnet70_every_layer_isolated_bit_exact_on_sim_config(hardnet70_on_sim
     res = run_accel(prog, gold, config="sim", isolated=True)
     check(res, prog, gold, "sim")
     assert len(res.layers) == 80 and len(res.runs) == 80
+
+
+def test_one_by_one_stride_two_conv_bit_exact(tmp_path):
+    """A 1x1 conv of stride 2 (the validator accepts it; FC-HarDNet has none): tiny with its stem2,
+    a 3x3 stride-2 conv, cut to its kernel's centre tap, on the tiny config, chained and isolated."""
+    import onnx
+    from onnx import numpy_helper
+
+    m = onnx.load(str(model_path("tiny", "int8")))
+    conv = next(n for n in m.graph.node if n.name == "stem2")
+    weight = next(i for i in m.graph.initializer if i.name == "stem2.weight_quantized")
+    weight.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weight)[:, :, 1:2, 1:2].copy(), weight.name))
+    for a in conv.attribute:
+        if a.name == "kernel_shape":
+            a.ints[:] = [1, 1]
+        if a.name == "pads":
+            a.ints[:] = [0, 0, 0, 0]
+    path = tmp_path / "tiny_1x1s2.onnx"
+    onnx.save(m, str(path))
+    gold = capture(path, SMALL_CROP)
+    prog = compile_graph(load_qgraph(path, gold.input_size), get_config("tiny"))
+    assert [(d.name, d.kernel, d.stride) for d in prog.descriptors if d.name == "stem2"] == [("stem2", 1, 2)]
+    for isolated in (False, True):
+        res = run_accel(prog, gold, config="tiny", isolated=isolated)
+        check(res, prog, gold, "tiny")
+        assert len(res.layers) == len(prog.descriptors)
