@@ -30,7 +30,27 @@ from tb.accel_host import (LayerResult, compare_layers, dram_image, layout_run, 
                            write_hex)
 from tb.runner import ROOT, generated_dir, run_cocotb
 
-__all__ = ["RunResult", "run_accel", "build_sources"]
+__all__ = ["RunResult", "run_accel", "build_sources", "dram_model_words", "DramModelTooSmall"]
+
+# The bench's Verilog DRAM model (tb/hdl/axi_ram_model.v) is sized for each run (its MEM_WORDS
+# parameter): the next power of two of the words the run's layout uses, at least 64 MiB, so that
+# a few builds of the bench serve every run; at most what the DMAs' addresses reach.
+DRAM_MODEL_MIN_WORDS = 1 << 20
+DRAM_MODEL_MAX_BYTES = 1 << DMA.addr_bits
+
+
+class DramModelTooSmall(ValueError):
+    """A run's DRAM layout is larger than the bench's DRAM model can be (a user error)."""
+
+
+def dram_model_words(nbytes: int) -> int:
+    """Words (DMA beats) of the bench's DRAM model for a run whose layout uses ``nbytes``."""
+    need = -(-nbytes // DMA.beat_bytes)
+    words = max(DRAM_MODEL_MIN_WORDS, 1 << max(need - 1, 0).bit_length())
+    if words * DMA.beat_bytes > DRAM_MODEL_MAX_BYTES:
+        raise DramModelTooSmall(f"the run's DRAM layout needs {nbytes:,} bytes; the bench's DRAM model holds at most "
+                                f"{DRAM_MODEL_MAX_BYTES:,} bytes (the DMAs' {DMA.addr_bits}-bit addresses)")
+    return words
 
 
 @dataclass
@@ -40,11 +60,12 @@ class RunResult:
     runs: list[dict]  # status and total counters per start
     wall_s: float
     waves: Path | None = None
+    dram_bytes: int = 0  # the size of the bench's DRAM model ("model" runs)
 
     @property
     def ok(self) -> bool:
-        return all(r.get("STATUS", 0) & 4 == 0 and not r.get("timeout") for r in self.runs) and \
-            all(l.ok for l in self.layers)
+        return all(r.get("STATUS", 0) & 4 == 0 and not r.get("timeout") and "dram_out_of_range" not in r
+                   for r in self.runs) and all(l.ok for l in self.layers)
 
     def first_failure(self) -> LayerResult | None:
         return next((l for l in self.layers if not l.ok), None)
@@ -71,9 +92,14 @@ def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "ver
     Verilog AXI memory, ``stall``/256 random stall chance) or "axiram" (cocotbext-axi AxiRam).
     ``layers`` limits an isolated run to those layers. ``reset_after``: assert reset that many cycles
     into the first run, then run everything again from the start (the reset-mid-layer check).
-    ``waves``: build with FST tracing; the waveform is left in the build directory (``RunResult.waves``)."""
+    ``waves``: build with FST tracing; the waveform is left in the build directory (``RunResult.waves``).
+    The "model" DRAM is sized from the run's layout (``dram_model_words``; ``DramModelTooSmall`` beyond
+    its limit, before anything is simulated); an access past its end ends the run with a DRAM error
+    and ``dram_out_of_range`` (the address) in that run's record."""
     cfg = get_config(config)
     layout = layout_run(program, isolated)
+    if dram == "model":
+        dram_model_words(layout.size)  # refuse before the golden images are built
     names = [d.name for d in program.descriptors]
     if isolated:
         tensors = {n: golden[program.output_name(n)].data for n in [program.graph.input.name] + names}
@@ -103,8 +129,10 @@ def _run_in(tmp, program, golden, layout, img, runs, cfg, *, config, sim, isolat
     env = dict(ACC_MODE=dram, ACC_RUNS=json.dumps(runs), ACC_CNT_BASE=str(layout.counters),
                ACC_NBYTES=str(layout.size), ACC_RESULT=str(result), ACC_DRAM_OUT=str(dram_out),
                ACC_RESET_AFTER=str(reset_after))
-    plusargs = []
+    plusargs, parameters, dram_bytes = [], {}, 0
     if dram == "model":
+        parameters = dict(MEM_WORDS=dram_model_words(layout.size))
+        dram_bytes = parameters["MEM_WORDS"] * DMA.beat_bytes
         write_hex(img, dram_in)
         plusargs = [f"+DRAM_IN={dram_in}", f"+DRAM_OUT={dram_out}", f"+DRAM_STALL={stall}", f"+DRAM_SEED={seed}",
                     f"+DRAM_WORDS={-(-layout.size // DMA.beat_bytes)}"]  # dump only what the run uses
@@ -115,14 +143,15 @@ def _run_in(tmp, program, golden, layout, img, runs, cfg, *, config, sim, isolat
         toplevel = "ce_accel"
     t0 = time.time()
     run_cocotb(sim=sim, block=f"accel-{dram}", cfg=cfg, sources=build_sources(config, dram == "model"),
-               toplevel=toplevel, test_module="tb.test_accel", env=env, plusargs=plusargs, waves=waves)
+               toplevel=toplevel, test_module="tb.test_accel", env=env, plusargs=plusargs, waves=waves,
+               parameters=parameters)
     wall = time.time() - t0
     runs_out = json.loads(result.read_text()) if result.exists() else [dict(timeout=True)]
     out = read_hex(dram_out, layout.size) if dram == "model" else dram_out.read_bytes()
     results = compare_layers(layout, out, golden)
     if isolated and layers is not None:
         results = [r for r in results if r.name in layers]
-    res = RunResult("isolated" if isolated else "chained", results, runs_out, wall)
+    res = RunResult("isolated" if isolated else "chained", results, runs_out, wall, dram_bytes=dram_bytes)
     if waves:
         fst = sorted((ROOT / "build" / sim).glob(f"accel-{dram}-{cfg.key}-*-waves/*.fst"), key=lambda p: p.stat().st_mtime)
         res.waves = fst[-1] if fst else None
@@ -163,6 +192,9 @@ def print_table(res: RunResult, estimate=None, file=None):
             print(f"run at header {r.get('prog_base')}: TIMEOUT", file=out)
         elif r.get("STATUS", 0) & 4:
             print(f"run at header {r['prog_base']}: {status_text(r['STATUS'])}", file=out)
+        if "dram_out_of_range" in r:
+            print(f"run at header {r.get('prog_base')}: DRAM access at 0x{r['dram_out_of_range']:x}, past the end of "
+                  f"the bench's DRAM model ({res.dram_bytes:,} bytes)", file=out)
     total = sum(l.counters.get("cycles", 0) for l in res.layers)
     bad = [l for l in res.layers if not l.ok]
     print(f"{res.mode}: {len(res.layers) - len(bad)}/{len(res.layers)} layers bit-exact, {total:,} cycles, "
@@ -187,8 +219,13 @@ def main(argv=None) -> int:
     gold = capture(args.model, crop)
     graph = load_qgraph(args.model, gold.input_size)
     prog = compile_graph(graph, get_config(args.config))
-    res = run_accel(prog, gold, config=args.config, sim=args.sim, isolated=args.isolated, dram=args.dram,
-                    stall=args.stall)
+    try:
+        res = run_accel(prog, gold, config=args.config, sim=args.sim, isolated=args.isolated, dram=args.dram,
+                        stall=args.stall)
+    except DramModelTooSmall as e:
+        print(f"error: --model {args.model} on a {args.height}x{args.width} crop"
+              f"{' (--isolated)' if args.isolated else ''}: {e}", file=sys.stderr)
+        return 2
     print_table(res, estimate(prog, get_config(args.config)))
     bad = res.first_failure()
     if bad is not None:

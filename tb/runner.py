@@ -45,8 +45,9 @@ def generated_dir(config_name: str) -> Path:
 
 
 def run_cocotb(*, sim, block, cfg, sources, toplevel, test_module, env=None, plusargs=(), timescale=("1ns", "1ps"),
-               waves=False):
-    """Build (cached) and run ``test_module`` (importable from tb/ or tests/) against ``toplevel``."""
+               waves=False, parameters=None):
+    """Build (cached) and run ``test_module`` (importable from tb/ or tests/) against ``toplevel``;
+    ``parameters``: the top's Verilog parameters (part of the build's key)."""
     if sim not in SIMS:
         raise ValueError(f"simulator must be one of {SIMS}, not {sim!r}")
     if sim == "verilator":
@@ -54,9 +55,11 @@ def run_cocotb(*, sim, block, cfg, sources, toplevel, test_module, env=None, plu
     elif shutil.which("iverilog") is None:
         raise RuntimeError("Icarus Verilog (iverilog) is not installed; run .ci/run or apt-get install iverilog")
     # config key + a hash of the sources: a regenerated file never reuses a stale build
-    # (and of the build flags: a changed flag rebuilds too)
+    # (and of the build flags and top parameters: a changed flag or parameter rebuilds too)
+    parameters = dict(parameters or {})
     src_hash = hashlib.sha256(b"".join(Path(s).read_bytes() for s in sources)
-                              + " ".join(VERILATOR_ARGS).encode()).hexdigest()[:8]
+                              + " ".join(VERILATOR_ARGS).encode()
+                              + (repr(sorted(parameters.items())).encode() if parameters else b"")).hexdigest()[:8]
     build_dir = ROOT / "build" / sim / f"{block}-{cfg.key}-{src_hash}{'-waves' if waves else ''}"
     runner = get_runner(sim)
     kw = dict(build_args=VERILATOR_ARGS + (["--trace-fst", "--trace-structs", "--trace-max-array", "64"] if waves else [])) \
@@ -65,7 +68,7 @@ def run_cocotb(*, sim, block, cfg, sources, toplevel, test_module, env=None, plu
     with open(build_dir.parent / f"{build_dir.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent runs (workers, sessions) build one at a time
         runner.build(sources=[str(s) for s in sources], hdl_toplevel=toplevel, build_dir=build_dir,
-                     always=False, timescale=timescale, waves=waves, **kw)
+                     always=False, timescale=timescale, waves=waves, parameters=parameters, **kw)
     for p in (str(ROOT / "tb"), str(ROOT)):  # the runner passes sys.path as the simulator's PYTHONPATH
         if p not in sys.path:
             sys.path.insert(0, p)

@@ -10,6 +10,8 @@ Driven by environment variables (set by tests/test_rtl_accel.py through tb.accel
   ACC_RESULT   JSON file written with the status and total counters of every run
   ACC_TIMEOUT_CYCLES  per run
   ACC_RESET_AFTER     if set: start the first run, assert reset this many cycles later, then go on
+A run during which the Verilog DRAM model saw an address past its end has that address as
+"dram_out_of_range" in its record (the model answers it with SLVERR: the run stops with a DRAM error).
 Python only drives the AXI-Lite register accesses; during a run it waits on the interrupt.
 """
 
@@ -33,6 +35,13 @@ async def reset(dut):
     await ClockCycles(dut.clk, 5)
     dut.rst.value = 0
     await ClockCycles(dut.clk, 2)
+
+
+def dram_out_of_range(dut, mode) -> dict:
+    """The DRAM model's first out-of-range address, if it has seen one (sticky)."""
+    if mode == "model" and dut.dram_oob.value:
+        return dict(dram_out_of_range=int(dut.dram_oob_addr.value))
+    return {}
 
 
 @cocotb.test()
@@ -74,12 +83,12 @@ async def run_program(dut):
         if not dut.irq.value:
             fired = await First(RisingEdge(dut.irq), Timer(timeout * PERIOD_NS, unit="ns"))
             if not isinstance(fired, RisingEdge) and not dut.irq.value:
-                results.append(dict(prog_base=base, timeout=True))
+                results.append(dict(prog_base=base, timeout=True, **dram_out_of_range(dut, mode)))
                 break
         regs = {name: await axil.read_dword(off) for name, off in REGS.items() if off >= REGS["STATUS"]}
         await axil.write_dword(REGS["IRQ_ACK"], 1)
-        results.append(dict(prog_base=base, **regs))
-        if regs["STATUS"] & 4:  # error: stop here, the host reports it
+        results.append(dict(prog_base=base, **regs, **dram_out_of_range(dut, mode)))
+        if regs["STATUS"] & 4 or "dram_out_of_range" in results[-1]:  # error: stop here, the host reports it
             break
     if mode == "model":
         dut.dump.value = 1

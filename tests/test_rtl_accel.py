@@ -18,8 +18,12 @@ from golden.cityscapes import Crop
 from golden.intmodel import compare
 from golden.qgraph import load_qgraph
 from onnx_models import model_path
+from rtl.bus import DMA
 from rtl.config import get_config
-from tb.accel_run import debug_failure, print_table, run_accel
+from rtl.controller import ERRORS
+from tb import accel_run
+from tb.accel_host import layout_run
+from tb.accel_run import dram_model_words, debug_failure, print_table, run_accel
 
 TINY_CROP = Crop("frankfurt_000000_002196", top=400, left=900, height=64, width=128)
 SMALL_CROP = Crop("frankfurt_000000_002196", top=400, left=900, height=32, width=64)
@@ -35,7 +39,8 @@ def compiled(model: str, crop: Crop, config: str):
 def check(res, prog, gold, config, sim="verilator"):
     """Every layer bit-exact (on failure: first layer, count, coordinates, and an FST of that layer)."""
     print_table(res, estimate(prog, get_config(config)))
-    assert all(r.get("STATUS", 0) & 4 == 0 and not r.get("timeout") for r in res.runs), res.runs
+    assert all(r.get("STATUS", 0) & 4 == 0 and not r.get("timeout") and "dram_out_of_range" not in r
+               for r in res.runs), res.runs
     bad = res.first_failure()
     if bad is not None:
         fst = debug_failure(prog, gold, res, config=config, sim=sim)
@@ -111,6 +116,63 @@ def test_bad_descriptor_raises_error_and_interrupt(tiny_on_tiny):
     status = res.runs[0]["STATUS"]
     assert status & 4 and (status >> 8) & 0xFF == 2 and (status >> 16) == 3, hex(status)
     assert not res.runs[0].get("timeout"), "the interrupt must fire instead of hanging"
+
+
+def test_dram_model_holds_a_layout_past_64_mib():
+    """FC-HarDNet-70 on a 512x1024 crop, every layer isolated, lays out about 80 MiB of DRAM: past the
+    bench's former fixed 64 MiB model (which wrapped the rest onto the program). The model sized for
+    it holds every byte of it."""
+    graph = load_qgraph(model_path("hardnet70"), (512, 1024))
+    size = layout_run(compile_graph(graph, get_config("sim")), isolated=True).size
+    assert size > 64 << 20, size
+    assert dram_model_words(size) * DMA.beat_bytes >= size
+
+
+def test_dram_model_is_sized_from_the_layout(tiny_on_tiny, monkeypatch):
+    """With no floor on its size, the bench's DRAM model is as small as the tiny network's layout
+    allows (a power of two of words): the whole network still runs bit-exact in it."""
+    prog, gold = tiny_on_tiny
+    monkeypatch.setattr(accel_run, "DRAM_MODEL_MIN_WORDS", 1)
+    res = run_accel(prog, gold, config="tiny")
+    check(res, prog, gold, "tiny")
+    size = layout_run(prog).size
+    assert size <= res.dram_bytes < 2 * size, (size, res.dram_bytes)
+
+
+@pytest.mark.parametrize("access, field, code", [("read", "weight_addr", 6), ("write", "out_addr", 7)])
+def test_dram_access_past_the_model_is_an_error_never_a_wrap(tiny_on_tiny, monkeypatch, capsys, access, field,
+                                                              code):
+    """A descriptor reading its weights, or writing its output, at the first address past the DRAM
+    model's end: the model answers SLVERR instead of wrapping to address 0 (the program), the
+    controller stops with a DRAM error in that layer, and the bench reports the address."""
+    prog, gold = tiny_on_tiny
+    monkeypatch.setattr(accel_run, "DRAM_MODEL_MIN_WORDS", 1)  # a model just larger than the run
+    bad = compile_graph(prog.graph, get_config("tiny"))
+    d = bad.descriptors[0]
+    end = dram_model_words(layout_run(bad).size) * DMA.beat_bytes
+    off = 64 + 128 * d.layer
+    bad.image[off:off + 128] = dataclasses.replace(d, **{field: end}).pack()
+    res = run_accel(bad, gold, config="tiny")
+    print_table(res)
+    assert res.dram_bytes == end and not res.ok
+    assert len(res.runs) == 1, res.runs
+    run = res.runs[0]
+    assert run.get("dram_out_of_range") == end, run
+    status = run["STATUS"]
+    assert status & 4 and (status >> 8) & 0xFF == code and status >> 16 == d.layer, hex(status)
+    assert ERRORS[code] == f"DRAM {access} error"
+    assert f"DRAM access at 0x{end:x}, past the end of the bench's DRAM model ({end:,} bytes)" in capsys.readouterr().out
+
+
+def test_accel_run_refuses_a_layout_larger_than_the_dram_model_can_be(monkeypatch, capsys):
+    """Refused before anything is built or simulated: one line naming the layout's size and the limit."""
+    monkeypatch.setattr(accel_run, "DRAM_MODEL_MAX_BYTES", 1 << 20)
+    monkeypatch.setattr(accel_run, "run_cocotb", lambda **kw: pytest.fail("simulated a refused run"))
+    rc = accel_run.main(["--model", str(model_path("tiny")), "--config", "tiny", "--height", "64", "--width", "128"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.count("\n") == 1 and err.startswith("error: --model "), err
+    assert "the run's DRAM layout needs" in err and "at most 1,048,576 bytes" in err, err
 
 
 @pytest.mark.parametrize("flag", ["pool", "up"])

@@ -1,13 +1,19 @@
 // Simulation top for network runs: the accelerator with its AXI master on the Verilog DRAM model
 // (tb/hdl/axi_ram_model.v). cocotb drives clk, rst, the AXI-Lite port and the DRAM backdoor
-// (load, dump) and waits on irq. Test code, not generated.
+// (load, dump) and waits on irq; dram_oob reports an access past the DRAM model's end. The model's
+// size, MEM_WORDS (512-bit words), is set by tb.accel_run.run_accel from the run's layout.
+// Test code, not generated.
 `timescale 1ns/1ps
-module accel_tb_top (
+module accel_tb_top #(
+    parameter MEM_WORDS = 1 << 20
+) (
     input  wire        clk,
     input  wire        rst,
     input  wire        load,
     input  wire        dump,
     output wire        irq,
+    output wire        dram_oob,
+    output wire [31:0] dram_oob_addr,
     input  wire [7:0]  s_axil_awaddr,
     input  wire        s_axil_awvalid,
     output wire        s_axil_awready,
@@ -54,12 +60,12 @@ module accel_tb_top (
         .s_axil_rvalid(s_axil_rvalid), .s_axil_rready(s_axil_rready)
     );
 
-    axi_ram_model #(.DATA_W(512), .ADDR_W(32), .WORDS(1 << 20)) dram (
+    axi_ram_model #(.DATA_W(512), .ADDR_W(32), .WORDS(MEM_WORDS)) dram (
         .clk(clk), .rst(rst), .load(load), .dump(dump),
         .arADDR(araddr), .arLEN(arlen), .arVALID(arvalid), .arREADY(arready),
         .rDATA(rdata), .rRESP(rresp), .rLAST(rlast), .rVALID(rvalid), .rREADY(rready),
         .awADDR(awaddr), .awLEN(awlen), .awVALID(awvalid), .awREADY(awready),
         .wDATA(wdata), .wSTRB(wstrb), .wLAST(wlast), .wVALID(wvalid), .wREADY(wready),
-        .bRESP(bresp), .bVALID(bvalid), .bREADY(bready)
+        .bRESP(bresp), .bVALID(bvalid), .bREADY(bready), .oob(dram_oob), .oob_addr(dram_oob_addr)
     );
 endmodule
