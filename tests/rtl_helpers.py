@@ -31,7 +31,10 @@ def run_engine(sim, config, layers, tmp_path):
     d = generated_dir(config)
     run_cocotb(sim=sim, block="engine", cfg=cfg, sources=[d / f"{m}.v" for m in MODULES], toplevel="ce_engine",
                test_module="test_engine", env=dict(CE_CONFIG=config, CE_LAYERS=str(path), CE_RESULT=str(out)))
-    res = json.loads(out.read_text()) if out.exists() else []
+    # a simulation that ends before the cocotb test writes its records must not pass on nothing
+    assert out.exists(), f"{out}: no result file from the engine's cocotb test (tb/test_engine.py)"
+    res = json.loads(out.read_text())
+    assert len(res) == len(layers), f"{out}: {len(res)} result records for {len(layers)} layers"
     for r in res:
         print(f"{sim} {config} {r['name']}: mismatches {r['mismatches']}/{r['total']} first {r['first']} "
               f"cycles {r['cycles']} MACs {r['macs']} ideal {r['ideal']:.0f} utilization {r['util']:.1%}")

@@ -51,4 +51,5 @@ def test_real_layers_bit_exact(tmp_path):
     layers = pick_layers(cfg)
     assert len(layers) == 3, [L.name for L in layers]
     res = run_engine(sim, "sim", layers, tmp_path)
+    assert [r["name"] for r in res] == [L.name for L in layers], res
     assert all(r["mismatches"] == 0 for r in res), res
