@@ -55,7 +55,7 @@ def test_program_model_reproduces_onnxruntime_on_every_layer(compiled):
 def test_descriptors_round_trip_through_the_image(compiled):
     _, _, cap, prog = compiled
     dram = load_program(prog, cap["input"].data)
-    for written, read in zip(prog.descriptors, read_descriptors(dram)):
+    for written, read in zip(prog.descriptors, read_descriptors(dram), strict=True):
         read.name = written.name
         read.segments = [type(s)("", s.addr, s.channels) for s in read.segments]
         written_segs = [type(s)("", s.addr, s.channels) for s in written.segments]

@@ -49,7 +49,7 @@ def check(res, prog, gold, config, sim="verilator"):
 
 def check_counters_against_estimate(res, prog, config):
     est = estimate(prog, get_config(config))
-    for layer, e in zip(res.layers, est):
+    for layer, e in zip(res.layers, est, strict=True):
         c = layer.counters
         assert (c["bytes_read"], c["bytes_written"]) == (e.bytes_read, e.bytes_written), \
             f"{layer.name}: RTL DRAM bytes {c['bytes_read']}/{c['bytes_written']}, compiler {e.bytes_read}/{e.bytes_written}"
@@ -83,7 +83,7 @@ def test_random_dram_latency_and_backpressure_change_nothing(tiny_on_tiny):
     calm = run_accel(prog, gold, config="tiny")
     stalled = run_accel(prog, gold, config="tiny", stall=248, seed=7)  # 97% of cycles stalled
     check(stalled, prog, gold, "tiny")
-    for a, b in zip(calm.layers, stalled.layers):
+    for a, b in zip(calm.layers, stalled.layers, strict=True):
         assert a.comparison.mismatches == b.comparison.mismatches == 0
         assert (a.counters["bytes_read"], a.counters["mac_steps"]) == (b.counters["bytes_read"], b.counters["mac_steps"])
     slower = sum(l.counters["cycles"] for l in stalled.layers) / sum(l.counters["cycles"] for l in calm.layers)
