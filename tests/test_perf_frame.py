@@ -2,22 +2,33 @@
 
 from pathlib import Path
 
-from perf.model import frame_estimate
+from compiler.estimate import estimate
+from compiler.program import compile_graph
+from golden.qgraph import load_qgraph
+from perf.model import DEFAULT_MODEL, frame_estimate
 from rtl.config import EngineConfig, get_config
 
 TINY = Path(__file__).resolve().parent.parent / "onnx_models" / "tiny_int8.onnx"
 
 
-def test_frame_totals_are_layer_sums():
+def test_frame_totals_are_the_compiled_programs():
+    """The frame's totals against what they stand for, each computed another way: the compiled
+    program's estimate (cycles, DRAM bytes), the ONNX graph's convolutions (MACs, weights read at
+    least once), and the clock (frames per second scale with it, cycles do not)."""
     hw = get_config("tiny")
     f = frame_estimate(hw, (32, 64), TINY)
     assert f.compiled_as_is and not f.refused
-    assert f.cycles == sum(l.cycles for l in f.layers) > 0
-    assert f.macs == sum(l.macs for l in f.layers) > 0
+    graph = load_qgraph(str(TINY), (32, 64))
+    est = estimate(compile_graph(graph, hw), hw)
+    assert len(f.layers) == len(est)
+    assert f.cycles == sum(e.cycles for e in est) > 0
+    assert f.macs == sum(c.macs for c in graph.convs) > 0
     assert 0 < f.utilization <= 1 and all(l.utilization(f.pes) <= 1 for l in f.layers)
     assert f.engine_cycles <= f.cycles
-    assert f.bandwidth_at(60) == 60 * (f.bytes_read + f.bytes_written)
-    assert f.fps == 500e6 / f.cycles
+    assert f.bandwidth_at(60) == 60 * sum(e.bytes_read + e.bytes_written for e in est)
+    assert f.bytes_read >= sum(c.weight.size for c in graph.convs)
+    half = frame_estimate(hw, (32, 64), TINY, clock_hz=f.clock_hz / 2)
+    assert half.cycles == f.cycles and half.fps == f.fps / 2
 
 
 def test_stacked_layers_report_their_own_channels():
@@ -43,7 +54,7 @@ def test_layers_a_config_refuses_are_tiled_for_a_larger_buffer():
     for l in fallback:  # "needs act_depth N KB (config has 8 KB)", N a larger power of two
         need = int(l.fallback.split()[2])
         assert l.fallback == f"needs act_depth {need} KB (config has 8 KB)" and need > 8 and need & (need - 1) == 0
-    assert f.cycles == sum(l.cycles for l in f.layers) > 0
+    assert f.cycles > 0 and f.macs == sum(c.macs for c in load_qgraph(str(DEFAULT_MODEL), (64, 128)).convs)
 
 
 def test_engine_loss_causes_add_up_to_the_engine_cycles():
