@@ -45,12 +45,11 @@ class DramModelTooSmall(ValueError):
 
 def dram_model_words(nbytes: int) -> int:
     """Words (DMA beats) of the bench's DRAM model for a run whose layout uses ``nbytes``."""
-    need = -(-nbytes // DMA.beat_bytes)
-    words = max(DRAM_MODEL_MIN_WORDS, 1 << max(need - 1, 0).bit_length())
-    if words * DMA.beat_bytes > DRAM_MODEL_MAX_BYTES:
+    need, most = -(-nbytes // DMA.beat_bytes), DRAM_MODEL_MAX_BYTES // DMA.beat_bytes
+    if need > most:
         raise DramModelTooSmall(f"the run's DRAM layout needs {nbytes:,} bytes; the bench's DRAM model holds at most "
                                 f"{DRAM_MODEL_MAX_BYTES:,} bytes (the DMAs' {DMA.addr_bits}-bit addresses)")
-    return words
+    return min(max(DRAM_MODEL_MIN_WORDS, 1 << max(need - 1, 0).bit_length()), most)
 
 
 @dataclass

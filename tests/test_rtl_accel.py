@@ -166,13 +166,13 @@ def test_dram_access_past_the_model_is_an_error_never_a_wrap(tiny_on_tiny, monke
 
 def test_accel_run_refuses_a_layout_larger_than_the_dram_model_can_be(monkeypatch, capsys):
     """Refused before anything is built or simulated: one line naming the layout's size and the limit."""
-    monkeypatch.setattr(accel_run, "DRAM_MODEL_MAX_BYTES", 1 << 20)
+    monkeypatch.setattr(accel_run, "DRAM_MODEL_MAX_BYTES", 1 << 16)  # the tiny network lays out 427 KiB
     monkeypatch.setattr(accel_run, "run_cocotb", lambda **kw: pytest.fail("simulated a refused run"))
     rc = accel_run.main(["--model", str(model_path("tiny")), "--config", "tiny", "--height", "64", "--width", "128"])
     err = capsys.readouterr().err
     assert rc == 2
     assert err.count("\n") == 1 and err.startswith("error: --model "), err
-    assert "the run's DRAM layout needs" in err and "at most 1,048,576 bytes" in err, err
+    assert "the run's DRAM layout needs" in err and "at most 65,536 bytes" in err, err
 
 
 @pytest.mark.parametrize("flag", ["pool", "up"])
