@@ -187,10 +187,11 @@ def render_dashboard(store: Store, page_dir: Path) -> str:
 
 
 def write_dashboard(db, out) -> Path:
-    """Render the store ``db`` into the HTML file ``out`` (written atomically); returns its path."""
+    """Render the store ``db`` (opened read-only) into the HTML file ``out`` (written atomically); returns
+    its path."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with Store(db) as store:
+    with Store(db, readonly=True) as store:
+        out.parent.mkdir(parents=True, exist_ok=True)
         html = render_dashboard(store, out.parent.resolve())
     tmp = out.with_suffix(".tmp.html")
     tmp.write_text(html, encoding="utf-8")

@@ -8,7 +8,9 @@ Rows are never deleted and a closed run is never changed.
 Safety: WAL journal (readers never block the writer), every write is one short ``BEGIN IMMEDIATE``
 transaction with a generous busy timeout, so several runs can write at once. A run killed half-way
 keeps its ``running`` row and the layers it wrote; the next open of the store on the same host sees
-that its process is gone (pid and process start time) and marks it ``incomplete``.
+that its process is gone (pid and process start time) and marks it ``incomplete``. Readers that must
+not change a store (the dashboard, merge's sources) open it ``readonly``. Every SQLite error names
+the store's file (``StoreError``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Store", "RunInfo", "STATUSES", "process_start", "merge"]
+from golden.cli import UserError
+
+__all__ = ["Store", "StoreError", "RunInfo", "STATUSES", "process_start", "merge"]
 
 STATUSES = ("running", "pass", "fail", "incomplete")
 SCHEMA_VERSION = 1
@@ -92,6 +96,19 @@ def _alive(pid: int, proc_start: str | None) -> bool:
     return proc_start is None or now == proc_start
 
 
+class StoreError(UserError):
+    """A results store that cannot be used (not a store, unreadable, another schema); names its file."""
+
+
+@contextmanager
+def _naming(path: Path):
+    """SQLite's errors say nothing of the file: name it."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"results store {path}: {exc}") from exc
+
+
 @dataclass
 class RunInfo:
     """What identifies a run: where the code, hardware, model and crop came from."""
@@ -115,21 +132,38 @@ class RunInfo:
 
 
 class Store:
-    """The results database at ``path`` (created on first use)."""
+    """The results database at ``path``: created on first use, and runs of this host whose process is
+    gone are marked ``incomplete`` on opening. ``readonly``: an existing store, opened so that nothing in
+    it can change (no schema, no stale-run marking). ``mark_stale=False`` leaves stale runs alone."""
 
-    def __init__(self, path, *, timeout: float = 60.0):
+    def __init__(self, path, *, timeout: float = 60.0, readonly: bool = False, mark_stale: bool = True):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise RuntimeError(f"results store {self.path}: cannot switch to WAL journal (got {mode!r})")
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self._create()
-        self.mark_stale()
+        self.db = None
+        if readonly and not self.path.is_file():
+            raise StoreError(f"results store {self.path} does not exist")
+        with _naming(self.path):
+            if readonly:
+                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout,
+                                          isolation_level=None)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
+            try:
+                self.db.row_factory = sqlite3.Row
+                self.db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+                if not readonly:
+                    mode = self.db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                    if mode.lower() != "wal":
+                        raise StoreError(f"results store {self.path}: cannot switch to WAL journal (got {mode!r})")
+                    self.db.execute("PRAGMA synchronous = NORMAL")
+                    self.db.execute("PRAGMA foreign_keys = ON")
+                    self._create()
+                self._check_schema()
+                if mark_stale and not readonly:
+                    self.mark_stale()
+            except BaseException:
+                self.db.close()
+                raise
 
     def _create(self):
         with self.write() as db:
@@ -137,12 +171,21 @@ class Store:
                 if stmt.strip():
                     db.execute(stmt)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        found = int(self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0])
-        if found != SCHEMA_VERSION:
-            raise RuntimeError(f"results store {self.path} has schema {found}; this code writes {SCHEMA_VERSION}")
+
+    def _check_schema(self):
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        except sqlite3.OperationalError:  # no meta table: an SQLite file, but not one of ours
+            row = None
+        if row is None:
+            raise StoreError(f"{self.path} is an SQLite file but not a results store (no schema version)")
+        if int(row[0]) != SCHEMA_VERSION:
+            raise StoreError(f"results store {self.path} has schema {row[0]}; this code reads and writes "
+                             f"{SCHEMA_VERSION}")
 
     def close(self):
-        self.db.close()
+        if self.db is not None:
+            self.db.close()
 
     def __enter__(self):
         return self
@@ -153,13 +196,22 @@ class Store:
     @contextmanager
     def write(self):
         """One write transaction, taken up front (BEGIN IMMEDIATE) so it never fails half-way on a lock."""
-        self.db.execute("BEGIN IMMEDIATE")
+        with _naming(self.path):
+            self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+        except BaseException as exc:
+            if self.db.in_transaction:  # SQLite rolls back by itself after some errors
+                self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StoreError(f"results store {self.path}: {exc}") from exc
             raise
-        self.db.execute("COMMIT")
+        with _naming(self.path):
+            self.db.execute("COMMIT")
+
+    def _read(self, query: str, args=()) -> list[sqlite3.Row]:
+        with _naming(self.path):
+            return self.db.execute(query, args).fetchall()
 
     # --- a run's life ---------------------------------------------------------------------------------
     def start_run(self, info: RunInfo) -> int:
@@ -204,8 +256,7 @@ class Store:
     def mark_stale(self) -> list[int]:
         """Mark 'running' rows of this host whose process is gone as 'incomplete'; returns their ids."""
         host = socket.gethostname()
-        rows = self.db.execute("SELECT id, pid, proc_start FROM runs WHERE status = 'running' AND host = ?",
-                               (host,)).fetchall()
+        rows = self._read("SELECT id, pid, proc_start FROM runs WHERE status = 'running' AND host = ?", (host,))
         dead = [r["id"] for r in rows if not _alive(r["pid"], r["proc_start"])]
         if dead:
             with self.write() as db:
@@ -216,22 +267,22 @@ class Store:
 
     # --- reading ----------------------------------------------------------------------------------------
     def runs(self) -> list[dict]:
-        return [dict(r) for r in self.db.execute("SELECT * FROM runs ORDER BY id")]
+        return [dict(r) for r in self._read("SELECT * FROM runs ORDER BY id")]
 
     def run(self, run_id: int) -> dict:
-        r = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        r = next(iter(self._read("SELECT * FROM runs WHERE id = ?", (run_id,))), None)
         if r is None:
             raise KeyError(f"results store {self.path} has no run {run_id}")
         return dict(r)
 
     def latest_run(self, *, finished: bool = False) -> dict | None:
         q = "SELECT * FROM runs" + (" WHERE status IN ('pass', 'fail')" if finished else "") + " ORDER BY id DESC LIMIT 1"
-        r = self.db.execute(q).fetchone()
-        return dict(r) if r else None
+        r = self._read(q)
+        return dict(r[0]) if r else None
 
     def layers(self, run_id: int) -> list[dict]:
         out = []
-        for r in self.db.execute("SELECT * FROM layers WHERE run_id = ? ORDER BY idx", (run_id,)):
+        for r in self._read("SELECT * FROM layers WHERE run_id = ? ORDER BY idx", (run_id,)):
             d = dict(r)
             for k in ("in_shape", "out_shape", "first_diff"):
                 d[k] = json.loads(d[k]) if d[k] else None
@@ -239,42 +290,52 @@ class Store:
         return out
 
     def images(self, run_id: int) -> dict[str, bytes]:
-        return {r["kind"]: bytes(r["png"]) for r in self.db.execute("SELECT kind, png FROM images WHERE run_id = ?",
-                                                                      (run_id,))}
+        return {r["kind"]: bytes(r["png"]) for r in self._read("SELECT kind, png FROM images WHERE run_id = ?",
+                                                                 (run_id,))}
 
     def check(self) -> str:
-        return self.db.execute("PRAGMA integrity_check").fetchone()[0]
+        return self._read("PRAGMA integrity_check")[0][0]
 
 
 def merge(dest, sources) -> int:
     """Copy every run (with its layers and images) of the ``sources`` stores into ``dest``, skipping runs
-    already there (same uuid). Returns the number of runs copied. Run ids are renumbered."""
+    already there (same uuid). Returns the number of runs copied. Run ids are renumbered.
+
+    Sources are opened read-only and never change. ``dest`` changes in one transaction: when any source
+    cannot be read, it is left as it was (and not created when it did not exist)."""
+    dest = Path(dest)
+    for src in sources:
+        if Path(src).resolve() == dest.resolve():
+            raise UserError(f"cannot merge store {src} into itself")
+    for src in sources:  # every source is a readable store before the destination is touched
+        Store(src, readonly=True).close()
+    created = not dest.exists()
     copied = 0
-    with Store(dest) as out:
-        have = {r["uuid"] for r in out.runs()}
-        for src in sources:
-            if Path(src).resolve() == Path(dest).resolve():
-                raise ValueError(f"cannot merge store {src} into itself")
-            if not Path(src).is_file():
-                raise FileNotFoundError(f"results store {src} does not exist")
-            with Store(src) as s:
-                for r in s.runs():
-                    if r["uuid"] in have:
-                        continue
-                    layers, images = s.layers(r["id"]), s.images(r["id"])
-                    with out.write() as db:
-                        cols = list(RUN_FIELDS)
-                        cur = db.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                                         [r[c] for c in cols])
-                        rid = cur.lastrowid
-                        for l in layers:
-                            for k in ("in_shape", "out_shape", "first_diff"):
-                                l[k] = json.dumps(l[k]) if l[k] is not None else None
-                            db.execute(f"INSERT INTO layers (run_id, {', '.join(LAYER_FIELDS)}) "
-                                       f"VALUES (?, {', '.join('?' * len(LAYER_FIELDS))})",
-                                       [rid] + [l[k] for k in LAYER_FIELDS])
-                        for kind, png in images.items():
-                            db.execute("INSERT INTO images (run_id, kind, png) VALUES (?, ?, ?)", (rid, kind, png))
-                    have.add(r["uuid"])
-                    copied += 1
+    try:
+        with Store(dest, mark_stale=False) as out:
+            have = {r["uuid"] for r in out.runs()}
+            with out.write() as db:
+                for src in sources:
+                    with Store(src, readonly=True) as s:
+                        for r in s.runs():
+                            if r["uuid"] in have:
+                                continue
+                            cols = list(RUN_FIELDS)
+                            rid = db.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES "
+                                             f"({', '.join('?' * len(cols))})", [r[c] for c in cols]).lastrowid
+                            for l in s.layers(r["id"]):
+                                for k in ("in_shape", "out_shape", "first_diff"):
+                                    l[k] = json.dumps(l[k]) if l[k] is not None else None
+                                db.execute(f"INSERT INTO layers (run_id, {', '.join(LAYER_FIELDS)}) "
+                                           f"VALUES (?, {', '.join('?' * len(LAYER_FIELDS))})",
+                                           [rid] + [l[k] for k in LAYER_FIELDS])
+                            for kind, png in s.images(r["id"]).items():
+                                db.execute("INSERT INTO images (run_id, kind, png) VALUES (?, ?, ?)", (rid, kind, png))
+                            have.add(r["uuid"])
+                            copied += 1
+    except BaseException:
+        if created:  # leave no empty store behind
+            for p in (dest, dest.with_name(dest.name + "-wal"), dest.with_name(dest.name + "-shm")):
+                p.unlink(missing_ok=True)
+        raise
     return copied

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from regress.dashboard import write_dashboard
-from regress.store import Store
+from regress.store import RunInfo, Store
 from tests import regress_helpers
 
 REPO = Path(__file__).resolve().parent.parent
@@ -103,3 +103,19 @@ def test_dashboard_in_headless_chromium(two_runs, browser_page, tmp_path):
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 50_000
     assert problems == []
+
+
+def test_dashboard_of_an_isolated_run_without_labels(tmp_path):
+    """An isolated run of some layers (no argmax) has no RTL labels: the page says so instead of failing."""
+    db = tmp_path / "results.db"
+    with Store(db) as s:
+        rid = s.start_run(RunInfo(config_name="tiny", config_json='{"rows": 4, "cols": 4}', config_hash="tiny-x",
+                                  model="tiny_int8.onnx", model_sha256="0" * 64, crop="f@0,0+8x8",
+                                  simulator="verilator", mode="isolated"))
+        s.add_layer(rid, dict(idx=9, name="enc1.l2", op="conv", in_shape=[1, 8, 8, 8], out_shape=[1, 8, 8, 8],
+                              macs=4608, cycles=900, verdict="pass", mismatches=0, elements=512))
+        s.add_image(rid, "crop", b"\x89PNG-crop")
+        s.add_image(rid, "ort_labels", b"\x89PNG-ort")
+        s.finish_run(rid, "pass")
+    html = write_dashboard(db, tmp_path / "dashboard.html").read_text()
+    assert "no RTL labels in this run" in html and html.count('alt="onnxruntime labels"') == 1

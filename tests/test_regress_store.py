@@ -125,3 +125,83 @@ def test_sqnr_and_split():
     groups = split_layers(list("abcdef"), [10, 1, 1, 1, 1, 6], 2)
     assert sorted(sum(groups, [])) == list("abcdef")
     assert groups[0] == ["a"] and groups[1] == ["b", "c", "d", "e", "f"]
+
+
+def _store_with_stale_run(path, tag: str) -> int:
+    """A store holding a finished run and a ``running`` run of this host whose process is gone (what a
+    killed run leaves); returns the stale run's id."""
+    with Store(path) as s:
+        done = s.start_run(_info(tag))
+        s.add_layer(done, _layer(0))
+        s.add_image(done, "crop", b"\x89PNG" + tag.encode())
+        s.finish_run(done, "pass")
+        stale = s.start_run(_info(tag + "-killed"))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with sqlite3.connect(path) as db:  # the run's process: one that has ended
+        db.execute("UPDATE runs SET pid = ?, proc_start = '0' WHERE id = ?", (int(gone.stdout), stale))
+    return stale
+
+
+def _dump(path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return list(db.iterdump())
+
+
+def test_merge_opens_sources_read_only(tmp_path):
+    a, all_ = tmp_path / "a.db", tmp_path / "all.db"
+    stale = _store_with_stale_run(a, "a")
+    before = _dump(a)
+    assert merge(all_, [a]) == 2
+    assert _dump(a) == before  # its stale run is not marked incomplete by a reader
+    with Store(a, readonly=True) as s:
+        assert s.run(stale)["status"] == "running"
+    with Store(all_, readonly=True) as s:
+        assert [r["status"] for r in s.runs()] == ["pass", "running"]  # copied as it was
+
+
+@pytest.mark.parametrize("bad", ["garbage", "not_a_store"])
+def test_merge_with_a_bad_source_leaves_the_destination_as_it_was(tmp_path, bad):
+    from regress.store import StoreError
+
+    a, b, src, all_, new = (tmp_path / n for n in ("a.db", "b.db", "src.db", "all.db", "new.db"))
+    _store_with_stale_run(a, "a")
+    with Store(b) as s:
+        s.finish_run(s.start_run(_info("b")), "pass")
+    assert merge(all_, [b]) == 1
+    if bad == "garbage":
+        src.write_bytes(b"this is no database " * 200)
+    else:
+        with sqlite3.connect(src) as db:
+            db.execute("CREATE TABLE other (x)")
+    before, a_before = _dump(all_), _dump(a)
+    with pytest.raises(StoreError, match=f"{src}"):
+        merge(all_, [a, src])  # a would be copied first
+    assert _dump(all_) == before and _dump(a) == a_before
+    with pytest.raises(StoreError, match=f"{src}"):
+        merge(new, [a, src])
+    assert not new.exists()  # no empty store left behind
+
+
+def test_dashboard_renders_a_store_without_changing_it(tmp_path):
+    from regress.dashboard import write_dashboard
+
+    db = tmp_path / "results.db"
+    stale = _store_with_stale_run(db, "a")
+    before = _dump(db)
+    page = write_dashboard(db, tmp_path / "dashboard.html")
+    # the stale run is on the page as the store holds it
+    assert page.read_text().count('<span class="badge running">running</span>') == 1
+    assert _dump(db) == before
+    with Store(db, readonly=True) as s:
+        assert s.run(stale)["status"] == "running"
+
+
+def test_store_errors_name_the_file(tmp_path):
+    from regress.store import StoreError
+
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is no database " * 200)
+    for readonly in (False, True):
+        with pytest.raises(StoreError, match=f"results store {garbage}: file is not a database"):
+            Store(garbage, readonly=readonly)
+    assert garbage.read_bytes() == b"this is no database " * 200
