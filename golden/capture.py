@@ -16,7 +16,6 @@ in the QDQ model and in the optimized graph. File format (``.npz``, see golden/R
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -29,6 +28,7 @@ import numpy as np
 import onnx
 
 from golden.cityscapes import Crop, crop_input
+from golden.cli import ArgumentParser, command_line, int_in, onnx_file
 from golden.contract import ORT_SESSION_CONFIG, make_session_options
 from golden.qgraph import QGraph, check_nodes, load_qgraph, read_model, with_input_size
 
@@ -217,16 +217,17 @@ def _collect(qgraph: QGraph, opt: onnx.ModelProto, values: dict, layout: dict) -
     return tensors
 
 
+@command_line
 def main(argv=None) -> int:
     from golden.layers import print_layer_table
 
-    ap = argparse.ArgumentParser(description="Capture the per-layer int8 golden of a model on a Cityscapes crop.")
-    ap.add_argument("--model", default="onnx_models/hardnet70_int8.onnx", help="int8 QDQ ONNX model")
+    ap = ArgumentParser(description="Capture the per-layer int8 golden of a model on a Cityscapes crop.")
+    ap.add_argument("--model", type=onnx_file, default="onnx_models/hardnet70_int8.onnx", help="int8 QDQ ONNX model")
     ap.add_argument("--frame", default=Crop.frame, help="frame name or path (default: %(default)s)")
-    ap.add_argument("--top", type=int, default=384)
-    ap.add_argument("--left", type=int, default=768)
-    ap.add_argument("--height", type=int, default=256)
-    ap.add_argument("--width", type=int, default=512)
+    ap.add_argument("--top", type=int_in(0), default=384)
+    ap.add_argument("--left", type=int_in(0), default=768)
+    ap.add_argument("--height", type=int_in(1), default=256)
+    ap.add_argument("--width", type=int_in(1), default=512)
     ap.add_argument("--out", type=Path, default=None, help="output .npz (default: build/golden/<model>-<crop>.npz)")
     args = ap.parse_args(argv)
     crop = Crop(args.frame, args.top, args.left, args.height, args.width)

@@ -14,10 +14,9 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from pathlib import Path
 
 from golden.cityscapes import CityscapesError
-from golden.qgraph import ModelError
+from golden.qgraph import ModelError, read_model
 
 __all__ = ["UserError", "USER_ERRORS", "ArgumentParser", "command_line", "int_in", "float_in", "onnx_file"]
 
@@ -88,16 +87,10 @@ def float_in(lo: float, *, exclusive: bool = False):
 
 
 def onnx_file(text: str) -> str:
-    """An argparse type: the path of a file that parses as an ONNX model (what it holds is load_qgraph's
-    to judge)."""
-    import onnx
-
-    p = Path(text)
-    if not p.is_file():
-        raise argparse.ArgumentTypeError(f"model file {text} does not exist")
+    """An argparse type: the path of a file that parses as an ONNX model (golden.qgraph.read_model;
+    what it holds is load_qgraph's to judge)."""
     try:
-        onnx.load(str(p), load_external_data=False)
-    except Exception as exc:  # protobuf raises DecodeError, onnx several others, for a file that is no model
-        raise argparse.ArgumentTypeError(f"model file {text} is not an ONNX model ({type(exc).__name__}: "
-                                         f"{exc})") from None
+        read_model(text)
+    except ModelError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return text

@@ -3,14 +3,14 @@ the design-space sweep, Yosys gate counts and the onnxruntime CPU benchmark. ``-
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
+from golden.cli import ArgumentParser, command_line, float_in, int_in, onnx_file
 from rtl.bus import DMA
-from rtl.config import get_config
+from rtl.config import CONFIGS, get_config
 
 from perf import reference
 from perf.losses import CAUSES
@@ -310,18 +310,19 @@ def section_ort(args):
     return res
 
 
+@command_line
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m perf", description=__doc__)
-    ap.add_argument("--model", default=str(DEFAULT_MODEL), help="int8 QDQ model (default FC-HarDNet-70)")
-    ap.add_argument("--variant", default=str(VARIANT_MODEL),
+    ap = ArgumentParser(prog="python -m perf", description=__doc__)
+    ap.add_argument("--model", type=onnx_file, default=str(DEFAULT_MODEL), help="int8 QDQ model (default FC-HarDNet-70)")
+    ap.add_argument("--variant", type=onnx_file, default=str(VARIANT_MODEL),
                     help="the hardware-friendly variant reported beside it (default: %(default)s)")
-    ap.add_argument("--config", default="asic", help="hardware config (rtl.config)")
-    ap.add_argument("--size", nargs=2, type=int, default=[1024, 2048], metavar=("H", "W"))
-    ap.add_argument("--clock", type=float, default=500e6)
-    ap.add_argument("--scalesim-size", nargs=2, type=int, default=[256, 512], metavar=("H", "W"),
+    ap.add_argument("--config", default="asic", choices=CONFIGS, help="hardware config (rtl.config)")
+    ap.add_argument("--size", nargs=2, type=int_in(1), default=[1024, 2048], metavar=("H", "W"))
+    ap.add_argument("--clock", type=float_in(0, exclusive=True), default=500e6)
+    ap.add_argument("--scalesim-size", nargs=2, type=int_in(1), default=[256, 512], metavar=("H", "W"),
                     help="size SCALE-Sim simulates per layer (default 256 512)")
-    ap.add_argument("--scalesim-budget", type=float, default=900, help="seconds for uncached SCALE-Sim layers")
-    ap.add_argument("--ort-iters", type=int, default=3)
+    ap.add_argument("--scalesim-budget", type=float_in(0), default=900, help="seconds for uncached SCALE-Sim layers")
+    ap.add_argument("--ort-iters", type=int_in(1), default=3)
     ap.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     ap.add_argument("--skip", nargs="+", choices=SECTIONS, default=[], help="skip these sections")
     args = ap.parse_args(argv)

@@ -15,29 +15,40 @@ import sys
 from pathlib import Path
 
 from golden.cityscapes import Crop
-from regress.job import DEFAULT_CROPS, REPO_ROOT
+from golden.cli import ArgumentParser, UserError, command_line, int_in, onnx_file
+from regress.job import DEFAULT_CROPS, REPO_ROOT, resolve_model
+from rtl.config import CONFIGS
 
 __all__ = ["main"]
 
 DEFAULT_OUT = REPO_ROOT / "build" / "regress"
 
 
+def _model(text: str) -> str:
+    """An argparse type: a committed model's name or the path of an ONNX model."""
+    try:
+        onnx_file(str(resolve_model(text).int8))
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _run_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m regress", description=__doc__.splitlines()[0],
+    ap = ArgumentParser(prog="python -m regress", description=__doc__.splitlines()[0],
                                  epilog="Subcommands: `dashboard` (regenerate the page), `merge OUT IN...` "
                                         "(gather stores). See regress/README.md.")
-    ap.add_argument("--model", default="hardnet70", help="hardnet70, hardnet70_hw (its hardware-friendly variant), tiny or a path to an int8 QDQ model "
+    ap.add_argument("--model", type=_model, default="hardnet70", help="hardnet70, hardnet70_hw (its hardware-friendly variant), tiny or a path to an int8 QDQ model "
                     "(its *_float.onnx beside it gives the SQNR)")
     ap.add_argument("--frame", default=Crop.frame, help="Cityscapes frame (name or path)")
-    ap.add_argument("--top", type=int, help="crop corner (default per model: %s)" % DEFAULT_CROPS)
-    ap.add_argument("--left", type=int)
-    ap.add_argument("--height", type=int)
-    ap.add_argument("--width", type=int)
-    ap.add_argument("--config", default="sim", help="hardware configuration (rtl/config.py: tiny, sim, asic)")
+    ap.add_argument("--top", type=int_in(0), help="crop corner (default per model: %s)" % DEFAULT_CROPS)
+    ap.add_argument("--left", type=int_in(0))
+    ap.add_argument("--height", type=int_in(1))
+    ap.add_argument("--width", type=int_in(1))
+    ap.add_argument("--config", default="sim", choices=CONFIGS, help="hardware configuration (rtl/config.py: tiny, sim, asic)")
     ap.add_argument("--sim", default="verilator", choices=("verilator", "icarus"))
     ap.add_argument("--isolated", action="store_true", help="run every layer alone from golden inputs")
     ap.add_argument("--layers", nargs="+", help="isolated runs: only these layers")
-    ap.add_argument("--workers", type=int, default=1, help="processes for isolated runs (default 1; try %d)"
+    ap.add_argument("--workers", type=int_in(1), default=1, help="processes for isolated runs (default 1; try %d)"
                     % (os.cpu_count() or 1))
     ap.add_argument("--db", type=Path, default=DEFAULT_OUT / "results.db", help="results store (SQLite)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of the dashboard, waveforms and logs")
@@ -48,12 +59,13 @@ def _run_parser() -> argparse.ArgumentParser:
     return ap
 
 
+@command_line
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["merge"]:
-        ap = argparse.ArgumentParser(prog="python -m regress merge",
-                                     description="Copy the runs of several stores into one (runs already there "
-                                                 "are skipped), then regenerate its dashboard.")
+        ap = ArgumentParser(prog="python -m regress merge",
+                            description="Copy the runs of several stores into one (runs already there are "
+                                        "skipped), then regenerate its dashboard.")
         ap.add_argument("dest", type=Path)
         ap.add_argument("sources", type=Path, nargs="+")
         ap.add_argument("--out", type=Path, help="dashboard file (default: dashboard.html beside DEST)")
@@ -66,7 +78,7 @@ def main(argv=None) -> int:
         print(f"merged {n} run(s) into {a.dest}; dashboard: {page.resolve()}")
         return 0
     if argv[:1] == ["dashboard"]:
-        ap = argparse.ArgumentParser(prog="python -m regress dashboard", description="Regenerate the dashboard.")
+        ap = ArgumentParser(prog="python -m regress dashboard", description="Regenerate the dashboard.")
         ap.add_argument("--db", type=Path, default=DEFAULT_OUT / "results.db")
         ap.add_argument("--out", type=Path, default=DEFAULT_OUT / "dashboard.html")
         a = ap.parse_args(argv[1:])
@@ -80,9 +92,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.layers and not a.isolated:
         ap.error("--layers needs --isolated (a chained run runs the whole network)")
-    if a.workers < 1:
-        ap.error(f"--workers must be at least 1, not {a.workers}")
-    from regress.job import resolve_model, run_regression
+    from regress.job import run_regression
 
     name = resolve_model(a.model).name
     top, left, h, w = DEFAULT_CROPS.get(name, DEFAULT_CROPS["hardnet70"])

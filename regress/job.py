@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.cityscapes import Crop, load_frame
+from golden.cityscapes import Crop, crop_input, load_frame
+from golden.cli import UserError
 from regress.store import RunInfo, Store
 
 __all__ = ["ModelFiles", "resolve_model", "float_reference", "sqnr_db", "git_state", "labels_png", "crop_png",
@@ -54,9 +55,12 @@ def resolve_model(model: str) -> ModelFiles:
 
     p = Path(model)
     if p.suffix != ".onnx":
-        return ModelFiles(model, model_path(model, "int8"), model_path(model, "float"))
+        try:
+            return ModelFiles(model, model_path(model, "int8"), model_path(model, "float"))
+        except FileNotFoundError as exc:
+            raise UserError(str(exc)) from None
     if not p.is_file():
-        raise FileNotFoundError(f"model file {p} does not exist")
+        raise UserError(f"model file {p} does not exist")
     f = p.with_name(p.name.replace("_int8", "_float"))
     return ModelFiles(p.stem.replace("_int8", ""), p, f if f != p and f.is_file() else None)
 
@@ -156,21 +160,22 @@ def _fds_to(log: Path):
         os.close(saved[1])
 
 
-def _simulate(program, golden, config, sim, isolated, names, workdir: Path, log: Path):
-    """One run_accel call with its simulator output in ``log``; returns (RunResult, RTL outputs)."""
+def _simulate(program, golden, config, sim, isolated, names, workdir: Path, log: Path, expected=None):
+    """One run_accel call with its simulator output in ``log``; returns (RunResult, RTL outputs).
+    ``expected``: what the outputs are compared with, when not ``golden`` (which gives the inputs)."""
     from tb.accel_run import run_accel
 
     os.environ.pop("PYTEST_CURRENT_TEST", None)  # cocotb's runner would share one results file per test
     workdir.mkdir(parents=True, exist_ok=True)
     with _fds_to(log):
         res = run_accel(program, golden, config=config, sim=sim, isolated=isolated,
-                        layers=list(names) if isolated else None, workdir=workdir)
+                        layers=list(names) if isolated else None, workdir=workdir, expected=expected)
     return res, {l.name: l.actual for l in res.layers}  # the tensors the RTL wrote, read back from DRAM
 
 
 def _worker(args):
-    program, golden, config, sim, names, workdir, log = args
-    res, outs = _simulate(program, golden, config, sim, True, names, Path(workdir), Path(log))
+    program, golden, config, sim, names, workdir, log, expected = args
+    res, outs = _simulate(program, golden, config, sim, True, names, Path(workdir), Path(log), expected)
     return names, res.layers, res.runs, res.wall_s, outs
 
 
@@ -188,13 +193,14 @@ def split_layers(names: list[str], weights: list[int], parts: int) -> list[list[
 
 
 def run_isolated(program, golden, *, config: str, sim: str, workers: int, layers: list[str] | None = None,
-                 workdir: Path, log: Path, on_done=None):
+                 workdir: Path, log: Path, on_done=None, expected=None):
     """Layer-isolated runs of ``layers`` (default: all), fanned out over ``workers`` processes.
 
     The cheapest layer runs first in this process (it builds the simulator once, so workers never
     build the same directory at once); the rest are split into 2 x workers groups of similar estimated
     cycles. ``on_done(layer_results, outputs)`` is called as each group finishes. Returns
-    (layer results in network order, RTL outputs by name, run records, simulation wall seconds)."""
+    (layer results in network order, RTL outputs by name, run records, simulation wall seconds).
+    ``expected``: what the outputs are compared with, when not ``golden`` (which gives every input)."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
     import multiprocessing as mp
 
@@ -221,13 +227,13 @@ def run_isolated(program, golden, *, config: str, sim: str, workers: int, layers
             on_done(group_layers, outs)
 
     first = min(names, key=lambda n: (est[n], names.index(n)))
-    res, outs = _simulate(program, golden, config, sim, True, [first], workdir / "warm", log)
+    res, outs = _simulate(program, golden, config, sim, True, [first], workdir / "warm", log, expected)
     take(res.layers, outs, res.runs, res.wall_s)
     rest = [n for n in names if n != first]
     if rest:
         groups = split_layers(rest, [est[n] for n in rest], 2 * max(1, workers) if workers > 1 else 1)
-        jobs = [(program, golden, config, sim, g, str(workdir / f"group{i}"), str(log.with_suffix(f".{i}.log")))
-                for i, g in enumerate(groups)]
+        jobs = [(program, golden, config, sim, g, str(workdir / f"group{i}"), str(log.with_suffix(f".{i}.log")),
+                 expected) for i, g in enumerate(groups)]
         if workers <= 1:
             for j in jobs:
                 _, ls, rr, w, o = _worker(j)
@@ -306,7 +312,10 @@ class _Progress:
 
             tqdm.write(text, file=self.out)
 
-    def close(self):
+    def close(self, *, erase: bool = False):
+        """``erase``: clear the current phase's line (a refused input's error stands alone)."""
+        if erase and self.bar is not None:
+            self.bar.leave = False
         self.end_phase()
         if self.out:
             self.out.close()
@@ -326,50 +335,68 @@ def run_regression(*, model: str = "hardnet70", crop: Crop | None = None, config
     from compiler.program import compile_graph
     from golden.capture import capture
     from golden.qgraph import load_qgraph
-    from rtl.config import get_config
+    from rtl.config import CONFIGS, get_config
     from tb.accel_run import debug_failure
 
     if workers < 1:
-        raise ValueError(f"workers must be at least 1, not {workers}")
+        raise UserError(f"workers must be at least 1, not {workers}")
     if layers is not None and not isolated:
-        raise ValueError("--layers picks layers of an isolated run; a chained run runs the whole network")
+        raise UserError("--layers picks layers of an isolated run; a chained run runs the whole network")
+    if config not in CONFIGS:
+        raise UserError(f"unknown hardware configuration {config!r}; known: {', '.join(CONFIGS)}")
     hw = get_config(config)
     files = resolve_model(model)
     if crop is None:
         top, left, h, w = DEFAULT_CROPS.get(files.name, DEFAULT_CROPS["hardnet70"])
         crop = Crop(Crop.frame, top, left, h, w)
     db, out = Path(db), Path(out)
+    prog = _Progress(progress)
+    # Everything the user chose is checked before the run is inserted: a refused input leaves no row.
+    try:
+        prog.phase("compile", f"{files.int8.name} for {hw.key}")
+        graph = load_qgraph(str(files.int8), (crop.height, crop.width))
+        program = compile_graph(graph, hw)
+        names = [d.name for d in program.descriptors]
+        asked = {"--layers": layers or [], "--inject-mismatch": [] if inject_mismatch is None else [inject_mismatch]}
+        for what, picked in asked.items():
+            unknown = [n for n in picked if n not in names]
+            if unknown:
+                raise UserError(f"{what}: no layer {', '.join(map(repr, unknown))} in {files.int8.name}; "
+                                f"its layers are {', '.join(names)}")
+        crop_input(crop)  # the frame exists and holds the crop
+    except BaseException:
+        prog.close(erase=True)
+        raise
     out.mkdir(parents=True, exist_ok=True)
     commit, dirty = git_state()
     info = RunInfo(config_name=hw.name, config_json=hw.to_json(), config_hash=hw.key, model=str(files.int8),
                    model_sha256=files.sha256, crop=crop.key, simulator=sim, mode="isolated" if isolated else "chained",
                    workers=workers, git_commit=commit, dirty=dirty, frame=crop.frame, crop_top=crop.top,
                    crop_left=crop.left, crop_height=crop.height, crop_width=crop.width)
-    store = Store(db)
-    run_id = store.start_run(info)
+    store = None
+    try:
+        store = Store(db)
+        run_id = store.start_run(info)
+    except BaseException:
+        if store is not None:
+            store.close()
+        prog.close()
+        raise
     work = out / "work" / f"run{run_id}"
     work.mkdir(parents=True, exist_ok=True)
     sim_log = work / "simulator.log"
-    prog = _Progress(progress)
     status, message, total_cycles, sim_wall = "incomplete", None, None, None
     rows: list[dict] = []
     wave_error = None
     old_term = signal.signal(signal.SIGTERM, _raise_interrupt) if threading.current_thread() is threading.main_thread() \
         else None
     try:
-        prog.phase("compile", f"{files.int8.name} for {hw.key}")
-        graph = load_qgraph(str(files.int8), (crop.height, crop.width))
-        program = compile_graph(graph, hw)
         est = {e.name: e for e in estimate(program, hw)}
-        names = [d.name for d in program.descriptors]
         prog.phase("capture", crop.key)
         golden = capture(str(files.int8), crop)
         floats = float_reference(files.float, names, golden.float_input) if files.float else {}
-        if inject_mismatch is not None:
-            if inject_mismatch not in names:
-                raise ValueError(f"--inject-mismatch: no layer {inject_mismatch!r}; the program has {names}")
-            t = golden[inject_mismatch].data
-            t.flat[t.size // 2] = np.int8(int(t.flat[t.size // 2]) ^ 1)  # the golden, not the RTL, is wrong
+        # the golden, not the RTL, is wrong; in a copy, as the golden also gives isolated layers their inputs
+        expected = _with_mismatch(golden, inject_mismatch) if inject_mismatch is not None else None
         store.add_image(run_id, "crop", crop_png(crop))
         store.add_image(run_id, "ort_labels", labels_png(golden["labels"].data[0]))
 
@@ -398,10 +425,11 @@ def run_regression(*, model: str = "hardnet70", crop: Crop | None = None, config
             prog.phase("simulate", f"{len(picked)} isolated layers on {workers} worker(s), log {sim_log}")
             bar = prog.layers(len(picked))
             _, outputs, runs, sim_wall = run_isolated(program, golden, config=config, sim=sim, workers=workers,
-                                                      layers=layers, workdir=work, log=sim_log, on_done=record)
+                                                      layers=layers, workdir=work, log=sim_log, on_done=record,
+                                                      expected=expected)
         else:
             prog.phase("simulate", f"whole network ({len(names)} layers) chained, log {sim_log}")
-            res, outputs = _simulate(program, golden, config, sim, False, names, work / "chained", sim_log)
+            res, outputs = _simulate(program, golden, config, sim, False, names, work / "chained", sim_log, expected)
             runs, sim_wall = res.runs, res.wall_s
             bar = prog.layers(len(res.layers))
             record(res.layers, outputs)
@@ -453,6 +481,16 @@ def run_regression(*, model: str = "hardnet70", crop: Crop | None = None, config
 
         page = write_dashboard(db, out / "dashboard.html")
     return RegressResult(run_id, status, db, page, rows)
+
+
+def _with_mismatch(golden, name: str):
+    """``golden`` with one element of layer ``name``'s tensor changed (the other tensors shared)."""
+    import dataclasses
+
+    t = golden[name]
+    data = t.data.copy()
+    data.flat[data.size // 2] = np.int8(int(data.flat[data.size // 2]) ^ 1)
+    return dataclasses.replace(golden, tensors={**golden.tensors, name: dataclasses.replace(t, data=data)})
 
 
 class _Interrupted(KeyboardInterrupt):

@@ -10,7 +10,6 @@ cycles and DRAM bytes from the counter records, and the compiler's estimate besi
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -23,14 +22,15 @@ from compiler.estimate import estimate
 from compiler.program import Program, compile_graph
 from golden.capture import Capture, capture
 from golden.cityscapes import Crop
+from golden.cli import ArgumentParser, UserError, command_line, int_in, onnx_file
 from golden.qgraph import load_qgraph
 from rtl.bus import DMA
-from rtl.config import get_config
+from rtl.config import CONFIGS, get_config
 from tb.accel_host import (LayerResult, compare_layers, dram_image, layout_run, read_hex, status_text,
                            write_hex)
 from tb.runner import ROOT, generated_dir, run_cocotb
 
-__all__ = ["RunResult", "run_accel", "build_sources", "dram_model_words", "DramModelTooSmall"]
+__all__ = ["RunResult", "run_accel", "build_sources", "dram_model_words", "DramModelTooSmall", "STALL_STEPS"]
 
 # The bench's Verilog DRAM model (tb/hdl/axi_ram_model.v) is sized for each run (its MEM_WORDS
 # parameter): the next power of two of the words the run's layout uses, at least 64 MiB, so that
@@ -50,6 +50,11 @@ def dram_model_words(nbytes: int) -> int:
         raise DramModelTooSmall(f"the run's DRAM layout needs {nbytes:,} bytes; the bench's DRAM model holds at most "
                                 f"{DRAM_MODEL_MAX_BYTES:,} bytes (the DMAs' {DMA.addr_bits}-bit addresses)")
     return min(max(DRAM_MODEL_MIN_WORDS, 1 << max(need - 1, 0).bit_length()), most)
+
+
+# The DRAM model stalls a cycle when its LFSR's low byte is below +DRAM_STALL's low byte
+# (tb/hdl/axi_ram_model.v: `lfsr[7:0] >= stall[7:0]`): a chance of stall/256, so 256 means no stalls.
+STALL_STEPS = 256
 
 
 @dataclass
@@ -84,17 +89,21 @@ def build_sources(config: str, with_dram_model: bool) -> list[Path]:
 
 def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "verilator", isolated: bool = False,
               layers: list[str] | None = None, dram: str = "model", stall: int = 0, seed: int = 1,
-              reset_after: int = 0, waves: bool = False, workdir: Path | None = None) -> RunResult:
+              reset_after: int = 0, waves: bool = False, workdir: Path | None = None,
+              expected: Capture | None = None) -> RunResult:
     """Simulate ``program`` on the RTL. ``isolated``: every layer runs alone from golden inputs (all
     golden tensors preloaded, layers run last to first so no run overwrites another's input);
     otherwise the whole network runs from the input tensor in one start. ``dram``: "model" (fast
-    Verilog AXI memory, ``stall``/256 random stall chance) or "axiram" (cocotbext-axi AxiRam).
+    Verilog AXI memory, ``stall``/STALL_STEPS random stall chance) or "axiram" (cocotbext-axi AxiRam).
     ``layers`` limits an isolated run to those layers. ``reset_after``: assert reset that many cycles
     into the first run, then run everything again from the start (the reset-mid-layer check).
     ``waves``: build with FST tracing; the waveform is left in the build directory (``RunResult.waves``).
     The "model" DRAM is sized from the run's layout (``dram_model_words``; ``DramModelTooSmall`` beyond
     its limit, before anything is simulated); an access past its end ends the run with a DRAM error
-    and ``dram_out_of_range`` (the address) in that run's record."""
+    and ``dram_out_of_range`` (the address) in that run's record.
+    ``expected``: the tensors the outputs are compared with (default ``golden``, which always gives the inputs)."""
+    if not 0 <= stall < STALL_STEPS:
+        raise ValueError(f"DRAM stall chance must be 0..{STALL_STEPS - 1} (/{STALL_STEPS}), not {stall}")
     cfg = get_config(config)
     layout = layout_run(program, isolated)
     if dram == "model":
@@ -115,8 +124,8 @@ def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "ver
     tmp = Path(workdir or tempfile.mkdtemp(prefix="accel-"))
     tmp.mkdir(parents=True, exist_ok=True)
     try:
-        return _run_in(tmp, program, golden, layout, img, runs, cfg, config=config, sim=sim, isolated=isolated,
-                       layers=layers, dram=dram, stall=stall, seed=seed, reset_after=reset_after, waves=waves)
+        return _run_in(tmp, program, expected or golden, layout, img, runs, cfg, config=config, sim=sim,
+                       isolated=isolated, layers=layers, dram=dram, stall=stall, seed=seed, reset_after=reset_after, waves=waves)
     finally:
         if workdir is None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -200,19 +209,21 @@ def print_table(res: RunResult, estimate=None, file=None):
           f"simulated in {res.wall_s:.1f} s", file=out)
 
 
+@command_line
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="onnx_models/tiny_int8.onnx")
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=onnx_file, default="onnx_models/tiny_int8.onnx")
     ap.add_argument("--frame", default=Crop.frame)
-    ap.add_argument("--top", type=int, default=384)
-    ap.add_argument("--left", type=int, default=768)
-    ap.add_argument("--height", type=int, default=64)
-    ap.add_argument("--width", type=int, default=128)
-    ap.add_argument("--config", default="sim", help="hardware configuration (rtl/config.py)")
+    ap.add_argument("--top", type=int_in(0), default=384)
+    ap.add_argument("--left", type=int_in(0), default=768)
+    ap.add_argument("--height", type=int_in(1), default=64)
+    ap.add_argument("--width", type=int_in(1), default=128)
+    ap.add_argument("--config", default="sim", choices=CONFIGS, help="hardware configuration (rtl/config.py)")
     ap.add_argument("--sim", default="verilator", choices=("verilator", "icarus"))
     ap.add_argument("--isolated", action="store_true", help="each layer alone from golden inputs")
     ap.add_argument("--dram", default="model", choices=("model", "axiram"))
-    ap.add_argument("--stall", type=int, default=0, help="random DRAM stall chance /256 (model DRAM)")
+    ap.add_argument("--stall", type=int_in(0, STALL_STEPS - 1), default=0,
+                    help=f"random DRAM stall chance /{STALL_STEPS} (model DRAM)")
     args = ap.parse_args(argv)
     crop = Crop(args.frame, args.top, args.left, args.height, args.width)
     gold = capture(args.model, crop)
@@ -222,9 +233,8 @@ def main(argv=None) -> int:
         res = run_accel(prog, gold, config=args.config, sim=args.sim, isolated=args.isolated, dram=args.dram,
                         stall=args.stall)
     except DramModelTooSmall as e:
-        print(f"error: --model {args.model} on a {args.height}x{args.width} crop"
-              f"{' (--isolated)' if args.isolated else ''}: {e}", file=sys.stderr)
-        return 2
+        raise UserError(f"--model {args.model} on a {args.height}x{args.width} crop"
+                        f"{' (--isolated)' if args.isolated else ''}: {e}") from None
     print_table(res, estimate(prog, get_config(args.config)))
     bad = res.first_failure()
     if bad is not None:

@@ -136,3 +136,23 @@ def test_run_killed_mid_simulation_is_incomplete(two_runs, tmp_path):
         assert runs[-1]["status"] == "incomplete" and runs[-1]["ended"] is None
         assert [(r, s.layers(r["id"])) for r in runs[:-1]] == before
         assert s.check() == "ok"
+
+
+def test_isolated_layers_with_injected_mismatch(tmp_path):
+    """`--isolated --layers` records its layers and renders the dashboard (no RTL labels without the
+    argmax); the injected mismatch fails only its layer: the golden it changes is also the next layer's
+    preloaded input, which stays untouched."""
+    from regress.cli import main
+
+    db = tmp_path / "results.db"
+    layers = ["enc1.l2", "enc1.trans"]  # enc1.trans reads enc1.l2's output
+    assert main(ARGS + ["--db", str(db), "--out", str(tmp_path), "--isolated", "--layers", *layers,
+                        "--inject-mismatch", "enc1.l2", "--no-waves"]) == 1
+    with Store(db, readonly=True) as s:
+        (run,) = s.runs()
+        assert run["status"] == "fail" and run["mode"] == "isolated"
+        rows = s.layers(run["id"])
+        assert [(l["name"], l["verdict"], l["mismatches"]) for l in rows] == \
+            [("enc1.l2", "fail", 1), ("enc1.trans", "pass", 0)]
+        assert sorted(s.images(run["id"])) == ["crop", "ort_labels"]
+    assert "no RTL labels in this run" in (tmp_path / "dashboard.html").read_text()
