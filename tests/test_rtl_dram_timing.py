@@ -1,0 +1,81 @@
+"""The bench's DRAM with real timing (tb/hdl/dram_timing_model.v) against its Python timing model
+(tb/dram_timing.py): the cycle of every handshake and every read beat's data (tb/test_dram_timing.py),
+the Verilog's default parameters against the datasheet's numbers, Verilator lint.
+
+The random sequences' seed is the environment variable DRAM_TIMING_SEED (default 1), printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+from dataclasses import asdict
+from types import SimpleNamespace
+
+import pytest
+
+from rtl.bus import DMA
+from tb.dram_timing import DDR4_3200, DEFAULT, DramTiming, Request, simulate
+from tb.runner import ROOT, run_cocotb, setup_verilator
+from tests.test_rtl_axi import _assert_passed
+
+MODEL = ROOT / "tb" / "hdl" / "dram_timing_model.v"
+WORDS = 1 << 14  # 1 MiB: 16 rows of every bank
+
+
+def test_verilog_defaults_are_the_datasheets():
+    """The model's default parameters are DramTiming.from_part(DDR4_3200), and the header names each."""
+    text = MODEL.read_text()
+    found = {k: int(v) for k, v in re.findall(r"parameter (\w+) = (\d+)", text)}
+    want = DramTiming.from_part(DDR4_3200).verilog_parameters()
+    assert want == DEFAULT.verilog_parameters()
+    assert {k: found.get(k) for k in want} == want
+    for k, v in want.items():
+        assert re.search(rf"//.*\b{k}\s*= .*\b{v}\b", text), f"the header comment should give {k} = ... {v}"
+
+
+def test_timing_from_the_datasheet():
+    """ns to 2 ns cycles rounded up (13.75 ns -> 7, 7.5 ns -> 4, 1.25 ns -> 1), exact multiples kept."""
+    t = DramTiming.from_part(DDR4_3200, clock_ns=2)
+    assert (t.cl, t.trcd, t.trp, t.twtr, t.trtw) == (7, 7, 7, 4, 1)
+    assert (t.trefi, t.trfc, t.cwl) == (3900, 175, 5)
+    assert DramTiming.from_part(DDR4_3200, clock_ns=1).cl == 14  # 13.75 ns at 1 GHz
+    with pytest.raises(ValueError, match="DramTiming depth must be an integer >= 1, not 0"):
+        DramTiming(**{**asdict(DEFAULT), "depth": 0})
+
+
+def test_python_model_latencies():
+    """The first read's first beat: the request and response paths plus tRCD + CL (a closed bank);
+    a second read of the same row streams on; one of another row in that bank pays tRP + tRCD + CL
+    after the first burst's last beat."""
+    t = DEFAULT
+    row = 1 << (t.col_bits + t.bank_bits)
+    s = simulate(t, [Request(False, 0, 16), Request(False, 1024, 16), Request(False, row, 16)])
+    assert s[0].accept == 1 and s[0].first == 1 + 2 * t.t_ctrl + t.trcd + t.cl and s[0].last == s[0].first + 15
+    assert s[1].first == s[0].last + 1
+    assert s[2].first == s[1].last + 1 + t.trp + t.trcd + t.cl + t.t_ctrl
+
+
+def test_lint():
+    setup_verilator()
+    r = subprocess.run(["verilator", "--lint-only", f"-GDATA_W={DMA.data_bits}", str(MODEL)], capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and "%Warning" not in r.stderr, r.stderr
+
+
+def test_dram_timing_model(sim, tmp_path):
+    seed = int(os.environ.get("DRAM_TIMING_SEED", "1"))
+    print(f"DRAM_TIMING_SEED={seed}")
+    rng = random.Random(seed)
+    image, dump = tmp_path / "dram_in.hex", tmp_path / "dram_out.hex"
+    image.write_text("".join(f"{rng.getrandbits(DMA.data_bits):0{DMA.data_bits // 4}x}\n" for _ in range(WORDS)))
+    params = dict(DATA_W=DMA.data_bits, WORDS=WORDS, **DEFAULT.verilog_parameters())
+    res = run_cocotb(sim=sim, block="dram_timing", cfg=SimpleNamespace(key="ddr4"), sources=[MODEL],
+                     toplevel="dram_timing_model", test_module="tb.test_dram_timing", parameters=params,
+                     env=dict(DRAM_TIMING=json.dumps(asdict(DEFAULT)), DRAM_SEED=str(seed), DRAM_IN=str(image),
+                              DRAM_OUT=str(dump)),
+                     plusargs=[f"+DRAM_IN={image}", f"+DRAM_OUT={dump}"])
+    _assert_passed(res)
