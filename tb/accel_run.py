@@ -32,7 +32,12 @@ from tb.runner import ROOT, generated_dir, run_cocotb
 
 __all__ = ["RunResult", "run_accel", "build_sources", "dram_model_words", "DramModelTooSmall", "STALL_STEPS"]
 
-# The bench's Verilog DRAM model (tb/hdl/axi_ram_model.v) is sized for each run (its MEM_WORDS
+# The bench's Verilog DRAM models: "model" the ideal one (tb/hdl/axi_ram_model.v), "timing" the one with
+# DDR4 timing (tb/hdl/dram_timing_model.v); the top (accel_tb_top.v) instantiates one of them.
+VERILOG_DRAMS = ("model", "timing")
+DRAMS = VERILOG_DRAMS + ("axiram",)
+
+# The bench's Verilog DRAM model is sized for each run (its MEM_WORDS
 # parameter): the next power of two of the words the run's layout uses, at least 64 MiB, so that
 # a few builds of the bench serve every run; at most what the DMAs' addresses reach.
 DRAM_MODEL_MIN_WORDS = 1 << 20
@@ -64,7 +69,7 @@ class RunResult:
     runs: list[dict]  # status and total counters per start
     wall_s: float
     waves: Path | None = None
-    dram_bytes: int = 0  # the size of the bench's DRAM model ("model" runs)
+    dram_bytes: int = 0  # the size of the bench's DRAM model ("model" and "timing" runs)
 
     @property
     def ok(self) -> bool:
@@ -83,7 +88,7 @@ def build_sources(config: str, with_dram_model: bool) -> list[Path]:
         if f".DATA_W({DMA.data_bits})" not in top.read_text():
             raise RuntimeError(f"{top}: its DRAM model's DATA_W is not the accelerator's bus width {DMA.data_bits} "
                                "(rtl.bus.DMA): update the bench's data widths")
-        srcs += [ROOT / "tb" / "hdl" / "axi_ram_model.v", top]
+        srcs += [ROOT / "tb" / "hdl" / "axi_ram_model.v", ROOT / "tb" / "hdl" / "dram_timing_model.v", top]
     return srcs
 
 
@@ -94,19 +99,24 @@ def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "ver
     """Simulate ``program`` on the RTL. ``isolated``: every layer runs alone from golden inputs (all
     golden tensors preloaded, layers run last to first so no run overwrites another's input);
     otherwise the whole network runs from the input tensor in one start. ``dram``: "model" (fast
-    Verilog AXI memory, ``stall``/STALL_STEPS random stall chance) or "axiram" (cocotbext-axi AxiRam).
+    Verilog AXI memory, ``stall``/STALL_STEPS random stall chance), "timing" (the Verilog DRAM with DDR4
+    timing, tb/dram_timing.py) or "axiram" (cocotbext-axi AxiRam).
     ``layers`` limits an isolated run to those layers. ``reset_after``: assert reset that many cycles
     into the first run, then run everything again from the start (the reset-mid-layer check).
     ``waves``: build with FST tracing; the waveform is left in the build directory (``RunResult.waves``).
-    The "model" DRAM is sized from the run's layout (``dram_model_words``; ``DramModelTooSmall`` beyond
+    The "model" and "timing" DRAMs are sized from the run's layout (``dram_model_words``; ``DramModelTooSmall`` beyond
     its limit, before anything is simulated); an access past its end ends the run with a DRAM error
     and ``dram_out_of_range`` (the address) in that run's record.
     ``expected``: the tensors the outputs are compared with (default ``golden``, which always gives the inputs)."""
     if not 0 <= stall < STALL_STEPS:
         raise ValueError(f"DRAM stall chance must be 0..{STALL_STEPS - 1} (/{STALL_STEPS}), not {stall}")
+    if dram not in DRAMS:
+        raise ValueError(f"DRAM must be one of {DRAMS}, not {dram!r}")
+    if stall and dram != "model":
+        raise ValueError(f"a DRAM stall chance is the ideal DRAM model's (dram='model'), not dram={dram!r}'s")
     cfg = get_config(config)
     layout = layout_run(program, isolated)
-    if dram == "model":
+    if dram in VERILOG_DRAMS:
         dram_model_words(layout.size)  # refuse before the golden images are built
     names = [d.name for d in program.descriptors]
     if isolated:
@@ -138,8 +148,8 @@ def _run_in(tmp, program, golden, layout, img, runs, cfg, *, config, sim, isolat
                ACC_NBYTES=str(layout.size), ACC_RESULT=str(result), ACC_DRAM_OUT=str(dram_out),
                ACC_RESET_AFTER=str(reset_after))
     plusargs, parameters, dram_bytes = [], {}, 0
-    if dram == "model":
-        parameters = dict(MEM_WORDS=dram_model_words(layout.size))
+    if dram in VERILOG_DRAMS:
+        parameters = dict(MEM_WORDS=dram_model_words(layout.size), **({"TIMING_DRAM": 1} if dram == "timing" else {}))
         dram_bytes = parameters["MEM_WORDS"] * DMA.beat_bytes
         write_hex(img, dram_in)
         plusargs = [f"+DRAM_IN={dram_in}", f"+DRAM_OUT={dram_out}", f"+DRAM_STALL={stall}", f"+DRAM_SEED={seed}",
@@ -150,12 +160,12 @@ def _run_in(tmp, program, golden, layout, img, runs, cfg, *, config, sim, isolat
         env["ACC_DRAM_IN"] = str(dram_in)
         toplevel = "ce_accel"
     t0 = time.time()
-    run_cocotb(sim=sim, block=f"accel-{dram}", cfg=cfg, sources=build_sources(config, dram == "model"),
+    run_cocotb(sim=sim, block=f"accel-{dram}", cfg=cfg, sources=build_sources(config, dram in VERILOG_DRAMS),
                toplevel=toplevel, test_module="tb.test_accel", env=env, plusargs=plusargs, waves=waves,
                parameters=parameters)
     wall = time.time() - t0
     runs_out = json.loads(result.read_text()) if result.exists() else [dict(timeout=True)]
-    out = read_hex(dram_out, layout.size) if dram == "model" else dram_out.read_bytes()
+    out = read_hex(dram_out, layout.size) if dram in VERILOG_DRAMS else dram_out.read_bytes()
     results = compare_layers(layout, out, golden)
     if isolated and layers is not None:
         results = [r for r in results if r.name in layers]
@@ -221,10 +231,13 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default="sim", choices=CONFIGS, help="hardware configuration (rtl/config.py)")
     ap.add_argument("--sim", default="verilator", choices=("verilator", "icarus"))
     ap.add_argument("--isolated", action="store_true", help="each layer alone from golden inputs")
-    ap.add_argument("--dram", default="model", choices=("model", "axiram"))
+    ap.add_argument("--dram", default="model", choices=DRAMS,
+                    help="model: the ideal Verilog DRAM; timing: the Verilog DRAM with DDR4 timing; axiram: cocotbext-axi")
     ap.add_argument("--stall", type=int_in(0, STALL_STEPS - 1), default=0,
                     help=f"random DRAM stall chance /{STALL_STEPS} (model DRAM)")
     args = ap.parse_args(argv)
+    if args.stall and args.dram != "model":
+        ap.error(f"--stall applies to --dram model, not --dram {args.dram}")
     crop = Crop(args.frame, args.top, args.left, args.height, args.width)
     gold = capture(args.model, crop)
     graph = load_qgraph(args.model, gold.input_size)

@@ -3,8 +3,9 @@
 One home for every number: ``DDR4_3200`` holds the datasheet's figures, ``DramTiming.from_part``
 converts them to accelerator cycles (the Verilog model's parameters; a test checks its defaults
 against ``DEFAULT``), and ``simulate`` predicts, for a sequence of requests offered by a master that
-is always ready (RREADY, BREADY high; a write's W beats offered from its address's cycle on), the
-cycle of every address handshake, first and last data beat and write response.
+is always ready (RREADY, BREADY high; W beats offered in AW order, one a cycle, each write's from
+its address's first cycle on), the cycle of every address handshake, first and last R or W beat
+handshake and write response.
 
 The rules (cycles are the model's clock edges, counted from 0 at the first edge out of reset;
 "accepted at a" means the address handshake is at edge a):
@@ -15,9 +16,13 @@ The rules (cycles are the model's clock edges, counted from 0 at the first edge 
    read is outstanding from its AR handshake to its last R beat, a write from its AW handshake to
    its B handshake. Both addresses may be accepted at the same edge.
 2. One data path. One burst at a time moves data, one 64-byte beat per cycle (R or W). When the
-   path is free (at the edge of the previous burst's last beat, or later), the older of the oldest
+   path is free (at the edge of the previous burst's last slot, or later), the older of the oldest
    queued read and the oldest queued write is scheduled (accepted at the same edge: the read; a
-   write only while WVALID is high, so a write whose data is not there yet never blocks reads).
+   write once every beat of it is in the write buffer). W beats go into a write buffer (WREADY
+   from cycle 1 while it holds fewer than depth * 256 beats; a write's slot takes them out), read
+   beats into a read buffer that the master empties: a burst takes its slots whatever the master
+   does, so a master holding R or W never blocks the other direction. With the master always
+   ready, a read's R beats are its slots.
 3. Address map: byte address = row | bank | column, the column the low ``col_bits`` bits (one row
    of the rank), the bank the next ``bank_bits``. AXI bursts never cross 4 KB, so never a row.
 4. Banks keep their row open. A burst to bank b, row r, accepted at a, is a hit (b has r open),
@@ -27,12 +32,13 @@ The rules (cycles are the model's clock edges, counted from 0 at the first edge 
    scheduling edge + 1), with
        latency = {hit: 0, miss: tRCD, conflict: tRP + tRCD} + (read: CL + t_ctrl | write: CWL)
        turnaround = write then read: tWTR + CL; read then write: tRTW; same direction: 0.
-   Its beats follow at d, d+1, ... (the master ready), and it leaves bank b with row r open.
+   Its slots are d, d+1, ..., and it leaves bank b with row r open.
 5. Refresh k (k = 1, 2, ...) is due at edge k * tREFI. When a burst is scheduled and a due
    refresh's edge is at or before the burst's last beat, the refresh goes first: it starts at
-   max(its due edge, previous burst's last beat + 1), precharges every bank (tRP) and refreshes
+   max(its due edge, previous burst's last slot + 1), precharges every bank (tRP) and refreshes
    (tRFC), closing every row; the burst is then scheduled again (rule 4), against any next refresh.
-6. A write's B response is ready t_ctrl cycles after its last beat.
+6. A write's B response is ready t_ctrl cycles after its last slot.
+("Last beat" in rule 4 and the refresh rule means the burst's last slot.)
 """
 
 from __future__ import annotations
@@ -135,6 +141,7 @@ class Served:
     first: int  # first data beat
     last: int  # last data beat
     response: int | None = None  # B handshake (writes)
+    slot: int = 0  # first data-path slot (a read's: its first R beat)
 
 
 def simulate(t: DramTiming, requests: list[Request], *, limit: int = 10 ** 8) -> list[Served]:
@@ -148,12 +155,15 @@ def simulate(t: DramTiming, requests: list[Request], *, limit: int = 10 ** 8) ->
     first: dict[int, int] = {}
     last: dict[int, int] = {}
     resp: dict[int, int] = {}
+    slot: dict[int, int] = {}
     banks = 1 << t.bank_bits
     open_row: list[int | None] = [None] * banks
     bank_end = [-1] * banks
     prev_end, prev_write, have_prev = -1, False, False
     next_ref, ref_end = t.trefi, 0
-    serving = None  # [index, next beat cycle, beats left]
+    serving = None  # [index, next slot, slots left]
+    w_beats = deque(i for i, r in enumerate(requests) if r.write for _ in range(r.beats))  # W, in AW order
+    w_from, w_buf, w_cap = 0, 0, t.depth * 256
     bq: deque = deque()  # (B cycle, index)
     done, cyc = 0, 0
     while done < len(requests):
@@ -168,13 +178,23 @@ def simulate(t: DramTiming, requests: list[Request], *, limit: int = 10 ** 8) ->
                 queued[w].append((i, cyc))
                 occ[w] += 1
                 offer_from[w] = cyc + 1
-        if serving is not None and cyc >= serving[1]:  # 2. a data beat
-            i = serving[0]
+        if w_beats and requests[w_beats[0]].valid <= cyc and w_from <= cyc and cyc > 0 and w_buf < w_cap:
+            i = w_beats.popleft()  # 2. a W beat into the write buffer
             first.setdefault(i, cyc)
+            last[i], w_buf, w_from = cyc, w_buf + 1, cyc + 1
+        if serving is not None and cyc >= serving[1]:  # a slot
+            i = serving[0]
+            r = requests[i]
+            slot.setdefault(i, cyc)
+            if r.write:
+                w_buf -= 1
+            else:
+                first.setdefault(i, cyc)
             serving[1], serving[2] = cyc + 1, serving[2] - 1
             if serving[2] == 0:
-                r = requests[i]
-                last[i], serving = cyc, None
+                serving = None
+                if not r.write:
+                    last[i] = cyc
                 prev_end, prev_write, have_prev = cyc, r.write, True
                 bank_end[(r.addr >> t.col_bits) % banks] = cyc
                 if r.write:
@@ -186,8 +206,9 @@ def simulate(t: DramTiming, requests: list[Request], *, limit: int = 10 ** 8) ->
             resp[bq.popleft()[1]] = cyc
             occ[True] -= 1
             done += 1
-        if serving is None and (queued[False] or queued[True]):  # 4. schedule the older head
-            w = bool(queued[True]) and (not queued[False] or queued[True][0][1] < queued[False][0][1])
+        w_ok = bool(queued[True]) and w_buf >= requests[queued[True][0][0]].beats
+        if serving is None and (queued[False] or w_ok):  # 4. schedule the older head
+            w = w_ok and (not queued[False] or queued[True][0][1] < queued[False][0][1])
             i, a = queued[w].popleft()
             r = requests[i]
             b, row = (r.addr >> t.col_bits) % banks, r.addr >> (t.col_bits + t.bank_bits)
@@ -205,4 +226,4 @@ def simulate(t: DramTiming, requests: list[Request], *, limit: int = 10 ** 8) ->
             open_row[b] = row
             serving = [i, d, r.beats]
         cyc += 1
-    return [Served(accept[i], first[i], last[i], resp.get(i)) for i in range(len(requests))]
+    return [Served(accept[i], first[i], last[i], resp.get(i), slot[i]) for i in range(len(requests))]

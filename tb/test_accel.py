@@ -1,8 +1,9 @@
 """cocotb test of the whole accelerator: DRAM in, program runs, DRAM and counters out.
 
 Driven by environment variables (set by tests/test_rtl_accel.py through tb.accel_run):
-  ACC_MODE     "model": DUT is tb/hdl/accel_tb_top.v, DRAM is its Verilog AXI memory (backdoor
-               loaded from ACC_DRAM_IN, dumped to ACC_DRAM_OUT through plusargs);
+  ACC_MODE     "model" or "timing": DUT is tb/hdl/accel_tb_top.v, DRAM is its Verilog AXI memory,
+               the ideal one or the one with DDR4 timing (backdoor loaded from ACC_DRAM_IN, dumped
+               to ACC_DRAM_OUT through plusargs);
                "axiram": DUT is the accelerator itself, DRAM is cocotbext-axi's AxiRam.
   ACC_RUNS     JSON list of program-header addresses, run one after another (one start each)
   ACC_CNT_BASE counter record base
@@ -26,8 +27,9 @@ from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 
 from tb.accel_host import CTRL_IRQ_EN, CTRL_START, REGS
+from tb.dram_timing import CLOCK_NS
 
-PERIOD_NS = 2  # 500 MHz
+PERIOD_NS = CLOCK_NS
 
 
 async def reset(dut):
@@ -39,7 +41,7 @@ async def reset(dut):
 
 def dram_out_of_range(dut, mode) -> dict:
     """The DRAM model's first out-of-range address, if it has seen one (sticky)."""
-    if mode == "model" and dut.dram_oob.value:
+    if mode != "axiram" and dut.dram_oob.value:
         return dict(dram_out_of_range=int(dut.dram_oob_addr.value))
     return {}
 
@@ -59,7 +61,7 @@ async def run_program(dut):
         dut.load.value = 0
         dut.dump.value = 0
     await reset(dut)
-    if mode == "model":
+    if mode != "axiram":
         dut.load.value = 1
         await ClockCycles(dut.clk, 2)
         dut.load.value = 0
@@ -90,7 +92,7 @@ async def run_program(dut):
         results.append(dict(prog_base=base, **regs, **dram_out_of_range(dut, mode)))
         if regs["STATUS"] & 4 or "dram_out_of_range" in results[-1]:  # error: stop here, the host reports it
             break
-    if mode == "model":
+    if mode != "axiram":
         dut.dump.value = 1
         await ClockCycles(dut.clk, 2)
         dut.dump.value = 0

@@ -54,10 +54,10 @@ class TB:
         d.rst.value = 0  # the next rising edge is the model's cycle 0
         return self.load_reference()
 
-    async def run(self, reqs: list[Request], *, ref: bytearray, rready=lambda t: True, wvalid=lambda t: True,
+    async def run(self, reqs: list[Request], *, rready=lambda t: True, wvalid=lambda t: True,
                   rng: random.Random, limit: int = 100000):
-        """Drive ``reqs`` (the bench is at the falling edge before cycle 0); check every read beat's data
-        and response against ``ref`` (updated by every write beat); return the Served-like tuples."""
+        """Drive ``reqs`` (the bench is at the falling edge before cycle 0); return every request's
+        (accept, first beat, last beat, B) cycles, the B codes and every beat's data (check_data)."""
         d = self.dut
         reads = deque(i for i, r in enumerate(reqs) if not r.write)
         writes = deque(i for i, r in enumerate(reqs) if r.write)
@@ -71,6 +71,7 @@ class TB:
         r_at = (0, 0)  # (position in r_order, beat)
         w_at = 0  # beat of w_order[0]
         nbeats = 0
+        beats = []  # (request, beat, data, WSTRB or RRESP) in handshake order
         t = 0
         while len(last) + len(resp) < len(reqs) + nw:
             if t > limit:
@@ -100,11 +101,7 @@ class TB:
                 d.wDATA.value, d.wSTRB.value, d.wLAST.value = data, strb, w_at == reqs[i].beats - 1
                 if w_ready:
                     first.setdefault(i, t)
-                    a = reqs[i].addr + w_at * self.bytes
-                    if a + self.bytes <= len(ref):
-                        for k in range(self.bytes):
-                            if strb >> k & 1:
-                                ref[a + k] = data >> (8 * k) & 0xFF
+                    beats.append((i, w_at, data, strb))
                     nbeats += 1
                     w_at += 1
                     if w_at == reqs[i].beats:
@@ -117,12 +114,7 @@ class TB:
                 pos, k = r_at
                 assert pos < len(r_order), f"cycle {t}: an R beat with no read outstanding"
                 i = r_order[pos]
-                a = reqs[i].addr + k * self.bytes
-                inside = a + self.bytes <= len(ref)
-                want = int.from_bytes(ref[a:a + self.bytes], "little") if inside else 0
-                got = int(d.rDATA.value)
-                assert got == want, f"cycle {t}: read {i} beat {k} at 0x{a:x}: {got:#x}, reference {want:#x}"
-                assert int(d.rRESP.value) == (OKAY if inside else SLVERR), f"cycle {t}: read {i} beat {k} RRESP"
+                beats.append((i, k, int(d.rDATA.value), int(d.rRESP.value)))
                 assert bool(d.rLAST.value) == (k == reqs[i].beats - 1), f"cycle {t}: read {i} beat {k} RLAST"
                 first.setdefault(i, t)
                 nbeats += 1
@@ -137,18 +129,38 @@ class TB:
                 resp[i], code[i] = t, int(d.bRESP.value)
             await FallingEdge(d.clk)
             t += 1
-        assert nbeats == sum(r.beats for r in reqs)
-        return [(accept[i], first[i], last[i], resp.get(i)) for i in range(len(reqs))], code
+        assert nbeats == len(beats) == sum(r.beats for r in reqs)
+        return [(accept[i], first[i], last[i], resp.get(i)) for i in range(len(reqs))], code, beats
+
+    def check_data(self, reqs, beats, ref: bytearray, slot):
+        """Replay every beat on ``ref`` in data-path order (``slot[i]``: request i's first slot):
+        write beats update it, read beats (data, RRESP) must match it; returns ``ref``."""
+        order = sorted(beats, key=lambda b: slot[b[0]] + b[1])
+        assert len({slot[b[0]] + b[1] for b in order}) == len(order), "two beats in one slot"
+        for i, k, data, x in order:
+            a = reqs[i].addr + k * self.bytes
+            inside = a + self.bytes <= len(ref)
+            if reqs[i].write:
+                for j in range(self.bytes):
+                    if inside and x >> j & 1:
+                        ref[a + j] = data >> (8 * j) & 0xFF
+            else:
+                want = int.from_bytes(ref[a:a + self.bytes], "little") if inside else 0
+                assert data == want, f"read {i} beat {k} at 0x{a:x}: {data:#x}, reference {want:#x}"
+                assert x == (OKAY if inside else SLVERR), f"read {i} beat {k} at 0x{a:x}: RRESP {x}"
+        return ref
 
     async def check(self, reqs, name, *, expect_slverr=()):
         """Run ``reqs`` from reset; every handshake at the Python model's cycle."""
         ref = await self.reset()
         rng = random.Random(f"{self.seed}-{name}")
-        got, code = await self.run(reqs, ref=ref, rng=rng)
-        want = [(s.accept, s.first, s.last, s.response) for s in simulate(self.t, reqs)]
+        got, code, beats = await self.run(reqs, rng=rng)
+        model = simulate(self.t, reqs)
+        want = [(s.accept, s.first, s.last, s.response) for s in model]
         assert len(got) == len(want) == len(reqs)
         for i, (g, w) in enumerate(zip(got, want)):
             assert g == w, f"{name}: request {i} {reqs[i]}: (accept, first, last, B) {g}, model {w}"
+        self.check_data(reqs, beats, ref, [s.slot for s in model])
         for i, c in code.items():
             assert c == (SLVERR if i in expect_slverr else OKAY), f"{name}: write {i} BRESP {c}"
         self.dut._log.info(f"{name}: {len(reqs)} bursts at the model's cycles, last beat at {max(w[2] for w in want)}")
@@ -246,12 +258,14 @@ async def backpressure_keeps_data(dut):
     ref = await tb.reset()
     rng = random.Random(f"{tb.seed}-backpressure")
     a = tb.addr
-    reqs = [Request(rng.random() < 0.5, a(rng.randrange(4), rng.randrange(3), 1024 * rng.randrange(8)), 16,
-                    rng.randrange(200)) for _ in range(30)]
+    # reads in rows 0..2, writes in rows 3..5: their order is not the model's business here
+    reqs = [Request(w, a(rng.randrange(4), rng.randrange(3) + 3 * w, 1024 * rng.randrange(8)), 16, rng.randrange(200))
+            for w in (rng.random() < 0.5 for _ in range(30))]
     reqs.sort(key=lambda r: r.valid)
-    got, code = await tb.run(reqs, ref=ref, rng=rng, rready=lambda t: rng.random() < 0.6,
-                             wvalid=lambda t: rng.random() < 0.6)
+    got, code, beats = await tb.run(reqs, rng=rng, rready=lambda t: rng.random() < 0.6,
+                                    wvalid=lambda t: rng.random() < 0.6)
     assert len(got) == len(reqs) and all(c == OKAY for c in code.values())
+    tb.check_data(reqs, beats, ref, {i: 1000 * n for n, i in enumerate(i for i, *_ in beats)})
     # the dump writes what the reference holds
     dut.dump.value = 1
     await ClockCycles(dut.clk, 2)

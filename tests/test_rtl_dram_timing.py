@@ -79,3 +79,13 @@ def test_dram_timing_model(sim, tmp_path):
                               DRAM_OUT=str(dump)),
                      plusargs=[f"+DRAM_IN={image}", f"+DRAM_OUT={dump}"])
     _assert_passed(res)
+
+
+def test_accel_run_refuses_stalls_on_the_dram_with_timing(capsys):
+    """--stall is the ideal model's random back-pressure: with --dram timing it is one line, status 2."""
+    from tb import accel_run
+
+    rc = accel_run.main(["--dram", "timing", "--stall", "3"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1, err
+    assert err.startswith("error: ") and "--stall applies to --dram model, not --dram timing" in err, err

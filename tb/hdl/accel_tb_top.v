@@ -1,11 +1,13 @@
-// Simulation top for network runs: the accelerator with its AXI master on the Verilog DRAM model
-// (tb/hdl/axi_ram_model.v). cocotb drives clk, rst, the AXI-Lite port and the DRAM backdoor
-// (load, dump) and waits on irq; dram_oob reports an access past the DRAM model's end. The model's
-// size, MEM_WORDS (512-bit words), is set by tb.accel_run.run_accel from the run's layout.
-// Test code, not generated.
+// Simulation top for network runs: the accelerator with its AXI master on a Verilog DRAM model,
+// the ideal one (tb/hdl/axi_ram_model.v, the default) or, with TIMING_DRAM = 1, the one with real
+// DDR4 timing (tb/hdl/dram_timing_model.v, its default timing). cocotb drives clk, rst, the AXI-Lite
+// port and the DRAM backdoor (load, dump) and waits on irq; dram_oob reports an access past the DRAM
+// model's end. The model's size, MEM_WORDS (512-bit words), is set by tb.accel_run.run_accel from
+// the run's layout. Test code, not generated.
 `timescale 1ns/1ps
 module accel_tb_top #(
-    parameter MEM_WORDS = 1 << 20
+    parameter MEM_WORDS = 1 << 20,
+    parameter TIMING_DRAM = 0
 ) (
     input  wire        clk,
     input  wire        rst,
@@ -60,12 +62,23 @@ module accel_tb_top #(
         .s_axil_rvalid(s_axil_rvalid), .s_axil_rready(s_axil_rready)
     );
 
-    axi_ram_model #(.DATA_W(512), .ADDR_W(32), .WORDS(MEM_WORDS)) dram (
-        .clk(clk), .rst(rst), .load(load), .dump(dump),
-        .arADDR(araddr), .arLEN(arlen), .arVALID(arvalid), .arREADY(arready),
-        .rDATA(rdata), .rRESP(rresp), .rLAST(rlast), .rVALID(rvalid), .rREADY(rready),
-        .awADDR(awaddr), .awLEN(awlen), .awVALID(awvalid), .awREADY(awready),
-        .wDATA(wdata), .wSTRB(wstrb), .wLAST(wlast), .wVALID(wvalid), .wREADY(wready),
-        .bRESP(bresp), .bVALID(bvalid), .bREADY(bready), .oob(dram_oob), .oob_addr(dram_oob_addr)
-    );
+    generate if (TIMING_DRAM) begin : timing
+        dram_timing_model #(.DATA_W(512), .ADDR_W(32), .WORDS(MEM_WORDS)) dram (
+            .clk(clk), .rst(rst), .load(load), .dump(dump),
+            .arADDR(araddr), .arLEN(arlen), .arVALID(arvalid), .arREADY(arready),
+            .rDATA(rdata), .rRESP(rresp), .rLAST(rlast), .rVALID(rvalid), .rREADY(rready),
+            .awADDR(awaddr), .awLEN(awlen), .awVALID(awvalid), .awREADY(awready),
+            .wDATA(wdata), .wSTRB(wstrb), .wLAST(wlast), .wVALID(wvalid), .wREADY(wready),
+            .bRESP(bresp), .bVALID(bvalid), .bREADY(bready), .oob(dram_oob), .oob_addr(dram_oob_addr)
+        );
+    end else begin : ideal
+        axi_ram_model #(.DATA_W(512), .ADDR_W(32), .WORDS(MEM_WORDS)) dram (
+            .clk(clk), .rst(rst), .load(load), .dump(dump),
+            .arADDR(araddr), .arLEN(arlen), .arVALID(arvalid), .arREADY(arready),
+            .rDATA(rdata), .rRESP(rresp), .rLAST(rlast), .rVALID(rvalid), .rREADY(rready),
+            .awADDR(awaddr), .awLEN(awlen), .awVALID(awvalid), .awREADY(awready),
+            .wDATA(wdata), .wSTRB(wstrb), .wLAST(wlast), .wVALID(wvalid), .wREADY(wready),
+            .bRESP(bresp), .bVALID(bvalid), .bREADY(bready), .oob(dram_oob), .oob_addr(dram_oob_addr)
+        );
+    end endgenerate
 endmodule

@@ -18,15 +18,16 @@
 //  1. Reads and writes each queue up to DEPTH requests in order; AR (AW) is ready from cycle 1 while
 //     fewer than DEPTH are outstanding (a read until its last R beat, a write until its B handshake).
 //  2. One data path, one beat (DATA_W bits) per cycle, one burst at a time. When it is free, the
-//     older of the oldest queued read and write is scheduled (a tie: the read; a write only while
-//     WVALID is high).
+//     older of the oldest queued read and write is scheduled (a tie: the read; a write once every
+//     beat of it is in the write buffer). W beats go into a write buffer (WREADY while it has
+//     room, from cycle 1; DEPTH * 256 beats), read beats into a read buffer for the master: a
+//     burst's beats take their slots on the data path whatever the master does.
 //  3. Byte address = row | bank (BANK_BITS) | column (COL_BITS).
 //  4. Open-row banks. A burst accepted at cycle a starts its access at s = max(a + T_CTRL, end of
 //     the last refresh, and on a row conflict: the bank's last beat + 1); its first beat is
 //     d = max(s + latency, previous last beat + 1 + turnaround, scheduling cycle + 1), latency =
 //     {hit 0 | closed TRCD | conflict TRP + TRCD} + {read CL + T_CTRL | write CWL}, turnaround =
-//     {write->read TWTR + CL | read->write TRTW | else 0}; its beats follow one a cycle as the
-//     master takes them.
+//     {write->read TWTR + CL | read->write TRTW | else 0}; its beats follow one a cycle.
 //  5. Refresh k is due at cycle k * TREFI (from reset). When a due refresh falls at or before a
 //     burst's last beat, it goes first: from max(due, previous last beat + 1), TRP + TRFC cycles,
 //     closing every row; the burst is then scheduled again.
@@ -38,9 +39,11 @@
 // when given). An address past the last of the WORDS words never wraps: its beat is not stored
 // (write) or reads zero, its response is SLVERR, an error line is printed and `oob` rises and stays
 // high with the first such address in `oob_addr`. +DRAM_STALL is not read: the timing is the model's.
-// A write burst ends on its AWLEN + 1-th beat (WLAST is not checked).
+// A write burst takes the next AWLEN + 1 beats of W (WLAST is not checked).
 `timescale 1ns/1ps
 // verilator tracing_off
+// verilator lint_off BLKSEQ
+// (the clocked block updates its private state with blocking assignments: a behavioural model)
 module dram_timing_model #(
     parameter DATA_W = 128,
     parameter ADDR_W = 32,
@@ -144,6 +147,16 @@ module dram_timing_model #(
     reg busy, s_write, s_err;
     reg [ADDR_W-1:0] s_addr;
     integer s_left, nb, s_bank;
+    // read beats that took their slot, waiting for the master, and write beats waiting for their
+    // slot (each buffer: every beat of DEPTH bursts)
+    localparam RF = DEPTH * 256;
+    reg [DATA_W-1:0] wb_data [0:RF-1];
+    reg [DATA_W/8-1:0] wb_strb [0:RF-1];
+    integer wb_head, wb_n;
+    reg [DATA_W-1:0] rf_data [0:RF-1];
+    reg [1:0] rf_resp [0:RF-1];
+    reg rf_last [0:RF-1];
+    integer rf_head, rf_n;
     // banks, turnaround, refresh
     reg row_open [0:BANKS-1];
     reg [ADDR_W-1:0] row_of [0:BANKS-1];
@@ -153,14 +166,14 @@ module dram_timing_model #(
 
     // rule 4 and 5 for one burst: its first beat's cycle
     integer sa, lat, st, turn, d, k, acc;
-    reg pick_w, hit, conflict, again;
+    reg pick_w, w_ok, hit, conflict, again;
     reg [ADDR_W-1:0] row;
     integer bk;
 
     always @(posedge clk) begin
         if (rst) begin
             now = 0;
-            rq_head = 0; rq_n = 0; wq_head = 0; wq_n = 0; r_occ = 0; w_occ = 0; b_head = 0; b_n = 0;
+            rq_head = 0; rq_n = 0; wq_head = 0; wq_n = 0; r_occ = 0; w_occ = 0; b_head = 0; b_n = 0; rf_head = 0; rf_n = 0; wb_head = 0; wb_n = 0;
             busy = 0; s_write = 0; s_err = 0; s_addr = 0; s_left = 0; nb = 0; s_bank = 0;
             for (k = 0; k < BANKS; k = k + 1) begin row_open[k] = 0; row_of[k] = 0; bank_end[k] = -1; end
             prev_end = -1; have_prev = 0; prev_write = 0; next_ref = TREFI; ref_end = 0;
@@ -179,7 +192,18 @@ module dram_timing_model #(
                 wq_n = wq_n + 1; w_occ = w_occ + 1;
             end
             // 2. a data beat
-            if (busy && (s_write ? (wVALID && wREADY) : (rVALID && rREADY))) begin
+            // (a beat takes its slot whatever the master does: a read's waits in the read buffer,
+            // filled one edge ahead in step 5; a write's came from the write buffer)
+            if (wVALID && wREADY) begin
+                k = (wb_head + wb_n) % RF;
+                wb_data[k] = wDATA; wb_strb[k] = wSTRB;
+                wb_n = wb_n + 1;
+            end
+            if (rVALID && rREADY) begin
+                if (rf_last[rf_head]) r_occ = r_occ - 1;
+                rf_head = (rf_head + 1) % RF; rf_n = rf_n - 1;
+            end
+            if (busy && now >= nb) begin
                 if (!in_range(s_addr)) begin
                     s_err = 1;
                     if (!oob) begin
@@ -190,7 +214,10 @@ module dram_timing_model #(
                     end
                 end else if (s_write) begin
                     for (k = 0; k < BYTES; k = k + 1)
-                        if (wSTRB[k]) mem[s_addr[SHIFT +: INDEX_W]][8*k +: 8] = wDATA[8*k +: 8];
+                        if (wb_strb[wb_head][k]) mem[s_addr[SHIFT +: INDEX_W]][8*k +: 8] = wb_data[wb_head][8*k +: 8];
+                end
+                if (s_write) begin
+                    wb_head = (wb_head + 1) % RF; wb_n = wb_n - 1;
                 end
                 s_addr = s_addr + BYTES;
                 nb = now + 1;
@@ -202,8 +229,7 @@ module dram_timing_model #(
                         k = (b_head + b_n) % DEPTH;
                         b_time[k] = now + T_CTRL; b_code[k] = s_err ? SLVERR : OKAY;
                         b_n = b_n + 1;
-                    end else
-                        r_occ = r_occ - 1;
+                    end
                 end
             end
             // 3. a write response
@@ -211,8 +237,9 @@ module dram_timing_model #(
                 b_head = (b_head + 1) % DEPTH; b_n = b_n - 1; w_occ = w_occ - 1;
             end
             // 4. schedule the older head
-            if (!busy && (rq_n > 0 || (wq_n > 0 && wVALID))) begin
-                pick_w = wq_n > 0 && wVALID && (rq_n == 0 || wq_acc[wq_head] < rq_acc[rq_head]);
+            w_ok = wq_n > 0 && wb_n > {24'd0, wq_len[wq_head]};  // every beat of the write buffered
+            if (!busy && (rq_n > 0 || w_ok)) begin
+                pick_w = w_ok && (rq_n == 0 || wq_acc[wq_head] < rq_acc[rq_head]);
                 if (pick_w) begin
                     s_addr = wq_addr[wq_head]; s_left = {24'd0, wq_len[wq_head]} + 1; acc = wq_acc[wq_head];
                     wq_head = (wq_head + 1) % DEPTH; wq_n = wq_n - 1;
@@ -247,11 +274,18 @@ module dram_timing_model #(
                 busy = 1; nb = d; s_bank = bk;
             end
             // 5. the ports for the next cycle
-            rVALID <= busy && !s_write && now + 1 >= nb;
-            rDATA <= in_range(s_addr) ? mem[s_addr[SHIFT +: INDEX_W]] : {DATA_W{1'b0}};
-            rRESP <= in_range(s_addr) ? OKAY : SLVERR;
-            rLAST <= s_left == 1;
-            wREADY <= busy && s_write && now + 1 >= nb;
+            if (busy && !s_write && now + 1 >= nb) begin  // the read beat of the next slot
+                k = (rf_head + rf_n) % RF;
+                rf_data[k] = in_range(s_addr) ? mem[s_addr[SHIFT +: INDEX_W]] : {DATA_W{1'b0}};
+                rf_resp[k] = in_range(s_addr) ? OKAY : SLVERR;
+                rf_last[k] = s_left == 1;
+                rf_n = rf_n + 1;
+            end
+            rVALID <= rf_n > 0;
+            rDATA <= rf_data[rf_head];
+            rRESP <= rf_resp[rf_head];
+            rLAST <= rf_last[rf_head];
+            wREADY <= wb_n < RF;
             bVALID <= b_n > 0 && b_time[b_head] <= now + 1;
             bRESP <= b_code[b_head];
             arREADY <= r_occ < DEPTH;
