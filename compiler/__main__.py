@@ -8,12 +8,13 @@ from pathlib import Path
 from compiler.program import compile_graph
 from golden.cli import ArgumentParser, command_line, int_in, onnx_file
 from golden.qgraph import load_qgraph
+from onnx_models import model_path
 
 
 @command_line
 def main(argv=None) -> int:
     ap = ArgumentParser(description="Compile an int8 QDQ ONNX model into an accelerator program.")
-    ap.add_argument("--model", type=onnx_file, default="onnx_models/hardnet70_int8.onnx")
+    ap.add_argument("--model", type=onnx_file, default=str(model_path("hardnet70")))
     ap.add_argument("--size", type=int_in(1), nargs=2, metavar=("H", "W"), default=None,
                     help="input size (default: the model's own)")
     ap.add_argument("--reuse", action="store_true", help="reuse dead activation buffers (deployment plan)")

@@ -31,6 +31,7 @@ from golden.cityscapes import Crop, crop_input
 from golden.cli import ArgumentParser, command_line, int_in, onnx_file
 from golden.contract import ORT_SESSION_CONFIG, make_session_options
 from golden.qgraph import QGraph, check_nodes, load_qgraph, read_model, with_input_size
+from onnx_models import model_path
 
 __all__ = ["GoldenTensor", "Capture", "capture", "FORMAT_VERSION"]
 
@@ -222,7 +223,7 @@ def main(argv=None) -> int:
     from golden.layers import print_layer_table
 
     ap = ArgumentParser(description="Capture the per-layer int8 golden of a model on a Cityscapes crop.")
-    ap.add_argument("--model", type=onnx_file, default="onnx_models/hardnet70_int8.onnx", help="int8 QDQ ONNX model")
+    ap.add_argument("--model", type=onnx_file, default=str(model_path("hardnet70")), help="int8 QDQ ONNX model")
     ap.add_argument("--frame", default=Crop.frame, help="frame name or path (default: %(default)s)")
     ap.add_argument("--top", type=int_in(0), default=384)
     ap.add_argument("--left", type=int_in(0), default=768)

@@ -12,6 +12,7 @@ import onnx
 from onnx import numpy_helper
 
 from golden.qgraph import QGraph, with_input_size
+from onnx_models import model_path
 
 __all__ = ["LayerRow", "layer_rows", "print_layer_table"]
 
@@ -89,7 +90,7 @@ def print_layer_table(model, height: int | None = None, width: int | None = None
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="onnx_models/hardnet70_int8.onnx")
+    ap.add_argument("--model", default=str(model_path("hardnet70")))
     ap.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=(1024, 2048))
     args = ap.parse_args(argv)
     print_layer_table(args.model, *args.size)

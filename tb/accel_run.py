@@ -24,6 +24,7 @@ from golden.capture import Capture, capture
 from golden.cityscapes import Crop
 from golden.cli import ArgumentParser, UserError, command_line, int_in, onnx_file
 from golden.qgraph import load_qgraph
+from onnx_models import model_path
 from rtl.bus import DMA
 from rtl.config import CONFIGS, get_config
 from tb.accel_host import (LayerResult, compare_layers, dram_image, layout_run, read_hex, status_text,
@@ -222,7 +223,7 @@ def print_table(res: RunResult, estimate=None, file=None):
 @command_line
 def main(argv=None) -> int:
     ap = ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", type=onnx_file, default="onnx_models/tiny_int8.onnx")
+    ap.add_argument("--model", type=onnx_file, default=str(model_path("tiny")))
     ap.add_argument("--frame", default=Crop.frame)
     ap.add_argument("--top", type=int_in(0), default=384)
     ap.add_argument("--left", type=int_in(0), default=768)

@@ -115,3 +115,17 @@ def test_run_accel_refuses_a_stall_it_cannot_model():
 
     with pytest.raises(ValueError, match=f"0..{STALL_STEPS - 1}"):
         run_accel(None, None, config="tiny", stall=STALL_STEPS)
+
+
+@pytest.mark.parametrize("module, args, says", [
+    ("compiler.__main__", ["--size", "96", "128"], "height 96 is not a multiple of 64"),
+    ("golden.capture", ["--frame", "berlin_1"], "frame 'berlin_1' not found"),
+    ("tb.accel_run", ["--dram", "timing", "--stall", "5"], "--stall applies to --dram model"),
+])
+def test_default_model_is_found_from_any_folder(module, args, says, tmp_path, monkeypatch, capsys):
+    """The default --model is the committed model, not a path relative to the repository: from another
+    folder the command gets past it to the error its arguments deserve."""
+    monkeypatch.chdir(tmp_path)
+    assert _main(module)(args) == 2
+    err = capsys.readouterr().err
+    assert says in err and "cannot read the model" not in err, err
