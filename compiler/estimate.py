@@ -23,10 +23,10 @@ Costs, in cycles (n bytes of a command at byte address a):
   row by row, the input load (in the background from the second row on), then the row's chunks
   (upsample: up to a beat a cycle; avgpool: a word after four line-buffer reads), run cycle by
   cycle against the write port, cached per channel shape, load timing and page offset;
-- a conv with a fused 2x2 average pool (FLAG_POOL): each channel's store is followed by a second
+- a conv with a fused 2x2 average pool (FLAGS["pool"]): each channel's store is followed by a second
   command, its pooled rows from the line buffer, timed as a conv store from a word boundary; the
-  pool's own descriptor (FLAG_FUSED) goes from CHECK to its counter record; a conv with a fused
-  upsample (FLAG_UP) follows each store command with one of its rows upsampled, whole chunks from the
+  pool's own descriptor (FLAGS["fused"]) goes from CHECK to its counter record; a conv with a fused
+  upsample (FLAGS["up"]) follows each store command with one of its rows upsampled, whole chunks from the
   same bank bytes, timed likewise;
 - the engine: active from the cycle after E_START for steps * max(K, min_steps) + run_tail (rtl.engine).
 The tile pipeline (bands of rows by strips of columns) overlaps the engine run of tile n with the
@@ -43,22 +43,20 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
 
-from compiler.program import FLAG_FUSED, FLAG_POOL, FLAG_UP, Descriptor, Program
-from rtl.axi_common import bursts
-from rtl.bus import DMA
-from rtl.controller import DESC_BYTES
-from rtl.sequencer import REGS
-from rtl.feeder import weight_pitch
+from compiler.program import Descriptor, Program
+from hwspec.bus import DMA, bursts
+from hwspec.formats import COUNTER_RECORD, DESCRIPTOR, FLAGS, LAYER_REGS
+from hwspec import tiling
+from hwspec.config import weight_pitch
 
 __all__ = ["LayerEstimate", "estimate", "BUS_BYTES", "COUNTERS"]
 
-BUS_BYTES = DMA.beat_bytes  # the accelerator's DMA masters (rtl.bus): 512-bit AXI data bus
+BUS_BYTES = DMA.beat_bytes  # the accelerator's DMA masters (hwspec.bus): 512-bit AXI data bus
 PAGE_BEATS = DMA.page_beats
 MAX_BURST = DMA.max_burst
-DESC_FETCH = DESC_BYTES  # bytes of a descriptor the controller reads
-N_REGS = len(REGS)  # engine layer registers written before each run (REGS state)
-COUNTERS = ("cycles", "engine_cycles", "mac_steps", "load_stall", "store_stall", "fetch", "bytes_read",
-            "bytes_written")
+DESC_FETCH = DESCRIPTOR.used_bytes  # bytes of a descriptor the controller reads
+N_REGS = len(LAYER_REGS)  # engine layer registers written before each run (REGS state)
+COUNTERS = COUNTER_RECORD.names
 
 
 @dataclass
@@ -75,7 +73,7 @@ class LayerEstimate:
     fetch: int = 0
 
     def counters(self) -> dict[str, int]:
-        """The counter record's words, by rtl.controller.COUNTER_WORDS name."""
+        """The counter record's words, by hwspec.formats.COUNTER_RECORD name."""
         return {k: getattr(self, k) for k in COUNTERS}
 
 
@@ -207,30 +205,23 @@ class _Band:
 
 
 def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
-    from rtl.engine import CHAINED_TAIL, drain_wait
+    from hwspec.config import CHAINED_TAIL, drain_wait
 
     R, C, min_steps = hw.rows, hw.cols, hw.min_tile_steps
     dwait = drain_wait(hw)
-    k, s, pad = d.kernel, d.stride, d.kernel // 2
-    g, kh, sy = d.stack, d.k_rows, d.row_stride  # stacked output rows (compiler.program.stack_rows)
-    K = d.cin * kh * k
+    k, g = d.kernel, d.stack  # stacked output rows (compiler.program.stack_rows)
+    K = d.cin * d.k_rows * k
     Kp = weight_pitch(K)
     P = max(K, min_steps)
     hw_in, howo = d.h * d.w, d.ho * d.wo
     e.macs = d.cout // g * d.cin * k * k * howo  # the useful ones
     chans = [seg.addr + ch * hw_in for seg in d.segments for ch in range(seg.channels)]
-    strip = d.strip or d.wo
-    # tiles of bo output rows from oy0 and sw columns from ox0, band-major (the controller's order)
-    tiles = [(oy0, min(d.band, d.ho_v - oy0), ox0, min(strip, d.wo - ox0))
-             for oy0 in range(0, d.ho_v, d.band) for ox0 in range(0, d.wo, strip)]
+    walk = tiling.tiles(d)  # the controller's order
     E = _Band(e, 0, -1)
 
     def load(tile):  # B_START, B_ROWS, B_PITCH, B_CHK, then per channel A_CMD, A_RX and A_SEG
-        oy0, bo, ox0, sw = tile
-        lo = max(oy0 * sy - pad, 0)
-        rows_in = min(d.h, (oy0 + bo - 1) * sy - pad + kh) - lo
-        left = max(ox0 * s - pad, 0)
-        cols_in = min(d.w, (ox0 + sw - 1) * s - pad + k) - left
+        win = tiling.window(d, tile)
+        lo, rows_in, left, cols_in = win.row0, win.rows, win.col0, win.cols
         E.seg(4, None)
         if cols_in == d.w:  # whole rows: one command per channel
             reads = [(a + lo * d.w, rows_in * d.w) for a in chans]
@@ -242,41 +233,24 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
             E.e.bytes_read += sum(_beats_bytes(a + r * d.w, cols_in) for a in starts for r in range(rows_in))
 
     def store_cmds(co0, gc, tile) -> list[int]:  # per channel (per row of a strip): SS_CMD, bytes, SS_DONE
-        oy0, bo, ox0, sw = tile
-        base = d.out_addr + co0 * howo + oy0 * g * d.wo + ox0
-        # (DRAM address, output-bank byte address, bytes): channel c is in bank c % R from tile c // R
-        if g > 1:  # stacked channel v = c * g + r (one tile): its row y is output row g * (oy0 + y) + r
-            writes = [(base + (v // g) * howo + (g * y + v % g) * d.wo, y * sw, sw)
-                      for v in range(gc) for y in range(bo) if g * (oy0 + y) + v % g < d.ho]
-        elif sw == d.wo:
-            writes = [(base + c * howo, (c // R) * bo * sw, bo * d.wo) for c in range(gc)]
-            if d.flags & FLAG_POOL:  # each channel's pooled rows after it, from the line buffer's word 0
-                pbase = d.aux_addr + co0 * (howo // 4) + oy0 // 2 * (d.wo // 2)
-                writes = [w for c in range(gc) for w in (writes[c], (pbase + c * (howo // 4), 0, bo * d.wo // 4))]
-        else:
-            writes = [(base + c * howo + r * d.wo, (c // R) * bo * sw + r * sw, sw)
-                      for c in range(gc) for r in range(bo)]
-        if d.flags & FLAG_UP:  # each command's rows again, upsampled from the same bank bytes: whole chunks
-            f2 = d.up_factor ** 2
-            writes = [w for a, src, n in writes for w in ((a, src, n), (d.aux_addr + f2 * (a - d.out_addr), 0, f2 * n))]
+        writes = tiling.store_writes(d, co0, gc, tile, R)
         E.e.bytes_written += sum(n for _, _, n in writes)
         return [_conv_store(a % 4096, src % BUS_BYTES, n) for a, src, n in writes]
 
-    for co0 in range(0, d.cout, d.group):
-        gc = min(d.group, d.cout - co0)
+    for co0, gc in tiling.groups(d.cout, d.group):
         ntile = -(-gc // R)
         E.t, E.end = t, -1  # the engine is idle: loads until its first start are all stalls
         E.seg(2, None)  # G_START, G_CHK
         E.seg(_rd_words(d.weight_addr + co0 * Kp, gc * Kp), "load")  # W_CMD + W_RX: the gearbox
         E.seg(_rd(d.const_addr + co0 * 8, gc * 8), "load")
         e.bytes_read += _beats_bytes(d.weight_addr + co0 * Kp, gc * Kp) + _beats_bytes(d.const_addr + co0 * 8, gc * 8)
-        load(tiles[0])
-        for b, tile in enumerate(tiles):
-            bo, sw = tile[1], tile[3]
+        load(walk[0])
+        for b, tile in enumerate(walk):
+            bo, sw = tile.rows, tile.cols
             steps = ntile * bo * -(-sw // C)
             # a run followed by another of the group is chained: done with its last step, its last
             # tile drains under the next run (rtl/sequencer.py register chain)
-            run = steps * P + (tail if b + 1 == len(tiles) else CHAINED_TAIL)
+            run = steps * P + (tail if b + 1 == len(walk) else CHAINED_TAIL)
             e.mac_steps += steps * K
             e.engine_cycles += run
             E.seg(N_REGS, None)
@@ -286,17 +260,17 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
             stored = 0  # the first cycle the store state machine is idle again
             if b > 0:  # tile b-1 (SS_START; SS_DRAIN while its last tile drains, drain_wait cycles;
                 # then its commands) beside B_NEXT and the load of tile b+1
-                stored = E.t + 1 + dwait + sum(store_cmds(co0, gc, tiles[b - 1]))
+                stored = E.t + 1 + dwait + sum(store_cmds(co0, gc, walk[b - 1]))
                 E.store_beside(E.t + 1, stored)
             E.seg(1, None)  # B_NEXT
-            if b + 1 < len(tiles):
-                load(tiles[b + 1])  # tile b+1 into the other half
+            if b + 1 < len(walk):
+                load(walk[b + 1])  # tile b+1 into the other half
             # E_WAIT: leaves on the first cycle the engine is done and the store idle
             E.t = max(E.t, E.end + 1, stored) + 1
             E.store_done()
         # the last tile, nothing to overlap: G_NEXT waits while SS_START and the commands run
         E.seg(1, None)
-        E.cmds(store_cmds(co0, gc, tiles[-1]), 0, "store")
+        E.cmds(store_cmds(co0, gc, walk[-1]), 0, "store")
         E.seg(1, None)  # G_NEXT leaves
         t = E.t
     return t
@@ -518,7 +492,7 @@ def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
     row(s) in the line buffer, the channel's output as one write command."""
     hw_in, howo = d.h * d.w, d.ho * d.wo
     out = d.out_addr
-    if d.flags & FLAG_FUSED:  # the convs before it wrote the output: CHECK goes on to K_START
+    if d.flags & FLAGS["fused"]:  # the convs before it wrote the output: CHECK goes on to K_START
         return t
     if d.op == "argmax":  # one pass over the rows, every channel of a row's column segment at a time
         base, hw_len = d.segments[0].addr, d.h * d.w
@@ -555,8 +529,8 @@ def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
 
 
 def estimate(program: Program, hw) -> list[LayerEstimate]:
-    """One estimate per descriptor for hardware configuration ``hw`` (rtl.config.EngineConfig)."""
-    from rtl.engine import run_tail
+    """One estimate per descriptor for hardware configuration ``hw`` (hwspec.config.EngineConfig)."""
+    from hwspec.config import run_tail
 
     table_addr = int.from_bytes(program.image[12:16], "little")
     tail = run_tail(hw)

@@ -12,8 +12,9 @@ import struct
 import numpy as np
 
 from golden import contract
-from compiler.program import DESCRIPTOR_SIZE, FLAG_FUSED, FLAG_POOL, FLAG_UP, HEADER, HEADER_SIZE, Descriptor, Program
-from rtl.feeder import weight_pitch
+from compiler.program import Descriptor, Program
+from hwspec.formats import DESCRIPTOR, FLAGS, HEADER, MAGIC
+from hwspec.config import weight_pitch
 
 __all__ = ["Dram", "load_program", "execute", "read_tensor", "write_tensor"]
 
@@ -64,7 +65,7 @@ def _constants(dram: Dram, d: Descriptor):
 
 
 def execute_descriptor(dram: Dram, d: Descriptor):
-    if d.flags & FLAG_FUSED:  # an average pool or upsample the convs before it wrote (FLAG_POOL, FLAG_UP)
+    if d.flags & FLAGS["fused"]:  # an average pool or upsample the convs before it wrote (FLAGS["pool"], FLAGS["up"])
         return
     x = _gather(dram, d)
     if d.op == "conv":
@@ -92,19 +93,20 @@ def execute_descriptor(dram: Dram, d: Descriptor):
         raise ValueError(f"descriptor {d.layer}: unknown op {d.op!r}")
     assert y.shape == (d.cout // d.stack, d.ho, d.wo), (d.name, y.shape)
     dram.write(d.out_addr, np.ascontiguousarray(y).view(np.uint8))
-    if d.op == "conv" and d.flags & FLAG_POOL:  # the 2x2 average pool of the output, its zero point y_zp
+    if d.op == "conv" and d.flags & FLAGS["pool"]:  # the 2x2 average pool of the output, its zero point y_zp
         pooled = contract.avgpool2x2_int8(y, 1.0, d.y_zp, 1.0, d.pool_zp)
         dram.write(d.aux_addr, np.ascontiguousarray(pooled).view(np.uint8))
-    if d.op == "conv" and d.flags & FLAG_UP:  # its channels of the upsample's output
+    if d.op == "conv" and d.flags & FLAGS["up"]:  # its channels of the upsample's output
         up = contract.upsample_nearest_int8(y, d.up_factor)
         dram.write(d.aux_addr, np.ascontiguousarray(up).view(np.uint8))
 
 
 def read_descriptors(dram: Dram) -> list[Descriptor]:
-    magic, version, n, size, table, _ = HEADER.unpack(dram.read(0, HEADER.size).tobytes())
-    if magic != b"HDNA" or size != DESCRIPTOR_SIZE:
+    h = HEADER.unpack(dram.read(0, HEADER.size).tobytes())
+    magic, size = h["magic"].to_bytes(4, "little"), h["descriptor_size"]
+    if magic != MAGIC or size != DESCRIPTOR.size:
         raise ValueError(f"DRAM holds no program (magic {magic!r}, descriptor size {size})")
-    return [Descriptor.unpack(dram.read(table + i * size, size).tobytes()) for i in range(n)]
+    return [Descriptor.unpack(dram.read(h["table"] + i * size, size).tobytes()) for i in range(h["layers"])]
 
 
 def execute(dram: Dram, on_layer=None) -> None:

@@ -5,67 +5,44 @@ DRAM image layout (addresses in bytes, every region 64-byte aligned):
     0x0000_0000  program header (64 bytes) then one 128-byte descriptor per layer
     weights      per conv, int8 [Cout][weight_pitch(Cin*k*k)]: each output channel's Cin*k*k weights
                  contiguous, in the order the engine's reduction walks them (ci, dy, dx), zero-padded
-                 to whole buffer words (rtl.feeder.weight_pitch: the controller loads them a beat
+                 to whole buffer words (hwspec.config.weight_pitch: the controller loads them a beat
                  per cycle into word-wide weight banks)
     constants    per conv, 8 bytes per output channel: int32 bias with the input zero point folded in
                  (bias - x_zp * sum(w), see ``folded_bias``), 24-bit requantization mantissa (LE),
                  int8 exponent (golden.contract.requant_constants)
     activations  the memory plan (compiler.memplan): channel-planar int8 tensors
 
-Descriptor (128 bytes, little endian), see ``DESCRIPTOR`` below and compiler/README.md.
+The header, the descriptor and the constant word are tables in hwspec.formats (compiler/README.md).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import struct
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from golden.contract import is_pow2, requant_constants, requant_multiplier
 from golden.qgraph import ModelError, QConv, QGraph
+from hwspec import tiling
+from hwspec.checks import SCALES, refusal
+from hwspec.config import ACT_WORD, LINE_DEPTH, weight_pitch
+from hwspec.formats import (DESCRIPTOR, DRAM_CONSTANT, ERRORS, FLAGS, HEADER, MAGIC, MAX_SEGMENTS, OPS, SEGMENT, VERSION,
+                            error_code)
 from compiler.memplan import TENSOR_ALIGN, MemoryPlan, Segment, align, concat_leaves, plan_memory
-from rtl.feeder import ACT_WORD, weight_pitch
 
-__all__ = ["OPS", "Descriptor", "Program", "compile_graph", "MAX_SEGMENTS", "HEADER", "DESCRIPTOR"]
-
-OPS = {"conv": 1, "avgpool": 2, "upsample": 3, "argmax": 4}
-MAX_SEGMENTS = 8  # input channel ranges a descriptor can gather (a HarDBlock concat has at most 6)
-MAGIC = b"HDNA"
-VERSION = 1
-# magic, version, layer count, descriptor size, descriptor table address, DRAM image size
-HEADER = struct.Struct("<4sHHHxxII")
-HEADER_SIZE = 64
-# op, kernel, stride, flags | cin, cout, h, w, ho, wo | x_zp, y_zp, qmin, qmax, factor, n_segments, layer
-# | group, band | weight addr, const addr, out addr | segments: (addr u32, channels u16, pad u16) x 8
-DESCRIPTOR = struct.Struct("<BBBB6HbbbbBBHHH3I" + "IHxx" * MAX_SEGMENTS)
-DESCRIPTOR_SIZE = 128
-OUT_ADDR_OFFSET = struct.calcsize("<BBBB6HbbbbBBHHHII")  # where a descriptor's output address sits
-STRIP = struct.Struct("<HH")  # at offset 104, after the segments: strip, ho_v
-# at offset 108: a conv's second output, its fused average pool's or upsample's: address, the pool's
-# zero point, the upsample's factor
-AUX = struct.Struct("<IbB")
-FLAG_RELU = 1  # informational: the clamp at the zero point is the ReLU
-FLAG_LAST = 2
-# A conv whose output feeds a 2x2 average pool also writes the pool's output (FLAG_POOL, ``fuse_pool``),
-# one whose output an upsample reads also writes its part of the upsample's output (FLAG_UP,
-# ``fuse_up``); the pool's or upsample's own descriptor then only writes its counter record (FLAG_FUSED)
-FLAG_POOL = 4
-FLAG_FUSED = 8
-FLAG_UP = 16
-FUSION_FLAGS = FLAG_POOL | FLAG_FUSED | FLAG_UP
-assert DESCRIPTOR.size <= DESCRIPTOR_SIZE and HEADER.size <= HEADER_SIZE
-
-LINE_DEPTH = 8192  # the controller's line buffer (bytes) when a config does not say: two halves
+__all__ = ["Descriptor", "Program", "compile_graph"]
 
 
 def line_half(hw) -> int:
-    """Bytes in each half of the controller's line buffer for config ``hw`` (or None)."""
-    return getattr(hw, "line_depth", LINE_DEPTH) // 2
+    """Bytes in each half of the controller's line buffer for config ``hw`` (None: the default's)."""
+    return (hw.line_depth if hw is not None else LINE_DEPTH) // 2
 
-# Fields wide enough for FC-HarDNet at 2048x1024 with room to spare; the compiler refuses beyond.
-LIMITS = {"channels": 2**16 - 1, "height": 2**16 - 1, "width": 2**16 - 1, "address": 2**32 - 1}
+
+# The descriptor's fields are wide enough for FC-HarDNet at 2048x1024 with room to spare; the compiler
+# refuses beyond.
+LIMITS = {what: DESCRIPTOR.field(f).range[1]
+          for what, f in (("channels", "cin"), ("height", "h"), ("width", "w"), ("address", "out_addr"))}
 
 
 @dataclass
@@ -91,38 +68,29 @@ class Descriptor:
     band: int = 0  # conv: output rows per engine run (what the activation/output buffers hold)
     strip: int = 0  # conv: output columns per engine run (the full width unless a row is too wide)
     ho_v: int = 0  # conv: output rows of the engine's layer, ceil(ho / factor) (stacked rows)
-    aux_addr: int = 0  # conv with FLAG_POOL or FLAG_UP: where its pooled or upsampled output goes
-    pool_zp: int = 0  # FLAG_POOL: the pool's output zero point
-    up_factor: int = 0  # FLAG_UP: the upsample's factor (2 or 4)
+    aux_addr: int = 0  # conv with FLAGS["pool"] or FLAGS["up"]: where its pooled or upsampled output goes
+    pool_zp: int = 0  # FLAGS["pool"]: the pool's output zero point
+    up_factor: int = 0  # FLAGS["up"]: the upsample's factor (2 or 4)
     weight_addr: int = 0
     const_addr: int = 0
     out_addr: int = 0
     segments: list[Segment] = field(default_factory=list)
 
+    # descriptor fields that are not attributes of the same name
+    _COMPUTED = ("op", "n_segments", "segments")
+
     def pack(self) -> bytes:
-        segs = []
-        for s in self.segments + [Segment("", 0, 0)] * (MAX_SEGMENTS - len(self.segments)):
-            segs += [s.addr, s.channels]
-        raw = DESCRIPTOR.pack(OPS[self.op], self.kernel, self.stride, self.flags, self.cin, self.cout, self.h,
-                              self.w, self.ho, self.wo, self.x_zp, self.y_zp, self.qmin, self.qmax, self.factor,
-                              len(self.segments), self.layer, self.group, self.band, self.weight_addr,
-                              self.const_addr, self.out_addr,
-                              *segs)
-        return (raw + STRIP.pack(self.strip, self.ho_v) + AUX.pack(self.aux_addr, self.pool_zp, self.up_factor)
-                ).ljust(DESCRIPTOR_SIZE, b"\0")
+        values = {f: getattr(self, f) for f in DESCRIPTOR.names if f not in self._COMPUTED}
+        return DESCRIPTOR.pack(op=OPS[self.op], n_segments=len(self.segments),
+                               segments=[SEGMENT.pack_int(addr=s.addr, channels=s.channels) for s in self.segments],
+                               **values)
 
     @classmethod
     def unpack(cls, raw: bytes, name: str = "") -> "Descriptor":
-        v = DESCRIPTOR.unpack(raw[: DESCRIPTOR.size])
-        tail = STRIP.unpack_from(raw, DESCRIPTOR.size)  # strip, ho_v
-        aux = AUX.unpack_from(raw, DESCRIPTOR.size + STRIP.size)
-        op = {code: op for op, code in OPS.items()}[v[0]]
-        n = v[15]
-        segs = [Segment("", v[22 + 2 * i], v[23 + 2 * i]) for i in range(n)]
-        return cls(layer=v[16], name=name, op=op, kernel=v[1], stride=v[2], flags=v[3], cin=v[4], cout=v[5],
-                   h=v[6], w=v[7], ho=v[8], wo=v[9], x_zp=v[10], y_zp=v[11], qmin=v[12], qmax=v[13], factor=v[14],
-                   group=v[17], band=v[18], weight_addr=v[19], const_addr=v[20], out_addr=v[21], segments=segs,
-                   strip=tail[0], ho_v=tail[1], aux_addr=aux[0], pool_zp=aux[1], up_factor=aux[2])
+        v = DESCRIPTOR.unpack(raw)
+        op = {code: op for op, code in OPS.items()}[v.pop("op")]
+        segs = [SEGMENT.unpack_int(s) for s in v.pop("segments")[: v.pop("n_segments")]]
+        return cls(name=name, op=op, segments=[Segment("", s["addr"], s["channels"]) for s in segs], **v)
 
     # A conv with stacked rows (factor G > 1) is computed as the engine's layer of G * Cout channels
     # (channel c * G + g: output row G * r + g of channel c at its row r), a kernel of k_rows rows
@@ -241,13 +209,12 @@ def stacked_weights(w: np.ndarray, g: int, stride: int) -> np.ndarray:
 def pack_constants(conv: QConv) -> bytes:
     """8 bytes per output channel: folded bias int32 (``folded_bias``), mantissa u24, exponent int8."""
     consts = requant_constants(requant_multiplier(conv.x_scale, conv.w_scale, conv.y_scale))
-    if np.any(consts.exponent < -128) or np.any(consts.exponent > 127):
+    lo, hi = DRAM_CONSTANT.field("exponent").range
+    if np.any(consts.exponent < lo) or np.any(consts.exponent > hi):
         raise ModelError(f"node {conv.name!r} (Conv): requantization exponent {consts.exponent.min()}.."
-                         f"{consts.exponent.max()} does not fit the descriptor's int8 exponent")
-    out = bytearray()
-    for b, m, e in zip(folded_bias(conv), consts.mantissa, consts.exponent):
-        out += struct.pack("<i", int(b)) + int(m).to_bytes(3, "little") + struct.pack("<b", int(e))
-    return bytes(out)
+                         f"{consts.exponent.max()} does not fit the constant's exponent ({lo}..{hi})")
+    return b"".join(DRAM_CONSTANT.pack(bias=int(b), mantissa=int(m), exponent=int(e))
+                    for b, m, e in zip(folded_bias(conv), consts.mantissa, consts.exponent))
 
 
 def _check_stack(conv, name: str, g, hw):
@@ -269,17 +236,7 @@ def _check(layer, **values):
 
 
 
-UPSAMPLE_FACTORS = (2, 4, 8, 16)  # nearest upsampling the controller does (rtl/controller.py, V_DATA)
-
-
-def act_pitches(rows_in: int, cols_in: int, w: int) -> tuple[int, int]:
-    """(row pitch, channel pitch) of a tile's input in the activation buffer, as the controller lays
-    it out: whole rows (cols_in == w) are one DMA command a channel, so each channel starts on a
-    buffer word; a strip is one command a row, so each row does."""
-    up = lambda n: -(-n // ACT_WORD) * ACT_WORD  # noqa: E731
-    if cols_in == w:
-        return w, up(rows_in * w)
-    return up(cols_in), rows_in * up(cols_in)
+UPSAMPLE_FACTORS = SCALES  # nearest upsampling the controller does (rtl/controller.py, V_DATA)
 
 
 def tile_conv(d: Descriptor, hw, pool: bool = False, whole: bool = False) -> tuple[int, int, int]:
@@ -288,7 +245,7 @@ def tile_conv(d: Descriptor, hw, pool: bool = False, whole: bool = False) -> tup
 
 
 def pool_fusable(d: Descriptor, hw) -> bool:
-    """Whether conv ``d`` (unstacked) can also write the 2x2 average pool of its output (FLAG_POOL):
+    """Whether conv ``d`` (unstacked) can also write the 2x2 average pool of its output (FLAGS["pool"]):
     its rows are whole buffer words (the controller pools the store's words as they stream) and
     even in number, and the line buffer, idle during a conv, holds a band's even rows' last row
     (its upper half) and the band's pooled bytes (its lower half); ``_best_tiling(..., pool=True)``
@@ -298,21 +255,21 @@ def pool_fusable(d: Descriptor, hw) -> bool:
 
 
 def up_fusable(d: Descriptor, factor: int) -> bool:
-    """Whether conv ``d`` can also write its output upsampled (FLAG_UP): each of the store's chunks
+    """Whether conv ``d`` can also write its output upsampled (FLAGS["up"]): each of the store's chunks
     is ACT_WORD / factor source bytes repeated, so its rows must be whole such pieces."""
     return factor in (2, 4) and d.wo % (ACT_WORD // factor) == 0
 
 
 def _best_tiling(d: Descriptor, hw, pool: bool = False, whole: bool = False) -> tuple[float, int, int, int]:
-    """(rough cost, group, band, strip) for a conv on hardware ``hw`` (an rtl.config.EngineConfig):
+    """(rough cost, group, band, strip) for a conv on hardware ``hw`` (an hwspec.config.EngineConfig):
     the most output channels whose
     weights and constants fit the row banks; then, of the tiles of ``band`` output rows by the widest
     ``strip`` of output columns that fit, the one ``_tile_cost`` finds fastest. A tile's input rows
     and columns (halo included, laid out by ``act_pitches``) must fit half the activation buffer and
     its outputs half the output banks: the controller double-buffers, loading the next tile into one
-    half while the engine runs from the other. ``pool``: the conv's store also pools (FLAG_POOL):
+    half while the engine runs from the other. ``pool``: the conv's store also pools (FLAGS["pool"]):
     whole rows, bands of an even number of rows whose pooled bytes fit half the line buffer.
-    ``whole``: whole rows (the store also upsamples, FLAG_UP)."""
+    ``whole``: whole rows (the store also upsamples, FLAGS["up"])."""
     K = d.cin * d.k_rows * d.kernel
     Kp = weight_pitch(K)
     if Kp > hw.wgt_depth:
@@ -321,12 +278,12 @@ def _best_tiling(d: Descriptor, hw, pool: bool = False, whole: bool = False) -> 
     tiles = min(-(-d.cout // hw.rows), hw.wgt_depth // Kp, hw.const_depth)
     group = min(d.cout, tiles * hw.rows)
     tiles = -(-group // hw.rows)
-    act, out = hw.act_depth // 2, hw.out_depth // 2
+    act, out = hw.act_half, hw.out_half
 
     def fits(rows_out, cols_out):
-        rows_in = min(d.h, (rows_out - 1) * d.row_stride + d.k_rows)
-        cols_in = min(d.w, (cols_out - 1) * d.stride + d.kernel)
-        return d.cin * act_pitches(rows_in, cols_in, d.w)[1] <= act and tiles * rows_out * cols_out <= out
+        rows_in = tiling.extent(rows_out, d.row_stride, d.k_rows, d.h)
+        cols_in = tiling.extent(cols_out, d.stride, d.kernel, d.w)
+        return d.cin * tiling.act_pitches(rows_in, cols_in, d.w)[1] <= act and tiles * rows_out * cols_out <= out
 
     candidates, strip = [], d.wo  # taller bands fit narrower strips: one pass down the widths
     if pool:
@@ -345,7 +302,7 @@ def _best_tiling(d: Descriptor, hw, pool: bool = False, whole: bool = False) -> 
             break
         candidates.append((band, strip))
     if not candidates:
-        one = d.cin * act_pitches(min(d.h, d.k_rows), min(d.w, d.kernel), d.w)[1]
+        one = d.cin * tiling.act_pitches(min(d.h, d.k_rows), min(d.w, d.kernel), d.w)[1]
         raise ModelError(f"node {d.name!r} (conv): even one output pixel needs {one} bytes of input (its rows padded "
                          f"to {ACT_WORD}-byte words; half activation buffer {act}) in config {hw.name!r}")
     cost, neg_band, strip = min((_tile_cost(d, hw, group, tiles, *c), -c[0], c[1]) for c in candidates)
@@ -361,11 +318,11 @@ def _tile_cost(d: Descriptor, hw, group: int, tiles: int, band: int, strip: int)
     they are: FC-HarDNet-70's frame took 0.6% more cycles and 3% more DRAM bytes. Runs are now
     chained, only a group's last drains alone, but charging every tile the full tail still ranks
     better: with the chained tail the asic frame took 0.4% fewer cycles for 6% more DRAM bytes.)"""
-    from rtl.engine import run_tail
+    from hwspec.config import run_tail
 
     k, s = d.kernel, d.stride
-    rows_in = min(d.h, (band - 1) * d.row_stride + d.k_rows)
-    cols_in = min(d.w, (strip - 1) * s + k)
+    rows_in = tiling.extent(band, d.row_stride, d.k_rows, d.h)
+    cols_in = tiling.extent(strip, s, k, d.w)
     steps = max(d.cin * d.k_rows * k, hw.min_tile_steps)
     engine = tiles * band * -(-strip // hw.cols) * steps + run_tail(hw)
     if cols_in == d.w:
@@ -376,7 +333,7 @@ def _tile_cost(d: Descriptor, hw, group: int, tiles: int, band: int, strip: int)
         store = group * (12 + -(-band * d.wo // ACT_WORD))
     else:  # a command a row (a strip's, or a stacked conv's rows, factor rows apart in DRAM)
         store = group * band * (12 + -(-strip // ACT_WORD))
-    if d.flags & FLAG_UP:  # every store command again, upsampled: factor**2 times the bytes
+    if d.flags & FLAGS["up"]:  # every store command again, upsampled: factor**2 times the bytes
         store *= 1 + d.up_factor ** 2
     n_tiles = -(-d.ho_v // band) * -(-d.wo // strip)
     return n_tiles * (max(engine, load, store) + 30) + load + store  # the first load, the last store: alone
@@ -393,18 +350,18 @@ def _conv_shape(graph: QGraph, c: QConv, g: int = 1) -> Descriptor:
 
 def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str, int] | None = None,
                   fuse_pool: bool = True, fuse_up: bool = True, fuse_argmax: bool = True) -> Program:
-    """Compile a parsed int8 graph for hardware configuration ``hw`` (rtl.config.EngineConfig; None:
+    """Compile a parsed int8 graph for hardware configuration ``hw`` (hwspec.config.EngineConfig; None:
     no buffer limits, whole layers). ``keep_all`` keeps every intermediate tensor in DRAM (for
     layer-by-layer comparison); False reuses dead buffers (the deployment plan). ``stack`` pins the
     stacked output rows G of the named convs in place of ``stack_rows``'s choice (tests reach
     stackings the cost would not pick). ``fuse_pool``: a conv whose output feeds a 2x2 average pool
     writes the pool's output too, where ``pool_fusable`` and a pooling tiling allow (with ``hw``
-    only); the pool's descriptor is kept, flagged FLAG_FUSED, for its counter record. ``fuse_up``
+    only); the pool's descriptor is kept, flagged FLAGS["fused"], for its counter record. ``fuse_up``
     likewise: the convs whose outputs an upsample by 2 or 4 reads (through a concat) also write
     their part of its output, upsampled, where ``up_fusable`` and a tiling of whole rows allow.
     ``fuse_argmax``: a final ArgMax whose input is a nearest upsample of a tensor read by nothing
     else reads that upsample's input and upsamples its labels (argmax and nearest upsampling commute
-    exactly); the upsample is then elided (``Program.elided``: FLAG_FUSED, its output never written).
+    exactly); the upsample is then elided (``Program.elided``: FLAGS["fused"], its output never written).
     An ArgMax the controller cannot take (``argmax_unfit``) runs on the host (``Program.host_layers``)."""
     for l in graph.layers:
         if l.op not in OPS and l.op != "concat":
@@ -427,7 +384,7 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
         else:
             host[l.name] = why
     layers = [l for l in graph.layers if l.op in OPS and l.name not in host]
-    table = HEADER_SIZE + DESCRIPTOR_SIZE * len(layers)
+    table = HEADER.size + DESCRIPTOR.size * len(layers)
     cursor = align(table)
     weights, consts = bytearray(), bytearray()
     w_addr, c_addr = {}, {}
@@ -501,7 +458,7 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
         d = Descriptor(layer=i, name=l.name, op=l.op, cin=sum(s.channels for s in segs), cout=out.shape[1],
                        h=inp.shape[2], w=inp.shape[3], ho=out.shape[2], wo=out.shape[3],
                        x_zp=inp.zero_point, y_zp=out.zero_point, out_addr=plan.addr[l.output], segments=segs,
-                       flags=FLAG_LAST if i == len(layers) - 1 else 0)
+                       flags=FLAGS["last"] if i == len(layers) - 1 else 0)
         _check(l, channels=(max(d.cin, d.cout), "channels"), height=(max(d.h, d.ho), "height"),
                width=(max(d.w, d.wo), "width"), address=(plan.base + plan.peak, "address"))
         if isinstance(l, QConv):
@@ -509,13 +466,13 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
             d.factor = rows_of[l.name]
             d.cout, d.ho_v = d.cout * d.factor, -(-d.ho // d.factor)
             d.weight_addr, d.const_addr = w_addr[l.name], c_addr[l.name]
-            d.flags |= FLAG_RELU if l.relu else 0
+            d.flags |= FLAGS["relu"] if l.relu else 0
             pool, (up, first) = pools.get(l.name), ups.get(l.name, (None, 0))
             if pool is not None:
-                d.flags |= FLAG_POOL
+                d.flags |= FLAGS["pool"]
                 d.aux_addr, d.pool_zp = plan.addr[pool.output], graph.tensors[pool.output].zero_point
             if up is not None:  # channel c goes to the upsample's channel first + c
-                d.flags |= FLAG_UP
+                d.flags |= FLAGS["up"]
                 d.aux_addr = plan.addr[up.output] + first * up.factor ** 2 * d.ho * d.wo
                 d.up_factor = up.factor
             d.group, d.band, d.strip = tile_conv(d, hw, pool is not None, up is not None) if hw is not None else \
@@ -526,7 +483,7 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
                                  f"{out.scale} must be one power of two for the exact integer average")
             d.kernel, d.stride = 2, 2
             if any(p is l for p in pools.values()):
-                d.flags |= FLAG_FUSED
+                d.flags |= FLAGS["fused"]
         elif l.op == "upsample":
             if (inp.scale, inp.zero_point) != (out.scale, out.zero_point):
                 raise ModelError(f"node {l.name!r} (Resize): input and output quantization differ")
@@ -535,15 +492,20 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
                                  f"line-buffer bytes by {', '.join(map(str, UPSAMPLE_FACTORS))} only")
             d.factor = l.factor
             if any(u is l for u, _ in ups.values()) or l.name in elided:
-                d.flags |= FLAG_FUSED
+                d.flags |= FLAGS["fused"]
         line = {"avgpool": 2 * d.w, "upsample": d.w}.get(l.op, 0)
         half = line_half(hw)  # a row loads into one half while the other is written
         if hw is not None and line > half:
             raise ModelError(f"node {l.name!r} ({l.op}): rows of {d.w} pixels need {line} bytes of line buffer "
                              f"(config {hw.name!r} has {half} in each of its two halves)")
         descs.append(d)
-    image = bytearray(HEADER.pack(MAGIC, VERSION, len(descs), DESCRIPTOR_SIZE, HEADER_SIZE, act_base)
-                      .ljust(HEADER_SIZE, b"\0"))
+    for d in descs if hw is not None else ():  # the compiler's limits must be the controller's
+        why = refusal(d, hw)
+        if why is not None:
+            raise RuntimeError(f"compiler error: layer {d.name!r} compiled for config {hw.name!r} is a descriptor "
+                               f"the controller refuses (error {error_code(why)}: {ERRORS[error_code(why)]})")
+    image = bytearray(HEADER.pack(magic=int.from_bytes(MAGIC, "little"), version=VERSION, layers=len(descs),
+                                  descriptor_size=DESCRIPTOR.size, table=HEADER.size, image_size=act_base))
     for d in descs:
         image += d.pack()
     image += b"\0" * (cursor - len(image))
@@ -583,7 +545,7 @@ def _argmax_descriptor(graph: QGraph, l, index: int, src: str, factor: int, plan
     out = l.output
     d = Descriptor(layer=index, name=l.name, op="argmax", cin=c, cout=1, h=h, w=w, ho=h * factor,
                    wo=w * factor, factor=factor, strip=words * ACT_WORD, out_addr=plan.addr[out],
-                   segments=segs, flags=FLAG_LAST if last else 0)
+                   segments=segs, flags=FLAGS["last"] if last else 0)
     _check(l, channels=(c, "channels"), height=(d.ho, "height"), width=(d.wo, "width"),
            address=(plan.base + plan.peak, "address"))
     return d

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from golden.cli import ArgumentParser, command_line, float_in, int_in, onnx_file
-from rtl.bus import DMA
-from rtl.config import CONFIGS, get_config
+from hwspec.bus import DMA
+from hwspec.config import CONFIGS, get_config
 
 from perf import reference
 from perf.losses import CAUSES
@@ -316,7 +316,7 @@ def main(argv=None):
     ap.add_argument("--model", type=onnx_file, default=str(DEFAULT_MODEL), help="int8 QDQ model (default FC-HarDNet-70)")
     ap.add_argument("--variant", type=onnx_file, default=str(VARIANT_MODEL),
                     help="the hardware-friendly variant reported beside it (default: %(default)s)")
-    ap.add_argument("--config", default="asic", choices=CONFIGS, help="hardware config (rtl.config)")
+    ap.add_argument("--config", default="asic", choices=CONFIGS, help="hardware config (hwspec.config)")
     ap.add_argument("--size", nargs=2, type=int_in(1), default=[1024, 2048], metavar=("H", "W"))
     ap.add_argument("--clock", type=float_in(0, exclusive=True), default=500e6)
     ap.add_argument("--scalesim-size", nargs=2, type=int_in(1), default=[256, 512], metavar=("H", "W"),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from rtl.engine import CHAINED_TAIL
+from hwspec import tiling
+from hwspec.config import CHAINED_TAIL
 
 __all__ = ["CAUSES", "conv_losses"]
 
@@ -26,38 +27,33 @@ CAUSES = {
 
 
 def conv_losses(d, hw, tail: int) -> Counter:
-    """MAC slots of conv descriptor ``d`` (compiled for ``hw``; ``tail`` = rtl.engine.run_tail(hw))
+    """MAC slots of conv descriptor ``d`` (compiled for ``hw``; ``tail`` = hwspec.config.run_tail(hw))
     by cause (keys of CAUSES); their sum is the layer's engine cycles times rows * cols."""
     R, C = hw.rows, hw.cols
     g, k = d.stack, d.kernel
     K = d.cin * d.k_rows * k  # reduction steps as run (a stacked kernel is k_rows tall)
     K0 = d.cin * k * k  # the ones a valid output needs
     P = max(K, hw.min_tile_steps)
-    strip = d.strip or d.wo
     out = Counter()
-    for co0 in range(0, d.cout, d.group):
-        gc = min(d.group, d.cout - co0)
-        for oy0 in range(0, d.ho_v, d.band):
-            bo = min(d.band, d.ho_v - oy0)
-            for ox0 in range(0, d.wo, strip):
-                sw = min(strip, d.wo - ox0)
-                tiles = 0
-                for ct in range(0, gc, R):
-                    rows = min(R, gc - ct)
-                    for y in range(bo):
-                        # stacked channel v = c * g + r holds output row g * (oy0 + y) + r
-                        past = sum(1 for v in range(co0 + ct, co0 + ct + rows) if g * (oy0 + y) + v % g >= d.ho)
-                        for px0 in range(0, sw, C):
-                            cols = min(C, sw - px0)
-                            tiles += 1
-                            out["empty_rows"] += (R - rows) * C * K
-                            out["empty_cols"] += rows * (C - cols) * K
-                            out["past_rows"] += past * cols * K
-                            out["zero_taps"] += (rows - past) * cols * (K - K0)
-                            out["useful"] += (rows - past) * cols * K0
-                out["min_tile"] += tiles * (P - K) * R * C
-                # compiler.estimate: a run is steps * P + tail, or + CHAINED_TAIL when another run of the
-                # group follows (its last tile drains under that run)
-                last = oy0 + d.band >= d.ho_v and ox0 + strip >= d.wo
-                out["drain"] += (tail if last else CHAINED_TAIL) * R * C
+    walk = tiling.tiles(d)
+    for co0, gc in tiling.groups(d.cout, d.group):
+        for i, t in enumerate(walk):
+            tiles = 0
+            for ct in range(0, gc, R):
+                rows = min(R, gc - ct)
+                for y in range(t.rows):
+                    # stacked channel v = c * g + r holds output row g * (oy0 + y) + r
+                    past = sum(1 for v in range(co0 + ct, co0 + ct + rows) if g * (t.oy0 + y) + v % g >= d.ho)
+                    for px0 in range(0, t.cols, C):
+                        cols = min(C, t.cols - px0)
+                        tiles += 1
+                        out["empty_rows"] += (R - rows) * C * K
+                        out["empty_cols"] += rows * (C - cols) * K
+                        out["past_rows"] += past * cols * K
+                        out["zero_taps"] += (rows - past) * cols * (K - K0)
+                        out["useful"] += (rows - past) * cols * K0
+            out["min_tile"] += tiles * (P - K) * R * C
+            # compiler.estimate: a run is steps * P + tail, or + CHAINED_TAIL when another run of the
+            # group follows (its last tile drains under that run)
+            out["drain"] += (tail if i + 1 == len(walk) else CHAINED_TAIL) * R * C
     return out

@@ -152,7 +152,7 @@ def frame_estimate(hw, size=(1024, 2048), model=DEFAULT_MODEL, clock_hz=500e6) -
     t0 = time.perf_counter()
     program, refused, notes, as_is = load_program(model, size, hw)
     estimates = estimate(program, hw)
-    from rtl.engine import run_tail
+    from hwspec.config import run_tail
 
     layers = []
     for d, e in zip(program.descriptors, estimates):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rtl.config import EngineConfig
+from hwspec.config import EngineConfig
 from perf.model import DEFAULT_MODEL, frame_estimate
 
 __all__ = ["SHAPES", "BUFFERS", "SweepPoint", "sweep_configs", "run_sweep", "smallest"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from golden.cityscapes import Crop
 from golden.cli import ArgumentParser, UserError, command_line, int_in, onnx_file
 from regress.job import DEFAULT_CROPS, REPO_ROOT, resolve_model
-from rtl.config import CONFIGS
+from hwspec.config import CONFIGS
 
 __all__ = ["main"]
 
@@ -44,7 +44,7 @@ def _run_parser() -> argparse.ArgumentParser:
     ap.add_argument("--left", type=int_in(0))
     ap.add_argument("--height", type=int_in(1))
     ap.add_argument("--width", type=int_in(1))
-    ap.add_argument("--config", default="sim", choices=CONFIGS, help="hardware configuration (rtl/config.py: tiny, sim, asic)")
+    ap.add_argument("--config", default="sim", choices=CONFIGS, help="hardware configuration (hwspec/config.py: tiny, sim, asic)")
     ap.add_argument("--sim", default="verilator", choices=("verilator", "icarus"))
     ap.add_argument("--isolated", action="store_true", help="run every layer alone from golden inputs")
     ap.add_argument("--layers", nargs="+", help="isolated runs: only these layers")

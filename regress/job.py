@@ -205,7 +205,7 @@ def run_isolated(program, golden, *, config: str, sim: str, workers: int, layers
     import multiprocessing as mp
 
     from compiler.estimate import estimate
-    from rtl.config import get_config
+    from hwspec.config import get_config
 
     names = [d.name for d in program.descriptors]
     if layers is not None:
@@ -335,7 +335,7 @@ def run_regression(*, model: str = "hardnet70", crop: Crop | None = None, config
     from compiler.program import compile_graph
     from golden.capture import capture
     from golden.qgraph import load_qgraph
-    from rtl.config import CONFIGS, get_config
+    from hwspec.config import CONFIGS, get_config
     from tb.accel_run import debug_failure
 
     if workers < 1:
@@ -439,7 +439,9 @@ def run_regression(*, model: str = "hardnet70", crop: Crop | None = None, config
             store.add_image(run_id, "rtl_labels", labels_png(outputs[argmax.name][0]))
         elif argmax is not None and outputs.get(argmax.inputs[0]) is not None:  # an argmax the host runs
             store.add_image(run_id, "rtl_labels", labels_png(np.argmax(outputs[argmax.inputs[0]][0], axis=0)))
-        run_errors = [r for r in runs if r.get("timeout") or r.get("STATUS", 0) & 4]
+        from tb.accel_host import run_failed
+
+        run_errors = [r for r in runs if run_failed(r)]
         failing = [r for r in rows if r["verdict"] == "fail"]
         total_cycles = sum(r["cycles"] or 0 for r in rows)
         if failing and waves_on_fail:

@@ -19,17 +19,17 @@ import os
 
 from myhdl import Signal, always, block, intbv
 
-from rtl.bus import DMA, REGS, build_bus
-from rtl.config import EngineConfig
+from hwspec.bus import DMA
+from hwspec.config import ACT_WORD, EngineConfig
+from hwspec.formats import HOST_REGS, STATUS
+from rtl.bus import REGS, build_bus
 from rtl.controller import controller, controller_signals
-from rtl.engine import drain_wait
-from rtl.feeder import ACT_WORD, WR_BITS
+from rtl.feeder import WR_BITS
 from rtl.hdl import attach_verilog, convert, mark_ports
 
-__all__ = ["build_accel", "ACCEL_MODULES", "LINE_DEPTH"]
+__all__ = ["build_accel", "ACCEL_MODULES"]
 
 ACCEL_MODULES = ("ce_ctrl", "ce_accel")
-LINE_DEPTH = 8192  # line buffer bytes, two halves: an avgpool input row pair of 2048 pixels each
 
 
 def _u(bits):
@@ -38,9 +38,7 @@ def _u(bits):
 
 def _ctrl(cfg: EngineConfig):
     s = controller_signals(cfg.rows)
-    return controller(_u(1), _u(1), *s.values(), rows=cfg.rows, act_depth=cfg.act_depth, wgt_depth=cfg.wgt_depth,
-                      const_depth=cfg.const_depth, out_depth=cfg.out_depth, line_depth=LINE_DEPTH,
-                      drain_wait=drain_wait(cfg))
+    return controller(_u(1), _u(1), *s.values(), cfg=cfg)
 
 
 _AXI = [("m_axi_arid", 4, 0), ("m_axi_araddr", 32, 0), ("m_axi_arlen", 8, 0), ("m_axi_arsize", 3, 0),
@@ -84,9 +82,32 @@ def accel(clk, rst, irq, m_axi_arid, m_axi_araddr, m_axi_arlen, m_axi_arsize, m_
     return body
 
 
+def _concat(parts: list[tuple[int, int, str]], bits: int) -> str:
+    """Verilog {...} of (lo, width, expression) parts, zeros in the gaps, ``bits`` wide."""
+    out, at = [], bits
+    for lo, width, expr in sorted(parts, reverse=True):
+        if lo + width < at:
+            out.append(f"{at - lo - width}'d0")
+        out.append(expr)
+        at = lo
+    return "{" + ", ".join(out + ([f"{at}'d0"] if at else [])) + "}"
+
+
+def _read_only(cfg: EngineConfig) -> str:
+    """The read-only registers (hwspec.formats.HOST_REGS from STATUS on) as one concatenation, the
+    STATUS word's fields where hwspec.formats.STATUS puts them."""
+    status = dict(busy="busy", done="done", err="err", error="err_code", layer="cur_layer")
+    word = {"STATUS": _concat([(f.lo, f.bits, status[f.name]) for f in STATUS.fields.values()], 32),
+            "CYCLES": "t_cycles", "ENGINE": "t_engine", "STEPS": "t_steps", "LOAD": "t_load", "STORE": "t_store",
+            "FETCH": "t_fetch", "BYTES_RD": "bytes_rd", "BYTES_WR": "bytes_wr",
+            "HWCONFIG": f"{{16'd{cfg.rows}, 16'd{cfg.cols}}}"}
+    first = HOST_REGS["STATUS"]
+    regs = [(8 * (off - first), 32, word[name]) for name, off in HOST_REGS.items() if off >= first]
+    return _concat(regs, 32 * REGS.n_ro)
+
+
 def accel_verilog(cfg: EngineConfig) -> str:
     R = cfg.rows
-    assert REGS.n_rw == 4 and REGS.n_ro >= 10, "register map of rtl/accel.py"
     assert DMA.beat_bytes == ACT_WORD, "activation loads move one DMA beat into one buffer word"
     nro = REGS.n_ro
     t = [
@@ -103,11 +124,7 @@ def accel_verilog(cfg: EngineConfig) -> str:
         "wire e_start, e_done, e_wr_en;\nwire [31:0] e_cycles, e_busy;\nwire [1:0] e_wr_sel;\nwire [7:0] e_wr_bank;",
         f"wire [23:0] e_wr_addr, e_rd_addr;\nwire [{WR_BITS - 1}:0] e_wr_data;\nwire [{8 * ACT_WORD * R - 1}:0] e_rd_data;",
         "assign start = wr_pulse[0] & rw_q[0];\nassign irq_en = rw_q[1];\nassign irq_ack = wr_pulse[3];",
-        f"assign ro_d = {{{32 * (nro - 10)}'d0, 16'd{R}, 16'd{cfg.cols}, bytes_wr, bytes_rd, t_fetch, t_store, "
-        f"t_load, t_steps, t_engine, t_cycles, cur_layer, err_code, 5'd0, err, done, busy}};"
-        if nro > 10 else
-        f"assign ro_d = {{16'd{R}, 16'd{cfg.cols}, bytes_wr, bytes_rd, t_fetch, t_store, t_load, t_steps, "
-        f"t_engine, t_cycles, cur_layer, err_code, 5'd0, err, done, busy}};",
+        f"assign ro_d = {_read_only(cfg)};",
         "wire [31:0] rw_unused = rw_q[127:96] ^ {rw_q[31:2], 2'b00};  // IRQ_ACK's and CTRL's upper bits: write-only",
         "ce_axil_regs regs (.clk(clk), .rst(rst), " + ", ".join(f".{p}({p})" for p in _AXIL)
         + ", .rw_q(rw_q), .wr_pulse(wr_pulse), .ro_d(ro_d));",

@@ -8,7 +8,7 @@ move right one column per cycle, finished sums drain left (pe.py) in two interle
 takes PE j+2's drain register, so even columns leave at column 0 and odd ones at column 1. Column
 m's sum enters its drain register m cycles after column 0's (the skew) and needs ceil(m/2) hops,
 so the sums leave in column order, 1, 2, 1, 2, ... cycles apart, never two in one cycle: a row
-drains in C + ceil(C/2) cycles (one chain: 2C), which sets the minimum tile (rtl/config.py).
+drains in C + ceil(C/2) cycles (one chain: 2C), which sets the minimum tile (hwspec/config.py).
 
 ce_row ports: clk; a_in/a_out C*8 (column j in bits [8j+7:8j]), f_in/f_out C bits, w_in 8;
 d_out 32 / dv_out: the row's drain output: column 0's drain register when it is valid, else

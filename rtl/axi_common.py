@@ -10,7 +10,7 @@ from myhdl import Signal, always_comb, block, concat, intbv
 
 from rtl.hdl import convert
 
-__all__ = ["fit", "burst_len", "bursts", "beat_count", "convert_stable"]
+__all__ = ["fit", "burst_len", "beat_count", "convert_stable"]
 
 
 def _u(bits, v=0):
@@ -69,24 +69,6 @@ def burst_len(beat, left, n, max_burst, page_beats):
             n.next = lim
 
     return ext, page_rest, cap, pick
-
-
-def bursts(addr: int, length: int, beat_bytes: int = 16, max_burst: int = 16) -> list[tuple[int, int]]:
-    """The INCR bursts a DMA command issues, in order: [(AxADDR, beats)], AxLEN = beats - 1 (what
-    ``burst_len`` computes burst by burst; tb/axi_models.py and compiler/estimate.py use this).
-
-    Full-width beats from the beat holding ``addr`` to the beat holding ``addr + length - 1``, cut
-    at ``max_burst`` beats and at every 4 KB page boundary."""
-    if length < 1:
-        raise ValueError(f"a DMA command moves at least one byte, not {length}")
-    page = 4096 // beat_bytes
-    b, last = addr // beat_bytes, (addr + length - 1) // beat_bytes
-    out = []
-    while b <= last:
-        n = min(max_burst, page - b % page, last - b + 1)
-        out.append((b * beat_bytes, n))
-        b += n
-    return out
 
 
 @block

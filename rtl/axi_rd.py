@@ -36,64 +36,13 @@ Ports (all synchronous to ``clk``, ``rst`` synchronous active high):
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass
 
 from myhdl import Signal, always, always_comb, block, concat, intbv, modbv
 
+from hwspec.bus import AxiDmaConfig
 from rtl.axi_common import beat_count, burst_len, convert_stable, fit
 
 __all__ = ["AxiDmaConfig", "axi_rd", "axi_rd_signals", "build", "DEFAULT"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class AxiDmaConfig:
-    """Parameters shared by the read and write DMA masters."""
-
-    name: str = "axi512"
-    data_bits: int = 512  # AXI data width
-    addr_bits: int = 32
-    max_burst: int = 16  # beats per burst (AXI4 INCR: 1..256): 1 KB; longer bursts spend fewer DRAM turnarounds
-    len_bits: int = 24  # command length field (bytes)
-    outstanding: int = 4  # bursts in flight
-    id_bits: int = 4  # AXI ID width; every burst uses ID 0 (responses must carry it)
-
-    def __post_init__(self):
-        d = self.data_bits
-        if not isinstance(d, int) or d < 16 or d > 1024 or d & (d - 1):
-            raise ValueError(f"AxiDmaConfig data_bits must be a power of two in 16..1024, not {d!r}")
-        if not isinstance(self.addr_bits, int) or not 13 <= self.addr_bits <= 64:
-            raise ValueError(f"AxiDmaConfig addr_bits must be an integer in 13..64, not {self.addr_bits!r}")
-        if not isinstance(self.max_burst, int) or not 1 <= self.max_burst <= min(256, self.page_beats):
-            raise ValueError(f"AxiDmaConfig max_burst must be in 1..{min(256, self.page_beats)} "
-                             f"(AXI4 INCR, one 4 KB page), not {self.max_burst!r}")
-        if not isinstance(self.len_bits, int) or not 8 <= self.len_bits <= 32:
-            raise ValueError(f"AxiDmaConfig len_bits must be an integer in 8..32, not {self.len_bits!r}")
-        if not isinstance(self.id_bits, int) or not 1 <= self.id_bits <= 16:
-            raise ValueError(f"AxiDmaConfig id_bits must be an integer in 1..16, not {self.id_bits!r}")
-        if not isinstance(self.outstanding, int) or not 1 <= self.outstanding <= 15:
-            raise ValueError(f"AxiDmaConfig outstanding must be an integer in 1..15, not {self.outstanding!r}")
-
-    @property
-    def beat_bytes(self) -> int:
-        return self.data_bits // 8
-
-    @property
-    def size(self) -> int:
-        """AxSIZE: log2 of the beat's bytes."""
-        return self.beat_bytes.bit_length() - 1
-
-    @property
-    def page_beats(self) -> int:
-        return 4096 // self.beat_bytes
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
-
-    @property
-    def key(self) -> str:
-        return f"{self.name}-{hashlib.sha256(self.to_json().encode()).hexdigest()[:10]}"
 
 
 DEFAULT = AxiDmaConfig()

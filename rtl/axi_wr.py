@@ -34,7 +34,8 @@ from __future__ import annotations
 from myhdl import Signal, always, always_comb, block, concat, intbv, modbv
 
 from rtl.axi_common import beat_count, burst_len, convert_stable, fit
-from rtl.axi_rd import DEFAULT, AxiDmaConfig
+from hwspec.bus import AxiDmaConfig
+from rtl.axi_rd import DEFAULT
 
 __all__ = ["axi_wr", "axi_wr_signals", "build"]
 

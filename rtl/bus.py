@@ -11,14 +11,15 @@ import os
 from dataclasses import asdict
 
 from rtl import axi_rd, axi_wr, axil_regs
-from rtl.axi_rd import AxiDmaConfig
+from hwspec.bus import DMA, AxiDmaConfig
+from hwspec.formats import HOST_REGS
 from rtl.axil_regs import AxilRegsConfig
 
-__all__ = ["BUS_MODULES", "DMA", "REGS", "build_bus"]
+__all__ = ["BUS_MODULES", "REGS", "build_bus"]
 
 BUS_MODULES = ("ce_axi_rd", "ce_axi_wr", "ce_axil_regs")
-DMA = AxiDmaConfig()  # 512-bit data (32 GB/s at 500 MHz), 32-bit address, 16-beat (1 KB) bursts, 4 in flight
-REGS = AxilRegsConfig(n_rw=4, n_ro=10, addr_bits=8)  # the register map of rtl/accel.py
+_RW = 4  # CTRL, PROG_BASE, CNT_BASE, IRQ_ACK: the rest of hwspec.formats.HOST_REGS is read-only
+REGS = AxilRegsConfig(n_rw=_RW, n_ro=len(HOST_REGS) - _RW, addr_bits=8)  # the register map of rtl/accel.py
 
 
 def build_bus(directory: str, dma: AxiDmaConfig = DMA, regs: AxilRegsConfig = REGS) -> list[str]:

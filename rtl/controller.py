@@ -16,16 +16,13 @@ so a host can run any contiguous run of descriptors, one layer alone included.
 Argmax runs on the host.
 
 DRAM traffic goes through the read and write DMAs a bus beat (ACT_WORD = 64 bytes) per cycle: activation and
-line-buffer loads and weights (each output channel's in whole words, rtl.feeder.weight_pitch)
+line-buffer loads and weights (each output channel's in whole words, hwspec.config.weight_pitch)
 through a word gearbox, conv stores and vector-op outputs as chunks of up to a beat; constants and
 descriptors a byte per cycle. Loads and stores overlap the engine and each other: a conv tile's store
 runs in a state machine of its own (``sst``) beside the next tile's load (rtl/README.md, "Controller").
 
-Error codes (``err_code``; ``err`` rises, the controller stops and waits for the next start):
-  1 bad program header, 2 unknown op, 3 bad kernel/stride/factor, 4 a tile exceeds a buffer,
-  5 bad segment count, 6 DRAM read error, 7 DRAM write error.
-Counter record words: cycles, engine cycles, MAC steps (busy), load stall, store stall, descriptor
-fetch, DRAM bytes read, DRAM bytes written.
+Error codes (``err_code``; ``err`` rises, the controller stops and waits for the next start): one per
+refused limit, hwspec.formats.ERRORS. The counter record: hwspec.formats.COUNTER_RECORD.
 """
 
 from __future__ import annotations
@@ -34,18 +31,16 @@ from dataclasses import dataclass
 
 from myhdl import Signal, always, always_comb, block, concat, enum, intbv
 
-from rtl.feeder import ACT_WORD, WR_BITS
-from rtl.sequencer import REGS
+from hwspec.config import ACT_WORD, EngineConfig, drain_wait
+from hwspec.formats import (COUNTER_RECORD, DESCRIPTOR, HEADER, LAYER_REGS, MAGIC, MAX_SEGMENTS, SEGMENT,
+                            error_code, flag_bit, reg_indices)
+from rtl.feeder import WR_BITS
 
-__all__ = ["controller", "controller_signals", "ERRORS", "COUNTER_WORDS", "DESC_BYTES"]
+__all__ = ["controller", "controller_signals"]
 
-ERRORS = {1: "bad program header", 2: "unknown op", 3: "bad kernel, stride or factor",
-          4: "a tile exceeds a buffer", 5: "bad segment count", 6: "DRAM read error", 7: "DRAM write error"}
-COUNTER_WORDS = ("cycles", "engine_cycles", "mac_steps", "load_stall", "store_stall", "fetch", "bytes_read",
-                 "bytes_written")
-DESC_BYTES = 114  # the used part of a 128-byte descriptor
-HDR_BYTES = 20
-N_REGS = len(REGS)  # engine layer registers written before each run
+DESC_BYTES = DESCRIPTOR.used_bytes  # what the controller reads of a descriptor
+HDR_BYTES = HEADER.used_bytes
+N_REGS = len(LAYER_REGS)  # engine layer registers written before each run
 
 
 def _u(bits, v=0):
@@ -94,11 +89,52 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                wr_cmd_valid, wr_cmd_ready, wr_cmd_addr, wr_cmd_len, wr_valid, wr_ready, wr_data, wr_wvalid,
                wr_wready, wr_word, wr_cnt, wr_done, wr_err, wr_bytes,
                e_start, e_done, e_cycles, e_busy, e_wr_en, e_wr_sel, e_wr_bank, e_wr_addr, e_wr_data, e_rd_addr,
-               e_rd_data, *, rows, act_depth, wgt_depth, const_depth, out_depth, line_depth, drain_wait):
-    R = rows
+               e_rd_data, *, cfg: EngineConfig):
+    # the header's and the descriptor's fields as they arrive (hwspec.formats): (hi, lo) of hdr[hi:lo]
+    # and desc[hi:lo]
+    MAGIC_WORD = int.from_bytes(MAGIC, "little")
+    (HMG_H, HMG_L), (HNL_H, HNL_L), (HDS_H, HDS_L), (HTB_H, HTB_L) = (
+        HEADER.bits(f) for f in ("magic", "layers", "descriptor_size", "table"))
+    (OP_H, OP_L), (KS_H, KS_L), (ST_H, ST_L), (CI_H, CI_L), (CO_H, CO_L), (HH_H, HH_L), (WW_H, WW_L) = (
+        DESCRIPTOR.bits(f) for f in ("op", "kernel", "stride", "cin", "cout", "h", "w"))
+    (HO_H, HO_L), (WO_H, WO_L), (XZ_H, XZ_L), (YZ_H, YZ_L), (QN_H, QN_L), (QX_H, QX_L), (FA_H, FA_L) = (
+        DESCRIPTOR.bits(f) for f in ("ho", "wo", "x_zp", "y_zp", "qmin", "qmax", "factor"))
+    (NS_H, NS_L), (LY_H, LY_L), (GR_H, GR_L), (BA_H, BA_L), (SP_H, SP_L), (HV_H, HV_L) = (
+        DESCRIPTOR.bits(f) for f in ("n_segments", "layer", "group", "band", "strip", "ho_v"))
+    (WA_H, WA_L), (CA_H, CA_L), (OA_H, OA_L), (AX_H, AX_L), (PZ_H, PZ_L), (UF_H, UF_L) = (
+        DESCRIPTOR.bits(f) for f in ("weight_addr", "const_addr", "out_addr", "aux_addr", "pool_zp", "up_factor"))
+    SEGS_H, SEGS_L = DESCRIPTOR.span("segments")
+    F_POOL, F_FUSED, F_UP = flag_bit("pool"), flag_bit("fused"), flag_bit("up")
+    # segment 0 of segs (element 0 in the low bits): address, channels
+    (SA_H, SA_L), (SC_H, SC_L) = SEGMENT.bits("addr"), SEGMENT.bits("channels")
+    (E_HEADER, E_OP, E_CONV_SHAPE, E_CONV_TILE, E_SEGMENTS, E_DRAM_READ, E_DRAM_WRITE, E_WEIGHT_BANK, E_STACKED,
+     E_FUSED_POOL, E_FUSED_UP, E_POOL_ROW, E_UP_ROW, E_SCALE, E_ARGMAX, E_GROUP_BANKS, E_BAND_BUFFERS) = (
+        error_code(e) for e in ("header", "op", "conv_shape", "conv_tile", "segments", "dram_read", "dram_write",
+                                "weight_bank", "stacked", "fused_pool", "fused_up", "pool_row", "up_row", "scale",
+                                "argmax", "group_banks", "band_buffers"))
+    PAD_H, PAD_L = KS_L + 3, KS_L + 1  # the kernel's bits 2..1: k // 2 (k is 1 or 3)
+    # segment 1 of segw (its addr and channels); segw then shifts by a segment's SEG_BITS
+    SEG_BITS, SEGS_BITS = SEGMENT.size_bits, SEGS_H - SEGS_L
+    (S1A_H, S1A_L), (S1C_H, S1C_L) = ((h + SEG_BITS, l + SEG_BITS) for h, l in (SEGMENT.bits("addr"),
+                                                                              SEGMENT.bits("channels")))
+    (REG_CIN, REG_H, REG_W, REG_COUT, REG_HO, REG_WO, REG_K, REG_STRIDE, REG_PAD, REG_X_ZP, REG_Y_ZP, REG_QMIN,
+     REG_QMAX, REG_PAD_TOP, REG_ACT_BASE, REG_OUT_BASE, REG_PAD_LEFT, REG_ROW_PITCH, REG_CHAN_PITCH, REG_K_ROWS,
+     REG_ROW_STRIDE, REG_CHAIN) = reg_indices(
+        "cin", "h", "w", "cout", "ho", "wo", "k", "stride", "pad", "x_zp", "y_zp", "qmin", "qmax", "pad_top",
+        "act_base", "out_base", "pad_left", "row_pitch", "chan_pitch", "k_rows", "row_stride", "chain")
+    # descriptors and counter records are a power of two apart: their addresses are the index shifted
+    DESC_SHIFT, REC_SHIFT = DESCRIPTOR.size.bit_length() - 1, COUNTER_RECORD.size.bit_length() - 1
+    REC_BYTES, REC_BITS, REC_LAST = COUNTER_RECORD.size, COUNTER_RECORD.size_bits, COUNTER_RECORD.size - 1
+    assert 1 << DESC_SHIFT == DESCRIPTOR.size and 1 << REC_SHIFT == REC_BYTES
+    # the record's words, low address first, as K_PACK concatenates them (high word first)
+    assert COUNTER_RECORD.names == ("cycles", "engine_cycles", "mac_steps", "load_stall", "store_stall", "fetch",
+                                    "bytes_read", "bytes_written")
+    R, wgt_depth, const_depth, line_depth = cfg.rows, cfg.wgt_depth, cfg.const_depth, cfg.line_depth
+    DRAIN_WAIT = drain_wait(cfg)
+    LINE_HALF, LINE_HALF_WORDS = cfg.line_half, cfg.line_half // ACT_WORD
     LWB = ACT_WORD.bit_length() - 1  # log2 of the buffer word's bytes
     TMUL, TSHIFT = _tile_count_constants(R)
-    ACT_HALF, OUT_HALF = act_depth // 2, out_depth // 2  # double buffering: one half loads, one runs
+    ACT_HALF, OUT_HALF = cfg.act_half, cfg.out_half  # double buffering: one half loads, one runs
     st = enum("IDLE", "HDR_CMD", "HDR_RX", "HDR_CHK", "DESC_CMD", "DESC_RX", "DECODE", "CHECK",
               "G_START", "G_CHK", "W_CMD", "W_RX", "C_CMD", "C_RX",
               "B_START", "B_ROWS", "B_PITCH", "B_CHK", "A_SEG", "A_CMD", "A_RX", "REGS", "E_START", "E_WAIT0", "E_WAIT",
@@ -122,10 +158,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     cin, cout, h, w, ho, wo, group, band = [_u(16) for _ in range(8)]
     xzp, yzp, qmin, qmax = [_s(8) for _ in range(4)]
     w_addr, c_addr, o_addr = _u(32), _u(32), _u(32)
-    segs, segw = _u(64 * 8), _u(64 * 8)  # the descriptor's segments; the band's walk through them
+    segs, segw = _u(SEGS_BITS), _u(SEGS_BITS)  # the descriptor's segments; the band's walk through them
     seg_ch = _u(16)
     K, HW, HoWo = _u(20), _u(32), _u(32)
-    Kw = _u(20)  # buffer words of one output channel's weights (rtl.feeder.weight_pitch)
+    Kw = _u(20)  # buffer words of one output channel's weights (hwspec.config.weight_pitch)
     # stacked output rows (compiler.program.stack_rows; factor G > 1 on a conv): the engine's layer
     # has G * Cout channels (channel c * G + g: channel c's output row G * r + g at its row r), hov
     # rows, a kernel of kh rows and a row stride of sy; the store writes row r of stacked channel
@@ -186,6 +222,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     # loop state
     co0, gc, oy0, bo = _u(16), _u(16), _u(16), _u(16)
     ntile = _u(16)
+    # ceil(channels / R) of the group G_START starts: (n + R - 1) * TMUL >> TSHIFT, the product in a
+    # signal of its own width (an expression of the Verilog's 32-bit constant would truncate it)
+    g_rows = _u(17)
+    t_prod = _u(max(17 + TMUL.bit_length(), TSHIFT + 16))
     iy_lo, rows_in = _u(16), _u(16)
     pad_top = Signal(bool(0))
     ch, y = _u(16), _u(16)
@@ -285,7 +325,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     # counters
     l_cycles, l_engine, l_steps, l_load, l_store, l_fetch = [_u(32) for _ in range(6)]
     rd0, wr0, l_rdb, l_wrb = _u(32), _u(32), _u(32), _u(32)
-    krec = _u(256)
+    krec = _u(REC_BITS)
 
     bank_out = _u(8 * ACT_WORD * R)  # the word of the bank being stored, in the low bits
 
@@ -400,13 +440,13 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     @always_comb
     def line_halves():
         if lbh:
-            lb_base.next = line_depth // 2
-            lbw_cur.next = line_depth // 2 // ACT_WORD
+            lb_base.next = LINE_HALF
+            lbw_cur.next = LINE_HALF_WORDS
             lbw_oth.next = 0
         else:
             lb_base.next = 0
             lbw_cur.next = 0
-            lbw_oth.next = line_depth // 2 // ACT_WORD
+            lbw_oth.next = LINE_HALF_WORDS
 
     @always_comb
     def next_chunk():
@@ -551,6 +591,18 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
         elif was_busy and not busy and irq_en:
             irq.next = 1
 
+
+    @always_comb
+    def group_rows():
+        if cout - co0 < group:
+            g_rows.next = cout - co0 + R - 1
+        else:
+            g_rows.next = group + R - 1
+
+    @always_comb
+    def tile_count():
+        t_prod.next = g_rows * TMUL
+
     @always(clk.posedge)
     def fsm():
         rd_cmd_valid.next = 0
@@ -644,7 +696,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     state.next = st.HDR_RX
             elif state == st.HDR_RX:
                 if rd_err:
-                    err_code.next = 6
+                    err_code.next = E_DRAM_READ
                     state.next = st.FAIL
                 elif rd_valid:
                     hdr.next = concat(rd_data, hdr[8 * HDR_BYTES:8])
@@ -652,13 +704,13 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         rd_ready.next = 0
                         state.next = st.HDR_CHK
             elif state == st.HDR_CHK:
-                nlayers.next = hdr[64:48]
-                desc_table.next = hdr[128:96]
+                nlayers.next = hdr[HNL_H:HNL_L]
+                desc_table.next = hdr[HTB_H:HTB_L]
                 layer.next = 0
-                if hdr[32:0] != 0x414E4448 or hdr[80:64] != 128:  # "HDNA" little endian, descriptor size
-                    err_code.next = 1
+                if hdr[HMG_H:HMG_L] != MAGIC_WORD or hdr[HDS_H:HDS_L] != DESCRIPTOR.size:
+                    err_code.next = E_HEADER
                     state.next = st.FAIL
-                elif hdr[64:48] == 0:
+                elif hdr[HNL_H:HNL_L] == 0:
                     state.next = st.IDLE
                     busy.next = 0
                     done.next = 1
@@ -676,7 +728,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 rd0.next = rd_bytes
                 wr0.next = wr_bytes
                 rd_cmd_valid.next = 1
-                rd_cmd_addr.next = desc_table + concat(layer, intbv(0)[7:])
+                rd_cmd_addr.next = desc_table + concat(layer, intbv(0)[DESC_SHIFT:])
                 rd_cmd_len.next = DESC_BYTES
                 rd_cmd_rows.next = 1
                 if rd_cmd_valid and rd_cmd_ready:
@@ -685,7 +737,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     state.next = st.DESC_RX
             elif state == st.DESC_RX:
                 if rd_err:
-                    err_code.next = 6
+                    err_code.next = E_DRAM_READ
                     state.next = st.FAIL
                 elif rd_valid:
                     desc.next = concat(rd_data, desc[8 * DESC_BYTES:8])
@@ -693,61 +745,61 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         rd_ready.next = 0
                         state.next = st.DECODE
             elif state == st.DECODE:
-                op.next = desc[8:0]
-                ksz.next = desc[16:8]
-                stride.next = desc[24:16]
-                cin.next = desc[48:32]
-                cout.next = desc[64:48]
-                h.next = desc[80:64]
-                w.next = desc[96:80]
-                ho.next = desc[112:96]
-                wo.next = desc[128:112]
-                xzp.next = desc[136:128].signed()
-                yzp.next = desc[144:136].signed()
-                qmin.next = desc[152:144].signed()
-                qmax.next = desc[160:152].signed()
-                factor.next = desc[168:160]
-                if desc[168:160] == 16:
+                op.next = desc[OP_H:OP_L]
+                ksz.next = desc[KS_H:KS_L]
+                stride.next = desc[ST_H:ST_L]
+                cin.next = desc[CI_H:CI_L]
+                cout.next = desc[CO_H:CO_L]
+                h.next = desc[HH_H:HH_L]
+                w.next = desc[WW_H:WW_L]
+                ho.next = desc[HO_H:HO_L]
+                wo.next = desc[WO_H:WO_L]
+                xzp.next = desc[XZ_H:XZ_L].signed()
+                yzp.next = desc[YZ_H:YZ_L].signed()
+                qmin.next = desc[QN_H:QN_L].signed()
+                qmax.next = desc[QX_H:QX_L].signed()
+                factor.next = desc[FA_H:FA_L]
+                if desc[FA_H:FA_L] == 16:
                     lf.next = 4
-                elif desc[168:160] == 8:
+                elif desc[FA_H:FA_L] == 8:
                     lf.next = 3
-                elif desc[168:160] == 4:
+                elif desc[FA_H:FA_L] == 4:
                     lf.next = 2
-                elif desc[168:160] == 2:
+                elif desc[FA_H:FA_L] == 2:
                     lf.next = 1
                 else:
                     lf.next = 0
-                nseg.next = desc[176:168]
-                cur_layer.next = desc[192:176]  # the layer's index in the program: names its counter record
-                group.next = desc[208:192]
-                band.next = desc[224:208]
-                strip.next = desc[848:832]
-                fpool.next = desc[26]  # FLAG_POOL
-                fused.next = desc[27]  # FLAG_FUSED
-                aux.next = desc[896:864]
-                pzp.next = desc[904:896].signed()
-                fup.next = desc[28]  # FLAG_UP
-                u_last.next = desc[912:904] - 1
-                u_f2.next = desc[912:904] * desc[912:904]
-                if desc[912:904] == 4:
+                nseg.next = desc[NS_H:NS_L]
+                cur_layer.next = desc[LY_H:LY_L]  # the layer's index in the program: names its counter record
+                group.next = desc[GR_H:GR_L]
+                band.next = desc[BA_H:BA_L]
+                strip.next = desc[SP_H:SP_L]
+                fpool.next = desc[F_POOL]
+                fused.next = desc[F_FUSED]
+                aux.next = desc[AX_H:AX_L]
+                pzp.next = desc[PZ_H:PZ_L].signed()
+                fup.next = desc[F_UP]
+                u_last.next = desc[UF_H:UF_L] - 1
+                u_f2.next = desc[UF_H:UF_L] * desc[UF_H:UF_L]
+                if desc[UF_H:UF_L] == 4:
                     ulf.next = 2
-                elif desc[912:904] == 2:
+                elif desc[UF_H:UF_L] == 2:
                     ulf.next = 1
                 else:
                     ulf.next = 0
-                w_addr.next = desc[256:224]
-                c_addr.next = desc[288:256]
-                o_addr.next = desc[320:288]
-                segs.next = desc[832:320]
+                w_addr.next = desc[WA_H:WA_L]
+                c_addr.next = desc[CA_H:CA_L]
+                o_addr.next = desc[OA_H:OA_L]
+                segs.next = desc[SEGS_H:SEGS_L]
                 khv = intbv(0)[16:]  # the kernel's rows: k + (G - 1) * stride (stacked rows, G = factor)
-                khv[:] = desc[16:8] + (desc[168:160] - 1) * desc[24:16]
-                K.next = desc[48:32] * khv * desc[16:8]
+                khv[:] = desc[KS_H:KS_L] + (desc[FA_H:FA_L] - 1) * desc[ST_H:ST_L]
+                K.next = desc[CI_H:CI_L] * khv * desc[KS_H:KS_L]
                 kh.next = khv
-                sy.next = desc[168:160] * desc[24:16]
-                hov.next = desc[864:848]
-                HW.next = desc[80:64] * desc[96:80]
-                HoWo.next = desc[112:96] * desc[128:112]
-                pad.next = desc[11:9]  # k // 2
+                sy.next = desc[FA_H:FA_L] * desc[ST_H:ST_L]
+                hov.next = desc[HV_H:HV_L]
+                HW.next = desc[HH_H:HH_L] * desc[WW_H:WW_L]
+                HoWo.next = desc[HO_H:HO_L] * desc[WO_H:WO_L]
+                pad.next = desc[PAD_H:PAD_L]
                 state.next = st.CHECK
             elif state == st.CHECK:
                 Kw.next = (K + ACT_WORD - 1) >> LWB
@@ -757,42 +809,47 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 stk.next = op == 1 and factor > 1
                 s_rp.next = factor * wo
                 if op != 1 and op != 2 and op != 3 and op != 4:
-                    err_code.next = 2
+                    err_code.next = E_OP
                     state.next = st.FAIL
                 elif op == 1 and ((ksz != 1 and ksz != 3) or (stride != 1 and stride != 2) or factor == 0):
-                    err_code.next = 3
+                    err_code.next = E_CONV_SHAPE
                     state.next = st.FAIL
                 elif op == 3 and factor != 2 and factor != 4 and factor != 8 and factor != 16:
-                    err_code.next = 3
+                    err_code.next = E_SCALE
                     state.next = st.FAIL
-                elif nseg == 0 or nseg > 8:
-                    err_code.next = 5
+                elif nseg == 0 or nseg > MAX_SEGMENTS:
+                    err_code.next = E_SEGMENTS
                     state.next = st.FAIL
-                elif op == 1 and (group == 0 or band == 0 or strip == 0 or ((K + ACT_WORD - 1) >> LWB) << LWB > wgt_depth
-                                  or (factor > 1 and (cout > R or group != cout))):  # stacked: one tile
-                    err_code.next = 4
+                elif op == 1 and (group == 0 or band == 0 or strip == 0):
+                    err_code.next = E_CONV_TILE
+                    state.next = st.FAIL
+                elif op == 1 and ((K + ACT_WORD - 1) >> LWB) << LWB > wgt_depth:
+                    err_code.next = E_WEIGHT_BANK
+                    state.next = st.FAIL
+                elif op == 1 and factor > 1 and (cout > R or group != cout):  # stacked: one tile
+                    err_code.next = E_STACKED
                     state.next = st.FAIL
                 elif op == 1 and fpool and (factor != 1 or strip != wo or wo[LWB:] != 0 or ho[0] or band[0]
                                             or 2 * wo > line_depth or band * wo > 2 * line_depth):
-                    err_code.next = 4  # a fused pool: whole rows of words, even bands, the line buffer
+                    err_code.next = E_FUSED_POOL  # whole rows of words, even bands, the line buffer
                     state.next = st.FAIL
                 elif op == 1 and fup and (strip != wo or ulf == 0 or fpool or ((wo << ulf) & (ACT_WORD - 1)) != 0):
-                    err_code.next = 4  # a fused upsample: whole rows of whole chunks
+                    err_code.next = E_FUSED_UP  # whole rows of whole chunks
                     state.next = st.FAIL
                 elif (op == 2 or op == 3) and fused:  # computed by convs before it: only the counter record
                     state.next = st.K_START
                 elif op == 2 and 4 * w > line_depth:  # two rows in each half
-                    err_code.next = 4
+                    err_code.next = E_POOL_ROW
                     state.next = st.FAIL
                 elif op == 3 and 2 * w > line_depth:
-                    err_code.next = 4
+                    err_code.next = E_UP_ROW
                     state.next = st.FAIL
                 elif op == 4 and (factor != 1 and factor != 2 and factor != 4 and factor != 8 and factor != 16):
-                    err_code.next = 3
+                    err_code.next = E_SCALE
                     state.next = st.FAIL
                 elif op == 4 and (nseg != 1 or cin < 2 or strip == 0 or strip[LWB:] != 0
-                                  or cin * strip > line_depth // 2 or 2 * w > line_depth):
-                    err_code.next = 4  # argmax: one tensor, every channel's segment and the labels in a half
+                                  or cin * strip > LINE_HALF or 2 * w > line_depth):
+                    err_code.next = E_ARGMAX  # one tensor, every channel's segment and the labels in a half
                     state.next = st.FAIL
                 elif op == 1:
                     co0.next = 0
@@ -803,8 +860,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     ridx.next = 0
                     prow.next = 0
                     segw.next = segs
-                    seg_ch.next = segs[48:32]
-                    chan_addr.next = segs[32:0]
+                    seg_ch.next = segs[SC_H:SC_L]
+                    chan_addr.next = segs[SA_H:SA_L]
                     ochan.next = o_addr
                     state.next = st.V_ROW
 
@@ -812,14 +869,13 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             elif state == st.G_START:
                 if cout - co0 < group:
                     gc.next = cout - co0
-                    ntile.next = ((cout - co0 + R - 1) * TMUL) >> TSHIFT
                 else:
                     gc.next = group
-                    ntile.next = ((group + R - 1) * TMUL) >> TSHIFT
+                ntile.next = t_prod[TSHIFT + 16:TSHIFT]
                 state.next = st.G_CHK
             elif state == st.G_CHK:
                 if ntile * (Kw << LWB) > wgt_depth or ntile > const_depth:
-                    err_code.next = 4
+                    err_code.next = E_GROUP_BANKS
                     state.next = st.FAIL
                 else:
                     wi.next = 0
@@ -836,7 +892,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     state.next = st.W_RX
             elif state == st.W_RX:  # word i of channel co0 + t*R + bank -> bank, word t*Kw + i (gearbox)
                 if rd_err:
-                    err_code.next = 6
+                    err_code.next = E_DRAM_READ
                     state.next = st.FAIL
                 else:
                     if g_emit:
@@ -870,7 +926,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     state.next = st.C_RX
             elif state == st.C_RX:  # 8 bytes: bias i32, mantissa u24, exponent i8 -> one 66-bit word
                 if rd_err:
-                    err_code.next = 6
+                    err_code.next = E_DRAM_READ
                     state.next = st.FAIL
                 elif rd_valid:
                     cbuf.next = concat(rd_data, cbuf[64:8])
@@ -951,15 +1007,15 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 state.next = st.B_CHK
             elif state == st.B_CHK:
                 if cin * cpitch > ACT_HALF or ntile * bo * sw > OUT_HALF:
-                    err_code.next = 4
+                    err_code.next = E_BAND_BUFFERS
                     state.next = st.FAIL
                 else:
                     apos.next = ld_half * (ACT_HALF // ACT_WORD)  # a word address
                     ridx.next = 0
                     segw.next = segs
-                    seg_ch.next = segs[48:32]
-                    chan_addr.next = segs[32:0] + iy_lo * w + ix_lo
-                    row_addr.next = segs[32:0] + iy_lo * w + ix_lo
+                    seg_ch.next = segs[SC_H:SC_L]
+                    chan_addr.next = segs[SA_H:SA_L] + iy_lo * w + ix_lo
+                    row_addr.next = segs[SA_H:SA_L] + iy_lo * w + ix_lo
                     r.next = 0
                     ch.next = 0
                     state.next = st.A_CMD
@@ -978,7 +1034,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     state.next = st.A_RX
             elif state == st.A_RX:  # a DMA chunk in (rd_take) and a buffer word out per cycle
                 if rd_err:
-                    err_code.next = 6
+                    err_code.next = E_DRAM_READ
                     state.next = st.FAIL
                 else:
                     if g_emit:
@@ -1002,10 +1058,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 elif ridx + 1 < nseg:
                     ridx.next = ridx + 1
                     ch.next = 0
-                    seg_ch.next = segw[112:96]
-                    chan_addr.next = segw[96:64] + iy_lo * w + ix_lo
-                    row_addr.next = segw[96:64] + iy_lo * w + ix_lo
-                    segw.next = concat(intbv(0)[64:], segw[64 * 8:64])
+                    seg_ch.next = segw[S1C_H:S1C_L]
+                    chan_addr.next = segw[S1A_H:S1A_L] + iy_lo * w + ix_lo
+                    row_addr.next = segw[S1A_H:S1A_L] + iy_lo * w + ix_lo
+                    segw.next = concat(intbv(0)[SEG_BITS:], segw[SEGS_BITS:SEG_BITS])
                     state.next = st.A_CMD
                 elif nxt:
                     state.next = st.E_WAIT  # the next tile is in: wait for the engine's current one
@@ -1027,47 +1083,47 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 e_wr_en.next = 1
                 e_wr_sel.next = 3
                 e_wr_addr.next = ridx
-                if ridx == 0:
+                if ridx == REG_CIN:
                     e_wr_data.next = cin
-                elif ridx == 1:
+                elif ridx == REG_H:
                     e_wr_data.next = cur_rows
-                elif ridx == 2:
+                elif ridx == REG_W:
                     e_wr_data.next = cur_cols
-                elif ridx == 3:
+                elif ridx == REG_COUT:
                     e_wr_data.next = gc
-                elif ridx == 4:
+                elif ridx == REG_HO:
                     e_wr_data.next = cur_bo
-                elif ridx == 5:
+                elif ridx == REG_WO:
                     e_wr_data.next = cur_sw
-                elif ridx == 6:
+                elif ridx == REG_K:
                     e_wr_data.next = ksz
-                elif ridx == 7:
+                elif ridx == REG_STRIDE:
                     e_wr_data.next = stride
-                elif ridx == 8:
+                elif ridx == REG_PAD:
                     e_wr_data.next = pad
-                elif ridx == 9:
+                elif ridx == REG_X_ZP:
                     e_wr_data.next = xzp[8:]
-                elif ridx == 10:
+                elif ridx == REG_Y_ZP:
                     e_wr_data.next = yzp[8:]
-                elif ridx == 11:
+                elif ridx == REG_QMIN:
                     e_wr_data.next = qmin[8:]
-                elif ridx == 12:
+                elif ridx == REG_QMAX:
                     e_wr_data.next = qmax[8:]
-                elif ridx == 13:
+                elif ridx == REG_PAD_TOP:
                     e_wr_data.next = cur_ptop
-                elif ridx == 14:
+                elif ridx == REG_ACT_BASE:
                     e_wr_data.next = cur_half * ACT_HALF
-                elif ridx == 15:
+                elif ridx == REG_OUT_BASE:
                     e_wr_data.next = cur_half * OUT_HALF
-                elif ridx == 16:
+                elif ridx == REG_PAD_LEFT:
                     e_wr_data.next = cur_pleft
-                elif ridx == 17:
+                elif ridx == REG_ROW_PITCH:
                     e_wr_data.next = cur_rp
-                elif ridx == 18:
+                elif ridx == REG_CHAN_PITCH:
                     e_wr_data.next = cur_cp
-                elif ridx == 19:
+                elif ridx == REG_K_ROWS:
                     e_wr_data.next = kh
-                elif ridx == 20:
+                elif ridx == REG_ROW_STRIDE:
                     e_wr_data.next = sy
                 else:
                     e_wr_data.next = more  # chain: the group's next run follows
@@ -1158,7 +1214,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     state.next = st.V_RDCMD
             elif state == st.V_LDWAIT:  # the background load is still running
                 if rd_err:
-                    err_code.next = 6
+                    err_code.next = E_DRAM_READ
                     state.next = st.FAIL
                 elif not bg:
                     state.next = st.V_WRCMD
@@ -1175,7 +1231,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     state.next = st.V_RX
             elif state == st.V_RX:  # the word gearbox, as in A_RX, into the line buffer (above)
                 if rd_err:
-                    err_code.next = 6
+                    err_code.next = E_DRAM_READ
                     state.next = st.FAIL
                 elif g_last and (op != 2 or prow):  # the last row is in (avgpool's second)
                     state.next = st.V_WRCMD
@@ -1219,7 +1275,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 if up_next:  # a word starts: it moves from lb_q to up_cur, the one after it is read
                     up_cur.next = lb_q
                 if wr_err:
-                    err_code.next = 7
+                    err_code.next = E_DRAM_WRITE
                     state.next = st.FAIL
                 elif not wr_wvalid:
                     wr_wvalid.next = 1
@@ -1259,7 +1315,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             elif state == st.P_OUT:  # the chunk (lb_q holds the 4th word) once the one before is taken;
                 # the next chunk's reads start at once
                 if wr_err:
-                    err_code.next = 7
+                    err_code.next = E_DRAM_WRITE
                     state.next = st.FAIL
                 elif not wr_wvalid or wr_wready:
                     wr_wvalid.next = 1
@@ -1276,7 +1332,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 if wr_wvalid and wr_wready:  # avgpool's last chunk
                     wr_wvalid.next = 0
                 if wr_err:
-                    err_code.next = 7
+                    err_code.next = E_DRAM_WRITE
                     state.next = st.FAIL
                 elif v_more:  # the channel's command goes on: once the row's last chunk is taken,
                     if (not wr_wvalid or wr_wready) and op == 4:  # argmax: the next row's segments
@@ -1305,9 +1361,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     elif ridx + 1 < nseg:
                         ridx.next = ridx + 1
                         ch.next = 0
-                        seg_ch.next = segw[112:96]
-                        chan_addr.next = segw[96:64]
-                        segw.next = concat(intbv(0)[64:], segw[64 * 8:64])
+                        seg_ch.next = segw[S1C_H:S1C_L]
+                        chan_addr.next = segw[S1A_H:S1A_L]
+                        segw.next = concat(intbv(0)[SEG_BITS:], segw[SEGS_BITS:SEG_BITS])
                         state.next = st.V_ROW
                     else:
                         state.next = st.K_START
@@ -1329,7 +1385,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     state.next = st.M_RX
             elif state == st.M_RX:  # the word gearbox, as in V_RX, until the last channel's row is in
                 if rd_err:
-                    err_code.next = 6
+                    err_code.next = E_DRAM_READ
                     state.next = st.FAIL
                 elif g_last:
                     m_rc.next = m_rc + 1
@@ -1362,7 +1418,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     am_i.next = am_ni
                     if m_c2 == cin - 1:  # word x's labels
                         lb_we.next = 1
-                        lb_waddr.next = line_depth // 2 // ACT_WORD + m_xw + m_x2
+                        lb_waddr.next = LINE_HALF_WORDS + m_xw + m_x2
                         lb_wdata.next = am_ni
                         if m_x2 == m_nw - 1:  # the segment's last word: the next segment, or the row is done
                             if m_x0 + m_len < w:
@@ -1382,8 +1438,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 state.next = st.K_CMD
             elif state == st.K_CMD:
                 wr_cmd_valid.next = 1
-                wr_cmd_addr.next = cnt_base + concat(cur_layer, intbv(0)[5:])
-                wr_cmd_len.next = 32
+                wr_cmd_addr.next = cnt_base + concat(cur_layer, intbv(0)[REC_SHIFT:])
+                wr_cmd_len.next = REC_BYTES
                 p.next = 0
                 if wr_cmd_valid and wr_cmd_ready:
                     wr_cmd_valid.next = 0
@@ -1392,16 +1448,16 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     state.next = st.K_DATA
             elif state == st.K_DATA:
                 if wr_ready:
-                    krec.next = concat(intbv(0)[8:], krec[256:8])
+                    krec.next = concat(intbv(0)[8:], krec[REC_BITS:8])
                     wr_data.next = krec[16:8]
-                    if p == 31:
+                    if p == REC_LAST:
                         wr_valid.next = 0
                         state.next = st.K_DONE
                     else:
                         p.next = p + 1
             elif state == st.K_DONE:
                 if wr_err:
-                    err_code.next = 7
+                    err_code.next = E_DRAM_WRITE
                     state.next = st.FAIL
                 elif wr_done:
                     state.next = st.L_NEXT
@@ -1443,7 +1499,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 s_pool.next = 0
                 s_up.next = 0
                 s_pchan.next = aux + co0 * (HoWo >> 2) + (prev_oy0 >> 1) * (wo >> 1)
-                s_dw.next = drain_wait - 1
+                s_dw.next = DRAIN_WAIT - 1
                 if prev_chn:  # its last tile is still draining under the run that follows it
                     sst.next = ss.SS_DRAIN
                 else:
@@ -1501,7 +1557,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 # wr_word/wr_cnt/wr_wvalid; a read is issued only if the queue has room for it and
                 # for those in flight.
                 if wr_err:
-                    err_code.next = 7
+                    err_code.next = E_DRAM_WRITE
                     state.next = st.FAIL
                 else:
                     sq1.next = s_issue
@@ -1533,7 +1589,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                             lb_raddr.next = concat(ip[16 - LWB:], intbv(0)[LWB:])
                         elif fpool:  # an odd row's word: read the even row's word above it
                             if pi_odd:
-                                lb_raddr.next = line_depth // 2 + concat(pi_x[16 - LWB:], intbv(0)[LWB:])
+                                lb_raddr.next = LINE_HALF + concat(pi_x[16 - LWB:], intbv(0)[LWB:])
                             if pi_x == wpr - 1:
                                 pi_x.next = 0
                                 pi_odd.next = not pi_odd
@@ -1544,7 +1600,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         th2.next = th1
                         lb_we.next = 1
                         if not pt_odd:
-                            lb_waddr.next = line_depth // 2 // ACT_WORD + pt_x
+                            lb_waddr.next = LINE_HALF_WORDS + pt_x
                             lb_wdata.next = s_in
                         else:
                             lb_waddr.next = ph >> 1
@@ -1582,7 +1638,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                             sst.next = ss.SS_DONE
             elif sst == ss.SS_DONE:
                 if wr_err:
-                    err_code.next = 7
+                    err_code.next = E_DRAM_WRITE
                     state.next = st.FAIL
                 elif wr_done:
                     if fpool and not s_pool:  # the channel's band is out: now its pooled bytes
@@ -1644,5 +1700,5 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
 
     return (more_tiles, select_bank, gearbox, gearbox_regs, gearbox_data, store_stream, store_chunk, line_buffer,
             stacked_next, vector_read_row, vector_read, line_halves, next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word,
-            argmax_segment, argmax_lanes, store_up_word, pool_operands, avgpool_word, interrupt,
+            argmax_segment, argmax_lanes, store_up_word, pool_operands, avgpool_word, interrupt, group_rows, tile_count,
             fsm)

@@ -8,7 +8,7 @@ ce_engine ports: clk, rst, start, done, cycles (32), busy (32);
 write port wr_en, wr_sel (0 activations, 1 weights, 2 constants, 3 layer register), wr_bank (row
 unit for weights/constants), wr_addr, wr_data (WR_BITS = 512: activations are written ACT_WORD = 64
 bytes at a word address, byte i at byte address 64*wr_addr + i, and so are weights, each output channel's
-from a whole word (rtl.feeder.weight_pitch); constants are bias<<34 | mant<<10 | exp&0x3ff);
+from a whole word (hwspec.config.weight_pitch); constants are bias<<34 | mant<<10 | exp&0x3ff);
 read port rd_addr (a word address) -> rd_data (R words of ACT_WORD bytes, word i from output bank i,
 one cycle later).
 """
@@ -20,35 +20,18 @@ import os
 from myhdl import Signal, always, block, intbv
 
 from rtl.array import array, array_verilog, row, row_verilog
-from rtl.config import EngineConfig
+from hwspec.config import CHAINED_TAIL, EngineConfig, drain_wait, run_tail
 from rtl.axi_common import convert_stable
-from rtl.feeder import ACT_WORD, ADDR_BITS, CONST_BITS, WR_BITS, abank, abuf, out_lane, rowu
+from hwspec.config import ACT_WORD
+from rtl.feeder import ADDR_BITS, CONST_BITS, WR_BITS, abank, abuf, out_lane, rowu
 from rtl.hdl import attach_verilog, convert, mark_ports
 from rtl.pe import pe, pe_signals
-from rtl.ppu import PPU_LATENCY, ppu, ppu_signals
+from rtl.ppu import ppu, ppu_signals
 from rtl.sequencer import sequencer
 
-__all__ = ["build", "MODULES", "drain_wait", "run_tail", "CHAINED_TAIL"]
+__all__ = ["build", "MODULES"]
 
 MODULES = ("ce_pe", "ce_row", "ce_array", "ce_ppu", "ce_abuf", "ce_rowu", "ce_seq", "ce_engine")
-
-
-def drain_wait(cfg: EngineConfig) -> int:
-    """Cycles from the flush step until the last result is written: row skew, feeder latency,
-    the drain (C + ceil(C/2) cycles: two interleaved chains), row-unit and PPU pipelines, margin."""
-    return cfg.rows + cfg.cols + (cfg.cols + 1) // 2 + PPU_LATENCY + 12
-
-
-# Cycles of a chained run (sequencer register ``chain``) beyond its reduction steps: it is done with
-# its last step; its last tile drains under the next run's first tiles (compiler.estimate).
-CHAINED_TAIL = 3
-
-
-def run_tail(cfg: EngineConfig) -> int:
-    """Cycles of an engine run beyond its reduction steps (steps * max(K, min_tile_steps)): the
-    drain wait plus 5 for the start, the flush step and done (compiler.estimate, which equals the
-    RTL's counters; perf/losses.py and the compiler's tile cost use it too)."""
-    return drain_wait(cfg) + 5
 
 
 def _u(bits):

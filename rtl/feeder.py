@@ -26,26 +26,13 @@ address to the row's PPU and writes the PPU's results.
 
 from myhdl import ConcatSignal, Signal, always, always_comb, block, concat, intbv, modbv
 
-__all__ = ["abuf", "abank", "abuf_banks", "rowu", "out_lane", "weight_pitch", "ADDR_BITS", "CONST_BITS", "ACT_WORD", "WR_BITS"]
+from hwspec.config import ACT_WORD, abuf_banks, weight_pitch
+
+__all__ = ["abuf", "abank", "rowu", "out_lane", "ADDR_BITS", "CONST_BITS", "WR_BITS"]
 
 ADDR_BITS = 24  # signed activation address / unsigned bank addresses
 CONST_BITS = 66  # bias 32 | mantissa 24 | exponent 10 (exponent in the low bits)
-ACT_WORD = 64  # bytes per buffer word: one DRAM beat of the 512-bit bus (rtl.bus.DMA)
 WR_BITS = max(CONST_BITS, 8 * ACT_WORD)  # the engine's write-data port
-
-
-def weight_pitch(k: int) -> int:
-    """Bytes one output channel's Cin*k*k = ``k`` weights take in a weight bank and in DRAM: whole
-    words, so weights load a DMA beat per cycle (the sequencer and controller compute the same)."""
-    return -(-k // ACT_WORD) * ACT_WORD
-
-
-def abuf_banks(cols: int) -> int:
-    """Banks of the shared activation buffer for ``cols`` columns: enough ACT_WORD-byte words, a power of
-    two, to hold the bytes the columns read in one step at any start lane and stride <= 3."""
-    span = ACT_WORD - 1 + 3 * (cols - 1) + 1
-    words = -(-span // ACT_WORD)
-    return 1 << (words - 1).bit_length()
 
 
 @block

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rtl.config import CONFIGS
+from hwspec.config import CONFIGS
 from rtl.engine import build
 from rtl.accel import build_accel
 from rtl.bus import build_bus  # AXI bus blocks, added by the bus work

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from golden.contract import conv_int8, requant_constants, requant_multiplier
-from rtl.config import EngineConfig
-from rtl.feeder import ACT_WORD, weight_pitch
-from rtl.sequencer import REGS
+from hwspec.config import EngineConfig
+from hwspec.config import ACT_WORD, weight_pitch
+from hwspec.formats import BANK_CONSTANT, LAYER_REGS
 
 __all__ = ["Layer", "program", "unpack_output"]
 
@@ -82,15 +82,15 @@ def program(cfg: EngineConfig, L: Layer):
     kw = Kp // ACT_WORD
     wgt = [(c % R, (c // R) * kw + i, int.from_bytes(padded[c, ACT_WORD * i:ACT_WORD * (i + 1)].astype(np.int8).tobytes(),
                                                      "little")) for c in range(cout) for i in range(kw)]
-    bias = (L.bias.astype(np.int64) - L.x_zp * wf.sum(1)) % 2**32
+    bias = (L.bias.astype(np.int64) - L.x_zp * wf.sum(1) + 2**31) % 2**32 - 2**31  # wraps to int32
     rc = requant_constants(requant_multiplier(L.x_scale, L.w_scale, L.y_scale))
-    const = [(c % R, c // R, (int(bias[c]) << 34) | (int(rc.mantissa[c]) << 10) | (int(rc.exponent[c]) & 0x3FF))
-             for c in range(cout)]
+    const = [(c % R, c // R, BANK_CONSTANT.pack_int(bias=int(bias[c]), mantissa=int(rc.mantissa[c]),
+                                                  exponent=int(rc.exponent[c]))) for c in range(cout)]
     vals = dict(cin=cin, h=h, w=w, cout=cout, ho=ho, wo=wo, k=k, stride=L.stride, pad=L.padding,
                 x_zp=L.x_zp & 0xFF, y_zp=L.y_zp & 0xFF, qmin=0x80, qmax=0x7F, pad_top=L.padding,
                 act_base=0, out_base=0, pad_left=L.padding, row_pitch=w, chan_pitch=h * w, k_rows=k,
                 row_stride=L.stride)
-    return dict(regs={REGS.index(n): v for n, v in vals.items()}, act=L.x.reshape(-1).astype(np.uint8),
+    return dict(regs={LAYER_REGS.index(n): v for n, v in vals.items()}, act=L.x.reshape(-1).astype(np.uint8),
                 wgt=wgt, const=const, read_words=tiles * ho * wo)
 
 

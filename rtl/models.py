@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from golden.contract import INT8_MAX, INT8_MIN, RequantConstants, requantize_int
-from rtl.feeder import ACT_WORD, abuf_banks
+from hwspec.config import ACT_WORD, abuf_banks
 
 __all__ = ["pe_model", "array_model", "abuf_model", "rowu_model", "ROWU_OUTPUTS", "ppu_model", "random_ppu_cases"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from myhdl import Signal, block, delay, instance
 
 from rtl.pe import pe, pe_signals
-from rtl.ppu import PPU_LATENCY, ppu, ppu_signals
+from hwspec.config import PPU_LATENCY
+from rtl.ppu import ppu, ppu_signals
 
 __all__ = ["sim_pe", "sim_ppu"]
 

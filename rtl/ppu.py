@@ -17,9 +17,9 @@ o_valid, o_y int8, o_tag. Latency ``PPU_LATENCY`` cycles.
 
 from myhdl import Signal, always, block, intbv, modbv
 
-__all__ = ["ppu", "ppu_signals", "PPU_LATENCY"]
+from hwspec.config import PPU_LATENCY
 
-PPU_LATENCY = 6
+__all__ = ["ppu", "ppu_signals"]
 
 
 def _s(lo, hi, v=0):

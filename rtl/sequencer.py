@@ -11,17 +11,18 @@ Each cycle it issues one step descriptor to column feeder 0 (activation address 
 ox0, row in bounds, x index) and row unit 0 (weight address, tile-start flag, output-channel tile,
 output address of pixel ox0, valid columns and rows of the tile).
 
-Registers (written with wr_en, index wr_addr, value wr_data): REGS below. Counters: cycles from
+Registers (written with wr_en, index wr_addr, value wr_data): hwspec.formats.LAYER_REGS, described below. Counters: cycles from
 start to done, busy = reduction steps issued (each one is R*C MAC slots).
 """
 
 from myhdl import Signal, always, block, enum, intbv
 
-from rtl.feeder import ACT_WORD
+from hwspec.config import ACT_WORD
+from hwspec.formats import reg_indices
 
 LW = ACT_WORD.bit_length() - 1
 
-__all__ = ["sequencer", "REGS"]
+__all__ = ["sequencer"]
 
 # pad is the horizontal padding and the bottom one (rows past h read as padding); pad_top is the
 # vertical padding above row 0 of the loaded rows: 0 for a band of rows that does not start at the
@@ -38,8 +39,6 @@ __all__ = ["sequencer", "REGS"]
 # chain: another run of the same weight group follows; this run ends with its last step (done at once,
 # no flush step and no drain wait): the next run's first tile start pushes this run's last sums into the
 # drain, as a flush step would, and they drain under the next run (the controller waits before storing).
-REGS = ("cin", "h", "w", "cout", "ho", "wo", "k", "stride", "pad", "x_zp", "y_zp", "qmin", "qmax", "pad_top",
-        "act_base", "out_base", "pad_left", "row_pitch", "chan_pitch", "k_rows", "row_stride", "chain")
 
 
 @block
@@ -48,6 +47,11 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
               w_valid, w_first, w_waddr, w_ctile, w_obase, w_ncols, w_rows, w_tok,
               l_w, l_stride, l_xzp, l_yzp, l_qmin, l_qmax, *, rows, cols, min_steps, drain_wait):
     R, C = rows, cols
+    (REG_CIN, REG_H, REG_W, REG_COUT, REG_HO, REG_WO, REG_K, REG_STRIDE, REG_PAD, REG_X_ZP, REG_Y_ZP, REG_QMIN,
+     REG_QMAX, REG_PAD_TOP, REG_ACT_BASE, REG_OUT_BASE, REG_PAD_LEFT, REG_ROW_PITCH, REG_CHAN_PITCH, REG_K_ROWS,
+     REG_ROW_STRIDE, REG_CHAIN) = reg_indices(
+        "cin", "h", "w", "cout", "ho", "wo", "k", "stride", "pad", "x_zp", "y_zp", "qmin", "qmax", "pad_top",
+        "act_base", "out_base", "pad_left", "row_pitch", "chan_pitch", "k_rows", "row_stride", "chain")
     S = lambda: Signal(intbv(0, min=-(2**23), max=2**23))  # noqa: E731  signed 24-bit
     U = lambda: Signal(intbv(0)[24:])  # noqa: E731
     cin, cout, ho, wo, ksz, pad = [U() for _ in range(6)]
@@ -73,49 +77,49 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
     @always(clk.posedge)
     def regs():
         if wr_en:
-            if wr_addr == 0:
+            if wr_addr == REG_CIN:
                 cin.next = wr_data[24:]
-            elif wr_addr == 1:
+            elif wr_addr == REG_H:
                 hs.next = wr_data[16:]
-            elif wr_addr == 2:
+            elif wr_addr == REG_W:
                 l_w.next = wr_data[16:]
-            elif wr_addr == 3:
+            elif wr_addr == REG_COUT:
                 cout.next = wr_data[24:]
-            elif wr_addr == 4:
+            elif wr_addr == REG_HO:
                 ho.next = wr_data[24:]
-            elif wr_addr == 5:
+            elif wr_addr == REG_WO:
                 wo.next = wr_data[24:]
-            elif wr_addr == 6:
+            elif wr_addr == REG_K:
                 ksz.next = wr_data[24:]
-            elif wr_addr == 7:
+            elif wr_addr == REG_STRIDE:
                 l_stride.next = wr_data[2:]
-            elif wr_addr == 8:
+            elif wr_addr == REG_PAD:
                 pad.next = wr_data[24:]
-            elif wr_addr == 9:
+            elif wr_addr == REG_X_ZP:
                 l_xzp.next = wr_data[8:].signed()
-            elif wr_addr == 10:
+            elif wr_addr == REG_Y_ZP:
                 l_yzp.next = wr_data[8:].signed()
-            elif wr_addr == 11:
+            elif wr_addr == REG_QMIN:
                 l_qmin.next = wr_data[8:].signed()
-            elif wr_addr == 12:
+            elif wr_addr == REG_QMAX:
                 l_qmax.next = wr_data[8:].signed()
-            elif wr_addr == 13:
+            elif wr_addr == REG_PAD_TOP:
                 ptop.next = wr_data[2:]
-            elif wr_addr == 14:
+            elif wr_addr == REG_ACT_BASE:
                 abase.next = wr_data[23:]
-            elif wr_addr == 15:
+            elif wr_addr == REG_OUT_BASE:
                 obuf.next = wr_data[24:]
-            elif wr_addr == 16:
+            elif wr_addr == REG_PAD_LEFT:
                 pleft.next = wr_data[2:]
-            elif wr_addr == 17:
+            elif wr_addr == REG_ROW_PITCH:
                 rp.next = wr_data[16:]
-            elif wr_addr == 18:
+            elif wr_addr == REG_CHAN_PITCH:
                 cp.next = wr_data[24:]
-            elif wr_addr == 19:
+            elif wr_addr == REG_K_ROWS:
                 kh.next = wr_data[24:]
-            elif wr_addr == 20:
+            elif wr_addr == REG_ROW_STRIDE:
                 sy.next = wr_data[24:]
-            elif wr_addr == 21:
+            elif wr_addr == REG_CHAIN:
                 chain.next = wr_data[0]
 
     @always(clk.posedge)
@@ -139,7 +143,7 @@ def sequencer(clk, rst, start, done, cycles, busy, wr_en, wr_addr, wr_data,
                 P.next = min_steps
             else:
                 P.next = K
-            Kp.next = ((K + ACT_WORD - 1) >> LW) << LW  # rtl.feeder.weight_pitch
+            Kp.next = ((K + ACT_WORD - 1) >> LW) << LW  # hwspec.config.weight_pitch
             rstep.next = sy * rp
             kcnt.next = 0
             ci.next = 0

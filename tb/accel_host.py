@@ -14,24 +14,22 @@ DRAM layout of a run (every region 64-byte aligned):
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from compiler.memplan import align
-from compiler.program import DESCRIPTOR_SIZE, FUSION_FLAGS, HEADER, HEADER_SIZE, OUT_ADDR_OFFSET, Program
+from compiler.program import Program
 from golden.intmodel import Comparison, compare
-from rtl.bus import DMA
-from rtl.controller import COUNTER_WORDS, ERRORS
+from hwspec.bus import DMA
+from hwspec.formats import (COUNTER_RECORD, CTRL, DESCRIPTOR, ERRORS, FUSION_FLAGS, HEADER, HOST_REGS, MAGIC,
+                             STATUS, VERSION)
 
 __all__ = ["RunLayout", "layout_run", "dram_image", "write_hex", "read_hex", "read_tensor", "counters",
-           "compare_layers", "REGS", "LayerResult"]
+           "compare_layers", "REGS", "LayerResult", "run_failed", "status_text"]
 
-# AXI-Lite register map of rtl.accel (byte offsets)
-REGS = dict(CTRL=0x00, PROG_BASE=0x04, CNT_BASE=0x08, IRQ_ACK=0x0C, STATUS=0x10, CYCLES=0x14, ENGINE=0x18,
-            STEPS=0x1C, LOAD=0x20, STORE=0x24, FETCH=0x28, BYTES_RD=0x2C, BYTES_WR=0x30, HWCONFIG=0x34)
-CTRL_START, CTRL_IRQ_EN = 1, 2
+REGS = HOST_REGS  # AXI-Lite register map of rtl.accel (byte offsets)
+CTRL_START, CTRL_IRQ_EN = CTRL.pack_int(start=1), CTRL.pack_int(irq_en=1)
 
 
 POISON = 0x5A
@@ -48,7 +46,7 @@ class RunLayout:
     scratch: dict = field(default_factory=dict)  # isolated: layer name -> its scratch output address
 
     def header_addr(self, layer: int) -> int:
-        return self.headers + HEADER_SIZE * layer
+        return self.headers + HEADER.size * layer
 
     def output_addr(self, name: str) -> int:
         return self.scratch[name] if self.isolated else self.program.tensor_addr(name)
@@ -57,12 +55,12 @@ class RunLayout:
 def layout_run(program: Program, isolated: bool = False) -> RunLayout:
     headers = align(program.dram_size)
     n = len(program.descriptors)
-    counters = headers + HEADER_SIZE * n
-    end = align(counters + 32 * n)
+    counters = headers + HEADER.size * n
+    end = align(counters + COUNTER_RECORD.size * n)
     layout = RunLayout(program, headers, counters, end, isolated)
     if isolated:
         layout.copies = end
-        end += DESCRIPTOR_SIZE * n
+        end += DESCRIPTOR.size * n
         for d in program.descriptors:
             layout.scratch[d.name] = end
             end = align(end + program.plan.size[program.output_name(d.name)])
@@ -81,16 +79,17 @@ def dram_image(layout: RunLayout, tensors: dict[str, np.ndarray]) -> bytearray:
         img[addr: addr + len(raw)] = raw
     act_base = prog.activation_base
     for i, d in enumerate(prog.descriptors):
-        table = HEADER_SIZE + DESCRIPTOR_SIZE * i
+        table = HEADER.size + DESCRIPTOR.size * i
         if layout.isolated:
-            table = layout.copies + DESCRIPTOR_SIZE * i
-            raw = bytearray(prog.image[HEADER_SIZE + DESCRIPTOR_SIZE * i:][:DESCRIPTOR_SIZE])
-            struct.pack_into("<I", raw, OUT_ADDR_OFFSET, layout.scratch[d.name])  # raw: keeps a corrupt op too
-            raw[3] &= ~FUSION_FLAGS & 0xFF  # alone, a layer computes its own output (no fused pass)
-            img[table: table + DESCRIPTOR_SIZE] = raw
+            table = layout.copies + DESCRIPTOR.size * i
+            raw = prog.image[HEADER.size + DESCRIPTOR.size * i:][:DESCRIPTOR.size]
+            flags = DESCRIPTOR.unpack(raw)["flags"] & ~FUSION_FLAGS  # alone, a layer computes its own output
+            # every other field as compiled (or as a test corrupted it: an unknown op stays unknown)
+            img[table: table + DESCRIPTOR.size] = DESCRIPTOR.replace(raw, out_addr=layout.scratch[d.name], flags=flags)
             out, n = layout.scratch[d.name], prog.plan.size[prog.output_name(d.name)]
             img[out: out + n] = bytes([POISON]) * n
-        hdr = HEADER.pack(b"HDNA", 1, 1, DESCRIPTOR_SIZE, table, act_base)
+        hdr = HEADER.pack(magic=int.from_bytes(MAGIC, "little"), version=VERSION, layers=1,
+                          descriptor_size=DESCRIPTOR.size, table=table, image_size=act_base)
         a = layout.header_addr(i)
         img[a: a + len(hdr)] = hdr
     return img
@@ -126,8 +125,8 @@ def read_tensor(img: bytes, addr: int, shape) -> np.ndarray:
 
 
 def counters(img: bytes, layout: RunLayout, layer: int) -> dict[str, int]:
-    a = layout.counters + 32 * layer
-    return dict(zip(COUNTER_WORDS, struct.unpack("<8I", bytes(img[a: a + 32]))))
+    a = layout.counters + COUNTER_RECORD.size * layer
+    return COUNTER_RECORD.unpack(bytes(img[a: a + COUNTER_RECORD.size]))
 
 
 @dataclass
@@ -164,7 +163,13 @@ def compare_layers(layout: RunLayout, img: bytes, golden) -> list[LayerResult]:
     return out
 
 
+def run_failed(run: dict) -> bool:
+    """A start of the bench's (tb/test_accel.py) that timed out or ended with the error bit."""
+    return bool(run.get("timeout")) or bool(STATUS.unpack_int(run.get("STATUS", 0))["err"])
+
+
 def status_text(status: int) -> str:
-    code = (status >> 8) & 0xFF
-    s = f"busy={status & 1} done={(status >> 1) & 1} err={(status >> 2) & 1} layer={status >> 16}"
-    return s + (f" error {code}: {ERRORS.get(code, '?')}" if code else "")
+    s = STATUS.unpack_int(status)
+    code = s["error"]
+    text = f"busy={s['busy']} done={s['done']} err={s['err']} layer={s['layer']}"
+    return text + (f" error {code}: {ERRORS.get(code, '?')}" if code else "")

@@ -25,9 +25,9 @@ from golden.cityscapes import Crop
 from golden.cli import ArgumentParser, UserError, command_line, int_in, onnx_file
 from golden.qgraph import load_qgraph
 from onnx_models import model_path
-from rtl.bus import DMA
-from rtl.config import CONFIGS, get_config
-from tb.accel_host import (LayerResult, compare_layers, dram_image, layout_run, read_hex, status_text,
+from hwspec.bus import DMA
+from hwspec.config import CONFIGS, get_config
+from tb.accel_host import (LayerResult, compare_layers, dram_image, layout_run, read_hex, run_failed, status_text,
                            write_hex)
 from tb.runner import ROOT, generated_dir, run_cocotb
 
@@ -74,8 +74,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return all(r.get("STATUS", 0) & 4 == 0 and not r.get("timeout") and "dram_out_of_range" not in r
-                   for r in self.runs) and all(l.ok for l in self.layers)
+        return all(not run_failed(r) and "dram_out_of_range" not in r for r in self.runs) and all(l.ok for l in self.layers)
 
     def first_failure(self) -> LayerResult | None:
         return next((l for l in self.layers if not l.ok), None)
@@ -209,7 +208,7 @@ def print_table(res: RunResult, estimate=None, file=None):
     for r in res.runs:
         if r.get("timeout"):
             print(f"run at header {r.get('prog_base')}: TIMEOUT", file=out)
-        elif r.get("STATUS", 0) & 4:
+        elif run_failed(r):
             print(f"run at header {r['prog_base']}: {status_text(r['STATUS'])}", file=out)
         if "dram_out_of_range" in r:
             print(f"run at header {r.get('prog_base')}: DRAM access at 0x{r['dram_out_of_range']:x}, past the end of "
@@ -229,7 +228,7 @@ def main(argv=None) -> int:
     ap.add_argument("--left", type=int_in(0), default=768)
     ap.add_argument("--height", type=int_in(1), default=64)
     ap.add_argument("--width", type=int_in(1), default=128)
-    ap.add_argument("--config", default="sim", choices=CONFIGS, help="hardware configuration (rtl/config.py)")
+    ap.add_argument("--config", default="sim", choices=CONFIGS, help="hardware configuration (hwspec/config.py)")
     ap.add_argument("--sim", default="verilator", choices=("verilator", "icarus"))
     ap.add_argument("--isolated", action="store_true", help="each layer alone from golden inputs")
     ap.add_argument("--dram", default="model", choices=DRAMS,

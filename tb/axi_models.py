@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from rtl.axi_common import bursts  # the DMAs' burst rule, shared with the performance model
+from hwspec.bus import bursts  # the DMAs' burst rule, shared with the performance model
 
 __all__ = ["bursts", "read_model", "write_beats", "write_model", "regs_model", "random_commands"]
 

@@ -12,7 +12,8 @@ import random
 
 from myhdl import Signal, StopSimulation, block, delay, instance
 
-from rtl.axi_rd import AxiDmaConfig, axi_rd, axi_rd_signals
+from hwspec.bus import AxiDmaConfig
+from rtl.axi_rd import axi_rd, axi_rd_signals
 from rtl.axi_wr import axi_wr, axi_wr_signals
 
 __all__ = ["sim_rd", "sim_wr"]

@@ -49,7 +49,7 @@ def _engine_tb(dut, clock):
 async def engine_bench(dut):
     """Layers from CE_LAYERS (.npz) on the CE_CONFIG engine; per-layer results (cycles, wall time of
     the run, mismatches) as JSON to CE_RESULT."""
-    from rtl.config import get_config
+    from hwspec.config import get_config
     from rtl.layout import Layer, program, unpack_output
 
     cfg = get_config(os.environ["CE_CONFIG"])
@@ -72,7 +72,7 @@ async def engine_bench(dut):
 
 def bench(sim, config, layers, clock="gpi"):
     """Run ``layers`` through the engine on ``sim``; returns the per-layer result dicts."""
-    from rtl.config import get_config
+    from hwspec.config import get_config
     from rtl.engine import MODULES
     from tb.runner import generated_dir, run_cocotb
 
@@ -111,7 +111,7 @@ def main(argv=None):
                     help="cocotb clock implementation (default gpi: the simulator toggles it, no Python per edge)")
     args = ap.parse_args(argv)
 
-    from rtl.config import get_config
+    from hwspec.config import get_config
     from tests.rtl_helpers import random_layer
 
     cfg = get_config(args.config)

@@ -6,7 +6,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
-from rtl.feeder import ACT_WORD
+from hwspec.config import ACT_WORD
 
 __all__ = ["EngineTB"]
 

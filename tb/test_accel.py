@@ -26,10 +26,12 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 
+from hwspec.formats import STATUS, error_code
 from tb.accel_host import CTRL_IRQ_EN, CTRL_START, REGS
 from tb.dram_timing import CLOCK_NS
 
 PERIOD_NS = CLOCK_NS
+DRAM_ERRORS = (error_code("dram_read"), error_code("dram_write"))
 
 
 async def reset(dut):
@@ -90,7 +92,10 @@ async def run_program(dut):
         regs = {name: await axil.read_dword(off) for name, off in REGS.items() if off >= REGS["STATUS"]}
         await axil.write_dword(REGS["IRQ_ACK"], 1)
         results.append(dict(prog_base=base, **regs, **dram_out_of_range(dut, mode)))
-        if regs["STATUS"] & 4 or "dram_out_of_range" in results[-1]:  # error: stop here, the host reports it
+        # a refused descriptor ends its run only: the next run starts; after a DRAM error the DMAs may
+        # still hold the failed command's bytes (reset first), so the host stops there and reports it
+        status = STATUS.unpack_int(regs["STATUS"])
+        if status["err"] and status["error"] in DRAM_ERRORS or "dram_out_of_range" in results[-1]:
             break
     if mode != "axiram":
         dut.dump.value = 1

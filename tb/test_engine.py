@@ -10,7 +10,7 @@ import cocotb
 import numpy as np
 
 from engine_tb import EngineTB
-from rtl.config import get_config
+from hwspec.config import get_config
 from rtl.layout import Layer, program, unpack_output
 
 

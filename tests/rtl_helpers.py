@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from rtl.config import get_config
+from hwspec.config import get_config
 from rtl.engine import MODULES
 from rtl.layout import Layer
 from tb.runner import generated_dir, run_cocotb

@@ -6,13 +6,14 @@ import pytest
 
 from compiler.executor import execute, load_program, read_descriptors, read_tensor
 from compiler.memplan import plan_memory
-from compiler.program import FLAG_FUSED, FLAG_POOL, FLAG_UP, MAX_SEGMENTS, Descriptor, compile_graph
+from compiler.program import Descriptor, compile_graph
+from hwspec.formats import FLAGS, MAX_SEGMENTS
 from golden.capture import capture
 from golden.cityscapes import Crop
 from golden.intmodel import compare
 from golden.qgraph import ModelError, load_qgraph
 from onnx_models import model_path
-from rtl.config import get_config
+from hwspec.config import get_config
 
 CROPS = {
     "tiny": Crop(top=400, left=900, height=64, width=128),
@@ -137,8 +138,8 @@ def test_pinned_stacking_is_checked_and_names_the_node():
 
 
 def test_fused_pools_and_upsamples_compute_the_network_and_never_share_the_convs_buffers():
-    """Average pools fused into their transition convs (FLAG_POOL / FLAG_FUSED) and upsamples into the
-    convs whose outputs they read (FLAG_UP): the program model reproduces onnxruntime on every
+    """Average pools fused into their transition convs (FLAGS["pool"] / FLAGS["fused"]) and upsamples into the
+    convs whose outputs they read (FLAGS["up"]): the program model reproduces onnxruntime on every
     tensor, the fields round-trip, and in the reuse plan a fused output overlaps neither the conv's
     inputs nor its output (the conv writes it while it still reads them). ``fuse_pool=False`` and
     ``fuse_up=False`` (and ``fuse_argmax=False``: the logits upsample) keep every pool and upsample a
@@ -147,16 +148,16 @@ def test_fused_pools_and_upsamples_compute_the_network_and_never_share_the_convs
     graph = load_qgraph(model_path("tiny"), cap.input_size)
     for keep_all in (True, False):
         prog = compile_graph(graph, get_config("sim"), keep_all=keep_all)
-        fused = [d for d in prog.descriptors if d.flags & FLAG_POOL]
+        fused = [d for d in prog.descriptors if d.flags & FLAGS["pool"]]
         assert [d.name for d in fused] == ["enc0.trans", "enc1.trans"]
         assert all(d.band % 2 == 0 and d.strip == d.wo for d in fused)
         dram = load_program(prog, cap["input"].data)
-        ups = [d for d in prog.descriptors if d.flags & FLAG_UP]
+        ups = [d for d in prog.descriptors if d.flags & FLAGS["up"]]
         assert {(d.name, d.up_factor) for d in ups} == {("enc2.trans", 2), ("dec0.l1", 2), ("dec0.l2", 2)}
-        assert {d.name for d in prog.descriptors if d.flags & FLAG_FUSED} == {"enc0.pool", "enc1.pool", "dec0.up",
+        assert {d.name for d in prog.descriptors if d.flags & FLAGS["fused"]} == {"enc0.pool", "enc1.pool", "dec0.up",
                                                                            "dec1.up", "logits"}
-        assert [(d.aux_addr, d.pool_zp, d.up_factor) for d in read_descriptors(dram) if d.flags & (FLAG_POOL | FLAG_UP)] \
-            == [(d.aux_addr, d.pool_zp, d.up_factor) for d in prog.descriptors if d.flags & (FLAG_POOL | FLAG_UP)]
+        assert [(d.aux_addr, d.pool_zp, d.up_factor) for d in read_descriptors(dram) if d.flags & (FLAGS["pool"] | FLAGS["up"])] \
+            == [(d.aux_addr, d.pool_zp, d.up_factor) for d in prog.descriptors if d.flags & (FLAGS["pool"] | FLAGS["up"])]
         execute(dram)
         fused += ups
         for pool in ("enc0.pool", "enc1.pool", "dec0.up", "dec1.up") if keep_all else ():
@@ -165,13 +166,13 @@ def test_fused_pools_and_upsamples_compute_the_network_and_never_share_the_convs
         assert compare("labels", cap["labels"].data, read_tensor(dram, prog.tensor_addr("argmax"), (1, 32, 512))).ok
         for d in fused:
             span = lambda a, n: (a, a + n)  # noqa: E731
-            scale = 1 / 4 if d.flags & FLAG_POOL else d.up_factor ** 2 / d.stack
+            scale = 1 / 4 if d.flags & FLAGS["pool"] else d.up_factor ** 2 / d.stack
             pool = span(d.aux_addr, int(d.cout * d.ho * d.wo * scale))
             own = [span(s.addr, s.channels * d.h * d.w) for s in d.segments] + [span(d.out_addr, d.cout // d.stack * d.ho * d.wo)]
             for a, b in own:
                 assert pool[1] <= a or b <= pool[0], (d.name, keep_all)
     plain = compile_graph(graph, get_config("sim"), fuse_pool=False, fuse_up=False, fuse_argmax=False)
-    assert not any(d.flags & (FLAG_POOL | FLAG_FUSED | FLAG_UP) for d in plain.descriptors)
+    assert not any(d.flags & (FLAGS["pool"] | FLAGS["fused"] | FLAGS["up"]) for d in plain.descriptors)
 
 
 def test_a_tensor_born_with_its_producer_never_takes_the_producers_input():

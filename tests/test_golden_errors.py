@@ -6,7 +6,7 @@ import pytest
 from onnx import TensorProto, helper
 
 import tests.qdq_models as qm
-from compiler.program import UPSAMPLE_FACTORS
+from hwspec.checks import SCALES as UPSAMPLE_FACTORS
 from golden.capture import capture
 from golden.cityscapes import Crop, CityscapesError, crop_input
 from golden.contract import upsample_nearest_int8

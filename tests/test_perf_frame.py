@@ -6,7 +6,7 @@ from compiler.estimate import estimate
 from compiler.program import compile_graph
 from golden.qgraph import load_qgraph
 from perf.model import DEFAULT_MODEL, frame_estimate
-from rtl.config import EngineConfig, get_config
+from hwspec.config import EngineConfig, get_config
 
 TINY = Path(__file__).resolve().parent.parent / "onnx_models" / "tiny_int8.onnx"
 

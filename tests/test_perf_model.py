@@ -6,12 +6,13 @@ import time
 import pytest
 
 from compiler.estimate import COUNTERS, LayerEstimate, _Band, estimate
-from compiler.program import FLAG_FUSED, FLAG_POOL, FLAG_UP, compile_graph
+from compiler.program import compile_graph
+from hwspec.formats import FLAGS
 from golden.capture import capture
 from golden.cityscapes import Crop
 from golden.qgraph import load_qgraph
 from onnx_models import model_path
-from rtl.config import get_config
+from hwspec.config import get_config
 from tb.accel_run import run_accel
 
 CASES = {
@@ -32,7 +33,7 @@ CASES = {
     "hardnet70_hw-64x128-sim": ("hardnet70_hw", Crop(top=384, left=768, height=64, width=128), "sim"),
 }
 POOLED_ROW_WORDS = {"tiny-32x512-sim-pooled": {1, 2}, "tiny-16x1024-sim-pooled": {2, 4}}
-# fused upsamples (FLAG_UP) each case must hold, as (factor, stacked): at 512 and 1024 wide the
+# fused upsamples (FLAGS["up"]) each case must hold, as (factor, stacked): at 512 and 1024 wide the
 # decoder's convs write theirs by 2, stacked ones included (the logits upsample by 4 is elided: the
 # argmax reads the head's output and upsamples its labels)
 FUSED_UPS = {"tiny-64x128-tiny": set(), "tiny-64x128-tall-stacked": set(),
@@ -64,11 +65,11 @@ def test_model_equals_rtl_counters_on_every_layer(case):
         am = prog.descriptors[-1]
         assert (am.op, am.factor) == ("argmax", 4) and -(-am.w // am.strip) == ARGMAX_SEGMENTS[case]
     if case in FUSED_UPS:
-        assert {(d.up_factor, d.stack > 1) for d in prog.descriptors if d.flags & FLAG_UP} == FUSED_UPS[case]
+        assert {(d.up_factor, d.stack > 1) for d in prog.descriptors if d.flags & FLAGS["up"]} == FUSED_UPS[case]
     if "pooled" in case:
-        fused = [d for d in prog.descriptors if d.flags & FLAG_POOL]
+        fused = [d for d in prog.descriptors if d.flags & FLAGS["pool"]]
         assert {d.wo // 64 for d in fused} == POOLED_ROW_WORDS[case]
-        assert sum(1 for d in prog.descriptors if d.flags & FLAG_FUSED and d.op == "avgpool") == len(fused)
+        assert sum(1 for d in prog.descriptors if d.flags & FLAGS["fused"] and d.op == "avgpool") == len(fused)
     if "stacked" in case:
         stacked = {(d.kernel, d.stack * d.ho_v > d.ho) for d in prog.descriptors if d.op == "conv" and d.stack > 1}
         assert (1, False) in stacked and (3, True) in stacked, stacked  # a 1x1; a 3x3 with rows past the last

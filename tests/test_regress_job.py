@@ -26,10 +26,11 @@ def two_runs(tmp_path_factory):
 
 
 def test_chained_run_records_every_layer(two_runs):
-    from compiler.program import FLAG_FUSED, compile_graph
+    from compiler.program import compile_graph
+    from hwspec.formats import FLAGS
     from golden.qgraph import load_qgraph
     from onnx_models import model_path
-    from rtl.config import get_config
+    from hwspec.config import get_config
 
     db, out = two_runs
     hw = get_config("tiny")
@@ -49,8 +50,8 @@ def test_chained_run_records_every_layer(two_runs):
     for l, d in zip(layers, kept):
         assert l["verdict"] == "pass" and l["mismatches"] == 0, l
         assert l["cycles"] > 0 and l["bytes_read"] > 0, l
-        # a pool or upsample fused into the convs before it (FLAG_FUSED) writes nothing itself
-        assert (l["bytes_written"] == 0) == bool(d.flags & FLAG_FUSED), l
+        # a pool or upsample fused into the convs before it (FLAGS["fused"]) writes nothing itself
+        assert (l["bytes_written"] == 0) == bool(d.flags & FLAGS["fused"]), l
         assert l["out_shape"] == list(prog.output_shape(d.name))
         if d.op == "conv":
             assert l["macs"] > 0
@@ -84,7 +85,7 @@ def test_isolated_workers_equal_serial(tmp_path):
     from golden.qgraph import load_qgraph
     from onnx_models import model_path
     from regress.job import run_isolated
-    from rtl.config import get_config
+    from hwspec.config import get_config
 
     crop = Crop(Crop.frame, 384, 768, 64, 128)
     gold = capture(str(model_path("tiny")), crop)

@@ -12,17 +12,18 @@ import dataclasses
 import pytest
 
 from compiler.estimate import estimate
-from compiler.program import FLAG_POOL, FLAG_UP, compile_graph
+from compiler.program import compile_graph
 from golden.capture import capture
 from golden.cityscapes import Crop
 from golden.intmodel import compare
 from golden.qgraph import load_qgraph
 from onnx_models import model_path
-from rtl.bus import DMA
-from rtl.config import get_config
-from rtl.controller import ERRORS
+from hwspec.bus import DMA
+from hwspec.config import get_config
+from hwspec.checks import refusal
+from hwspec.formats import DESCRIPTOR, ERRORS, FLAGS, FUSION_FLAGS, HEADER, STATUS, error_code
 from tb import accel_run
-from tb.accel_host import layout_run
+from tb.accel_host import layout_run, run_failed, status_text
 from tb.accel_run import dram_model_words, debug_failure, print_table, run_accel
 
 TINY_CROP = Crop("frankfurt_000000_002196", top=400, left=900, height=64, width=128)
@@ -39,8 +40,7 @@ def compiled(model: str, crop: Crop, config: str):
 def check(res, prog, gold, config, sim="verilator"):
     """Every layer bit-exact (on failure: first layer, count, coordinates, and an FST of that layer)."""
     print_table(res, estimate(prog, get_config(config)))
-    assert all(r.get("STATUS", 0) & 4 == 0 and not r.get("timeout") and "dram_out_of_range" not in r
-               for r in res.runs), res.runs
+    assert not any(run_failed(r) or "dram_out_of_range" in r for r in res.runs), res.runs
     bad = res.first_failure()
     if bad is not None:
         fst = debug_failure(prog, gold, res, config=config, sim=sim)
@@ -127,11 +127,11 @@ def test_bad_descriptor_raises_error_and_interrupt(tiny_on_tiny):
     prog, gold = tiny_on_tiny
     bad = compile_graph(prog.graph, get_config("tiny"))
     d = bad.descriptors[3]
-    off = 64 + 128 * 3
+    off = HEADER.size + DESCRIPTOR.size * 3
     bad.image[off] = 9  # an op code the controller does not know
     res = run_accel(bad, gold, config="tiny", isolated=True, layers=[d.name])
     status = res.runs[0]["STATUS"]
-    assert status & 4 and (status >> 8) & 0xFF == 2 and (status >> 16) == 3, hex(status)
+    assert STATUS.unpack_int(status) == dict(busy=0, done=0, err=1, error=error_code("op"), layer=3), status_text(status)
     assert not res.runs[0].get("timeout"), "the interrupt must fire instead of hanging"
 
 
@@ -167,8 +167,8 @@ def test_dram_access_past_the_model_is_an_error_never_a_wrap(tiny_on_tiny, monke
     bad = compile_graph(prog.graph, get_config("tiny"))
     d = bad.descriptors[0]
     end = dram_model_words(layout_run(bad).size) * DMA.beat_bytes
-    off = 64 + 128 * d.layer
-    bad.image[off:off + 128] = dataclasses.replace(d, **{field: end}).pack()
+    off = HEADER.size + DESCRIPTOR.size * d.layer
+    bad.image[off:off + DESCRIPTOR.size] = dataclasses.replace(d, **{field: end}).pack()
     res = run_accel(bad, gold, config="tiny")
     print_table(res)
     assert res.dram_bytes == end and not res.ok
@@ -176,7 +176,7 @@ def test_dram_access_past_the_model_is_an_error_never_a_wrap(tiny_on_tiny, monke
     run = res.runs[0]
     assert run.get("dram_out_of_range") == end, run
     status = run["STATUS"]
-    assert status & 4 and (status >> 8) & 0xFF == code and status >> 16 == d.layer, hex(status)
+    assert STATUS.unpack_int(status) == dict(busy=0, done=0, err=1, error=code, layer=d.layer), status_text(status)
     assert ERRORS[code] == f"DRAM {access} error"
     assert f"DRAM access at 0x{end:x}, past the end of the bench's DRAM model ({end:,} bytes)" in capsys.readouterr().out
 
@@ -194,35 +194,76 @@ def test_accel_run_refuses_a_layout_larger_than_the_dram_model_can_be(monkeypatc
 
 @pytest.mark.parametrize("flag", ["pool", "up"])
 def test_fused_pass_with_a_tile_it_cannot_take_is_refused(flag):
-    """A conv whose store pools (FLAG_POOL) needs bands of an even number of rows, one whose store
-    upsamples (FLAG_UP) whole rows: a descriptor with an odd band, or with a strip narrower than its
-    rows, stops the controller with error 4 before any tile runs (a chained run: an isolated one
-    clears the fusion flags)."""
+    """A conv whose store pools (FLAGS["pool"]) needs bands of an even number of rows, one whose store
+    upsamples (FLAGS["up"]) whole rows: a descriptor with an odd band, or with a strip narrower than its
+    rows, stops the controller before any tile runs with the fused pass's own error code (a chained
+    run: an isolated one clears the fusion flags)."""
     prog, gold = compiled("tiny", Crop("frankfurt_000000_002196", top=400, left=900, height=64, width=256), "tiny")
-    bit = FLAG_POOL if flag == "pool" else FLAG_UP
+    bit = FLAGS["pool"] if flag == "pool" else FLAGS["up"]
     d = next(d for d in prog.descriptors if d.flags & bit)
     # smaller tiles than compiled: they fit every buffer, so only the fused pass can refuse them
     bad = dataclasses.replace(d, band=d.band - 1) if flag == "pool" else dataclasses.replace(d, strip=d.wo // 2)
-    off = 64 + 128 * d.layer
-    prog.image[off:off + 128] = bad.pack()
+    off = HEADER.size + DESCRIPTOR.size * d.layer
+    prog.image[off:off + DESCRIPTOR.size] = bad.pack()
     res = run_accel(prog, gold, config="tiny")
     status = res.runs[0]["STATUS"]
-    assert status & 4 and (status >> 8) & 0xFF == 4 and status >> 16 == d.layer, hex(status)
+    assert STATUS.unpack_int(status) == dict(busy=0, done=0, err=1, error=error_code(f"fused_{flag}"), layer=d.layer), \
+        status_text(status)
 
 
-@pytest.mark.parametrize("field, value, code", [("strip", 4 * 64, 4), ("factor", 3, 3)])
+@pytest.mark.parametrize("field, value, code", [("strip", 4 * 64, "argmax"), ("factor", 3, "scale")])
 def test_argmax_it_cannot_take_is_refused(tiny_on_tiny, field, value, code):
     """The argmax loads every channel's column segment into half the line buffer (19 x 4 words do not
-    fit its 64) and repeats labels by a power of two: other descriptors stop it with error 4 or 3."""
+    fit its 64) and repeats labels by a power of two: other descriptors stop it, each with its own code."""
     prog, gold = tiny_on_tiny
     bad = compile_graph(prog.graph, get_config("tiny"))
     d = bad.descriptors[-1]
     assert d.op == "argmax" and (d.cin, d.strip) == (19, 3 * 64)
-    off = 64 + 128 * d.layer
-    bad.image[off:off + 128] = dataclasses.replace(d, **{field: value}).pack()
+    off = HEADER.size + DESCRIPTOR.size * d.layer
+    bad.image[off:off + DESCRIPTOR.size] = dataclasses.replace(d, **{field: value}).pack()
     res = run_accel(bad, gold, config="tiny", isolated=True, layers=[d.name])
     status = res.runs[0]["STATUS"]
-    assert status & 4 and (status >> 8) & 0xFF == code and status >> 16 == d.layer, hex(status)
+    assert STATUS.unpack_int(status) == dict(busy=0, done=0, err=1, error=error_code(code), layer=d.layer), \
+        status_text(status)
+
+
+# a descriptor of the tiny network on the tiny config, changed to break one limit each
+BROKEN = {
+    "stem1": (dict(kernel=5), "conv_shape"),
+    "stem2": (dict(band=0), "conv_tile"),
+    "stem3": (dict(segments=[]), "segments"),
+    "enc0.l1": (dict(cin=200), "weight_bank"),  # 200 * 9 weights a channel, 1,856 bytes in words: past 1,024
+    "enc1.l1": (dict(factor=2), "stacked"),  # 2 x 8 stacked channels on 4 rows
+    "enc0.pool": (dict(w=4096), "pool_row"),  # two 4,096-byte rows in a 4,096-byte half
+    "dec0.up": (dict(w=8192), "up_row"),
+    "enc1.trans": (dict(cout=68, group=68), "group_banks"),  # 17 tiles of constants in 16
+    "dec1.l1": (dict(band=16, strip=32), "band_buffers"),  # the whole 19 x 16 x 32 input in one half
+}
+
+
+def test_each_refused_limit_stops_with_its_own_code(tiny_on_tiny):
+    """Nine descriptors, each breaking one limit, run alone in one simulation: the controller stops
+    each with that limit's code (hwspec.formats.ERRORS), the code the Python model of its checks
+    (hwspec.checks.refusal) predicts, in the descriptor's layer; every other layer still runs."""
+    prog, gold = tiny_on_tiny
+    bad = compile_graph(prog.graph, get_config("tiny"))
+    expected = {}
+    for d in bad.descriptors:
+        if d.name in BROKEN:
+            change, key = BROKEN[d.name]
+            broken = dataclasses.replace(d, **change)
+            # an isolated run clears the fusion flags, as the model must see it
+            assert refusal(dataclasses.replace(broken, flags=broken.flags & ~FUSION_FLAGS), get_config("tiny")) == key
+            off = HEADER.size + DESCRIPTOR.size * d.layer
+            bad.image[off:off + DESCRIPTOR.size] = broken.pack()
+            expected[d.layer] = error_code(key)
+    assert len(expected) == len(BROKEN)
+    res = run_accel(bad, gold, config="tiny", isolated=True, layers=list(BROKEN))
+    got = {STATUS.unpack_int(r["STATUS"])["layer"]: STATUS.unpack_int(r["STATUS"]) for r in res.runs}
+    assert len(res.runs) == len(BROKEN) and not any(r.get("timeout") for r in res.runs), res.runs
+    assert {layer: s["error"] for layer, s in got.items()} == expected, \
+        {layer: status_text(r["STATUS"]) for layer, r in zip(got, res.runs)}
+    assert all(s["err"] == 1 and s["busy"] == 0 for s in got.values())
 
 
 @pytest.mark.parametrize("where", ["first layer", "argmax"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rtl.config import get_config
+from hwspec.config import get_config
 from rtl.models import array_model
 from tb.runner import generated_dir
 from tests.test_rtl_pe import flag_stream, int8_stream, mismatch_report

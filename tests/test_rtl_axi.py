@@ -16,7 +16,8 @@ import tempfile
 
 import pytest
 
-from rtl.axi_rd import DEFAULT, AxiDmaConfig
+from hwspec.bus import AxiDmaConfig
+from rtl.axi_rd import DEFAULT
 from rtl.axi_rd import build as build_rd
 from rtl.axi_wr import build as build_wr
 from rtl.axil_regs import AxilRegsConfig

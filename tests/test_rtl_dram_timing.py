@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from rtl.bus import DMA
+from hwspec.bus import DMA
 from tb.dram_timing import DDR4_3200, DEFAULT, DramTiming, Request, simulate
 from tb.runner import ROOT, run_cocotb, setup_verilator
 from tests.test_rtl_axi import _assert_passed

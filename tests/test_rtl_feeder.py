@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rtl.config import get_config
-from rtl.feeder import ACT_WORD, ADDR_BITS
+from hwspec.config import get_config
+from hwspec.config import ACT_WORD
+from rtl.feeder import ADDR_BITS
 from rtl.models import abuf_model
 from tb.runner import generated_dir
 from tb.test_pe import stream_through

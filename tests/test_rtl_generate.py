@@ -8,7 +8,7 @@ import pytest
 
 from rtl.accel import ACCEL_MODULES
 from rtl.bus import BUS_MODULES
-from rtl.config import CONFIGS
+from hwspec.config import CONFIGS
 from rtl.engine import MODULES
 from tb.runner import ROOT, generated_dir, setup_verilator
 

@@ -11,7 +11,7 @@ import functools
 import numpy as np
 from myhdl import Signal, block, delay, instance
 
-from rtl.config import get_config
+from hwspec.config import get_config
 from rtl.models import pe_model
 from rtl.pe import pe, pe_signals
 from tb.runner import generated_dir

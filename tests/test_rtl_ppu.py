@@ -3,7 +3,7 @@ Verilator (fewer on Icarus), and MyHDL's simulation vs the converted Verilog on 
 
 import numpy as np
 
-from rtl.config import get_config
+from hwspec.config import get_config
 from rtl.models import ppu_model, random_ppu_cases
 from rtl.myhdl_sim import sim_ppu
 from tb.runner import ROOT, generated_dir, run_cocotb

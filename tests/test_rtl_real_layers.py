@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from golden.cityscapes import Crop
-from rtl.config import get_config
+from hwspec.config import get_config
 from rtl.layout import Layer
 from tests.rtl_helpers import run_engine
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtl.config import get_config
-from rtl.feeder import ACT_WORD, ADDR_BITS, WR_BITS
+from hwspec.config import get_config
+from hwspec.config import ACT_WORD
+from rtl.feeder import ADDR_BITS, WR_BITS
 from rtl.models import ROWU_OUTPUTS, rowu_model
-from rtl.ppu import PPU_LATENCY
+from hwspec.config import PPU_LATENCY
 from tb.runner import generated_dir
 from tb.test_pe import stream_through
 from tests.test_rtl_pe import mismatch_report

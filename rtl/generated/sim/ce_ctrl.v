@@ -212,6 +212,7 @@ reg g_emit;
 reg g_last;
 reg [1023:0] g_next;
 reg [6:0] g_rem;
+reg [16:0] g_rows;
 reg [1023:0] gb;
 reg [15:0] gc;
 reg gdone;
@@ -362,6 +363,7 @@ reg [7:0] stride;
 reg [15:0] strip;
 reg [15:0] sw;
 reg [15:0] sy;
+wire [47:0] t_prod;
 reg [23:0] tbase;
 reg [511:0] th1;
 reg [511:0] th2;
@@ -542,14 +544,14 @@ end
 
 always @(lbh) begin: line_halves
     if (lbh) begin
-        lb_base = (8192 / 2);
-        lbw_cur = ((8192 / 2) / 64);
+        lb_base = 4096;
+        lbw_cur = 64;
         lbw_oth = 0;
     end
     else begin
         lb_base = 0;
         lbw_cur = 0;
-        lbw_oth = ((8192 / 2) / 64);
+        lbw_oth = 64;
     end
 end
 
@@ -749,6 +751,20 @@ always @(posedge clk) begin: interrupt
         irq <= 1;
     end
 end
+
+
+always @(co0, cout, group) begin: group_rows
+    if ((($signed({1'b0, cout}) - $signed({1'b0, co0})) < group)) begin
+        g_rows = ((($signed({1'b0, cout}) - $signed({1'b0, co0})) + 16) - 1);
+    end
+    else begin
+        g_rows = ((group + 16) - 1);
+    end
+end
+
+
+
+assign t_prod = (g_rows * 268435456);
 
 
 always @(posedge clk) begin: fsm
@@ -994,42 +1010,50 @@ always @(posedge clk) begin: fsm
                     state <= 6'b101111;
                 end
                 else if (((op == 3) && (factor != 2) && (factor != 4) && (factor != 8) && (factor != 16))) begin
-                    err_code <= 3;
+                    err_code <= 14;
                     state <= 6'b101111;
                 end
                 else if (((nseg == 0) || (nseg > 8))) begin
                     err_code <= 5;
                     state <= 6'b101111;
                 end
-                else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0) || (($signed(((K + 64) - 1) >>> 6) << 6) > 4096) || ((factor > 1) && ((cout > 16) || (group != cout)))))) begin
+                else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0)))) begin
                     err_code <= 4;
+                    state <= 6'b101111;
+                end
+                else if (((op == 1) && (($signed(((K + 64) - 1) >>> 6) << 6) > 4096))) begin
+                    err_code <= 8;
+                    state <= 6'b101111;
+                end
+                else if (((op == 1) && (factor > 1) && ((cout > 16) || (group != cout)))) begin
+                    err_code <= 9;
                     state <= 6'b101111;
                 end
                 else if (((op == 1) && fpool && ((factor != 1) || (strip != wo) || (wo[6-1:0] != 0) || ho[0] || band[0] || ((2 * wo) > 8192) || ((band * wo) > (2 * 8192))))) begin
-                    err_code <= 4;
+                    err_code <= 10;
                     state <= 6'b101111;
                 end
                 else if (((op == 1) && fup && ((strip != wo) || (ulf == 0) || fpool || (((wo << ulf) & (64 - 1)) != 0)))) begin
-                    err_code <= 4;
+                    err_code <= 11;
                     state <= 6'b101111;
                 end
                 else if ((((op == 2) || (op == 3)) && fused)) begin
                     state <= 6'b101001;
                 end
                 else if (((op == 2) && ((4 * w) > 8192))) begin
-                    err_code <= 4;
+                    err_code <= 12;
                     state <= 6'b101111;
                 end
                 else if (((op == 3) && ((2 * w) > 8192))) begin
-                    err_code <= 4;
+                    err_code <= 13;
                     state <= 6'b101111;
                 end
                 else if (((op == 4) && ((factor != 1) && (factor != 2) && (factor != 4) && (factor != 8) && (factor != 16)))) begin
-                    err_code <= 3;
+                    err_code <= 14;
                     state <= 6'b101111;
                 end
-                else if (((op == 4) && ((nseg != 1) || (cin < 2) || (strip == 0) || (strip[6-1:0] != 0) || ((cin * strip) > (8192 / 2)) || ((2 * w) > 8192)))) begin
-                    err_code <= 4;
+                else if (((op == 4) && ((nseg != 1) || (cin < 2) || (strip == 0) || (strip[6-1:0] != 0) || ((cin * strip) > 4096) || ((2 * w) > 8192)))) begin
+                    err_code <= 15;
                     state <= 6'b101111;
                 end
                 else if ((op == 1)) begin
@@ -1051,17 +1075,16 @@ always @(posedge clk) begin: fsm
             6'b001000: begin
                 if ((($signed({1'b0, cout}) - $signed({1'b0, co0})) < group)) begin
                     gc <= (cout - co0);
-                    ntile <= $signed((((($signed({1'b0, cout}) - $signed({1'b0, co0})) + 16) - 1) * 268435456) >>> 32);
                 end
                 else begin
                     gc <= group;
-                    ntile <= $signed((((group + 16) - 1) * 268435456) >>> 32);
                 end
+                ntile <= t_prod[32+:16];
                 state <= 6'b001001;
             end
             6'b001001: begin
                 if ((((ntile * (Kw << 6)) > 4096) || (ntile > 16))) begin
-                    err_code <= 4;
+                    err_code <= 16;
                     state <= 6'b101111;
                 end
                 else begin
@@ -1233,7 +1256,7 @@ always @(posedge clk) begin: fsm
             end
             6'b010001: begin
                 if ((((cin * cpitch) > 65536) || (((ntile * bo) * sw) > 4096))) begin
-                    err_code <= 4;
+                    err_code <= 17;
                     state <= 6'b101111;
                 end
                 else begin
@@ -1302,7 +1325,7 @@ always @(posedge clk) begin: fsm
                     seg_ch <= segw[112-1:96];
                     chan_addr <= ((segw[96-1:64] + (iy_lo * w)) + ix_lo);
                     row_addr <= ((segw[96-1:64] + (iy_lo * w)) + ix_lo);
-                    segw <= {64'h0, segw[(64 * 8)-1:64]};
+                    segw <= {64'h0, segw[512-1:64]};
                     state <= 6'b010011;
                 end
                 else if (nxt) begin
@@ -1699,7 +1722,7 @@ always @(posedge clk) begin: fsm
                         ch <= 0;
                         seg_ch <= segw[112-1:96];
                         chan_addr <= segw[96-1:64];
-                        segw <= {64'h0, segw[(64 * 8)-1:64]};
+                        segw <= {64'h0, segw[512-1:64]};
                         state <= 6'b011011;
                     end
                     else begin
@@ -1767,7 +1790,7 @@ always @(posedge clk) begin: fsm
                     am_i <= am_ni;
                     if (($signed({1'b0, m_c2}) == ($signed({1'b0, cin}) - 1))) begin
                         lb_we <= 1;
-                        lb_waddr <= ((((8192 / 2) / 64) + m_xw) + m_x2);
+                        lb_waddr <= ((64 + m_xw) + m_x2);
                         lb_wdata <= am_ni;
                         if (($signed({1'b0, m_x2}) == ($signed({1'b0, m_nw}) - 1))) begin
                             if (((m_x0 + m_len) < w)) begin
@@ -1973,7 +1996,7 @@ always @(posedge clk) begin: fsm
                     end
                     else if (fpool) begin
                         if (pi_odd) begin
-                            lb_raddr <= ((8192 / 2) + {pi_x[(16 - 6)-1:0], 6'h0});
+                            lb_raddr <= (4096 + {pi_x[(16 - 6)-1:0], 6'h0});
                         end
                         if (($signed({1'b0, pi_x}) == ($signed({1'b0, wpr}) - 1))) begin
                             pi_x <= 0;
@@ -1989,7 +2012,7 @@ always @(posedge clk) begin: fsm
                     th2 <= th1;
                     lb_we <= 1;
                     if ((!pt_odd)) begin
-                        lb_waddr <= (((8192 / 2) / 64) + pt_x);
+                        lb_waddr <= (64 + pt_x);
                         lb_wdata <= s_in;
                     end
                     else begin

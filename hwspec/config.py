@@ -1,4 +1,5 @@
-"""Hardware configurations of the conv engine: one frozen, validated dataclass per build.
+"""Hardware configurations of the accelerator: one frozen, validated dataclass per build, with every
+buffer's size and the engine's timing facts that the compiler, the cycle model and the RTL share.
 
 The JSON form is written next to the generated Verilog; ``key`` (a hash of that JSON) names build
 directories and results, so a changed parameter never reuses a stale build.
@@ -10,9 +11,29 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
-from rtl.feeder import ACT_WORD, abuf_banks
+__all__ = ["EngineConfig", "CONFIGS", "get_config", "ACT_WORD", "weight_pitch", "abuf_banks", "PPU_LATENCY",
+           "CHAINED_TAIL", "LINE_DEPTH", "drain_wait", "run_tail"]
 
-__all__ = ["EngineConfig", "CONFIGS", "get_config"]
+ACT_WORD = 64  # bytes per buffer word: one DRAM beat of the 512-bit bus (hwspec.bus.DMA)
+PPU_LATENCY = 6  # cycles of the post-processing pipeline (rtl/ppu.py)
+# Cycles of a chained run (sequencer register ``chain``) beyond its reduction steps: it is done with
+# its last step; its last tile drains under the next run's first tiles (compiler.estimate).
+CHAINED_TAIL = 3
+LINE_DEPTH = 1 << 13  # the controller's line buffer unless a config says otherwise: an avgpool's row pair of 2048
+
+
+def weight_pitch(k: int) -> int:
+    """Bytes one output channel's Cin*k*k = ``k`` weights take in a weight bank and in DRAM: whole
+    words, so weights load a DMA beat per cycle (the sequencer and controller compute the same)."""
+    return -(-k // ACT_WORD) * ACT_WORD
+
+
+def abuf_banks(cols: int) -> int:
+    """Banks of the shared activation buffer for ``cols`` columns: enough ACT_WORD-byte words, a power of
+    two, to hold the bytes the columns read in one step at any start lane and stride <= 3."""
+    span = ACT_WORD - 1 + 3 * (cols - 1) + 1
+    words = -(-span // ACT_WORD)
+    return 1 << (words - 1).bit_length()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +51,7 @@ class EngineConfig:
     wgt_depth: int = 1 << 12  # bytes per weight bank (ceil(Cout/rows) * Cin*k*k)
     const_depth: int = 64  # per-row constant words (ceil(Cout/rows))
     out_depth: int = 1 << 12  # bytes per output bank (ceil(Cout/rows) * Ho*Wo)
+    line_depth: int = LINE_DEPTH  # bytes of the controller's line buffer, two halves (pools, upsamples, argmax)
     data_bits: int = field(default=8, init=False)
     acc_bits: int = field(default=32, init=False)
 
@@ -40,7 +62,7 @@ class EngineConfig:
             v = getattr(self, f)
             if not isinstance(v, int) or not 1 <= v <= 256:
                 raise ValueError(f"EngineConfig {f} must be an integer in 1..256, not {v!r}")
-        for f in ("act_depth", "wgt_depth", "const_depth", "out_depth"):
+        for f in ("act_depth", "wgt_depth", "const_depth", "out_depth", "line_depth"):
             v = getattr(self, f)
             if not isinstance(v, int) or v < 2 or v & (v - 1):
                 raise ValueError(f"EngineConfig {f} must be a power of two >= 2, not {v!r}")
@@ -59,6 +81,21 @@ class EngineConfig:
         rtl/array.py) takes cols + ceil(cols/2) cycles and must finish before the next tile's
         results are captured (see README)."""
         return self.cols + (self.cols + 1) // 2 + 4
+
+    # double buffering: the next tile loads into one half of the activation buffer and the output
+    # banks while the engine runs from the other; a line-buffer row loads into one half while the
+    # other is written
+    @property
+    def act_half(self) -> int:
+        return self.act_depth // 2
+
+    @property
+    def out_half(self) -> int:
+        return self.out_depth // 2
+
+    @property
+    def line_half(self) -> int:
+        return self.line_depth // 2
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
@@ -85,6 +122,19 @@ CONFIGS = {
         EngineConfig(name="asic", rows=72, cols=128, act_depth=1 << 19, wgt_depth=1 << 12, const_depth=8, out_depth=1 << 14),
     )
 }
+
+
+def drain_wait(cfg: EngineConfig) -> int:
+    """Cycles from the flush step until the last result is written: row skew, feeder latency,
+    the drain (C + ceil(C/2) cycles: two interleaved chains), row-unit and PPU pipelines, margin."""
+    return cfg.rows + cfg.cols + (cfg.cols + 1) // 2 + PPU_LATENCY + 12
+
+
+def run_tail(cfg: EngineConfig) -> int:
+    """Cycles of an engine run beyond its reduction steps (steps * max(K, min_tile_steps)): the
+    drain wait plus 5 for the start, the flush step and done (compiler.estimate, which equals the
+    RTL's counters; perf/losses.py and the compiler's tile cost use it too)."""
+    return drain_wait(cfg) + 5
 
 
 def get_config(name: str) -> EngineConfig:
