@@ -10,7 +10,8 @@ Costs, in cycles (n bytes of a command at byte address a):
 - activation, line-buffer and weight load command (A_CMD + A_RX, V_RDCMD + V_RX, W_CMD + W_RX: a
   DMA beat per cycle through the word gearbox):
   ``_rd_words``: 2 + 5 + (beats - 1) + 3 per burst boundary + 1 or 2 for the last word; a 2-D
-  command (the rows of a strip, avgpool's two rows, ``_rd_rows``) the same over all its rows' beats
+  command (a segment's channels of a whole-row tile, the rows of a strip, avgpool's two rows,
+  ``_rd_rows``) the same over all its rows' beats
   and bursts: the next row's bursts follow like the next burst of a row, and the gearbox empties
   between rows inside the DRAM's 3-cycle turnaround;
 - byte read command (constants, descriptors): 2 + n + 4, plus a bubble of 4 - (16 - a % 16)
@@ -102,7 +103,7 @@ def _rd(addr: int, n: int) -> int:
 
 
 def _bursts(addr: int, n: int) -> list[int]:
-    """Beats of each burst the DMAs issue for a command (rtl.axi_common.bursts)."""
+    """Beats of each burst the DMAs issue for a command (hwspec.bus.bursts)."""
     return [k for _, k in bursts(addr, n, BUS_BYTES, MAX_BURST)]
 
 
@@ -219,14 +220,14 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
     walk = tiling.tiles(d)  # the controller's order
     E = _Band(e, 0, -1)
 
-    def load(tile):  # B_START, B_ROWS, B_PITCH, B_CHK, then per channel A_CMD, A_RX and A_SEG
+    def load(tile):  # B_START, B_ROWS, B_PITCH, B_CHK, then per command A_CMD, A_RX and A_SEG
         win = tiling.window(d, tile)
         lo, rows_in, left, cols_in = win.row0, win.rows, win.col0, win.cols
         E.seg(4, None)
-        if cols_in == d.w:  # whole rows: one command per channel
-            reads = [(a + lo * d.w, rows_in * d.w) for a in chans]
-            E.cmds([_rd_words(a, n) for a, n in reads], 1, "load")
-            E.e.bytes_read += sum(_beats_bytes(a, n) for a, n in reads)
+        if cols_in == d.w:  # whole rows: one 2-D command per segment, a channel's rows a row, planes apart
+            n = rows_in * d.w
+            E.cmds([_rd_rows(s.addr + lo * d.w, n, s.channels, hw_in) for s in d.segments], 1, "load")
+            E.e.bytes_read += sum(_beats_bytes(a + lo * d.w, n) for a in chans)
         else:  # a strip: one 2-D command per channel, rows_in rows of cols_in bytes
             starts = [a + lo * d.w + left for a in chans]
             E.cmds([_rd_rows(a, cols_in, rows_in, d.w) for a in starts], 1, "load")

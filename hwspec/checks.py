@@ -8,6 +8,7 @@ checks every descriptor it emits against it; the RTL tests hold the controller's
 from __future__ import annotations
 
 from hwspec import tiling
+from hwspec.bus import DMA
 from hwspec.config import ACT_WORD, EngineConfig, weight_pitch
 from hwspec.formats import FLAGS, MAX_SEGMENTS, OPS
 
@@ -25,6 +26,8 @@ def _conv_refusal(d, cfg: EngineConfig) -> str | None:
         return "weight_bank"
     if d.factor > 1 and (d.cout > cfg.rows or d.group != d.cout):
         return "stacked"
+    if d.h * d.w >= 1 << DMA.len_bits:  # a tile's whole-row load is a 2-D command with the plane as pitch
+        return "plane"
     if pool and (d.factor != 1 or d.strip != d.wo or d.wo % ACT_WORD or d.ho % 2 or d.band % 2
                  or 2 * d.wo > cfg.line_depth or d.band * d.wo > 2 * cfg.line_depth):
         return "fused_pool"

@@ -21,6 +21,10 @@ MANIFEST = Path(__file__).resolve().parent.parent / "onnx_models" / "manifest.js
 SECTIONS = ("model", "variant", "scalesim", "sweep", "gates", "ort")
 
 
+# the configurations the RTL tests simulate (tests/test_perf_model.py holds the model equal to their counters)
+SIMULATED_CONFIGS = ("tiny", "sim", "tall")
+
+
 def log(msg=""):
     print(msg, flush=True)
 
@@ -56,6 +60,12 @@ def section_model(args, hw):
     log()
     log(f"  cycles per frame      {f.cycles:,}  ({f.cycles / 1e6:.2f}M)")
     log(f"  frames per second     {f.fps:.3f} at {args.clock / 1e6:.0f} MHz")
+    log("  ASSUMES               the bench's ideal DRAM (tb/hdl/axi_ram_model.v: the first beat 1-2 cycles after the")
+    log("                        address, no banks, refresh or read/write turnaround); with DDR4 timing")
+    log("                        (tb/hdl/dram_timing_model.v) the RTL takes more cycles (tests/test_rtl_accel.py prints how many)")
+    if hw.name not in SIMULATED_CONFIGS:
+        log(f"  NOT SIMULATED         config {hw.name!r}: the suite simulates {', '.join(SIMULATED_CONFIGS)}; this frame is the")
+        log("                        model's figure for a configuration whose RTL the suite does not run")
     log(f"  MACs per frame        {f.macs / 1e9:.2f} G (convolutions)")
     log(f"  MAC utilization       {f.utilization:.2%} overall = macs / (cycles * {f.pes})")
     log(f"  engine cycles only    {f.engine_cycles:,} ({f.engine_cycles / 1e6:.2f}M): {args.clock / f.engine_cycles:.1f} fps, "

@@ -1,6 +1,6 @@
 """Accelerator top: controller, conv engine, AXI4 read/write DMA masters, AXI4-Lite registers, IRQ.
 
-ce_accel ports: clk, rst, irq; m_axi_* (AXI4 master to DRAM, rtl.bus.DMA's width: 512-bit data, ID 0, INCR bursts);
+ce_accel ports: clk, rst, irq; m_axi_* (AXI4 master to DRAM, hwspec.bus.DMA's width: 512-bit data, ID 0, INCR bursts);
 s_axil_* (AXI4-Lite slave, 8-bit address). Register map (byte offsets; tb/accel_host.py REGS):
 
   0x00 CTRL      RW  bit 0 start (a write with bit 0 set starts a run), bit 1 interrupt enable

@@ -4,7 +4,8 @@ For each 128-byte descriptor (compiler/README.md) it
 - conv: for each output-channel group (``group`` channels, what the weight and constant banks
   hold) loads the group's weights and constants into the engine's row banks; for each band of
   ``band`` output rows loads the input rows the band needs (with the 3x3 halo, all input segments:
-  a concat is read from its producers' buffers, never copied), writes the layer registers, runs
+  a concat is read from its producers' buffers, never copied; one 2-D command a segment for whole
+  rows, its channels' rows a plane apart, one a channel for a strip), writes the layer registers, runs
   the engine, and stores the band's output rows channel plane by channel plane. Activation buffer
   and output banks are double-buffered: while the engine computes band n from one half, the
   controller stores band n-1 and loads band n+1 through the other;
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 
 from myhdl import Signal, always, always_comb, block, concat, enum, intbv
 
+from hwspec.bus import DMA
 from hwspec.config import ACT_WORD, EngineConfig, drain_wait
 from hwspec.formats import (COUNTER_RECORD, DESCRIPTOR, HEADER, LAYER_REGS, MAGIC, MAX_SEGMENTS, SEGMENT,
                             error_code, flag_bit, reg_indices)
@@ -108,10 +110,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     # segment 0 of segs (element 0 in the low bits): address, channels
     (SA_H, SA_L), (SC_H, SC_L) = SEGMENT.bits("addr"), SEGMENT.bits("channels")
     (E_HEADER, E_OP, E_CONV_SHAPE, E_CONV_TILE, E_SEGMENTS, E_DRAM_READ, E_DRAM_WRITE, E_WEIGHT_BANK, E_STACKED,
-     E_FUSED_POOL, E_FUSED_UP, E_POOL_ROW, E_UP_ROW, E_SCALE, E_ARGMAX, E_GROUP_BANKS, E_BAND_BUFFERS) = (
+     E_FUSED_POOL, E_FUSED_UP, E_POOL_ROW, E_UP_ROW, E_SCALE, E_ARGMAX, E_GROUP_BANKS, E_BAND_BUFFERS, E_PLANE) = (
         error_code(e) for e in ("header", "op", "conv_shape", "conv_tile", "segments", "dram_read", "dram_write",
                                 "weight_bank", "stacked", "fused_pool", "fused_up", "pool_row", "up_row", "scale",
-                                "argmax", "group_banks", "band_buffers"))
+                                "argmax", "group_banks", "band_buffers", "plane"))
+    DMA_MAX = (1 << len(rd_cmd_pitch)) - 1  # a DMA command's length and row pitch
+    assert len(rd_cmd_pitch) == len(rd_cmd_len) == DMA.len_bits
     PAD_H, PAD_L = KS_L + 3, KS_L + 1  # the kernel's bits 2..1: k // 2 (k is 1 or 3)
     # segment 1 of segw (its addr and channels); segw then shifts by a segment's SEG_BITS
     SEG_BITS, SEGS_BITS = SEGMENT.size_bits, SEGS_H - SEGS_L
@@ -829,6 +833,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 elif op == 1 and factor > 1 and (cout > R or group != cout):  # stacked: one tile
                     err_code.next = E_STACKED
                     state.next = st.FAIL
+                elif op == 1 and HW > DMA_MAX:  # a channel plane is a 2-D load's pitch
+                    err_code.next = E_PLANE
+                    state.next = st.FAIL
                 elif op == 1 and fpool and (factor != 1 or strip != wo or wo[LWB:] != 0 or ho[0] or band[0]
                                             or 2 * wo > line_depth or band * wo > 2 * line_depth):
                     err_code.next = E_FUSED_POOL  # whole rows of words, even bands, the line buffer
@@ -997,7 +1004,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     else:
                         cols_in.next = (sw - 1) * stride + ksz
                 state.next = st.B_PITCH
-            elif state == st.B_PITCH:  # whole rows: one command a channel; a strip: a 2-D one a channel
+            elif state == st.B_PITCH:  # whole rows: one 2-D command a segment; a strip: one a channel
                 if cols_in == w:
                     rpitch.next = w
                     cpitch.next = ((rows_in * w + ACT_WORD - 1) >> LWB) << LWB
@@ -1019,14 +1026,16 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     r.next = 0
                     ch.next = 0
                     state.next = st.A_CMD
-            elif state == st.A_CMD:  # a channel's rows of the tile: one command (2-D for a strip)
+            elif state == st.A_CMD:  # the tile's rows of a segment's channels (whole rows: one 2-D
+                # command, a channel's rows_in * w bytes a row, HW apart) or of one channel (a strip)
                 rd_cmd_valid.next = 1
                 rd_cmd_addr.next = row_addr
-                rd_cmd_pitch.next = w
                 if cols_in == w:
                     rd_cmd_len.next = rows_in * w
-                    rd_cmd_rows.next = 1
+                    rd_cmd_rows.next = seg_ch
+                    rd_cmd_pitch.next = HW[24:]  # a plane past 2**24 bytes: refused (hwspec.checks)
                 else:
+                    rd_cmd_pitch.next = w
                     rd_cmd_len.next = cols_in
                     rd_cmd_rows.next = rows_in
                 if rd_cmd_valid and rd_cmd_ready:
@@ -1043,14 +1052,14 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         e_wr_addr.next = apos
                         e_wr_data.next = gb[8 * ACT_WORD:]
                         apos.next = apos + 1
-                    if g_last:  # a row of a strip (the gearbox starts it on a new word) or the command
-                        if cols_in == w or r + 1 == rows_in:
+                    if g_last:  # a row of the command (the gearbox starts the next on a new word)
+                        if (cols_in == w and r + 1 == seg_ch) or (cols_in != w and r + 1 == rows_in):
                             r.next = 0
                             state.next = st.A_SEG
                         else:
                             r.next = r + 1
-            elif state == st.A_SEG:  # next channel, next segment, or the tile is loaded
-                if ch + 1 < seg_ch:
+            elif state == st.A_SEG:  # next channel (a strip), next segment, or the tile is loaded
+                if cols_in != w and ch + 1 < seg_ch:
                     ch.next = ch + 1
                     chan_addr.next = chan_addr + HW
                     row_addr.next = chan_addr + HW
@@ -1079,7 +1088,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     cur_half.next = ld_half
                     ridx.next = 0
                     state.next = st.REGS
-            elif state == st.REGS:  # engine layer registers, one per cycle (rtl.sequencer.REGS)
+            elif state == st.REGS:  # engine layer registers, one per cycle (hwspec.formats.LAYER_REGS)
                 e_wr_en.next = 1
                 e_wr_sel.next = 3
                 e_wr_addr.next = ridx

@@ -87,7 +87,7 @@ def build_sources(config: str, with_dram_model: bool) -> list[Path]:
         top = ROOT / "tb" / "hdl" / "accel_tb_top.v"
         if f".DATA_W({DMA.data_bits})" not in top.read_text():
             raise RuntimeError(f"{top}: its DRAM model's DATA_W is not the accelerator's bus width {DMA.data_bits} "
-                               "(rtl.bus.DMA): update the bench's data widths")
+                               "(hwspec.bus.DMA): update the bench's data widths")
         srcs += [ROOT / "tb" / "hdl" / "axi_ram_model.v", ROOT / "tb" / "hdl" / "dram_timing_model.v", top]
     return srcs
 

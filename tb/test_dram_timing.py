@@ -24,7 +24,7 @@ from tb.accel_host import read_hex
 from tb.dram_timing import CLOCK_NS, DramTiming, Request, simulate
 
 OKAY, SLVERR = 0, 2
-BURST = 16  # beats: rtl.bus.DMA's bursts
+BURST = 16  # beats: hwspec.bus.DMA's bursts
 
 
 class TB:

@@ -97,3 +97,10 @@ def test_band_engine_ending_in_a_commands_trailing_cycle():
     band = _Band(e, 0, 7)  # the engine ends during the second command: cycles 8-10 stall
     band.cmds([5, 5], 1, "load")
     assert (e.load_stall, band.t) == (3, 12)
+
+
+def test_perf_report_names_the_configurations_the_model_is_held_to():
+    """`nox -s perf` marks a figure for a configuration outside these cases as not simulated."""
+    from perf.__main__ import SIMULATED_CONFIGS
+
+    assert {case[2] for case in CASES.values()} == set(SIMULATED_CONFIGS)

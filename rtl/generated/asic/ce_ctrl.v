@@ -1029,6 +1029,10 @@ always @(posedge clk) begin: fsm
                     err_code <= 9;
                     state <= 6'b101111;
                 end
+                else if (((op == 1) && (HW > 16777215))) begin
+                    err_code <= 18;
+                    state <= 6'b101111;
+                end
                 else if (((op == 1) && fpool && ((factor != 1) || (strip != wo) || (wo[6-1:0] != 0) || ho[0] || band[0] || ((2 * wo) > 8192) || ((band * wo) > (2 * 8192))))) begin
                     err_code <= 10;
                     state <= 6'b101111;
@@ -1274,12 +1278,13 @@ always @(posedge clk) begin: fsm
             6'b010011: begin
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= row_addr;
-                rd_cmd_pitch <= w;
                 if ((cols_in == w)) begin
                     rd_cmd_len <= (rows_in * w);
-                    rd_cmd_rows <= 1;
+                    rd_cmd_rows <= seg_ch;
+                    rd_cmd_pitch <= HW[24-1:0];
                 end
                 else begin
+                    rd_cmd_pitch <= w;
                     rd_cmd_len <= cols_in;
                     rd_cmd_rows <= rows_in;
                 end
@@ -1302,7 +1307,7 @@ always @(posedge clk) begin: fsm
                         apos <= (apos + 1);
                     end
                     if (g_last) begin
-                        if (((cols_in == w) || ((r + 1) == rows_in))) begin
+                        if ((((cols_in == w) && ((r + 1) == seg_ch)) || ((cols_in != w) && ((r + 1) == rows_in)))) begin
                             r <= 0;
                             state <= 6'b010010;
                         end
@@ -1313,7 +1318,7 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b010010: begin
-                if (((ch + 1) < seg_ch)) begin
+                if (((cols_in != w) && ((ch + 1) < seg_ch))) begin
                     ch <= (ch + 1);
                     chan_addr <= (chan_addr + HW);
                     row_addr <= (chan_addr + HW);
