@@ -12,13 +12,16 @@ import json
 from dataclasses import asdict, dataclass, field
 
 __all__ = ["EngineConfig", "CONFIGS", "get_config", "ACT_WORD", "weight_pitch", "abuf_banks", "PPU_LATENCY",
-           "CHAINED_TAIL", "LINE_DEPTH", "drain_wait", "run_tail"]
+           "CHAINED_TAIL", "CLOCK_HZ", "CLOCK_NS", "LINE_DEPTH", "drain_wait", "run_tail"]
 
 ACT_WORD = 64  # bytes per buffer word: one DRAM beat of the 512-bit bus (hwspec.bus.DMA)
 PPU_LATENCY = 6  # cycles of the post-processing pipeline (rtl/ppu.py)
 # Cycles of a chained run (sequencer register ``chain``) beyond its reduction steps: it is done with
 # its last step; its last tile drains under the next run's first tiles (compiler.estimate).
 CHAINED_TAIL = 3
+CLOCK_HZ = 500_000_000  # the chip's clock (the reference chip's); the benches clock at its period
+CLOCK_NS = 10**9 // CLOCK_HZ  # the benches' clock period (whole ns)
+assert CLOCK_NS * CLOCK_HZ == 10**9
 LINE_DEPTH = 1 << 13  # the controller's line buffer unless a config says otherwise: an avgpool's row pair of 2048
 
 

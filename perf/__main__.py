@@ -10,7 +10,7 @@ from pathlib import Path
 
 from golden.cli import ArgumentParser, command_line, float_in, int_in, onnx_file
 from hwspec.bus import DMA
-from hwspec.config import CONFIGS, get_config
+from hwspec.config import CLOCK_HZ, CONFIGS, get_config
 
 from perf import reference
 from perf.losses import CAUSES
@@ -328,7 +328,7 @@ def main(argv=None):
                     help="the hardware-friendly variant reported beside it (default: %(default)s)")
     ap.add_argument("--config", default="asic", choices=CONFIGS, help="hardware config (hwspec.config)")
     ap.add_argument("--size", nargs=2, type=int_in(1), default=[1024, 2048], metavar=("H", "W"))
-    ap.add_argument("--clock", type=float_in(0, exclusive=True), default=500e6)
+    ap.add_argument("--clock", type=float_in(0, exclusive=True), default=CLOCK_HZ)
     ap.add_argument("--scalesim-size", nargs=2, type=int_in(1), default=[256, 512], metavar=("H", "W"),
                     help="size SCALE-Sim simulates per layer (default 256 512)")
     ap.add_argument("--scalesim-budget", type=float_in(0), default=900, help="seconds for uncached SCALE-Sim layers")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from golden.qgraph import ModelError, load_qgraph
+from hwspec.config import CLOCK_HZ
 from compiler.program import compile_graph, tile_conv
 from compiler.estimate import estimate
 from perf.losses import CAUSES, conv_losses
@@ -146,7 +147,7 @@ def load_program(model, size, hw):
     return program, refused, notes, False
 
 
-def frame_estimate(hw, size=(1024, 2048), model=DEFAULT_MODEL, clock_hz=500e6) -> FramePerf:
+def frame_estimate(hw, size=(1024, 2048), model=DEFAULT_MODEL, clock_hz=CLOCK_HZ) -> FramePerf:
     """Cycles, MACs and DRAM bytes per layer of one frame (compile + compiler.estimate), timed."""
     _graph(model, size)  # parsing the ONNX model is not part of the timed model computation
     t0 = time.perf_counter()

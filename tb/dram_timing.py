@@ -48,9 +48,10 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 
-__all__ = ["CLOCK_NS", "DramPart", "DDR4_3200", "DramTiming", "DEFAULT", "Request", "Served", "simulate"]
+from hwspec.config import CLOCK_NS
 
-CLOCK_NS = 2  # the accelerator's clock (the asic configuration's 500 MHz); the benches' clock period
+__all__ = ["DramPart", "DDR4_3200", "DramTiming", "DEFAULT", "Request", "Served", "simulate"]
+
 
 
 @dataclass(frozen=True)

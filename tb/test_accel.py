@@ -28,7 +28,7 @@ from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 
 from hwspec.formats import STATUS, error_code
 from tb.accel_host import CTRL_IRQ_EN, CTRL_START, REGS
-from tb.dram_timing import CLOCK_NS
+from hwspec.config import CLOCK_NS
 
 PERIOD_NS = CLOCK_NS
 DRAM_ERRORS = (error_code("dram_read"), error_code("dram_write"))

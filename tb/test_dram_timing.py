@@ -21,7 +21,8 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge
 
 from tb.accel_host import read_hex
-from tb.dram_timing import CLOCK_NS, DramTiming, Request, simulate
+from hwspec.config import CLOCK_NS
+from tb.dram_timing import DramTiming, Request, simulate
 
 OKAY, SLVERR = 0, 2
 BURST = 16  # beats: hwspec.bus.DMA's bursts
