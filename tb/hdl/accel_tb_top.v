@@ -40,7 +40,7 @@ module accel_tb_top #(
     wire [2:0] arsize, awsize;
     wire [1:0] arburst, awburst, rresp, bresp;
     wire arvalid, arready, rlast, rvalid, rready, awvalid, awready, wlast, wvalid, wready, bvalid, bready;
-    wire [511:0] rdata, wdata;  // rtl.bus.DMA's data width (tb.accel_run checks)
+    wire [511:0] rdata, wdata;  // hwspec.bus.DMA's data width (tb.accel_run checks)
     wire [63:0] wstrb;
 
     ce_accel dut (
@@ -62,23 +62,22 @@ module accel_tb_top #(
         .s_axil_rvalid(s_axil_rvalid), .s_axil_rready(s_axil_rready)
     );
 
+    // both DRAM models have the same ports
+`define ACCEL_TB_DRAM_PORTS \
+            .clk(clk), .rst(rst), .load(load), .dump(dump), \
+            .arADDR(araddr), .arLEN(arlen), .arVALID(arvalid), .arREADY(arready), \
+            .rDATA(rdata), .rRESP(rresp), .rLAST(rlast), .rVALID(rvalid), .rREADY(rready), \
+            .awADDR(awaddr), .awLEN(awlen), .awVALID(awvalid), .awREADY(awready), \
+            .wDATA(wdata), .wSTRB(wstrb), .wLAST(wlast), .wVALID(wvalid), .wREADY(wready), \
+            .bRESP(bresp), .bVALID(bvalid), .bREADY(bready), .oob(dram_oob), .oob_addr(dram_oob_addr)
     generate if (TIMING_DRAM) begin : timing
         dram_timing_model #(.DATA_W(512), .ADDR_W(32), .WORDS(MEM_WORDS)) dram (
-            .clk(clk), .rst(rst), .load(load), .dump(dump),
-            .arADDR(araddr), .arLEN(arlen), .arVALID(arvalid), .arREADY(arready),
-            .rDATA(rdata), .rRESP(rresp), .rLAST(rlast), .rVALID(rvalid), .rREADY(rready),
-            .awADDR(awaddr), .awLEN(awlen), .awVALID(awvalid), .awREADY(awready),
-            .wDATA(wdata), .wSTRB(wstrb), .wLAST(wlast), .wVALID(wvalid), .wREADY(wready),
-            .bRESP(bresp), .bVALID(bvalid), .bREADY(bready), .oob(dram_oob), .oob_addr(dram_oob_addr)
+            `ACCEL_TB_DRAM_PORTS
         );
     end else begin : ideal
         axi_ram_model #(.DATA_W(512), .ADDR_W(32), .WORDS(MEM_WORDS)) dram (
-            .clk(clk), .rst(rst), .load(load), .dump(dump),
-            .arADDR(araddr), .arLEN(arlen), .arVALID(arvalid), .arREADY(arready),
-            .rDATA(rdata), .rRESP(rresp), .rLAST(rlast), .rVALID(rvalid), .rREADY(rready),
-            .awADDR(awaddr), .awLEN(awlen), .awVALID(awvalid), .awREADY(awready),
-            .wDATA(wdata), .wSTRB(wstrb), .wLAST(wlast), .wVALID(wvalid), .wREADY(wready),
-            .bRESP(bresp), .bVALID(bvalid), .bREADY(bready), .oob(dram_oob), .oob_addr(dram_oob_addr)
+            `ACCEL_TB_DRAM_PORTS
         );
     end endgenerate
+`undef ACCEL_TB_DRAM_PORTS
 endmodule
