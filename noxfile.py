@@ -58,6 +58,14 @@ def accel(session):
 
 
 @nox.session(python=PYTHON)
+def dram_latency(session):
+    """DRAM latency benchmark (prints, not a test): the tiny network through the RTL on the ideal DRAM
+    and on the DDR4 timing DRAM with 0, 50, 100 and 150 ns more read round trip (`-- --help`)."""
+    _install(session)
+    session.run("python", "-m", "tb.dram_latency", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def bench_engine(session):
     """Engine benchmark (prints, not a test): simulated cycles/s on Verilator and Icarus (sim config),
     cycles vs ideal MACs/(R*C) and utilization of the three real FC-HarDNet-70 layers."""

@@ -9,7 +9,6 @@ SQNR of the int8 output against the float model), then the run is closed in the 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
@@ -140,34 +139,15 @@ def crop_png(crop: Crop) -> bytes:
 
 
 # --- simulation ----------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _fds_to(log: Path):
-    """Send this process's stdout and stderr (and the simulator's, which inherits them) to ``log``."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(log, "ab") as f:
-        os.dup2(f.fileno(), 1)
-        os.dup2(f.fileno(), 2)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        os.close(saved[0])
-        os.close(saved[1])
-
-
 def _simulate(program, golden, config, sim, isolated, names, workdir: Path, log: Path, expected=None):
     """One run_accel call with its simulator output in ``log``; returns (RunResult, RTL outputs).
     ``expected``: what the outputs are compared with, when not ``golden`` (which gives the inputs)."""
     from tb.accel_run import run_accel
+    from tb.runner import output_to
 
     os.environ.pop("PYTEST_CURRENT_TEST", None)  # cocotb's runner would share one results file per test
     workdir.mkdir(parents=True, exist_ok=True)
-    with _fds_to(log):
+    with output_to(log):
         res = run_accel(program, golden, config=config, sim=sim, isolated=isolated,
                         layers=list(names) if isolated else None, workdir=workdir, expected=expected)
     return res, {l.name: l.actual for l in res.layers}  # the tensors the RTL wrote, read back from DRAM
@@ -448,10 +428,11 @@ def run_regression(*, model: str = "hardnet70", crop: Crop | None = None, config
             name = min(failing, key=lambda r: r["idx"])["name"]
             prog.phase("simulate", f"waveform of {name} (isolated, FST), log {sim_log}")
             from tb.accel_run import RunResult
+            from tb.runner import output_to
 
             stub = RunResult("isolated", _as_results(rows, name), [], 0.0)
             try:
-                with _fds_to(sim_log):
+                with output_to(sim_log):
                     wave = debug_failure(program, golden, stub, config=config, sim=sim,
                                          keep_dir=out / "waves" / f"run{run_id}")
             except Exception as exc:  # the verdicts stand; only the waveform is missing

@@ -26,9 +26,10 @@ from golden.cli import ArgumentParser, UserError, command_line, int_in, onnx_fil
 from golden.qgraph import load_qgraph
 from onnx_models import model_path
 from hwspec.bus import DMA
-from hwspec.config import CONFIGS, get_config
+from hwspec.config import CLOCK_NS, CONFIGS, get_config
 from tb.accel_host import (LayerResult, compare_layers, dram_image, layout_run, read_hex, run_failed, status_text,
                            write_hex)
+from tb.dram_timing import DEFAULT as DEFAULT_TIMING
 from tb.runner import ROOT, generated_dir, run_cocotb
 
 __all__ = ["RunResult", "run_accel", "build_sources", "dram_model_words", "DramModelTooSmall", "STALL_STEPS"]
@@ -43,6 +44,17 @@ DRAMS = VERILOG_DRAMS + ("axiram",)
 # a few builds of the bench serve every run; at most what the DMAs' addresses reach.
 DRAM_MODEL_MIN_WORDS = 1 << 20
 DRAM_MODEL_MAX_BYTES = 1 << DMA.addr_bits
+
+
+def dram_t_ctrl(added_ns: int) -> int:
+    """The timing DRAM's controller latency (cycles, each way) with ``added_ns`` more of read round trip
+    (request and data: half each way, rounded up to whole cycles) than its default."""
+    return DEFAULT_TIMING.t_ctrl + -(-added_ns // (2 * CLOCK_NS))
+
+
+def added_round_trip_ns(added_ns: int) -> int:
+    """The read round trip that ``dram_t_ctrl(added_ns)`` actually adds (whole cycles each way)."""
+    return 2 * (dram_t_ctrl(added_ns) - DEFAULT_TIMING.t_ctrl) * CLOCK_NS
 
 
 class DramModelTooSmall(ValueError):
@@ -95,7 +107,7 @@ def build_sources(config: str, with_dram_model: bool) -> list[Path]:
 def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "verilator", isolated: bool = False,
               layers: list[str] | None = None, dram: str = "model", stall: int = 0, seed: int = 1,
               reset_after: int = 0, waves: bool = False, workdir: Path | None = None,
-              expected: Capture | None = None) -> RunResult:
+              expected: Capture | None = None, dram_latency_ns: int = 0) -> RunResult:
     """Simulate ``program`` on the RTL. ``isolated``: every layer runs alone from golden inputs (all
     golden tensors preloaded, layers run last to first so no run overwrites another's input);
     otherwise the whole network runs from the input tensor in one start. ``dram``: "model" (fast
@@ -107,13 +119,16 @@ def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "ver
     The "model" and "timing" DRAMs are sized from the run's layout (``dram_model_words``; ``DramModelTooSmall`` beyond
     its limit, before anything is simulated); an access past its end ends the run with a DRAM error
     and ``dram_out_of_range`` (the address) in that run's record.
-    ``expected``: the tensors the outputs are compared with (default ``golden``, which always gives the inputs)."""
+    ``expected``: the tensors the outputs are compared with (default ``golden``, which always gives the inputs).
+    ``dram_latency_ns``: with dram="timing", that much more read round trip (``dram_t_ctrl``)."""
     if not 0 <= stall < STALL_STEPS:
         raise ValueError(f"DRAM stall chance must be 0..{STALL_STEPS - 1} (/{STALL_STEPS}), not {stall}")
     if dram not in DRAMS:
         raise ValueError(f"DRAM must be one of {DRAMS}, not {dram!r}")
     if stall and dram != "model":
         raise ValueError(f"a DRAM stall chance is the ideal DRAM model's (dram='model'), not dram={dram!r}'s")
+    if dram_latency_ns and dram != "timing":
+        raise ValueError(f"an added DRAM latency is the timing DRAM's (dram='timing'), not dram={dram!r}'s")
     cfg = get_config(config)
     layout = layout_run(program, isolated)
     if dram in VERILOG_DRAMS:
@@ -135,21 +150,24 @@ def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "ver
     tmp.mkdir(parents=True, exist_ok=True)
     try:
         return _run_in(tmp, program, expected or golden, layout, img, runs, cfg, config=config, sim=sim,
-                       isolated=isolated, layers=layers, dram=dram, stall=stall, seed=seed, reset_after=reset_after, waves=waves)
+                       isolated=isolated, layers=layers, dram=dram, stall=stall, seed=seed, reset_after=reset_after, waves=waves,
+                       dram_latency_ns=dram_latency_ns)
     finally:
         if workdir is None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _run_in(tmp, program, golden, layout, img, runs, cfg, *, config, sim, isolated, layers, dram, stall, seed,
-            reset_after, waves) -> RunResult:
+            reset_after, waves, dram_latency_ns) -> RunResult:
     dram_in, dram_out, result = tmp / "dram_in", tmp / "dram_out", tmp / "result.json"
     env = dict(ACC_MODE=dram, ACC_RUNS=json.dumps(runs), ACC_CNT_BASE=str(layout.counters),
                ACC_NBYTES=str(layout.size), ACC_RESULT=str(result), ACC_DRAM_OUT=str(dram_out),
                ACC_RESET_AFTER=str(reset_after))
     plusargs, parameters, dram_bytes = [], {}, 0
     if dram in VERILOG_DRAMS:
-        parameters = dict(MEM_WORDS=dram_model_words(layout.size), **({"TIMING_DRAM": 1} if dram == "timing" else {}))
+        parameters = dict(MEM_WORDS=dram_model_words(layout.size))
+        if dram == "timing":
+            parameters.update(TIMING_DRAM=1, DRAM_T_CTRL=dram_t_ctrl(dram_latency_ns))
         dram_bytes = parameters["MEM_WORDS"] * DMA.beat_bytes
         write_hex(img, dram_in)
         plusargs = [f"+DRAM_IN={dram_in}", f"+DRAM_OUT={dram_out}", f"+DRAM_STALL={stall}", f"+DRAM_SEED={seed}",
@@ -235,16 +253,20 @@ def main(argv=None) -> int:
                     help="model: the ideal Verilog DRAM; timing: the Verilog DRAM with DDR4 timing; axiram: cocotbext-axi")
     ap.add_argument("--stall", type=int_in(0, STALL_STEPS - 1), default=0,
                     help=f"random DRAM stall chance /{STALL_STEPS} (model DRAM)")
+    ap.add_argument("--dram-latency-ns", type=int_in(0, 10_000), default=0,
+                    help="timing DRAM: this much more read round trip than its default (half each way)")
     args = ap.parse_args(argv)
     if args.stall and args.dram != "model":
         ap.error(f"--stall applies to --dram model, not --dram {args.dram}")
+    if args.dram_latency_ns and args.dram != "timing":
+        ap.error(f"--dram-latency-ns applies to --dram timing, not --dram {args.dram}")
     crop = Crop(args.frame, args.top, args.left, args.height, args.width)
     gold = capture(args.model, crop)
     graph = load_qgraph(args.model, gold.input_size)
     prog = compile_graph(graph, get_config(args.config))
     try:
         res = run_accel(prog, gold, config=args.config, sim=args.sim, isolated=args.isolated, dram=args.dram,
-                        stall=args.stall)
+                        stall=args.stall, dram_latency_ns=args.dram_latency_ns)
     except DramModelTooSmall as e:
         raise UserError(f"--model {args.model} on a {args.height}x{args.width} crop"
                         f"{' (--isolated)' if args.isolated else ''}: {e}") from None

@@ -7,6 +7,7 @@ own make dependencies).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from cocotb_tools.runner import get_runner
 
-__all__ = ["ROOT", "setup_verilator", "generated_dir", "run_cocotb", "SIMS"]
+__all__ = ["ROOT", "setup_verilator", "generated_dir", "run_cocotb", "output_to", "SIMS"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SIMS = ("verilator", "icarus")
@@ -38,6 +39,26 @@ def setup_verilator():
     flags = os.environ.get("MAKEFLAGS", "")
     if "CFG_CXXFLAGS_PCH_I" not in flags:
         os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+
+
+@contextlib.contextmanager
+def output_to(log: Path):
+    """Send this process's stdout and stderr (and the simulator's, which inherits them) to ``log``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log, "ab") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
 
 
 def generated_dir(config_name: str) -> Path:

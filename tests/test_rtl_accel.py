@@ -108,6 +108,26 @@ def test_tiny_network_on_the_dram_with_timing(tiny_on_tiny):
     assert cycles["timing"] > cycles["ideal"]
 
 
+def test_tiny_network_with_more_dram_latency():
+    """The same on a 32x64 crop with 100 ns more read round trip (tb.accel_run.dram_t_ctrl): bit-exact,
+    and slower than at the DRAM's default latency."""
+    prog, gold = compiled("tiny", SMALL_CROP, "tiny")
+    runs = {ns: run_accel(prog, gold, config="tiny", dram="timing", dram_latency_ns=ns) for ns in (0, 100)}
+    for res in runs.values():
+        check(res, prog, gold, "tiny")
+        check_counters_against_estimate(res, prog, "tiny")
+    cycles = {ns: sum(l.counters["cycles"] for l in r.layers) for ns, r in runs.items()}
+    print(f"tiny network, 32x64: {cycles[0]:,} cycles at the timing DRAM's default, {cycles[100]:,} with "
+          f"{accel_run.added_round_trip_ns(100)} ns more read round trip")
+    assert accel_run.dram_t_ctrl(100) == accel_run.dram_t_ctrl(0) + 25 and cycles[100] > cycles[0]
+
+
+def test_added_dram_latency_is_refused_on_other_drams(capsys):
+    rc = accel_run.main(["--dram", "model", "--dram-latency-ns", "50"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "--dram-latency-ns applies to --dram timing, not --dram model" in err
+
+
 def test_tiny_network_on_cocotbext_axiram():
     """The same network through cocotbext-axi's AxiRam (Python AXI slave), on a 32x64 crop."""
     prog, gold = compiled("tiny", SMALL_CROP, "tiny")
