@@ -62,7 +62,7 @@ def section_model(args, hw):
     log(f"  frames per second     {f.fps:.3f} at {args.clock / 1e6:.0f} MHz")
     log("  ASSUMES               the bench's ideal DRAM (tb/hdl/axi_ram_model.v: the first beat 1-2 cycles after the")
     log("                        address, no banks, refresh or read/write turnaround); with DDR4 timing")
-    log("                        (tb/hdl/dram_timing_model.v) the RTL takes more cycles (tests/test_rtl_accel.py prints how many)")
+    log("                        (tb/hdl/dram_timing_model.v) the RTL takes more cycles: nox -s dram_latency measures how many")
     if hw.name not in SIMULATED_CONFIGS:
         log(f"  NOT SIMULATED         config {hw.name!r}: the suite simulates {', '.join(SIMULATED_CONFIGS)}; this frame is the")
         log("                        model's figure for a configuration whose RTL the suite does not run")
