@@ -25,7 +25,7 @@ import numpy as np
 from golden.contract import is_pow2, requant_constants, requant_multiplier
 from golden.qgraph import ModelError, QConv, QGraph
 from hwspec import tiling
-from hwspec.checks import SCALES, refusal
+from hwspec.checks import PLANE_MAX, SCALES, refusal
 from hwspec.config import ACT_WORD, LINE_DEPTH, weight_pitch
 from hwspec.formats import (DESCRIPTOR, DRAM_CONSTANT, ERRORS, FLAGS, HEADER, MAGIC, MAX_SEGMENTS, OPS, SEGMENT, VERSION,
                             error_code)
@@ -461,6 +461,9 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
                        flags=FLAGS["last"] if i == len(layers) - 1 else 0)
         _check(l, channels=(max(d.cin, d.cout), "channels"), height=(max(d.h, d.ho), "height"),
                width=(max(d.w, d.wo), "width"), address=(plan.base + plan.peak, "address"))
+        if max(d.h * d.w, d.ho * d.wo) > PLANE_MAX:
+            raise ModelError(f"node {l.name!r} ({l.op}): a channel plane of {max(d.h * d.w, d.ho * d.wo):,} bytes "
+                             f"exceeds what one DMA command moves, {PLANE_MAX:,}")
         if isinstance(l, QConv):
             d.kernel, d.stride = l.kernel, l.stride
             d.factor = rows_of[l.name]

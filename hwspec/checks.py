@@ -12,8 +12,11 @@ from hwspec.bus import DMA
 from hwspec.config import ACT_WORD, EngineConfig, weight_pitch
 from hwspec.formats import FLAGS, MAX_SEGMENTS, OPS
 
-__all__ = ["refusal"]
+__all__ = ["refusal", "PLANE_MAX", "SCALES"]
 
+# a channel plane (input or output): a whole-row tile's 2-D load has it as pitch, a vector op writes
+# a channel's output as one command
+PLANE_MAX = (1 << DMA.len_bits) - 1
 SCALES = (2, 4, 8, 16)  # the line buffer's byte repeats (upsample factors, argmax label upsampling)
 
 
@@ -26,8 +29,6 @@ def _conv_refusal(d, cfg: EngineConfig) -> str | None:
         return "weight_bank"
     if d.factor > 1 and (d.cout > cfg.rows or d.group != d.cout):
         return "stacked"
-    if d.h * d.w >= 1 << DMA.len_bits:  # a tile's whole-row load is a 2-D command with the plane as pitch
-        return "plane"
     if pool and (d.factor != 1 or d.strip != d.wo or d.wo % ACT_WORD or d.ho % 2 or d.band % 2
                  or 2 * d.wo > cfg.line_depth or d.band * d.wo > 2 * cfg.line_depth):
         return "fused_pool"
@@ -63,6 +64,8 @@ def refusal(d, cfg: EngineConfig) -> str | None:
         return "scale"
     if not 1 <= len(d.segments) <= MAX_SEGMENTS:
         return "segments"
+    if max(d.h * d.w, d.ho * d.wo) > PLANE_MAX:
+        return "plane"
     if op == OPS["conv"]:
         return _conv_refusal(d, cfg) or _conv_buffers_refusal(d, cfg)
     if op in (OPS["avgpool"], OPS["upsample"]) and d.flags & FLAGS["fused"]:

@@ -122,7 +122,7 @@ _ERRORS = (
     (16, "group_banks", "conv group: its weights or constants exceed their banks"),
     (17, "band_buffers", "conv band: its input rows exceed half the activation buffer, or its outputs half the "
                          "output banks"),
-    (18, "plane", "conv input channel plane (h x w) past the DMA's command length and pitch"),
+    (18, "plane", "a channel plane (h x w or ho x wo) past a DMA command's length and pitch"),
 )
 ERRORS = {code: text for code, _, text in _ERRORS}
 _CODES = {key: code for code, key, _ in _ERRORS}

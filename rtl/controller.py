@@ -824,6 +824,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 elif nseg == 0 or nseg > MAX_SEGMENTS:
                     err_code.next = E_SEGMENTS
                     state.next = st.FAIL
+                elif HW > DMA_MAX or HoWo > DMA_MAX:  # a plane: a 2-D load's pitch, a vector op's write
+                    err_code.next = E_PLANE
+                    state.next = st.FAIL
                 elif op == 1 and (group == 0 or band == 0 or strip == 0):
                     err_code.next = E_CONV_TILE
                     state.next = st.FAIL
@@ -832,9 +835,6 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     state.next = st.FAIL
                 elif op == 1 and factor > 1 and (cout > R or group != cout):  # stacked: one tile
                     err_code.next = E_STACKED
-                    state.next = st.FAIL
-                elif op == 1 and HW > DMA_MAX:  # a channel plane is a 2-D load's pitch
-                    err_code.next = E_PLANE
                     state.next = st.FAIL
                 elif op == 1 and fpool and (factor != 1 or strip != wo or wo[LWB:] != 0 or ho[0] or band[0]
                                             or 2 * wo > line_depth or band * wo > 2 * line_depth):

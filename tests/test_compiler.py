@@ -125,6 +125,13 @@ def test_too_many_concat_segments_names_the_node():
         compile_graph(graph)
 
 
+def test_a_channel_plane_past_one_dma_command_names_the_node():
+    """A 4096x4096 frame's 16 MiB input planes: the DMA moves at most 2**24 - 1 bytes a command."""
+    with pytest.raises(ModelError, match=r"node 'stem0' \(conv\): a channel plane of 16,777,216 bytes exceeds what "
+                                         r"one DMA command moves, 16,777,215"):
+        compile_graph(load_qgraph(model_path("tiny"), (4096, 4096)), get_config("tiny"))
+
+
 def test_pinned_stacking_is_checked_and_names_the_node():
     graph = load_qgraph(model_path("tiny"), (64, 128))
     prog = compile_graph(graph, get_config("tall"), stack={"enc0.trans": 2, "stem1": 1})

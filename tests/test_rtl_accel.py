@@ -259,12 +259,13 @@ BROKEN = {
     "enc1.trans": (dict(cout=68, group=68), "group_banks"),  # 17 tiles of constants in 16
     "dec1.l1": (dict(band=16, strip=32), "band_buffers"),  # the whole 19 x 16 x 32 input in one half
     "dec1.l2": (dict(h=4096, w=4096), "plane"),  # a 16 MiB channel plane: past a DMA command's pitch
+    "logits": (dict(ho=4096, wo=4096), "plane"),  # an upsample writing a 16 MiB plane in one command
 }
 
 
 def test_each_refused_limit_stops_with_its_own_code(tiny_on_tiny):
-    """Ten descriptors, each breaking one limit, run alone in one simulation: the controller stops
-    each with that limit's code (hwspec.formats.ERRORS), the code the Python model of its checks
+    """Eleven descriptors, each breaking one limit (the plane's twice: a conv's input, an upsample's
+    output), run alone in one simulation: the controller stops each with that limit's code (hwspec.formats.ERRORS), the code the Python model of its checks
     (hwspec.checks.refusal) predicts, in the descriptor's layer; every other layer still runs."""
     prog, gold = tiny_on_tiny
     bad = compile_graph(prog.graph, get_config("tiny"))

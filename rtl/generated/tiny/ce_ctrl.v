@@ -1017,6 +1017,10 @@ always @(posedge clk) begin: fsm
                     err_code <= 5;
                     state <= 6'b101111;
                 end
+                else if (((HW > 16777215) || (HoWo > 16777215))) begin
+                    err_code <= 18;
+                    state <= 6'b101111;
+                end
                 else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0)))) begin
                     err_code <= 4;
                     state <= 6'b101111;
@@ -1027,10 +1031,6 @@ always @(posedge clk) begin: fsm
                 end
                 else if (((op == 1) && (factor > 1) && ((cout > 4) || (group != cout)))) begin
                     err_code <= 9;
-                    state <= 6'b101111;
-                end
-                else if (((op == 1) && (HW > 16777215))) begin
-                    err_code <= 18;
                     state <= 6'b101111;
                 end
                 else if (((op == 1) && fpool && ((factor != 1) || (strip != wo) || (wo[6-1:0] != 0) || ho[0] || band[0] || ((2 * wo) > 8192) || ((band * wo) > (2 * 8192))))) begin
