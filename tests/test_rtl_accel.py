@@ -288,6 +288,24 @@ def test_each_refused_limit_stops_with_its_own_code(tiny_on_tiny):
     assert all(s["err"] == 1 and s["busy"] == 0 for s in got.values())
 
 
+def test_a_bad_program_header_is_refused(tiny_on_tiny, monkeypatch):
+    """A header whose magic is not "HDNA" stops the run before any descriptor: error "header"."""
+    prog, gold = tiny_on_tiny
+    real = accel_run.dram_image
+
+    def corrupt(layout, tensors):
+        img = real(layout, tensors)
+        img[layout.header_addr(prog.descriptors[0].layer) + HEADER.offset("magic")] ^= 0xFF
+        return img
+
+    monkeypatch.setattr(accel_run, "dram_image", corrupt)
+    res = run_accel(prog, gold, config="tiny", isolated=True, layers=[prog.descriptors[0].name])
+    assert len(res.runs) == 1, res.runs
+    status = STATUS.unpack_int(res.runs[0]["STATUS"])
+    assert (status["err"], status["error"]) == (1, error_code("header")), status_text(res.runs[0]["STATUS"])
+    assert res.runs[0]["FETCH"] == 0 and res.runs[0]["ENGINE"] == 0  # no descriptor was fetched
+
+
 @pytest.mark.parametrize("where", ["first layer", "argmax"])
 def test_reset_in_the_middle_of_a_layer_then_full_run(tiny_on_tiny, where):
     """A reset mid-way through a layer (the first, or the last: the argmax, its compare lanes and
