@@ -145,3 +145,12 @@ def test_compiled_descriptors_pass_the_controllers_checks(model, size):
         assert [(d.name, refusal(d, cfg)) for d in prog.descriptors if refusal(d, cfg)] == []
         compiled += 1
     assert compiled >= 1
+
+
+def test_python_m_hwspec_prints_every_table_and_refuses_an_unknown_config():
+    out = subprocess.run([sys.executable, "-m", "hwspec", "asic"], cwd=ROOT, capture_output=True, text=True, check=True)
+    for title in ("## descriptor: 128 bytes", "## counter record: 32 bytes", "## error codes", "## config asic"):
+        assert title in out.stdout, title
+    assert out.stdout.count("| segments | u64 x 8 |") == 1
+    bad = subprocess.run([sys.executable, "-m", "hwspec", "nope"], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr == "error: unknown config 'nope'; known: tiny, sim, tall, asic\n"
