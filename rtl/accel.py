@@ -1,6 +1,7 @@
 """Accelerator top: controller, conv engine, AXI4 read/write DMA masters, AXI4-Lite registers, IRQ.
 
-ce_accel ports: clk, rst, irq; m_axi_* (AXI4 master to DRAM, hwspec.bus.DMA's width: 512-bit data, ID 0, INCR bursts);
+ce_accel: ce_ctrl (rtl.controller) with its counters unit ce_counters (rtl.counters), the conv engine,
+the DMAs and the registers. Ports: clk, rst, irq; m_axi_* (AXI4 master to DRAM, hwspec.bus.DMA's width: 512-bit data, ID 0, INCR bursts);
 s_axil_* (AXI4-Lite slave, 8-bit address). Register map (byte offsets; tb/accel_host.py REGS):
 
   0x00 CTRL      RW  bit 0 start (a write with bit 0 set starts a run), bit 1 interrupt enable
@@ -21,15 +22,16 @@ from myhdl import Signal, always, block, intbv
 
 from hwspec.bus import DMA
 from hwspec.config import ACT_WORD, EngineConfig
-from hwspec.formats import HOST_REGS, STATUS
+from hwspec.formats import COUNTER_RECORD, HOST_REGS, STATUS
 from rtl.bus import REGS, build_bus
 from rtl.controller import controller, controller_signals
+from rtl.counters import ACTIVITY_BITS, TOTALS, build as build_counters
 from rtl.feeder import WR_BITS
 from rtl.hdl import attach_verilog, convert, mark_ports
 
 __all__ = ["build_accel", "ACCEL_MODULES"]
 
-ACCEL_MODULES = ("ce_ctrl", "ce_accel")
+ACCEL_MODULES = ("ce_counters", "ce_ctrl", "ce_accel")
 
 
 def _u(bits):
@@ -114,6 +116,8 @@ def accel_verilog(cfg: EngineConfig) -> str:
         "wire start, irq_en, irq_ack, busy, done, err;",
         "wire [7:0] err_code;\nwire [15:0] cur_layer;",
         "wire [31:0] t_cycles, t_engine, t_steps, t_load, t_store, t_fetch, bytes_rd, bytes_wr;",
+        f"wire c_run_clear, c_layer_clear, c_steps_valid, c_rec_latch;\nwire [{ACTIVITY_BITS - 1}:0] c_activity;",
+        f"wire [{COUNTER_RECORD.size_bits - 1}:0] c_record;",
         f"wire [{32 * REGS.n_rw - 1}:0] rw_q;\nwire [{REGS.n_rw - 1}:0] wr_pulse;\nwire [{32 * nro - 1}:0] ro_d;",
         "wire rd_cmd_valid, rd_cmd_ready, rd_valid, rd_ready, rd_last, rd_err, rd_busy_unused, rd_take, rd_tail;",
         f"wire [{8 * ACT_WORD - 1}:0] rd_word;\nwire [{ACT_WORD.bit_length() - 1}:0] rd_cnt;",
@@ -140,24 +144,28 @@ def accel_verilog(cfg: EngineConfig) -> str:
         " .rd_addr(e_rd_addr), .rd_data(e_rd_data));",
         "ce_ctrl ctrl (.clk(clk), .rst(rst), .start(start), .prog_base(rw_q[63:32]), .cnt_base(rw_q[95:64]),"
         " .irq_en(irq_en), .irq_ack(irq_ack), .irq(irq), .busy(busy), .done(done), .err(err), .err_code(err_code),"
-        " .cur_layer(cur_layer), .t_cycles(t_cycles), .t_engine(t_engine), .t_steps(t_steps), .t_load(t_load),"
-        " .t_store(t_store), .t_fetch(t_fetch),"
+        " .cur_layer(cur_layer), .c_activity(c_activity), .c_run_clear(c_run_clear), .c_layer_clear(c_layer_clear),"
+        " .c_steps_valid(c_steps_valid), .c_rec_latch(c_rec_latch), .c_record(c_record),"
         " .rd_cmd_valid(rd_cmd_valid), .rd_cmd_ready(rd_cmd_ready), .rd_cmd_addr(rd_cmd_addr), .rd_cmd_len(rd_cmd_len),"
         " .rd_cmd_rows(rd_cmd_rows), .rd_cmd_pitch(rd_cmd_pitch), .rd_valid(rd_valid), .rd_ready(rd_ready), .rd_data(rd_data), .rd_last(rd_last), .rd_take(rd_take),"
         " .rd_word(rd_word), .rd_cnt(rd_cnt), .rd_tail(rd_tail), .rd_err(rd_err),"
-        " .rd_bytes(bytes_rd), .wr_cmd_valid(wr_cmd_valid), .wr_cmd_ready(wr_cmd_ready), .wr_cmd_addr(wr_cmd_addr),"
+        " .wr_cmd_valid(wr_cmd_valid), .wr_cmd_ready(wr_cmd_ready), .wr_cmd_addr(wr_cmd_addr),"
         " .wr_cmd_len(wr_cmd_len), .wr_valid(wr_valid), .wr_ready(wr_ready), .wr_data(wr_data), .wr_wvalid(wr_wvalid),"
         " .wr_wready(wr_wready), .wr_word(wr_word), .wr_cnt(wr_cnt), .wr_done(wr_done),"
-        " .wr_err(wr_err), .wr_bytes(bytes_wr), .e_start(e_start), .e_done(e_done), .e_cycles(e_cycles),"
-        " .e_busy(e_busy), .e_wr_en(e_wr_en), .e_wr_sel(e_wr_sel), .e_wr_bank(e_wr_bank), .e_wr_addr(e_wr_addr),"
+        " .wr_err(wr_err), .e_start(e_start), .e_done(e_done), .e_cycles(e_cycles),"
+        " .e_wr_en(e_wr_en), .e_wr_sel(e_wr_sel), .e_wr_bank(e_wr_bank), .e_wr_addr(e_wr_addr),"
         " .e_wr_data(e_wr_data), .e_rd_addr(e_rd_addr), .e_rd_data(e_rd_data));",
+        "ce_counters cnt (.clk(clk), .rst(rst), .busy(busy), .activity(c_activity), .run_clear(c_run_clear),"
+        " .layer_clear(c_layer_clear), .steps_valid(c_steps_valid), .steps(e_busy), .rd_bytes(bytes_rd),"
+        " .wr_bytes(bytes_wr), .rec_latch(c_rec_latch), " + ", ".join(f".{t}({t})" for t in TOTALS)
+        + ", .record(c_record));",
     ]
     return "\n".join(t)
 
 
 def build_accel(cfg: EngineConfig, directory: str) -> list[str]:
-    """Controller and top for ``cfg`` (the engine and bus blocks are built by rtl.engine / rtl.bus)."""
-    files = [convert(_ctrl(cfg), "ce_ctrl", directory)]
+    """Counters, controller and top for ``cfg`` (the engine and bus blocks are built by rtl.engine / rtl.bus)."""
+    files = [build_counters(directory), convert(_ctrl(cfg), "ce_ctrl", directory)]
     top = accel(**accel_ports())
     files.append(convert(attach_verilog(top, accel_verilog(cfg)), "ce_accel", directory))
     return files

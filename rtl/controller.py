@@ -11,7 +11,11 @@ For each 128-byte descriptor (compiler/README.md) it
   controller stores band n-1 and loads band n+1 through the other;
 - avgpool 2x2 / upsample nearest: streams each channel row by row through a line buffer, its output
   as one write command per channel;
-- then writes the layer's counter record (8 x u32) to ``cnt_base + 32 * layer index``.
+- then writes the layer's counter record (8 x u32) to ``cnt_base + 32 * layer index``: the counters
+  unit (rtl.counters, ce_counters beside this block in ce_accel) keeps every count; this block tells
+  it, each cycle, what the cycle is charged to (``c_activity``) and when a run, a layer or a tile
+  starts or ends (``c_run_clear``, ``c_layer_clear``, ``c_steps_valid``, ``c_rec_latch``), and
+  writes the record it returns (``c_record``).
 The header at ``prog_base`` gives the descriptor count and the (absolute) descriptor table address,
 so a host can run any contiguous run of descriptors, one layer alone included.
 Argmax runs on the host.
@@ -36,6 +40,7 @@ from hwspec.bus import DMA
 from hwspec.config import ACT_WORD, EngineConfig, drain_wait
 from hwspec.formats import (COUNTER_RECORD, DESCRIPTOR, HEADER, LAYER_REGS, MAGIC, MAX_SEGMENTS, SEGMENT,
                             error_code, flag_bit, reg_indices)
+from rtl.counters import ACTIVITY, ACTIVITY_BITS
 from rtl.feeder import WR_BITS
 
 __all__ = ["controller", "controller_signals"]
@@ -59,16 +64,16 @@ def controller_signals(rows: int):
     return dict(
         start=b(), prog_base=_u(32), cnt_base=_u(32), irq_en=b(), irq_ack=b(), irq=b(), busy=b(), done=b(),
         err=b(), err_code=_u(8),
-        cur_layer=_u(16), t_cycles=_u(32), t_engine=_u(32), t_steps=_u(32), t_load=_u(32), t_store=_u(32),
-        t_fetch=_u(32),
+        cur_layer=_u(16), c_activity=_u(ACTIVITY_BITS), c_run_clear=b(), c_layer_clear=b(),
+        c_steps_valid=b(), c_rec_latch=b(), c_record=_u(COUNTER_RECORD.size_bits),
         rd_cmd_valid=b(), rd_cmd_ready=b(), rd_cmd_addr=_u(32), rd_cmd_len=_u(24), rd_cmd_rows=_u(16),
         rd_cmd_pitch=_u(24), rd_valid=b(), rd_ready=b(),
         rd_data=_u(8), rd_last=b(), rd_take=b(), rd_word=_u(8 * ACT_WORD), rd_cnt=_u(ACT_WORD.bit_length()),
-        rd_tail=b(), rd_err=b(), rd_bytes=_u(32),
+        rd_tail=b(), rd_err=b(),
         wr_cmd_valid=b(), wr_cmd_ready=b(), wr_cmd_addr=_u(32), wr_cmd_len=_u(24), wr_valid=b(), wr_ready=b(),
         wr_data=_u(8), wr_wvalid=b(), wr_wready=b(), wr_word=_u(8 * ACT_WORD), wr_cnt=_u(ACT_WORD.bit_length()),
-        wr_done=b(), wr_err=b(), wr_bytes=_u(32),
-        e_start=b(), e_done=b(), e_cycles=_u(32), e_busy=_u(32), e_wr_en=b(), e_wr_sel=_u(2), e_wr_bank=_u(8),
+        wr_done=b(), wr_err=b(),
+        e_start=b(), e_done=b(), e_cycles=_u(32), e_wr_en=b(), e_wr_sel=_u(2), e_wr_bank=_u(8),
         e_wr_addr=_u(24), e_wr_data=_u(WR_BITS), e_rd_addr=_u(24), e_rd_data=_u(8 * ACT_WORD * rows),
     )
 
@@ -84,13 +89,13 @@ def _tile_count_constants(rows: int):
 
 @block
 def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy, done, err, err_code, cur_layer,
-               t_cycles, t_engine, t_steps, t_load, t_store, t_fetch,
+               c_activity, c_run_clear, c_layer_clear, c_steps_valid, c_rec_latch, c_record,
                rd_cmd_valid, rd_cmd_ready, rd_cmd_addr, rd_cmd_len, rd_cmd_rows, rd_cmd_pitch, rd_valid, rd_ready,
                rd_data, rd_last, rd_take,
-               rd_word, rd_cnt, rd_tail, rd_err, rd_bytes,
+               rd_word, rd_cnt, rd_tail, rd_err,
                wr_cmd_valid, wr_cmd_ready, wr_cmd_addr, wr_cmd_len, wr_valid, wr_ready, wr_data, wr_wvalid,
-               wr_wready, wr_word, wr_cnt, wr_done, wr_err, wr_bytes,
-               e_start, e_done, e_cycles, e_busy, e_wr_en, e_wr_sel, e_wr_bank, e_wr_addr, e_wr_data, e_rd_addr,
+               wr_wready, wr_word, wr_cnt, wr_done, wr_err,
+               e_start, e_done, e_cycles, e_wr_en, e_wr_sel, e_wr_bank, e_wr_addr, e_wr_data, e_rd_addr,
                e_rd_data, *, cfg: EngineConfig):
     # the header's and the descriptor's fields as they arrive (hwspec.formats): (hi, lo) of hdr[hi:lo]
     # and desc[hi:lo]
@@ -130,11 +135,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     DESC_SHIFT, REC_SHIFT = DESCRIPTOR.size.bit_length() - 1, COUNTER_RECORD.size.bit_length() - 1
     REC_BYTES, REC_BITS, REC_LAST = COUNTER_RECORD.size, COUNTER_RECORD.size_bits, COUNTER_RECORD.size - 1
     assert 1 << DESC_SHIFT == DESCRIPTOR.size and 1 << REC_SHIFT == REC_BYTES
-    # the record's words, low address first, as K_PACK concatenates them (high word first)
-    assert COUNTER_RECORD.names == ("cycles", "engine_cycles", "mac_steps", "load_stall", "store_stall", "fetch",
-                                    "bytes_read", "bytes_written")
     R, wgt_depth, const_depth, line_depth = cfg.rows, cfg.wgt_depth, cfg.const_depth, cfg.line_depth
     DRAIN_WAIT = drain_wait(cfg)
+    A_OTHER, A_ENGINE, A_FETCH, A_LOAD, A_STORE = (ACTIVITY.index(k) for k in ("other", "engine", "fetch", "load", "store"))
     LINE_HALF, LINE_HALF_WORDS = cfg.line_half, cfg.line_half // ACT_WORD
     LWB = ACT_WORD.bit_length() - 1  # log2 of the buffer word's bytes
     TMUL, TSHIFT = _tile_count_constants(R)
@@ -326,10 +329,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     up_next = Signal(bool(0))  # the chunk presented next starts a word: it comes from lb_q
     v_nk, v_last = _u(16), _u(LWB + 1)  # chunks of an output row, bytes of its last one
     v_cnt = _u(LWB + 1)
-    # counters
-    l_cycles, l_engine, l_steps, l_load, l_store, l_fetch = [_u(32) for _ in range(6)]
-    rd0, wr0, l_rdb, l_wrb = _u(32), _u(32), _u(32), _u(32)
+    # the counter record being written (from the counters unit, rtl.counters, at K_PACK)
     krec = _u(REC_BITS)
+    retire = Signal(bool(0))  # E_WAIT: the engine's tile is done and the previous tile stored
 
     bank_out = _u(8 * ACT_WORD * R)  # the word of the bank being stored, in the low bits
 
@@ -607,6 +609,36 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     def tile_count():
         t_prod.next = g_rows * TMUL
 
+    @always_comb
+    def tile_retire():
+        retire.next = state == st.E_WAIT and e_done and not eng_active and sst == ss.SS_IDLE
+
+    @always_comb
+    def activity():
+        """What this cycle is charged to (rtl.counters): engine cycles while the engine runs; while it is
+        idle, a stall charged to what the controller waits on (fetching, loading, storing)."""
+        if eng_active:
+            c_activity.next = A_ENGINE
+        elif state == st.DESC_CMD or state == st.DESC_RX or state == st.DECODE or state == st.CHECK:
+            c_activity.next = A_FETCH
+        elif (state == st.W_CMD or state == st.W_RX or state == st.C_CMD or state == st.C_RX
+              or state == st.A_CMD or state == st.A_RX or state == st.V_RDCMD or state == st.V_RX
+              or state == st.V_LDWAIT or state == st.M_RDCMD or state == st.M_RX):
+            c_activity.next = A_LOAD
+        elif (sst == ss.SS_DRAIN or sst == ss.SS_CMD or sst == ss.SS_DATA or sst == ss.SS_DONE
+              or state == st.V_WRCMD or state == st.V_ADDR or state == st.V_DATA or state == st.P_RD
+              or state == st.P_OUT or state == st.V_DONE or state == st.M_CMP):
+            c_activity.next = A_STORE
+        else:
+            c_activity.next = A_OTHER
+
+    @always_comb
+    def counter_strobes():
+        c_run_clear.next = state == st.IDLE and start
+        c_layer_clear.next = state == st.DESC_CMD
+        c_steps_valid.next = retire
+        c_rec_latch.next = state == st.K_START
+
     @always(clk.posedge)
     def fsm():
         rd_cmd_valid.next = 0
@@ -632,31 +664,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             m_v1.next = 0
             m_v2.next = 0
         else:
-            # Cycle accounting: engine cycles while the engine runs; while it is idle, the cycle is a
-            # stall charged to what the controller is doing (fetching, loading, storing).
             if eng_active and not e_done:
                 eng_low.next = 1
             if eng_active and eng_low and e_done:
                 eng_active.next = 0
-            if busy:
-                t_cycles.next = t_cycles + 1
-                l_cycles.next = l_cycles + 1
-                if eng_active:
-                    t_engine.next = t_engine + 1
-                    l_engine.next = l_engine + 1
-                elif state == st.DESC_CMD or state == st.DESC_RX or state == st.DECODE or state == st.CHECK:
-                    t_fetch.next = t_fetch + 1
-                    l_fetch.next = l_fetch + 1
-                elif (state == st.W_CMD or state == st.W_RX or state == st.C_CMD or state == st.C_RX
-                      or state == st.A_CMD or state == st.A_RX or state == st.V_RDCMD or state == st.V_RX
-                      or state == st.V_LDWAIT or state == st.M_RDCMD or state == st.M_RX):
-                    t_load.next = t_load + 1
-                    l_load.next = l_load + 1
-                elif (sst == ss.SS_DRAIN or sst == ss.SS_CMD or sst == ss.SS_DATA or sst == ss.SS_DONE
-                      or state == st.V_WRCMD or state == st.V_ADDR or state == st.V_DATA or state == st.P_RD
-                      or state == st.P_OUT or state == st.V_DONE or state == st.M_CMP):
-                    t_store.next = t_store + 1
-                    l_store.next = l_store + 1
 
             if bg or state == st.V_RX or state == st.M_RX:  # a line-buffer load (background: the other half)
                 if g_emit:
@@ -680,12 +691,6 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     done.next = 0
                     err.next = 0
                     err_code.next = 0
-                    t_cycles.next = 0
-                    t_engine.next = 0
-                    t_steps.next = 0
-                    t_load.next = 0
-                    t_store.next = 0
-                    t_fetch.next = 0
                     state.next = st.HDR_CMD
 
             # ---- program header: magic "HDNA", layer count, descriptor desc_table address
@@ -723,14 +728,6 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
 
             # ---- descriptor fetch and decode
             elif state == st.DESC_CMD:
-                l_cycles.next = 1
-                l_engine.next = 0
-                l_steps.next = 0
-                l_load.next = 0
-                l_store.next = 0
-                l_fetch.next = 1
-                rd0.next = rd_bytes
-                wr0.next = wr_bytes
                 rd_cmd_valid.next = 1
                 rd_cmd_addr.next = desc_table + concat(layer, intbv(0)[DESC_SHIFT:])
                 rd_cmd_len.next = DESC_BYTES
@@ -1169,9 +1166,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 else:
                     state.next = st.E_WAIT
             elif state == st.E_WAIT:  # the engine's tile done and the previous tile stored
-                if e_done and not eng_active and sst == ss.SS_IDLE:
-                    t_steps.next = t_steps + e_busy
-                    l_steps.next = l_steps + e_busy
+                if retire:
                     prev_oy0.next = cur_oy0
                     prev_bo.next = cur_bo
                     prev_ox0.next = cur_ox0
@@ -1438,12 +1433,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                                 state.next = st.V_WRCMD
 
             # ---- per-layer counter record, then the next descriptor
-            elif state == st.K_START:
-                l_rdb.next = rd_bytes - rd0
-                l_wrb.next = wr_bytes - wr0
+            elif state == st.K_START:  # the counters unit latches the layer's bytes (c_rec_latch)
                 state.next = st.K_PACK
             elif state == st.K_PACK:
-                krec.next = concat(l_wrb, l_rdb, l_fetch, l_store, l_load, l_steps, l_engine, l_cycles)
+                krec.next = c_record
                 state.next = st.K_CMD
             elif state == st.K_CMD:
                 wr_cmd_valid.next = 1
@@ -1707,7 +1700,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                                 rbase.next = tbase
                             sst.next = ss.SS_CMD
 
-    return (more_tiles, select_bank, gearbox, gearbox_regs, gearbox_data, store_stream, store_chunk, line_buffer,
-            stacked_next, vector_read_row, vector_read, line_halves, next_chunk, chunk_offset, upsample_source, upsample_shift, upsample_word,
-            argmax_segment, argmax_lanes, store_up_word, pool_operands, avgpool_word, interrupt, group_rows, tile_count,
-            fsm)
+    return (tile_retire, activity, counter_strobes, more_tiles, select_bank, gearbox, gearbox_regs, gearbox_data,
+            store_stream, store_chunk, line_buffer, stacked_next, vector_read_row, vector_read, line_halves, next_chunk,
+            chunk_offset, upsample_source, upsample_shift, upsample_word, argmax_segment, argmax_lanes, store_up_word,
+            pool_operands, avgpool_word, interrupt, group_rows, tile_count, fsm)

@@ -7,7 +7,8 @@ import numpy as np
 from golden.contract import INT8_MAX, INT8_MIN, RequantConstants, requantize_int
 from hwspec.config import ACT_WORD, abuf_banks
 
-__all__ = ["pe_model", "array_model", "abuf_model", "rowu_model", "ROWU_OUTPUTS", "ppu_model", "random_ppu_cases"]
+__all__ = ["pe_model", "array_model", "abuf_model", "rowu_model", "ROWU_OUTPUTS", "ppu_model", "random_ppu_cases",
+           "counters_model", "COUNTERS_OUTPUTS"]
 
 
 def _wrap32(v):
@@ -248,3 +249,49 @@ def random_ppu_cases(n, rng):
     qmin = np.where(relu, yzp, INT8_MIN)
     qmax = np.full(n, INT8_MAX)
     return dict(acc=acc, bias=bias, mant=mant, exp=exp, yzp=yzp, qmin=qmin, qmax=qmax, m=m)
+
+
+# ce_counters' outputs: the run's totals (rtl.counters.TOTALS order), then the layer's record
+COUNTERS_OUTPUTS = ("t_cycles", "t_engine", "t_steps", "t_load", "t_store", "t_fetch", "record")
+
+
+def counters_model(v):
+    """Per-cycle outputs of the counters unit (ce_counters) for input streams ``v`` (dict of per-cycle
+    lists: rst, busy, activity, run_clear, layer_clear, steps_valid, steps, rd_bytes, wr_bytes,
+    rec_latch). Returns a dict of per-cycle lists after each edge; "record" holds the 8 words of
+    COUNTER_RECORD in its field order."""
+    from rtl.counters import ACTIVITY
+
+    kinds = {ACTIVITY.index(k): k for k in ("engine", "fetch", "load", "store")}
+    names = ("cycles", "engine", "steps", "load", "store", "fetch")
+    m = 2**32
+    out = {p: [] for p in COUNTERS_OUTPUTS}
+    run = dict.fromkeys(names, 0)
+    layer = dict.fromkeys(names, 0)
+    rd0 = wr0 = l_rdb = l_wrb = 0
+    for k in range(len(v["rst"])):
+        if v["rst"][k]:
+            run, layer = dict.fromkeys(names, 0), dict.fromkeys(names, 0)
+            rd0 = wr0 = l_rdb = l_wrb = 0
+        else:
+            rd, wr = int(v["rd_bytes"][k]), int(v["wr_bytes"][k])
+            if v["busy"][k]:
+                kind = kinds.get(int(v["activity"][k]))
+                for c in (run, layer):
+                    c["cycles"] = (c["cycles"] + 1) % m
+                    if kind:
+                        c[kind] = (c[kind] + 1) % m
+            if v["steps_valid"][k]:
+                for c in (run, layer):
+                    c["steps"] = (c["steps"] + int(v["steps"][k])) % m
+            if v["rec_latch"][k]:  # against the layer's start as it was before this edge
+                l_rdb, l_wrb = (rd - rd0) % m, (wr - wr0) % m
+            if v["run_clear"][k]:
+                run = dict.fromkeys(names, 0)
+            if v["layer_clear"][k]:
+                layer = dict(dict.fromkeys(names, 0), cycles=1, fetch=1)
+                rd0, wr0 = rd, wr
+        for p, n in zip(COUNTERS_OUTPUTS, names):
+            out[p].append(run[n])
+        out["record"].append([layer[n] for n in names] + [l_rdb, l_wrb])
+    return out

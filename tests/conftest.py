@@ -18,6 +18,16 @@ def golden_dir() -> Path:
 def pytest_addoption(parser):
     parser.addoption("--sim", default="both", choices=("verilator", "icarus", "both"),
                      help="HDL simulator(s) for the RTL tests (default: both)")
+    parser.addoption("--seed", type=int, default=1,
+                     help="seed of the tests that take the ``seed`` fixture (default 1; printed by each)")
+
+
+@pytest.fixture
+def seed(request) -> int:
+    """The random tests' seed (--seed), printed so a failure names how to replay it."""
+    s = request.config.getoption("seed")
+    print(f"seed {s} (replay: pytest --seed {s} {request.node.nodeid})")
+    return s
 
 
 def pytest_generate_tests(metafunc):

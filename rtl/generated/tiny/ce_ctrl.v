@@ -17,12 +17,12 @@ module ce_ctrl (
     err,
     err_code,
     cur_layer,
-    t_cycles,
-    t_engine,
-    t_steps,
-    t_load,
-    t_store,
-    t_fetch,
+    c_activity,
+    c_run_clear,
+    c_layer_clear,
+    c_steps_valid,
+    c_rec_latch,
+    c_record,
     rd_cmd_valid,
     rd_cmd_ready,
     rd_cmd_addr,
@@ -38,7 +38,6 @@ module ce_ctrl (
     rd_cnt,
     rd_tail,
     rd_err,
-    rd_bytes,
     wr_cmd_valid,
     wr_cmd_ready,
     wr_cmd_addr,
@@ -52,11 +51,9 @@ module ce_ctrl (
     wr_cnt,
     wr_done,
     wr_err,
-    wr_bytes,
     e_start,
     e_done,
     e_cycles,
-    e_busy,
     e_wr_en,
     e_wr_sel,
     e_wr_bank,
@@ -86,18 +83,17 @@ output [7:0] err_code;
 reg [7:0] err_code;
 output [15:0] cur_layer;
 reg [15:0] cur_layer;
-output [31:0] t_cycles;
-reg [31:0] t_cycles;
-output [31:0] t_engine;
-reg [31:0] t_engine;
-output [31:0] t_steps;
-reg [31:0] t_steps;
-output [31:0] t_load;
-reg [31:0] t_load;
-output [31:0] t_store;
-reg [31:0] t_store;
-output [31:0] t_fetch;
-reg [31:0] t_fetch;
+output [2:0] c_activity;
+reg [2:0] c_activity;
+output c_run_clear;
+wire c_run_clear;
+output c_layer_clear;
+wire c_layer_clear;
+output c_steps_valid;
+wire c_steps_valid;
+output c_rec_latch;
+wire c_rec_latch;
+input [255:0] c_record;
 output rd_cmd_valid;
 reg rd_cmd_valid;
 input rd_cmd_ready;
@@ -120,7 +116,6 @@ input [511:0] rd_word;
 input [6:0] rd_cnt;
 input rd_tail;
 input rd_err;
-input [31:0] rd_bytes;
 output wr_cmd_valid;
 reg wr_cmd_valid;
 input wr_cmd_ready;
@@ -142,12 +137,10 @@ output [6:0] wr_cnt;
 reg [6:0] wr_cnt;
 input wr_done;
 input wr_err;
-input [31:0] wr_bytes;
 output e_start;
 reg e_start;
 input e_done;
 input [31:0] e_cycles;
-input [31:0] e_busy;
 output e_wr_en;
 reg e_wr_en;
 output [1:0] e_wr_sel;
@@ -229,14 +222,6 @@ reg [15:0] iy_lo;
 reg [15:0] kh;
 reg [255:0] krec;
 reg [7:0] ksz;
-reg [31:0] l_cycles;
-reg [31:0] l_engine;
-reg [31:0] l_fetch;
-reg [31:0] l_load;
-reg [31:0] l_rdb;
-reg [31:0] l_steps;
-reg [31:0] l_store;
-reg [31:0] l_wrb;
 reg [15:0] layer;
 reg [15:0] lb_base;
 reg [511:0] lb_q;
@@ -312,7 +297,7 @@ reg signed [7:0] qmax;
 reg signed [7:0] qmin;
 reg [15:0] r;
 reg [23:0] rbase;
-reg [31:0] rd0;
+wire retire;
 reg [4:0] ridx;
 reg [31:0] row_addr;
 reg [15:0] rows_in;
@@ -397,13 +382,43 @@ reg [31:0] w_addr;
 reg [19:0] wi;
 reg [15:0] wo;
 reg [15:0] wpr;
-reg [31:0] wr0;
 reg signed [7:0] xzp;
 reg [15:0] y;
 reg signed [7:0] yzp;
 reg was_busy;
 reg [511:0] lb [0:128-1];
 
+
+
+
+assign retire = ((state == 6'b011000) && e_done && (!eng_active) && (sst == 3'b000));
+
+// What this cycle is charged to (rtl.counters): engine cycles while the engine runs; while it is
+// idle, a stall charged to what the controller waits on (fetching, loading, storing).
+always @(eng_active, sst, state) begin: activity
+    if (eng_active) begin
+        c_activity = 1;
+    end
+    else if (((state == 6'b000100) || (state == 6'b000101) || (state == 6'b000110) || (state == 6'b000111))) begin
+        c_activity = 2;
+    end
+    else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010011) || (state == 6'b010100) || (state == 6'b011101) || (state == 6'b011110) || (state == 6'b011100) || (state == 6'b100110) || (state == 6'b100111))) begin
+        c_activity = 3;
+    end
+    else if (((sst == 3'b010) || (sst == 3'b011) || (sst == 3'b100) || (sst == 3'b101) || (state == 6'b011111) || (state == 6'b100000) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b101000))) begin
+        c_activity = 4;
+    end
+    else begin
+        c_activity = 0;
+    end
+end
+
+
+
+assign c_run_clear = ((state == 6'b000000) && start);
+assign c_layer_clear = (state == 6'b000100);
+assign c_steps_valid = retire;
+assign c_rec_latch = (state == 6'b101001);
 
 
 
@@ -799,26 +814,6 @@ always @(posedge clk) begin: fsm
         if ((eng_active && eng_low && e_done)) begin
             eng_active <= 0;
         end
-        if (busy) begin
-            t_cycles <= (t_cycles + 1);
-            l_cycles <= (l_cycles + 1);
-            if (eng_active) begin
-                t_engine <= (t_engine + 1);
-                l_engine <= (l_engine + 1);
-            end
-            else if (((state == 6'b000100) || (state == 6'b000101) || (state == 6'b000110) || (state == 6'b000111))) begin
-                t_fetch <= (t_fetch + 1);
-                l_fetch <= (l_fetch + 1);
-            end
-            else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010011) || (state == 6'b010100) || (state == 6'b011101) || (state == 6'b011110) || (state == 6'b011100) || (state == 6'b100110) || (state == 6'b100111))) begin
-                t_load <= (t_load + 1);
-                l_load <= (l_load + 1);
-            end
-            else if (((sst == 3'b010) || (sst == 3'b011) || (sst == 3'b100) || (sst == 3'b101) || (state == 6'b011111) || (state == 6'b100000) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b101000))) begin
-                t_store <= (t_store + 1);
-                l_store <= (l_store + 1);
-            end
-        end
         if ((bg || (state == 6'b011110) || (state == 6'b100111))) begin
             if (g_emit) begin
                 lb_we <= 1;
@@ -846,12 +841,6 @@ always @(posedge clk) begin: fsm
                     done <= 0;
                     err <= 0;
                     err_code <= 0;
-                    t_cycles <= 0;
-                    t_engine <= 0;
-                    t_steps <= 0;
-                    t_load <= 0;
-                    t_store <= 0;
-                    t_fetch <= 0;
                     state <= 6'b000001;
                 end
             end
@@ -897,14 +886,6 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b000100: begin
-                l_cycles <= 1;
-                l_engine <= 0;
-                l_steps <= 0;
-                l_load <= 0;
-                l_store <= 0;
-                l_fetch <= 1;
-                rd0 <= rd_bytes;
-                wr0 <= wr_bytes;
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= (desc_table + {layer, 7'h0});
                 rd_cmd_len <= 114;
@@ -1468,9 +1449,7 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b011000: begin
-                if ((e_done && (!eng_active) && (sst == 3'b000))) begin
-                    t_steps <= (t_steps + e_busy);
-                    l_steps <= (l_steps + e_busy);
+                if (retire) begin
                     prev_oy0 <= cur_oy0;
                     prev_bo <= cur_bo;
                     prev_ox0 <= cur_ox0;
@@ -1811,12 +1790,10 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b101001: begin
-                l_rdb <= (rd_bytes - rd0);
-                l_wrb <= (wr_bytes - wr0);
                 state <= 6'b101010;
             end
             6'b101010: begin
-                krec <= {l_wrb, l_rdb, l_fetch, l_store, l_load, l_steps, l_engine, l_cycles};
+                krec <= c_record;
                 state <= 6'b101011;
             end
             6'b101011: begin
