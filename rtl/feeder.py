@@ -157,7 +157,7 @@ def rowu(clk, rst, i_valid, i_first, i_waddr, i_ctile, i_obase, i_ncols, i_rows,
     cur_obase, dr_obase = Signal(intbv(0)[len(i_obase):]), Signal(intbv(0)[len(i_obase):])
     cur_ncols, dr_ncols = Signal(intbv(0)[len(i_ncols):]), Signal(intbv(0)[len(i_ncols):])
     dr_const = Signal(intbv(0)[66:])
-    cnt = Signal(intbv(0)[len(i_ncols):])
+    cnt = Signal(modbv(0)[len(i_ncols):])  # wraps, as the Verilog does, when more sums come than columns
 
     @always(clk.posedge)
     def mems():
@@ -213,7 +213,9 @@ def rowu(clk, rst, i_valid, i_first, i_waddr, i_ctile, i_obase, i_ncols, i_rows,
             p_bias.next = dr_const[66:34].signed()
             p_mant.next = dr_const[34:10]
             p_exp.next = dr_const[10:].signed()
-            p_tag.next = dr_obase + cnt
+            tag = modbv(0)[len(p_tag):]  # the output bank's byte address wraps
+            tag[:] = dr_obase + cnt
+            p_tag.next = tag
 
     @always_comb
     def read_word():

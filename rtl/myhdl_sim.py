@@ -1,14 +1,13 @@
-"""Run the PE and PPU in MyHDL's own simulator on given vectors (for MyHDL-vs-Verilog checks)."""
+"""Run the PPU in MyHDL's own simulator on given cases (the streamed blocks: tb/stream_myhdl.py)."""
 
 from __future__ import annotations
 
 from myhdl import Signal, block, delay, instance
 
-from rtl.pe import pe, pe_signals
 from hwspec.config import PPU_LATENCY
 from rtl.ppu import ppu, ppu_signals
 
-__all__ = ["sim_pe", "sim_ppu"]
+__all__ = ["sim_ppu"]
 
 
 def _run(top):
@@ -47,28 +46,3 @@ def sim_ppu(cases, tag_bits=16):
 
     _run(bench())
     return out
-
-
-def sim_pe(a, w, f):
-    """Per-cycle (d_out, dv_out, a_out, w_out) of one PE with its drain input tied off."""
-    clk, s = Signal(bool(0)), pe_signals()
-    res = []
-
-    @block
-    def bench():
-        dut = pe(clk, **s)
-
-        @instance
-        def drive():
-            for ai, wi, fi in zip(a, w, f):
-                s["a_in"].next, s["w_in"].next, s["f_in"].next = int(ai), int(wi), bool(fi)
-                clk.next = 1
-                yield delay(1)
-                clk.next = 0
-                yield delay(1)
-                res.append((int(s["d_out"]), int(s["dv_out"]), int(s["a_out"]), int(s["w_out"])))
-
-        return dut, drive
-
-    _run(bench())
-    return res

@@ -230,7 +230,7 @@ async def many_outstanding(dut):
 async def random_sequences(dut):
     tb = TB(dut)
     rng = random.Random(tb.seed)
-    dut._log.info(f"random sequences: seed {tb.seed} (DRAM_TIMING_SEED={tb.seed} replays)")
+    dut._log.info(f"random sequences: seed {tb.seed} (pytest --seed {tb.seed} replays)")
     rows, banks = 4, 1 << tb.t.bank_bits
     for rep in range(3):
         v, reqs = 0, []

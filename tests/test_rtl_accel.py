@@ -78,10 +78,10 @@ def test_tiny_network_layers_isolated_bit_exact(tiny_on_tiny):
     assert len(res.runs) == len(prog.descriptors)
 
 
-def test_random_dram_latency_and_backpressure_change_nothing(tiny_on_tiny):
+def test_random_dram_latency_and_backpressure_change_nothing(tiny_on_tiny, seed):
     prog, gold = tiny_on_tiny
     calm = run_accel(prog, gold, config="tiny")
-    stalled = run_accel(prog, gold, config="tiny", stall=248, seed=7)  # 97% of cycles stalled
+    stalled = run_accel(prog, gold, config="tiny", stall=248, seed=seed)  # 97% of cycles stalled
     check(stalled, prog, gold, "tiny")
     for a, b in zip(calm.layers, stalled.layers, strict=True):
         assert a.comparison.mismatches == b.comparison.mismatches == 0

@@ -77,10 +77,10 @@ def run_array(sim, cfg, a, f, w):
 
 
 @pytest.mark.parametrize("stimulus", ["random", "systolic"])
-def test_array_vs_model(sim, stimulus):
+def test_array_vs_model(sim, stimulus, seed):
     cfg = get_config(CONFIG)
     R = cfg.rows
-    rng = np.random.default_rng(11 if stimulus == "random" else 12)
+    rng = np.random.default_rng((seed, 11 if stimulus == "random" else 12))
     a, f, w, tiles = (random_streams if stimulus == "random" else systolic_streams)(cfg, CYCLES, rng)
     d, dv, rate = run_array(sim, cfg, a, f, w)
     md, mdv = array_model(a, f, w)

@@ -93,27 +93,27 @@ def test_lint_wall(block):
 
 
 @pytest.mark.parametrize("config", sorted(DMA_CONFIGS))
-def test_axi_rd(sim, config):
+def test_axi_rd(sim, config, seed):
     cfg = DMA_CONFIGS[config]
     src = _generate("ce_axi_rd", cfg, build_rd)
     res = run_cocotb(sim=sim, block="axi_rd", cfg=cfg, sources=[src], toplevel="ce_axi_rd", test_module="test_axi_rd",
-                     env=dict(AXI_N=str(N_CMDS[sim]), AXI_SEED="1", AXI_MAX_BURST=str(cfg.max_burst)))
+                     env=dict(AXI_N=str(N_CMDS[sim]), AXI_SEED=str(seed), AXI_MAX_BURST=str(cfg.max_burst)))
     _assert_passed(res)
 
 
 @pytest.mark.parametrize("config", sorted(DMA_CONFIGS))
-def test_axi_wr(sim, config):
+def test_axi_wr(sim, config, seed):
     cfg = DMA_CONFIGS[config]
     src = _generate("ce_axi_wr", cfg, build_wr)
     res = run_cocotb(sim=sim, block="axi_wr", cfg=cfg, sources=[src], toplevel="ce_axi_wr", test_module="test_axi_wr",
-                     env=dict(AXI_N=str(N_CMDS[sim]), AXI_SEED="2", AXI_MAX_BURST=str(cfg.max_burst)))
+                     env=dict(AXI_N=str(N_CMDS[sim]), AXI_SEED=str(seed + 1), AXI_MAX_BURST=str(cfg.max_burst)))
     _assert_passed(res)
 
 
-def test_axil_regs(sim):
+def test_axil_regs(sim, seed):
     src = _generate("ce_axil_regs", REGS, build_regs)
     res = run_cocotb(sim=sim, block="axil_regs", cfg=REGS, sources=[src], toplevel="ce_axil_regs",
-                     test_module="test_axil_regs", env=dict(AXI_SEED="3", N_RW=str(REGS.n_rw), N_RO=str(REGS.n_ro)))
+                     test_module="test_axil_regs", env=dict(AXI_SEED=str(seed + 2), N_RW=str(REGS.n_rw), N_RO=str(REGS.n_ro)))
     _assert_passed(res)
 
 

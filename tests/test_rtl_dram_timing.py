@@ -2,7 +2,7 @@
 (tb/dram_timing.py): the cycle of every handshake and every read beat's data (tb/test_dram_timing.py),
 the Verilog's default parameters against the datasheet's numbers, Verilator lint.
 
-The random sequences' seed is the environment variable DRAM_TIMING_SEED (default 1), printed.
+The random sequences' seed is pytest's --seed (default 1), printed.
 """
 
 from __future__ import annotations
@@ -66,9 +66,7 @@ def test_lint():
     assert r.returncode == 0 and "%Warning" not in r.stderr, r.stderr
 
 
-def test_dram_timing_model(sim, tmp_path):
-    seed = int(os.environ.get("DRAM_TIMING_SEED", "1"))
-    print(f"DRAM_TIMING_SEED={seed}")
+def test_dram_timing_model(sim, tmp_path, seed):
     rng = random.Random(seed)
     image, dump = tmp_path / "dram_in.hex", tmp_path / "dram_out.hex"
     image.write_text("".join(f"{rng.getrandbits(DMA.data_bits):0{DMA.data_bits // 4}x}\n" for _ in range(WORDS)))

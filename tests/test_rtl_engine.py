@@ -17,8 +17,8 @@ LAYERS = [  # name, cin, cout, h, w, k, stride: 3x3 s1/s2, 1x1, odd and remainde
 
 
 @pytest.mark.parametrize("config", ["tiny"])
-def test_engine_synthetic_layers(sim, config, tmp_path):
-    rng = np.random.default_rng(7)
+def test_engine_synthetic_layers(sim, config, tmp_path, seed):
+    rng = np.random.default_rng((seed, 7))
     layers = [random_layer(rng, *spec) for spec in LAYERS]
     res = run_engine(sim, config, layers, tmp_path)
     assert len(res) == len(layers)

@@ -871,6 +871,7 @@ end
 
 
 always @(posedge clk) begin: drain
+    reg [24-1:0] tag;
     if (rst) begin
         cur_ok <= 0;
         dr_ok <= 0;
@@ -897,7 +898,9 @@ always @(posedge clk) begin: drain
         p_bias <= $signed(dr_const[66-1:34]);
         p_mant <= dr_const[34-1:10];
         p_exp <= $signed(dr_const[10-1:0]);
-        p_tag <= (dr_obase + cnt);
+        tag = 24'h0;
+        tag = (dr_obase + cnt);
+        p_tag <= tag;
     end
 end
 
