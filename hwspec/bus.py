@@ -7,7 +7,10 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-__all__ = ["AxiDmaConfig", "DMA", "bursts"]
+__all__ = ["AxiDmaConfig", "DMA", "CMD_ROWS_BITS", "bursts"]
+
+
+CMD_ROWS_BITS = 16  # a read command's row count (a 2-D command: rows of cmd_len bytes, cmd_pitch apart)
 
 
 @dataclass(frozen=True, kw_only=True)

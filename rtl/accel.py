@@ -20,7 +20,7 @@ import os
 
 from myhdl import Signal, always, block, intbv
 
-from hwspec.bus import DMA
+from hwspec.bus import CMD_ROWS_BITS, DMA
 from hwspec.config import ACT_WORD, EngineConfig
 from hwspec.formats import COUNTER_RECORD, HOST_REGS, STATUS
 from rtl.bus import REGS, build_bus
@@ -121,7 +121,8 @@ def accel_verilog(cfg: EngineConfig) -> str:
         f"wire [{32 * REGS.n_rw - 1}:0] rw_q;\nwire [{REGS.n_rw - 1}:0] wr_pulse;\nwire [{32 * nro - 1}:0] ro_d;",
         "wire rd_cmd_valid, rd_cmd_ready, rd_valid, rd_ready, rd_last, rd_err, rd_busy_unused, rd_take, rd_tail;",
         f"wire [{8 * ACT_WORD - 1}:0] rd_word;\nwire [{ACT_WORD.bit_length() - 1}:0] rd_cnt;",
-        "wire [31:0] rd_cmd_addr, wr_cmd_addr;\nwire [23:0] rd_cmd_len, wr_cmd_len, rd_cmd_pitch;\nwire [15:0] rd_cmd_rows;",
+        f"wire [{DMA.addr_bits - 1}:0] rd_cmd_addr, wr_cmd_addr;\nwire [{DMA.len_bits - 1}:0] rd_cmd_len, wr_cmd_len, "
+        f"rd_cmd_pitch;\nwire [{CMD_ROWS_BITS - 1}:0] rd_cmd_rows;",
         "wire [7:0] rd_data, wr_data;",
         "wire wr_cmd_valid, wr_cmd_ready, wr_valid, wr_ready, wr_done, wr_err, wr_busy_unused, wr_wvalid, wr_wready;",
         f"wire [{8 * ACT_WORD - 1}:0] wr_word;\nwire [{ACT_WORD.bit_length() - 1}:0] wr_cnt;",

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from myhdl import Signal, always, always_comb, block, concat, intbv, modbv
 
-from hwspec.bus import AxiDmaConfig
+from hwspec.bus import CMD_ROWS_BITS, AxiDmaConfig
 from rtl.axi_common import beat_count, burst_len, convert_stable, fit
 
 __all__ = ["AxiDmaConfig", "axi_rd", "axi_rd_signals", "build", "DEFAULT"]
@@ -52,7 +52,7 @@ def _u(bits, v=0):
     return Signal(intbv(v)[bits:]) if bits > 1 else Signal(bool(v))
 
 
-ROWS_BITS = 16  # cmd_rows
+ROWS_BITS = CMD_ROWS_BITS
 
 
 def axi_rd_signals(cfg: AxiDmaConfig = DEFAULT):

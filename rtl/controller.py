@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from myhdl import Signal, always, always_comb, block, concat, enum, intbv
 
-from hwspec.bus import DMA
+from hwspec.bus import CMD_ROWS_BITS, DMA
 from hwspec.config import ACT_WORD, EngineConfig, drain_wait
 from hwspec.formats import (COUNTER_RECORD, DESCRIPTOR, HEADER, LAYER_REGS, MAGIC, MAX_SEGMENTS, SEGMENT,
                             error_code, flag_bit, reg_indices)
@@ -66,11 +66,11 @@ def controller_signals(rows: int):
         err=b(), err_code=_u(8),
         cur_layer=_u(16), c_activity=_u(ACTIVITY_BITS), c_run_clear=b(), c_layer_clear=b(),
         c_steps_valid=b(), c_rec_latch=b(), c_record=_u(COUNTER_RECORD.size_bits),
-        rd_cmd_valid=b(), rd_cmd_ready=b(), rd_cmd_addr=_u(32), rd_cmd_len=_u(24), rd_cmd_rows=_u(16),
-        rd_cmd_pitch=_u(24), rd_valid=b(), rd_ready=b(),
+        rd_cmd_valid=b(), rd_cmd_ready=b(), rd_cmd_addr=_u(DMA.addr_bits), rd_cmd_len=_u(DMA.len_bits),
+        rd_cmd_rows=_u(CMD_ROWS_BITS), rd_cmd_pitch=_u(DMA.len_bits), rd_valid=b(), rd_ready=b(),
         rd_data=_u(8), rd_last=b(), rd_take=b(), rd_word=_u(8 * ACT_WORD), rd_cnt=_u(ACT_WORD.bit_length()),
         rd_tail=b(), rd_err=b(),
-        wr_cmd_valid=b(), wr_cmd_ready=b(), wr_cmd_addr=_u(32), wr_cmd_len=_u(24), wr_valid=b(), wr_ready=b(),
+        wr_cmd_valid=b(), wr_cmd_ready=b(), wr_cmd_addr=_u(DMA.addr_bits), wr_cmd_len=_u(DMA.len_bits), wr_valid=b(), wr_ready=b(),
         wr_data=_u(8), wr_wvalid=b(), wr_wready=b(), wr_word=_u(8 * ACT_WORD), wr_cnt=_u(ACT_WORD.bit_length()),
         wr_done=b(), wr_err=b(),
         e_start=b(), e_done=b(), e_cycles=_u(32), e_wr_en=b(), e_wr_sel=_u(2), e_wr_bank=_u(8),
@@ -1030,7 +1030,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 if cols_in == w:
                     rd_cmd_len.next = rows_in * w
                     rd_cmd_rows.next = seg_ch
-                    rd_cmd_pitch.next = HW[24:]  # a plane past 2**24 bytes: refused (hwspec.checks)
+                    rd_cmd_pitch.next = HW[DMA.len_bits:]  # a plane past the command pitch: refused (hwspec.checks)
                 else:
                     rd_cmd_pitch.next = w
                     rd_cmd_len.next = cols_in
