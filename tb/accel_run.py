@@ -167,11 +167,12 @@ def _run_in(tmp, program, golden, layout, img, runs, cfg, *, config, sim, isolat
     if dram in VERILOG_DRAMS:
         parameters = dict(MEM_WORDS=dram_model_words(layout.size))
         if dram == "timing":
-            parameters.update(TIMING_DRAM=1, DRAM_T_CTRL=dram_t_ctrl(dram_latency_ns))
+            parameters.update(TIMING_DRAM=1)
         dram_bytes = parameters["MEM_WORDS"] * DMA.beat_bytes
         write_hex(img, dram_in)
         plusargs = [f"+DRAM_IN={dram_in}", f"+DRAM_OUT={dram_out}", f"+DRAM_STALL={stall}", f"+DRAM_SEED={seed}",
-                    f"+DRAM_WORDS={-(-layout.size // DMA.beat_bytes)}"]  # dump only what the run uses
+                    f"+DRAM_WORDS={-(-layout.size // DMA.beat_bytes)}",  # dump only what the run uses
+                    f"+DRAM_T_CTRL={dram_t_ctrl(dram_latency_ns)}"]  # the timing DRAM's, at run time
         toplevel = "accel_tb_top"
     else:
         dram_in.write_bytes(bytes(img))

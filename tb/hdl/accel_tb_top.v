@@ -7,8 +7,7 @@
 `timescale 1ns/1ps
 module accel_tb_top #(
     parameter MEM_WORDS = 1 << 20,
-    parameter TIMING_DRAM = 0,
-    parameter DRAM_T_CTRL = 10  // the timing DRAM's controller latency, each way (tb.accel_run passes it)
+    parameter TIMING_DRAM = 0  // the timing DRAM's controller latency: plusarg +DRAM_T_CTRL (tb.accel_run)
 ) (
     input  wire        clk,
     input  wire        rst,
@@ -72,7 +71,7 @@ module accel_tb_top #(
             .wDATA(wdata), .wSTRB(wstrb), .wLAST(wlast), .wVALID(wvalid), .wREADY(wready), \
             .bRESP(bresp), .bVALID(bvalid), .bREADY(bready), .oob(dram_oob), .oob_addr(dram_oob_addr)
     generate if (TIMING_DRAM) begin : timing
-        dram_timing_model #(.DATA_W(512), .ADDR_W(32), .WORDS(MEM_WORDS), .T_CTRL(DRAM_T_CTRL)) dram (
+        dram_timing_model #(.DATA_W(512), .ADDR_W(32), .WORDS(MEM_WORDS)) dram (
             `ACCEL_TB_DRAM_PORTS
         );
     end else begin : ideal

@@ -11,7 +11,8 @@
 //   TWTR  = tWTR_L 7.5 ns     ->  4      TRTW = 2 nCK data-bus gap read to write (RL + BL/2 - WL + 2) = 1.25 ns -> 1
 //   TREFI = tREFI 7.8 us      -> 3900    TRFC = tRFC (8 Gb) 350 ns -> 175
 //   BANK_BITS = 3: 8 banks (2 bank groups x 4); COL_BITS = 13: an 8 KB row of the rank (2 KB page x 4)
-//   T_CTRL = 10: controller, PHY and interconnect, 20 ns each way (an assumption, not the datasheet's)
+//   T_CTRL = 10: controller, PHY and interconnect, 20 ns each way (an assumption, not the datasheet's);
+//     the plusarg +DRAM_T_CTRL=<cycles> replaces it at run time
 //   DEPTH  = 8 requests outstanding per direction
 // tb/dram_timing.py holds these numbers (DramTiming.from_part: the defaults below are checked
 // against it) and the rules, which this model follows cycle for cycle (tb/test_dram_timing.py):
@@ -100,9 +101,11 @@ module dram_timing_model #(
     reg [DATA_W-1:0] mem [0:WORDS-1];
     reg [1023:0] path;
     integer i, nwords;
+    integer t_ctrl;  // T_CTRL, or +DRAM_T_CTRL=<cycles> at run time: one build serves every latency
     reg load_q, dump_q;
 
     initial begin
+        if (!$value$plusargs("DRAM_T_CTRL=%d", t_ctrl)) t_ctrl = T_CTRL;
         for (i = 0; i < WORDS; i = i + 1) mem[i] = {DATA_W{1'b0}};
         oob = 0;
         oob_addr = 0;
@@ -227,7 +230,7 @@ module dram_timing_model #(
                     prev_end = now; have_prev = 1; prev_write = s_write; bank_end[s_bank] = now;
                     if (s_write) begin
                         k = (b_head + b_n) % DEPTH;
-                        b_time[k] = now + T_CTRL; b_code[k] = s_err ? SLVERR : OKAY;
+                        b_time[k] = now + t_ctrl; b_code[k] = s_err ? SLVERR : OKAY;
                         b_n = b_n + 1;
                     end
                 end
@@ -254,8 +257,8 @@ module dram_timing_model #(
                 while (again) begin
                     hit = row_open[bk] && row_of[bk] == row;
                     conflict = row_open[bk] && !hit;
-                    lat = (hit ? 0 : conflict ? TRP + TRCD : TRCD) + (pick_w ? CWL : CL + T_CTRL);
-                    st = acc + T_CTRL;
+                    lat = (hit ? 0 : conflict ? TRP + TRCD : TRCD) + (pick_w ? CWL : CL + t_ctrl);
+                    st = acc + t_ctrl;
                     if (ref_end > st) st = ref_end;
                     if (conflict && bank_end[bk] + 1 > st) st = bank_end[bk] + 1;
                     turn = (!have_prev || prev_write == pick_w) ? 0 : pick_w ? TRTW : TWTR + CL;
