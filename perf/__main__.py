@@ -22,7 +22,7 @@ SECTIONS = ("model", "variant", "scalesim", "sweep", "gates", "ort")
 
 
 # the configurations the RTL tests simulate (tests/test_perf_model.py holds the model equal to their counters)
-SIMULATED_CONFIGS = ("tiny", "sim", "tall")
+SIMULATED_CONFIGS = ("tiny", "sim", "tall", "asic")
 
 
 def log(msg=""):
@@ -66,6 +66,9 @@ def section_model(args, hw):
     if hw.name not in SIMULATED_CONFIGS:
         log(f"  NOT SIMULATED         config {hw.name!r}: the suite simulates {', '.join(SIMULATED_CONFIGS)}; this frame is the")
         log("                        model's figure for a configuration whose RTL the suite does not run")
+    else:
+        log(f"  MODEL                 equal to the RTL's counters on config {hw.name!r} for the crops of")
+        log("                        tests/test_perf_model.py; this network at this size is the model's figure, not simulated")
     log(f"  MACs per frame        {f.macs / 1e9:.2f} G (convolutions)")
     log(f"  MAC utilization       {f.utilization:.2%} overall = macs / (cycles * {f.pes})")
     log(f"  engine cycles only    {f.engine_cycles:,} ({f.engine_cycles / 1e6:.2f}M): {args.clock / f.engine_cycles:.1f} fps, "

@@ -26,6 +26,20 @@ SIMS = ("verilator", "icarus")
 # evaluation function took over 10 minutes to compile at -O2, with it 20 s.
 VERILATOR_ARGS = ["-O3", "--x-assign", "fast", "--x-initial", "fast", "--output-split-cfuncs", "2000",
                   "-CFLAGS", "-O2", "-Wno-fatal", "-Wno-WIDTH"]
+# Arrays of at least this many MACs are built hierarchically (rtl/hier.vlt: ce_row compiled once);
+# --build makes Verilator run the hierarchical sub-builds itself, before the runner's make.
+HIER_MIN_MACS = 4096
+HIER_ARGS = ["--hierarchical", "--build", str(ROOT / "rtl" / "hier.vlt")]
+
+
+def verilator_args(cfg, sources, waves=False) -> list[str]:
+    """The Verilator build flags of a design: hierarchical when it holds a large array."""
+    args = list(VERILATOR_ARGS)
+    if any(Path(s).name == "ce_row.v" for s in sources) and getattr(cfg, "rows", 0) * getattr(cfg, "cols", 0) >= HIER_MIN_MACS:
+        args += HIER_ARGS
+    if waves:
+        args += ["--trace-fst", "--trace-structs", "--trace-max-array", "64"]
+    return args
 
 
 def setup_verilator():
@@ -78,13 +92,13 @@ def run_cocotb(*, sim, block, cfg, sources, toplevel, test_module, env=None, plu
     # config key + a hash of the sources: a regenerated file never reuses a stale build
     # (and of the build flags and top parameters: a changed flag or parameter rebuilds too)
     parameters = dict(parameters or {})
+    build_args = verilator_args(cfg, sources, waves)
     src_hash = hashlib.sha256(b"".join(Path(s).read_bytes() for s in sources)
-                              + " ".join(VERILATOR_ARGS).encode()
+                              + " ".join(build_args).encode() + (ROOT / "rtl" / "hier.vlt").read_bytes()
                               + (repr(sorted(parameters.items())).encode() if parameters else b"")).hexdigest()[:8]
     build_dir = ROOT / "build" / sim / f"{block}-{cfg.key}-{src_hash}{'-waves' if waves else ''}"
     runner = get_runner(sim)
-    kw = dict(build_args=VERILATOR_ARGS + (["--trace-fst", "--trace-structs", "--trace-max-array", "64"] if waves else [])) \
-        if sim == "verilator" else {}
+    kw = dict(build_args=build_args) if sim == "verilator" else {}
     build_dir.mkdir(parents=True, exist_ok=True)
     with open(build_dir.parent / f"{build_dir.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent runs (workers, sessions) build one at a time

@@ -31,6 +31,8 @@ CASES = {
     "tiny-16x1024-sim-pooled": ("tiny", Crop(top=400, left=900, height=16, width=1024), "sim"),
     # the hardware-friendly variant of FC-HarDNet-70 (widths rounded to 72s) through the same RTL
     "hardnet70_hw-64x128-sim": ("hardnet70_hw", Crop(top=384, left=768, height=64, width=128), "sim"),
+    # the chip's own configuration (72x128, 9216 MACs; ce_row verilated hierarchically: tb/runner.py)
+    "tiny-64x128-asic": ("tiny", Crop(top=400, left=900, height=64, width=128), "asic"),
 }
 POOLED_ROW_WORDS = {"tiny-32x512-sim-pooled": {1, 2}, "tiny-16x1024-sim-pooled": {2, 4}}
 # fused upsamples (FLAGS["up"]) each case must hold, as (factor, stacked): at 512 and 1024 wide the
