@@ -236,26 +236,50 @@ class RegressResult:
     layers: list[dict] = field(default_factory=list)
 
 
+class _LayerLines:
+    """The per-layer bar's interface without a terminal: one line per layer as it is compared."""
+
+    def __init__(self, out, total: int, t0: float):
+        self.out, self.total, self.n, self.postfix, self.t0 = out, total, 0, "", t0
+
+    def set_postfix_str(self, text: str):
+        self.postfix = text
+
+    def update(self, n: int = 1):
+        self.n += n
+        print(f"[4/4] compare {self.n}/{self.total} {self.postfix} [{time.monotonic() - self.t0:.0f} s]".replace("  ", " "),
+              file=self.out)
+        self.postfix = ""
+
+
 class _Progress:
     """Phase line and per-layer bar (tqdm) on the terminal, kept visible while the simulator's own
-    output goes to a log file."""
+    output goes to a log file. Without a terminal (a log, CI), plain lines instead: each phase when it
+    starts and how long it took, each layer as it is compared; no line is redrawn or repeated."""
 
     PHASES = ("compile", "capture", "simulate", "compare")
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self.out = os.fdopen(os.dup(2), "w", buffering=1) if enabled else None
+        self.tty = enabled and self.out.isatty()
         self.bar = None
         self._stop = threading.Event()
         self._thread = None
+        self._phase = None  # without a terminal: (its line, start time)
 
     def phase(self, name: str, detail: str = ""):
         if not self.enabled:
             return
-        from tqdm import tqdm
-
         self.end_phase()
         i = self.PHASES.index(name) + 1 if name in self.PHASES else 0
+        if not self.tty:
+            line = f"[{i}/{len(self.PHASES)}] {name}"
+            print(f"{line}: {detail}", file=self.out)
+            self._phase = (line, time.monotonic())
+            return
+        from tqdm import tqdm
+
         self.bar = tqdm(total=None, desc=f"[{i}/{len(self.PHASES)}] {name}: {detail}", file=self.out,
                         bar_format="{desc} [{elapsed}]")
         self._stop.clear()
@@ -268,6 +292,10 @@ class _Progress:
                 self.bar.refresh()
 
     def end_phase(self):
+        if self._phase is not None:
+            line, t0 = self._phase
+            print(f"{line}: done in {time.monotonic() - t0:.0f} s", file=self.out)
+            self._phase = None
         if self._thread:
             self._stop.set()
             self._thread.join()
@@ -279,15 +307,21 @@ class _Progress:
     def layers(self, total: int):
         if not self.enabled:
             return None
+        if not self.tty:  # the phase's time goes on in the layers' lines (isolated runs simulate then)
+            t0 = self._phase[1] if self._phase else time.monotonic()
+            self._phase = None
+            return _LayerLines(self.out, total, t0)
+        self.end_phase()
         from tqdm import tqdm
 
-        self.end_phase()
         self.bar = tqdm(total=total, desc="[4/4] compare", unit="layer", file=self.out,
                         bar_format="{desc} {n_fmt}/{total_fmt} |{bar}|{postfix} [{elapsed}]")
         return self.bar
 
     def write(self, text: str):
-        if self.enabled:
+        if self.enabled and not self.tty:
+            print(text, file=self.out)
+        elif self.enabled:
             from tqdm import tqdm
 
             tqdm.write(text, file=self.out)
@@ -296,6 +330,8 @@ class _Progress:
         """``erase``: clear the current phase's line (a refused input's error stands alone)."""
         if erase and self.bar is not None:
             self.bar.leave = False
+        if erase:
+            self._phase = None  # no "done" line under the error
         self.end_phase()
         if self.out:
             self.out.close()
@@ -389,6 +425,7 @@ def run_regression(*, model: str = "hardnet70", crop: Crop | None = None, config
                     prog.write(f"{l.name}: not written in a chained run (compiler.program.Program.elided); "
                                f"compared in isolated runs")
                     if bar is not None:
+                        bar.set_postfix_str(f"{l.name} elided")
                         bar.update(1)
                     continue
                 row = _layer_row(l, descs[l.name], program, golden, est[l.name], hw, outs.get(l.name), floats)

@@ -157,3 +157,29 @@ def test_isolated_layers_with_injected_mismatch(tmp_path):
             [("enc1.l2", "fail", 1), ("enc1.trans", "pass", 0)]
         assert sorted(s.images(run["id"])) == ["crop", "ort_labels"]
     assert "no RTL labels in this run" in (tmp_path / "dashboard.html").read_text()
+
+
+def test_progress_without_a_terminal_prints_plain_lines_once(capfd):
+    """In a log or CI (stderr not a terminal): each phase's line, its time, one line per layer; no
+    carriage return redraws a line and no line repeats."""
+    from regress.job import _Progress
+
+    prog = _Progress(True)
+    assert not prog.tty
+    prog.phase("compile", "m.onnx for tiny")
+    prog.phase("capture", "crop")
+    prog.phase("simulate", "whole network (2 layers) chained")
+    time.sleep(2.5)  # a terminal's bar would redraw itself here
+    bar = prog.layers(2)
+    for name in ("a", "b"):
+        bar.set_postfix_str(f"{name} 10 cyc pass")
+        bar.update(1)
+    prog.write("note")
+    prog.close()
+    err = capfd.readouterr().err
+    lines = err.splitlines()
+    assert "\r" not in err and len(lines) == len(set(lines)) == 8, lines
+    assert lines[0] == "[1/4] compile: m.onnx for tiny" and lines[1].startswith("[1/4] compile: done in ")
+    assert lines[4] == "[3/4] simulate: whole network (2 layers) chained"
+    assert lines[5].startswith("[4/4] compare 1/2 a 10 cyc pass [") and lines[6].startswith("[4/4] compare 2/2 b ")
+    assert lines[7] == "note"
