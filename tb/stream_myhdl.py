@@ -4,11 +4,13 @@ compares MyHDL, the converted Verilog and the block's model on one set of vector
 
 from __future__ import annotations
 
+import re
+
 from myhdl import Signal, block, delay, instance, intbv
 
 from tb.test_pe import lanes_of
 
-__all__ = ["myhdl_stream"]
+__all__ = ["myhdl_stream", "verilog_ports"]
 
 
 def _signal(width, signed):
@@ -61,3 +63,16 @@ def myhdl_stream(top, inputs, outputs, vectors, *, pre=0, **params):
     sim.run_sim(quiet=1)
     sim.quit_sim()
     return res
+
+
+def verilog_ports(path) -> tuple[list, list]:
+    """The stream bench's (inputs, outputs) port specs of a generated module, read from its Verilog
+    port declarations (``input [23:0] x;``, ``output signed [7:0] y;``); the clock is left out."""
+    ins, outs = [], []
+    for kind, sgn, hi, name in re.findall(r"^(input|output)\s+(signed\s+)?(?:\[(\d+):0\]\s+)?(\w+);",
+                                          open(path).read(), re.M):
+        if name != "clk":
+            (ins if kind == "input" else outs).append((name, int(hi) + 1 if hi else 1, bool(sgn)))
+    if not outs:
+        raise ValueError(f"{path}: no output port declarations found")
+    return ins, outs
