@@ -50,6 +50,14 @@ def verilog(session):
 
 
 @nox.session(python=PYTHON)
+def lint(session):
+    """Verilator -Wall on the generated Verilog of every configuration: the chip with rtl/lint.vlt's
+    waivers (fails on a warning), and each module's warnings without them, counted by rule."""
+    _install(session)
+    session.run("python", "-m", "tb.lint", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def accel(session):
     """Run a crop through the whole network on the RTL: per-layer verdicts, cycles and DRAM bytes
     (`nox -s accel -- --help` for model, crop, hardware config, simulator, isolated layers)."""
