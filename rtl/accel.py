@@ -26,7 +26,7 @@ from hwspec.formats import COUNTER_RECORD, HOST_REGS, STATUS
 from rtl.bus import REGS, build_bus
 from rtl.controller import controller, controller_signals
 from rtl.counters import ACTIVITY_BITS, TOTALS, build as build_counters
-from rtl.feeder import WR_BITS
+from rtl.feeder import ADDR_BITS, WR_BITS
 from rtl.hdl import attach_verilog, convert, mark_ports
 
 __all__ = ["build_accel", "ACCEL_MODULES"]
@@ -127,7 +127,7 @@ def accel_verilog(cfg: EngineConfig) -> str:
         "wire wr_cmd_valid, wr_cmd_ready, wr_valid, wr_ready, wr_done, wr_err, wr_busy_unused, wr_wvalid, wr_wready;",
         f"wire [{8 * ACT_WORD - 1}:0] wr_word;\nwire [{ACT_WORD.bit_length() - 1}:0] wr_cnt;",
         "wire e_start, e_done, e_wr_en;\nwire [31:0] e_cycles, e_busy;\nwire [1:0] e_wr_sel;\nwire [7:0] e_wr_bank;",
-        f"wire [23:0] e_wr_addr, e_rd_addr;\nwire [{WR_BITS - 1}:0] e_wr_data;\nwire [{8 * ACT_WORD * R - 1}:0] e_rd_data;",
+        f"wire [{ADDR_BITS - 1}:0] e_wr_addr, e_rd_addr;\nwire [{WR_BITS - 1}:0] e_wr_data;\nwire [{8 * ACT_WORD * R - 1}:0] e_rd_data;",
         "assign start = wr_pulse[0] & rw_q[0];\nassign irq_en = rw_q[1];\nassign irq_ack = wr_pulse[3];",
         f"assign ro_d = {_read_only(cfg)};",
         "wire [31:0] rw_unused = rw_q[127:96] ^ {rw_q[31:2], 2'b00};  // IRQ_ACK's and CTRL's upper bits: write-only",

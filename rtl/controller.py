@@ -41,7 +41,7 @@ from hwspec.config import ACT_WORD, EngineConfig, drain_wait
 from hwspec.formats import (COUNTER_RECORD, DESCRIPTOR, HEADER, LAYER_REGS, MAGIC, MAX_SEGMENTS, SEGMENT,
                             error_code, flag_bit, reg_indices)
 from rtl.counters import ACTIVITY, ACTIVITY_BITS
-from rtl.feeder import WR_BITS
+from rtl.feeder import ADDR_BITS, WR_BITS
 
 __all__ = ["controller", "controller_signals"]
 
@@ -74,7 +74,7 @@ def controller_signals(rows: int):
         wr_data=_u(8), wr_wvalid=b(), wr_wready=b(), wr_word=_u(8 * ACT_WORD), wr_cnt=_u(ACT_WORD.bit_length()),
         wr_done=b(), wr_err=b(),
         e_start=b(), e_done=b(), e_cycles=_u(32), e_wr_en=b(), e_wr_sel=_u(2), e_wr_bank=_u(8),
-        e_wr_addr=_u(24), e_wr_data=_u(WR_BITS), e_rd_addr=_u(24), e_rd_data=_u(8 * ACT_WORD * rows),
+        e_wr_addr=_u(ADDR_BITS), e_wr_data=_u(WR_BITS), e_rd_addr=_u(ADDR_BITS), e_rd_data=_u(8 * ACT_WORD * rows),
     )
 
 
