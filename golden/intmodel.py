@@ -62,7 +62,7 @@ class Comparison:
     mismatches: int
     first: tuple | None  # NCHW coordinates of the first mismatch
     expected: int | None = None
-    actual: int | None = None
+    actual: int | None = None  # None at a mismatch: the hardware's value there was unknown (X or Z)
     max_abs_diff: int = 0
 
     @property
@@ -73,17 +73,23 @@ class Comparison:
         if self.ok:
             return f"{self.name}: {self.elements} elements, 0 mismatches"
         return (f"{self.name}: {self.mismatches} of {self.elements} elements differ, first at {self.first} "
-                f"(expected {self.expected}, got {self.actual}), max |diff| {self.max_abs_diff}")
+                f"(expected {self.expected}, got {'X' if self.actual is None else self.actual}), "
+                f"max |diff| {self.max_abs_diff}")
 
 
-def compare(name: str, expected: np.ndarray, actual: np.ndarray) -> Comparison:
+def compare(name: str, expected: np.ndarray, actual: np.ndarray, unknown: np.ndarray | None = None) -> Comparison:
+    """``unknown``: a mask of the elements whose value the hardware left unknown (X or Z in a
+    simulator's dump): each is a mismatch, whatever ``actual`` holds there."""
     expected, actual = np.asarray(expected), np.asarray(actual)
     if expected.shape != actual.shape:
         raise ValueError(f"{name}: shape {actual.shape} differs from the golden's {expected.shape}")
-    diff = expected != actual
+    known_diff = expected != actual
+    diff = known_diff if unknown is None else known_diff | np.asarray(unknown, bool).reshape(expected.shape)
     n = int(diff.sum())
     if n == 0:
         return Comparison(name, expected.size, 0, None)
     first = tuple(int(i) for i in np.argwhere(diff)[0])
-    return Comparison(name, expected.size, n, first, int(expected[first]), int(actual[first]),
-                      int(np.abs(expected.astype(np.int64) - actual.astype(np.int64)).max()))
+    x_first = unknown is not None and not known_diff[first]
+    absdiff = np.abs(expected.astype(np.int64) - actual.astype(np.int64))[known_diff]
+    return Comparison(name, expected.size, n, first, int(expected[first]), None if x_first else int(actual[first]),
+                      int(absdiff.max()) if absdiff.size else 0)

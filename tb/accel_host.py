@@ -104,18 +104,29 @@ def write_hex(img: bytes, path, word_bytes: int = DMA.beat_bytes):
         f.write("\n")
 
 
-def read_hex(path, nbytes: int, word_bytes: int = DMA.beat_bytes) -> bytearray:
-    """Bytes from a $writememh file (comment and address lines skipped)."""
+def read_hex(path, nbytes: int, word_bytes: int = DMA.beat_bytes, *, unknown: bytearray | None = None) -> bytearray:
+    """Bytes from a $writememh file (comment and address lines skipped). A byte with an X or Z digit
+    reads as 0; ``unknown``, if given, is extended with a 1 for each such byte (0 otherwise)."""
     out = bytearray()
     with open(path) as f:
         for line in f:
-            line = line.strip()
-            if not line or line.startswith(("//", "@")):
+            line = line.split("//")[0].strip()
+            if not line or line.startswith("@"):
                 continue
-            word = bytes.fromhex(line.replace("x", "0").replace("X", "0").zfill(2 * word_bytes))
+            digits = line.lower().zfill(2 * word_bytes)
+            word = bytes.fromhex(digits.replace("x", "0").replace("z", "0"))
             out += word[::-1]
+            if unknown is not None:  # digit i is in big-endian byte i // 2: little-endian word_bytes - 1 - i // 2
+                xs = bytearray(word_bytes)
+                if "x" in digits or "z" in digits:
+                    for i, c in enumerate(digits):
+                        if c in "xz":
+                            xs[word_bytes - 1 - i // 2] = 1
+                unknown += xs
             if len(out) >= nbytes:
                 break
+    if unknown is not None:
+        del unknown[nbytes:]
     return out[:nbytes]
 
 
@@ -146,9 +157,11 @@ class LayerResult:
         return self.comparison.ok
 
 
-def compare_layers(layout: RunLayout, img: bytes, golden) -> list[LayerResult]:
+def compare_layers(layout: RunLayout, img: bytes, golden, unknown: bytes | None = None) -> list[LayerResult]:
     """Every descriptor's output read back from DRAM against the golden capture (the argmax's labels
-    against onnxruntime's int64 labels); in a whole-network run an elided layer is only counted."""
+    against onnxruntime's int64 labels); in a whole-network run an elided layer is only counted.
+    ``unknown``: per byte of ``img``, 1 where the simulator's dump held X or Z (each such output
+    element is a mismatch)."""
     prog = layout.program
     out = []
     for d in prog.descriptors:
@@ -158,7 +171,8 @@ def compare_layers(layout: RunLayout, img: bytes, golden) -> list[LayerResult]:
             continue
         got = read_tensor(img, layout.output_addr(d.name), prog.output_shape(d.name))
         expected = golden[prog.output_name(d.name)].data
-        out.append(LayerResult(d.layer, d.name, d.op, compare(d.name, expected, got),
+        xs = None if unknown is None else read_tensor(unknown, layout.output_addr(d.name), prog.output_shape(d.name))
+        out.append(LayerResult(d.layer, d.name, d.op, compare(d.name, expected, got, xs),
                                counters(img, layout, d.layer), got))
     return out
 
