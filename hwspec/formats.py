@@ -10,7 +10,7 @@ from __future__ import annotations
 from hwspec.fields import Record, pad
 
 __all__ = ["MAGIC", "VERSION", "HEADER", "DESCRIPTOR", "SEGMENT", "MAX_SEGMENTS", "OPS", "FLAGS", "FUSION_FLAGS",
-           "COUNTER_RECORD", "DRAM_CONSTANT", "BANK_CONSTANT", "LAYER_REGS", "STATUS", "HOST_REGS", "CTRL",
+           "COUNTER_RECORD", "ACTIVITY", "ACTIVITY_BITS", "ACTIVITY_FIELD", "TOTALS", "DRAM_CONSTANT", "BANK_CONSTANT", "LAYER_REGS", "STATUS", "HOST_REGS", "CTRL",
            "ERRORS", "error_code", "flag_bit", "reg_indices"]
 
 MAGIC = b"HDNA"
@@ -74,6 +74,14 @@ COUNTER_RECORD = Record("counter record", 32 * 8, [
     ("load_stall", 32), ("store_stall", 32), ("fetch", 32),
     ("bytes_read", 32), ("bytes_written", 32),
 ])
+# what the controller tells the counters unit (rtl/counters.py) each busy cycle is charged to, by code
+ACTIVITY = ("other", "engine", "fetch", "load", "store")
+ACTIVITY_BITS = (len(ACTIVITY) - 1).bit_length()
+# the record field each activity counts in ("other": cycles only)
+ACTIVITY_FIELD = dict(engine="engine_cycles", fetch="fetch", load="load_stall", store="store_stall")
+# the host's total registers (the run's sums), the record field each one sums
+TOTALS = dict(t_cycles="cycles", t_engine="engine_cycles", t_steps="mac_steps", t_load="load_stall",
+              t_store="store_stall", t_fetch="fetch")
 
 # a conv's constants per output channel: in DRAM (8 bytes), and as the constant bank holds them
 DRAM_CONSTANT = Record("constant (DRAM)", 64, [

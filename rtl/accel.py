@@ -22,10 +22,10 @@ from myhdl import Signal, always, block, intbv
 
 from hwspec.bus import CMD_ROWS_BITS, DMA
 from hwspec.config import ACT_WORD, EngineConfig
-from hwspec.formats import COUNTER_RECORD, HOST_REGS, STATUS
+from hwspec.formats import ACTIVITY_BITS, COUNTER_RECORD, HOST_REGS, STATUS, TOTALS
 from rtl.bus import REGS, build_bus
 from rtl.controller import controller, controller_signals
-from rtl.counters import ACTIVITY_BITS, TOTALS, build as build_counters
+from rtl.counters import build as build_counters
 from rtl.feeder import ADDR_BITS, WR_BITS
 from rtl.hdl import attach_verilog, convert, mark_ports
 
@@ -115,7 +115,7 @@ def accel_verilog(cfg: EngineConfig) -> str:
     t = [
         "wire start, irq_en, irq_ack, busy, done, err;",
         "wire [7:0] err_code;\nwire [15:0] cur_layer;",
-        "wire [31:0] t_cycles, t_engine, t_steps, t_load, t_store, t_fetch, bytes_rd, bytes_wr;",
+        f"wire [31:0] {', '.join(TOTALS)}, bytes_rd, bytes_wr;",
         f"wire c_run_clear, c_layer_clear, c_steps_valid, c_rec_latch;\nwire [{ACTIVITY_BITS - 1}:0] c_activity;",
         f"wire [{COUNTER_RECORD.size_bits - 1}:0] c_record;",
         f"wire [{32 * REGS.n_rw - 1}:0] rw_q;\nwire [{REGS.n_rw - 1}:0] wr_pulse;\nwire [{32 * nro - 1}:0] ro_d;",

@@ -38,9 +38,8 @@ from myhdl import Signal, always, always_comb, block, concat, enum, intbv
 
 from hwspec.bus import CMD_ROWS_BITS, DMA
 from hwspec.config import ACT_WORD, EngineConfig, drain_wait
-from hwspec.formats import (COUNTER_RECORD, DESCRIPTOR, HEADER, LAYER_REGS, MAGIC, MAX_SEGMENTS, SEGMENT,
+from hwspec.formats import (ACTIVITY, ACTIVITY_BITS, COUNTER_RECORD, DESCRIPTOR, HEADER, LAYER_REGS, MAGIC, MAX_SEGMENTS, SEGMENT,
                             error_code, flag_bit, reg_indices)
-from rtl.counters import ACTIVITY, ACTIVITY_BITS
 from rtl.feeder import ADDR_BITS, WR_BITS
 
 __all__ = ["controller", "controller_signals"]

@@ -7,7 +7,8 @@ rule lives here once and the controller only classifies its states.
 
 Ports (synchronous to ``clk``; ``rst`` synchronous, active high, clears every counter):
   busy in: a run is in progress; each busy cycle counts in ``cycles`` and in its activity's counter.
-  activity in [ACTIVITY_BITS]: ACTIVITY.index(kind) of this cycle ("other" counts in cycles only).
+  activity in [ACTIVITY_BITS]: hwspec.formats.ACTIVITY.index(kind) of this cycle ("other" counts in
+      cycles only, each other kind also in its ACTIVITY_FIELD).
   run_clear in: the run starts: the totals restart from 0.
   layer_clear in: the layer's first cycle (its descriptor fetch): its counters restart with this
       cycle counted as a fetch cycle (cycles = fetch = 1), and the DMA byte counters are sampled.
@@ -27,16 +28,11 @@ from __future__ import annotations
 
 from myhdl import Signal, always, always_comb, block, concat, intbv, modbv
 
-from hwspec.formats import COUNTER_RECORD
+from hwspec.formats import ACTIVITY, ACTIVITY_BITS, COUNTER_RECORD, TOTALS
 
-__all__ = ["ACTIVITY", "ACTIVITY_BITS", "TOTALS", "counters", "counters_signals", "build"]
+__all__ = ["counters", "counters_signals", "build"]
 
-# what a busy cycle is charged to, by the controller's activity code
-ACTIVITY = ("other", "engine", "fetch", "load", "store")
-ACTIVITY_BITS = (len(ACTIVITY) - 1).bit_length()
-# the host's total registers, the record field each one sums
-TOTALS = dict(t_cycles="cycles", t_engine="engine_cycles", t_steps="mac_steps", t_load="load_stall",
-              t_store="store_stall", t_fetch="fetch")
+# ACTIVITY (the controller's codes) and TOTALS (the host's total registers): hwspec.formats
 WORD = 32
 assert all(COUNTER_RECORD.fields[f].bits == WORD for f in COUNTER_RECORD.names)
 assert [COUNTER_RECORD.fields[f].lo for f in COUNTER_RECORD.names] == [WORD * i for i in range(len(COUNTER_RECORD.names))]

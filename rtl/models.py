@@ -6,6 +6,7 @@ import numpy as np
 
 from golden.contract import INT8_MAX, INT8_MIN, RequantConstants, requantize_int
 from hwspec.config import ACT_WORD, abuf_banks
+from hwspec.formats import ACTIVITY, ACTIVITY_FIELD, COUNTER_RECORD, TOTALS
 
 __all__ = ["pe_model", "array_model", "abuf_model", "rowu_model", "ROWU_OUTPUTS", "ppu_model", "random_ppu_cases",
            "counters_model", "COUNTERS_OUTPUTS"]
@@ -251,8 +252,8 @@ def random_ppu_cases(n, rng):
     return dict(acc=acc, bias=bias, mant=mant, exp=exp, yzp=yzp, qmin=qmin, qmax=qmax, m=m)
 
 
-# ce_counters' outputs: the run's totals (rtl.counters.TOTALS order), then the layer's record
-COUNTERS_OUTPUTS = ("t_cycles", "t_engine", "t_steps", "t_load", "t_store", "t_fetch", "record")
+# ce_counters' outputs: the run's totals (hwspec.formats.TOTALS), then the layer's record
+COUNTERS_OUTPUTS = (*TOTALS, "record")
 
 
 def counters_model(v):
@@ -260,10 +261,8 @@ def counters_model(v):
     lists: rst, busy, activity, run_clear, layer_clear, steps_valid, steps, rd_bytes, wr_bytes,
     rec_latch). Returns a dict of per-cycle lists after each edge; "record" holds the 8 words of
     COUNTER_RECORD in its field order."""
-    from rtl.counters import ACTIVITY
-
-    kinds = {ACTIVITY.index(k): k for k in ("engine", "fetch", "load", "store")}
-    names = ("cycles", "engine", "steps", "load", "store", "fetch")
+    field = {ACTIVITY.index(k): f for k, f in ACTIVITY_FIELD.items()}
+    names = tuple(TOTALS.values())  # the record fields the run sums and each layer counts
     m = 2**32
     out = {p: [] for p in COUNTERS_OUTPUTS}
     run = dict.fromkeys(names, 0)
@@ -276,14 +275,14 @@ def counters_model(v):
         else:
             rd, wr = int(v["rd_bytes"][k]), int(v["wr_bytes"][k])
             if v["busy"][k]:
-                kind = kinds.get(int(v["activity"][k]))
+                f = field.get(int(v["activity"][k]))
                 for c in (run, layer):
                     c["cycles"] = (c["cycles"] + 1) % m
-                    if kind:
-                        c[kind] = (c[kind] + 1) % m
+                    if f:
+                        c[f] = (c[f] + 1) % m
             if v["steps_valid"][k]:
                 for c in (run, layer):
-                    c["steps"] = (c["steps"] + int(v["steps"][k])) % m
+                    c["mac_steps"] = (c["mac_steps"] + int(v["steps"][k])) % m
             if v["rec_latch"][k]:  # against the layer's start as it was before this edge
                 l_rdb, l_wrb = (rd - rd0) % m, (wr - wr0) % m
             if v["run_clear"][k]:
@@ -291,7 +290,8 @@ def counters_model(v):
             if v["layer_clear"][k]:
                 layer = dict(dict.fromkeys(names, 0), cycles=1, fetch=1)
                 rd0, wr0 = rd, wr
-        for p, n in zip(COUNTERS_OUTPUTS, names):
+        for p, n in TOTALS.items():
             out[p].append(run[n])
-        out["record"].append([layer[n] for n in names] + [l_rdb, l_wrb])
+        rec = dict(layer, bytes_read=l_rdb, bytes_written=l_wrb)
+        out["record"].append([rec[n] for n in COUNTER_RECORD.names])
     return out

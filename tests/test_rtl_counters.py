@@ -18,7 +18,8 @@ import numpy as np
 
 from hwspec.config import get_config
 from hwspec.formats import COUNTER_RECORD
-from rtl.counters import ACTIVITY, ACTIVITY_BITS, counters
+from hwspec.formats import ACTIVITY, ACTIVITY_BITS
+from rtl.counters import counters
 from rtl.models import COUNTERS_OUTPUTS, counters_model
 from tb.runner import generated_dir, setup_verilator
 from tb.stream_myhdl import myhdl_stream
