@@ -5,10 +5,15 @@ command's bytes, so any byte address and any length >= 1 work; bursts are INCR, 
 ``max_burst`` beats, never across a 4 KB page, with up to ``outstanding`` bursts awaiting their B
 response. AW runs ahead of W (the W beat of a burst may also precede its AW, which AXI4 allows).
 
+Commands are posted: the next command is taken once the previous one's bytes are all in and its
+bursts are all issued, while its last bursts still await their B responses, so a stream of short
+commands does not pay the write round trip each (the bursts of all commands share ``outstanding``).
+
 Ports (all synchronous to ``clk``, ``rst`` synchronous active high):
-  cmd_valid in, cmd_ready out (= not busy), cmd_addr in [addr_bits], cmd_len in [len_bits] (>= 1):
-      a command is accepted on a cycle with cmd_valid and cmd_ready (cmd_len = 0 is accepted,
-      moves nothing and pulses done in the next cycle).
+  cmd_valid in, cmd_ready out, cmd_addr in [addr_bits], cmd_len in [len_bits]: a command is
+      accepted on a cycle with cmd_valid and cmd_ready; cmd_ready is high unless a command is in its
+      data phase (from its acceptance until its last byte is taken, its last AW issued and its last
+      beat in the W register). cmd_len = 0 is accepted and moves nothing.
   i_valid in, i_ready out, i_data in [8]: the byte stream, a byte moves on a cycle with i_valid and
       i_ready; exactly cmd_len bytes are taken per command (i_ready is low outside a command).
       i_ready depends combinationally on m_axi_wready when a byte completes a beat (the beat goes
@@ -19,10 +24,12 @@ Ports (all synchronous to ``clk``, ``rst`` synchronous active high):
       lanes: a chunk that completes a beat goes into the W register with it, so a full chunk per
       cycle keeps the bus busy; a last chunk that spills into a second beat needs one more cycle.
       The bytes of i_word above i_cnt are don't-cares.
-  busy out: from the accepted command until its last B response.
-  done out: a one-cycle pulse in the cycle after the command's last B response (busy falls with it).
-  err out: sticky from a B response with BRESP != OKAY (or a BID other than 0) until the next
-      accepted command; the command still runs to its end.
+  busy out: a command in its data phase, or a burst awaiting its B response.
+  done out: a one-cycle pulse in the cycle busy falls (after the last B response of the commands
+      accepted back to back), or in the cycle after a zero-length command accepted while not busy.
+  err out: sticky from a B response with BRESP != OKAY (or a BID other than 0) until a command is
+      accepted while not busy, so an error of a posted command is never cleared by the commands
+      behind it; every command still runs to its end.
   bytes_written out [32]: bytes with their strobe set in accepted W beats since reset, wrapping.
   m_axi_aw{id[id_bits],addr,len[8],size[3],burst[2],valid,ready}, m_axi_w{data,strb,last,valid,ready},
   m_axi_b{id[id_bits],resp[2],valid,ready}: the AXI4 write channels; AWID is always 0, BREADY is
@@ -74,7 +81,7 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
     LAST_LANE = DB - 1
     OB = outstanding.bit_length() + 1
 
-    act = Signal(bool(0))
+    data_busy = Signal(bool(0))  # a command in its data phase: cmd_ready is low
     cmd_beats = _u(LB)
     # AW side
     aw_beat = Signal(modbv(0)[A - S:])
@@ -164,14 +171,18 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
         c_bpart_unused_hi.next = c_end - cbeg_w
 
     @always_comb
+    def phase():
+        data_busy.next = aw_left != 0 or ileft != 0 or w_rem != 0 or cflush
+
+    @always_comb
     def ready_calc():
-        iready.next = act and ileft != 0 and (not complete or wr_free)
-        iwready.next = act and ileft != 0 and not cflush and (not c_full or wr_free)
+        iready.next = ileft != 0 and (not complete or wr_free)
+        iwready.next = ileft != 0 and not cflush and (not c_full or wr_free)
 
     @always_comb
     def outs():
-        cmd_ready.next = not act
-        busy.next = act
+        cmd_ready.next = not data_busy
+        busy.next = data_busy or out_cnt != 0
         i_ready.next = iready
         i_wready.next = iwready
         m_axi_awvalid.next = awvalid
@@ -185,11 +196,11 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
     @always(clk.posedge)
     def seq():
         if rst:
-            act.next = 0
             awvalid.next = 0
             out_cnt.next = 0
             aw_left.next = 0
             ileft.next = 0
+            w_rem.next = 0
             pk_buf.next = 0  # unused lanes of the first beat are then 0, not X
             cflush.next = 0
             wvalid.next = 0
@@ -198,19 +209,21 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
             count.next = 0
         else:
             bv = m_axi_bvalid
-            issue = act and not awvalid and aw_left != 0 and out_cnt < outstanding
+            idle = not data_busy and out_cnt == 0
+            last_b = bv and out_cnt == 1 and not data_busy and not awvalid  # busy falls with it
+            issue = not awvalid and aw_left != 0 and out_cnt < outstanding
             iv = iready and i_valid
             iw = iwready and i_wvalid
             done.next = 0
             # command
-            if cmd_valid and not act:
-                act.next = cmd_len != 0
-                done.next = cmd_len == 0  # a zero-length command completes at once, moving nothing
-                err.next = 0
+            if cmd_valid and not data_busy:
+                done.next = cmd_len == 0 and (idle or last_b)  # a zero-length command moves nothing
+                if idle:
+                    err.next = 0
                 aw_beat.next = cmd_addr[A:S]
-                aw_left.next = cmd_beats
+                aw_left.next = cmd_beats if cmd_len != 0 else 0
                 w_beat.next = cmd_addr[A:S]
-                w_rem.next = cmd_beats
+                w_rem.next = cmd_beats if cmd_len != 0 else 0
                 w_inb.next = 0
                 ileft.next = cmd_len
                 pk_pos.next = cmd_addr[S:]
@@ -221,8 +234,7 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
                 cpos.next = cmd_addr[S:]
                 cbeg.next = cmd_addr[S:]
                 cflush.next = 0
-            elif act and bv and out_cnt == 1 and aw_left == 0 and not awvalid:
-                act.next = 0
+            elif last_b:
                 done.next = 1
             # AW
             if issue:
@@ -297,7 +309,7 @@ def axi_wr(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, i_valid, i_ready, 
             elif wvalid and m_axi_wready:
                 wvalid.next = 0
 
-    return parts, pack_next, chunk_next, chunk_pack, chunk_clean, chunk_acc, ready_calc, outs, seq
+    return parts, pack_next, chunk_next, chunk_pack, chunk_clean, chunk_acc, phase, ready_calc, outs, seq
 
 
 def build(cfg: AxiDmaConfig, directory: str, name: str = "ce_axi_wr") -> str:

@@ -1,7 +1,9 @@
 """cocotb bench: ce_axi_wr against cocotbext-axi's AxiRamWrite and tb/axi_models.py.
 
 Every command's AW bursts, W beats (data under the strobe, WSTRB, WLAST), the RAM contents, the
-done pulse and the bytes_written delta are checked exactly. AXI_N commands per run, seed AXI_SEED.
+done pulse and the bytes_written delta are checked exactly, for commands one at a time and posted
+back to back (each offered as soon as the previous one is accepted). AXI_N commands per run, seed
+AXI_SEED.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+from itertools import accumulate
 
 import cocotb
 from cocotb.triggers import Event, ReadOnly, RisingEdge
@@ -37,9 +40,11 @@ class TB:
         self.ram.write(0, bytes(self.mirror))
         self.aws, self.ws, self.dones, self.valid_p = [], [], 0, 1.0
         self.data, self.idx = b"", 0
+        self.ends = []  # where each posted command's bytes end in the stream (a chunk stays within one)
         self.chunks, self.full_p, self.cnt = False, 1.0, 0  # chunk source: its full-chunk chance, size
         self.inflight = self.max_inflight = 0
         self.cycle, self.overhead = 0, []  # overhead: command cycles beyond one per byte
+        self.accepts = self.n_posted = 0  # commands accepted, and those accepted while busy
         self.done = Event()
 
     def set_pauses(self, p):
@@ -63,6 +68,9 @@ class TB:
                 self.ws.append((data, strb, int(d.m_axi_wlast.value)))
             if d.m_axi_bvalid.value and d.m_axi_bready.value:
                 self.inflight -= 1
+            if d.cmd_valid.value and d.cmd_ready.value:
+                self.accepts += 1
+                self.n_posted += int(d.busy.value)
             if d.done.value:
                 self.dones += 1
                 self.done.set()
@@ -76,7 +84,8 @@ class TB:
                 if go:
                     d.i_data.value = self.data[self.idx]
             elif go:  # a chunk of 1..db bytes (garbage above them), full ones with chance full_p
-                self.cnt = min(db if rng.random() < self.full_p else rng.randint(1, db), len(self.data) - self.idx)
+                end = next((e for e in self.ends if e > self.idx), len(self.data))
+                self.cnt = min(db if rng.random() < self.full_p else rng.randint(1, db), end - self.idx)
                 chunk = self.data[self.idx:self.idx + self.cnt] + bytes(rng.getrandbits(8) for _ in range(db - self.cnt))
                 d.i_wvalid.value, d.i_word.value, d.i_cnt.value = 1, int.from_bytes(chunk, "little"), self.cnt
             else:
@@ -104,6 +113,34 @@ class TB:
         await ReadOnly()
         assert d.busy.value == 0, "busy after done"
         assert self.idx == len(data), f"took {self.idx} of {len(data)} bytes"
+        return list(self.aws), list(self.ws), self.dones, (int(d.bytes_written.value) - before) % 2**32, int(d.err.value)
+
+
+    async def posted(self, cmds):
+        """Offer each (addr, data) as soon as the one before is accepted, the bytes as one stream;
+        returns (AWs, Ws, done pulses, bytes_written delta, err) once busy has fallen."""
+        d = self.dut
+        await RisingEdge(d.clk)
+        before, self.accepts, self.n_posted, self.dones = int(d.bytes_written.value), 0, 0, 0
+        self.aws.clear()
+        self.ws.clear()
+        self.data, self.idx = b"".join(data for _, data in cmds), 0
+        self.ends = list(accumulate(len(data) for _, data in cmds))
+        for addr, data in cmds:
+            d.cmd_addr.value, d.cmd_len.value, d.cmd_valid.value = addr, len(data), 1
+            await RisingEdge(d.clk)
+            while not d.cmd_ready.value:
+                await RisingEdge(d.clk)
+        d.cmd_valid.value = 0
+        await RisingEdge(d.clk)
+        while d.busy.value:
+            await RisingEdge(d.clk)
+        for _ in range(3):
+            await RisingEdge(d.clk)
+        await ReadOnly()
+        assert d.busy.value == 0 and self.accepts == len(cmds), (int(d.busy.value), self.accepts, len(cmds))
+        assert self.idx == len(self.data), f"took {self.idx} of {len(self.data)} bytes"
+        self.ends = []
         return list(self.aws), list(self.ws), self.dones, (int(d.bytes_written.value) - before) % 2**32, int(d.err.value)
 
 
@@ -195,3 +232,56 @@ async def zero_length_test(dut):
     assert (aws, ws, dones, moved, err) == ([], [], 1, 0, 0), (aws, ws, dones, moved, err)
     addr, data = 0x123, bytes(range(77))
     check(tb, addr, data, await tb.command(addr, data))
+
+
+@cocotb.test()
+@cocotb.parametrize(pause=[0.0, 0.3], chunks=[False, True])
+async def posted_commands_test(dut, pause, chunks):
+    """Commands back to back: the same bursts, beats and RAM contents as one at a time, in order;
+    the next command is taken while bursts of the one before await their B responses; done pulses
+    only when busy falls."""
+    n = int(os.environ.get("AXI_N", "24"))
+    tb = await setup(dut, int(os.environ.get("AXI_SEED", "2")) + 500 + int(10 * pause) + int(chunks))
+    tb.set_pauses(pause)
+    tb.chunks = chunks
+    cmds = [(a, bytes(tb.rng.getrandbits(8) for _ in range(m))) for a, m in random_commands(tb.rng, n, MEM - 2 * 4096, tb.db)]
+    cmds += [(tb.rng.randrange(MEM - 64), bytes(tb.rng.getrandbits(8) for _ in range(tb.rng.randint(1, 40))))
+             for _ in range(n)]  # short ones, the store's common case
+    tb.rng.shuffle(cmds)
+    aws, ws, dones, moved, err = await tb.posted(cmds)
+    want_aws, want_ws, want_lasts, written = [], [], [], 0
+    size = tb.db.bit_length() - 1
+    for addr, data in cmds:
+        w, bs = write_model(tb.mirror, addr, data, tb.db, tb.max_burst)
+        written += w
+        want_aws += [(a, m, size, 1, 0) for a, m in bs]
+        want_lasts += [len(want_ws) + sum(m for _, m in bs[:i + 1]) - 1 for i in range(len(bs))]
+        want_ws += [(w, s) for _, w, s in write_beats(addr, data, tb.db)]
+    assert err == 0, "err set"
+    assert aws == want_aws, "the bursts differ from the commands' in order"
+    assert [(w, s) for w, s, _ in ws] == want_ws, "W beats differ"
+    assert [i for i, (*_, last) in enumerate(ws) if last] == want_lasts, "WLAST misplaced"
+    assert moved == written, f"bytes_written moved {moved}, expected {written}"
+    assert tb.ram.read(0, MEM) == tb.mirror, "RAM contents differ"
+    assert 1 <= dones < len(cmds), f"done pulsed {dones} times for {len(cmds)} posted commands"
+    assert tb.n_posted >= len(cmds) // 4, f"only {tb.n_posted} of {len(cmds)} commands were taken while busy"
+    dut._log.info("%d commands posted, %d taken while busy, %d done pulses", len(cmds), tb.n_posted, dones)
+
+
+@cocotb.test()
+async def posted_error_test(dut):
+    """A B error of a posted command stays in err through the commands accepted behind it (while
+    busy), and a command accepted once idle clears it."""
+    tb = await setup(dut, 9)
+    tb.ram.fault = True
+    held = [True] * 200  # B responses held back until every command is accepted
+    tb.ram.b_channel.set_pause_generator(iter(held + [False] * 100000))
+    bad = (BAD_BASE + 3, bytes(range(40)))
+    cmds = [bad] + [(0x100 * k + 7, bytes(range(k, k + 30))) for k in range(1, 3)]
+    aws, ws, dones, moved, err = await tb.posted(cmds)
+    assert tb.n_posted == 2, f"{tb.n_posted} of 2 commands taken while the first awaited its B response"
+    assert err == 1 and dones == 1, f"err {err} after the error's command, done pulsed {dones} times"
+    tb.ram.fault = False
+    tb.mirror[:] = tb.ram.read(0, MEM)
+    addr, data = 0x2345, bytes(range(90))
+    check(tb, addr, data, await tb.command(addr, data))  # accepted while idle: clears err

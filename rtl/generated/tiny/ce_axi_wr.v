@@ -92,7 +92,6 @@ input m_axi_bvalid;
 output m_axi_bready;
 wire m_axi_bready;
 
-reg act;
 reg [25:0] aw_beat;
 reg [24:0] aw_left;
 reg [24:0] aw_n;
@@ -125,6 +124,7 @@ reg [31:0] count;
 reg [5:0] cpos;
 wire [7:0] cpos_w;
 reg [127:0] cstb;
+wire data_busy;
 reg [23:0] ileft;
 wire iready;
 wire iwready;
@@ -294,13 +294,17 @@ assign c_bpart_unused_hi = (c_end - cbeg_w);
 
 
 
-assign iready = (act && (ileft != 0) && ((!complete) || wr_free));
-assign iwready = (act && (ileft != 0) && (!cflush) && ((!c_full) || wr_free));
+assign data_busy = ((aw_left != 0) || (ileft != 0) || (w_rem != 0) || cflush);
 
 
 
-assign cmd_ready = (!act);
-assign busy = act;
+assign iready = ((ileft != 0) && ((!complete) || wr_free));
+assign iwready = ((ileft != 0) && (!cflush) && ((!c_full) || wr_free));
+
+
+
+assign cmd_ready = (!data_busy);
+assign busy = (data_busy || (out_cnt != 0));
 assign i_ready = iready;
 assign i_wready = iwready;
 assign m_axi_awvalid = awvalid;
@@ -314,16 +318,18 @@ assign bytes_written = count;
 
 always @(posedge clk) begin: seq
     reg [1-1:0] bv;
+    reg idle;
+    reg last_b;
     reg issue;
     reg iv;
     reg iw;
     reg w_ld;
     if (rst) begin
-        act <= 0;
         awvalid <= 0;
         out_cnt <= 0;
         aw_left <= 0;
         ileft <= 0;
+        w_rem <= 0;
         pk_buf <= 0;
         cflush <= 0;
         wvalid <= 0;
@@ -333,18 +339,21 @@ always @(posedge clk) begin: seq
     end
     else begin
         bv = m_axi_bvalid;
-        issue = (act && (!awvalid) && (aw_left != 0) && (out_cnt < 4));
+        idle = ((!data_busy) && (out_cnt == 0));
+        last_b = (bv && (out_cnt == 1) && (!data_busy) && (!awvalid));
+        issue = ((!awvalid) && (aw_left != 0) && (out_cnt < 4));
         iv = (iready && i_valid);
         iw = (iwready && i_wvalid);
         done <= 0;
-        if ((cmd_valid && (!act))) begin
-            act <= (cmd_len != 0);
-            done <= (cmd_len == 0);
-            err <= 0;
+        if ((cmd_valid && (!data_busy))) begin
+            done <= ((cmd_len == 0) && (idle || last_b));
+            if (idle) begin
+                err <= 0;
+            end
             aw_beat <= cmd_addr[32-1:6];
-            aw_left <= cmd_beats;
+            aw_left <= (cmd_len != 0) ? cmd_beats : 0;
             w_beat <= cmd_addr[32-1:6];
-            w_rem <= cmd_beats;
+            w_rem <= (cmd_len != 0) ? cmd_beats : 0;
             w_inb <= 0;
             ileft <= cmd_len;
             pk_pos <= cmd_addr[6-1:0];
@@ -356,8 +365,7 @@ always @(posedge clk) begin: seq
             cbeg <= cmd_addr[6-1:0];
             cflush <= 0;
         end
-        else if ((act && bv && (out_cnt == 1) && (aw_left == 0) && (!awvalid))) begin
-            act <= 0;
+        else if (last_b) begin
             done <= 1;
         end
         if (issue) begin
