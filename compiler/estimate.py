@@ -19,7 +19,9 @@ Costs, in cycles (n bytes of a command at byte address a):
   beat of a 4 KB page): the DRAM takes 4 cycles to turn the next burst around;
 - conv store of one channel, or one row of a strip (SS_CMD, SS_DATA, SS_DONE): chunks of up to a beat
   a cycle into the write DMA; run cycle by cycle against the DMA and DRAM write port
-  (``_WritePort``), cached per page offset and length;
+  (``_WritePort``); the commands of a tile are posted (each starts with the write port as the one
+  before left it, the last waits in SS_WAIT for the tile's B responses), cached per port state, page
+  offset and length;
 - avgpool / upsample channel (``_vector_channel``): one write command for the channel's output;
   row by row, the input load (in the background from the second row on), then the row's chunks
   (upsample: up to a beat a cycle; avgpool: a word after four line-buffer reads), run cycle by
@@ -233,10 +235,10 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
             E.cmds([_rd_rows(a, cols_in, rows_in, d.w) for a in starts], 1, "load")
             E.e.bytes_read += sum(_beats_bytes(a + r * d.w, cols_in) for a in starts for r in range(rows_in))
 
-    def store_cmds(co0, gc, tile) -> list[int]:  # per channel (per row of a strip): SS_CMD, bytes, SS_DONE
+    def store_cmds(co0, gc, tile) -> list[int]:  # per channel (per row of a strip): SS_CMD, bytes, SS_DONE; SS_WAIT
         writes = tiling.store_writes(d, co0, gc, tile, R)
         E.e.bytes_written += sum(n for _, _, n in writes)
-        return [_conv_store(a % 4096, src % BUS_BYTES, n) for a, src, n in writes]
+        return _conv_stores(writes)
 
     for co0, gc in tiling.groups(d.cout, d.group):
         ntile = -(-gc // R)
@@ -278,23 +280,53 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
 
 
 class _WritePort:
-    """The write DMA (rtl/axi_wr.py) taking chunks of up to a beat for one command, and the DRAM
-    model's write port (tb/hdl/axi_ram_model.v), edge by edge: ``ready(cnt)`` is i_wready in this
-    cycle for a chunk of ``cnt`` bytes, ``edge(taken, cnt)`` advances one clock."""
+    """The write DMA (rtl/axi_wr.py) taking chunks of up to a beat, and the DRAM model's write port
+    (tb/hdl/axi_ram_model.v), edge by edge: ``ready(cnt)`` is i_wready in this cycle for a chunk of
+    ``cnt`` bytes, ``edge(taken, cnt, take)`` advances one clock, accepting the command ``take``
+    (addr, length) on it. Commands are posted: ``cmd_ready`` once the previous one's data phase is
+    over, while its bursts may still await B; ``busy`` until the last B."""
 
-    def __init__(self, addr: int, total: int):
-        self.bursts = _bursts(addr, total)  # AW issues them in order; W fills them in order
-        self.awready, self.wbusy, self.wready, self.bvalid = 1, 0, 0, 0  # DRAM
-        self.act, self.awvalid, self.aw_next, self.out_cnt = 1, 0, 0, 0
-        self.w_next, self.w_inb, self.wvalid, self.wlast = 0, 0, 0, 0
-        self.ileft, self.cpos, self.cflush, self.done = total, addr % BUS_BYTES, 0, 0
+    _FIELDS = ("bursts", "awready", "wbusy", "wready", "bvalid", "awvalid", "aw_next", "out_cnt",
+               "w_next", "w_inb", "wvalid", "wlast", "ileft", "cpos", "cflush", "done")
+    __slots__ = _FIELDS
+
+    def __init__(self, key: tuple | None = None):
+        for f, v in zip(self._FIELDS, key or ((), 1) + (0,) * (len(self._FIELDS) - 2)):
+            setattr(self, f, v)
+
+    @classmethod
+    def started(cls, addr: int, total: int) -> "_WritePort":
+        """A port in the cycle after it accepted a command while idle."""
+        port = cls()
+        port._take(addr, total)
+        return port
+
+    def key(self) -> tuple:
+        """The state, with a finished command's bursts dropped (they no longer matter)."""
+        if self.data_busy:
+            return tuple(getattr(self, f) for f in self._FIELDS)
+        idle = dict(bursts=(), aw_next=0, w_next=0, cpos=0)
+        return tuple(idle.get(f, getattr(self, f)) for f in self._FIELDS)
+
+    def _take(self, addr: int, total: int):
+        self.bursts = tuple(_bursts(addr, total))
+        self.aw_next = self.w_next = self.w_inb = 0
+        self.ileft, self.cpos, self.cflush = total, addr % BUS_BYTES, 0
+
+    @property
+    def data_busy(self) -> bool:
+        return bool(self.aw_next < len(self.bursts) or self.w_next < len(self.bursts) or self.w_inb
+                    or self.ileft or self.cflush)
+
+    @property
+    def busy(self) -> bool:
+        return self.data_busy or self.out_cnt != 0
 
     def ready(self, cnt: int) -> bool:
         c_full = self.cpos + cnt >= BUS_BYTES or self.ileft == cnt
-        return bool(self.act and self.ileft != 0 and not self.cflush
-                    and (not c_full or not self.wvalid or self.wready))
+        return bool(self.ileft != 0 and not self.cflush and (not c_full or not self.wvalid or self.wready))
 
-    def edge(self, taken: bool, cnt: int):
+    def edge(self, taken: bool, cnt: int, take: tuple | None = None):
         w_free = not self.wvalid or self.wready
         # DRAM
         awready = not self.wbusy and not self.bvalid
@@ -309,10 +341,8 @@ class _WritePort:
         # DMA: bursts, B responses, done
         bv = self.bvalid
         aw_left = self.aw_next < len(self.bursts)
-        issue = self.act and not self.awvalid and aw_left and self.out_cnt < 4
-        act, done = self.act, 0
-        if self.act and bv and self.out_cnt == 1 and not aw_left and not self.awvalid:
-            act, done = 0, 1
+        issue = not self.awvalid and aw_left and self.out_cnt < 4
+        done = int(take is None and bv and self.out_cnt == 1 and not self.data_busy and not self.awvalid)
         awvalid, aw_next = self.awvalid, self.aw_next
         if issue:
             awvalid, aw_next = 1, self.aw_next + 1
@@ -344,9 +374,11 @@ class _WritePort:
         elif self.wvalid and self.wready:
             wvalid = 0
         self.awready, self.wbusy, self.wready, self.bvalid = awready, wbusy, wready, bvalid
-        self.act, self.done, self.awvalid, self.aw_next = act, done, awvalid, aw_next
+        self.done, self.awvalid, self.aw_next = done, awvalid, aw_next
         self.out_cnt, self.ileft, self.cpos, self.cflush = out_cnt, ileft, cpos, cflush
         self.wvalid, self.wlast, self.w_inb, self.w_next = wvalid, wlast, w_inb, w_next
+        if take is not None:
+            self._take(*take)
 
 
 @lru_cache(maxsize=1 << 12)
@@ -393,7 +425,7 @@ def _vector_channel(op: str, f: int, wo: int, loads: tuple, addr: int, total: in
         tick(n)
         cyc, store = cyc + n, store + n
         if port is None:
-            port = _WritePort(addr, total)
+            port = _WritePort.started(addr, total)
         wvalid = wcnt = 0
         if op == "avgpool":
             state, step, k = "rd", 0, 0
@@ -447,30 +479,44 @@ def _vector_channel(op: str, f: int, wo: int, loads: tuple, addr: int, total: in
     return cyc, load, store
 
 
-@lru_cache(maxsize=1 << 14)
-def _conv_store(addr: int, src: int, n: int) -> int:
-    """Cycles of a conv store command (S_CMD to S_DONE): ``n`` bytes from output-bank byte address
-    ``src`` (only src % 16 matters) to DRAM ``addr`` (% 4096): bank words read back to back (data two
-    cycles after the address) into a 3-entry chunk queue whose head is the write DMA's chunk input,
-    a read issued only when the queue has room for it and for those in flight (rtl/controller.py)."""
+def _conv_stores(cmds: list[tuple[int, int, int]]) -> list[int]:
+    """Cycles of each conv store command of a tile, (DRAM addr, output-bank byte addr, bytes) in the
+    store machine's order, SS_CMD to SS_DONE, the last with SS_WAIT for the tile's B responses: the
+    commands are posted, so each starts with the write port as the one before left it."""
+    key, out = _WritePort().key(), []
+    for i, (addr, src, n) in enumerate(cmds):
+        cycles, key = _conv_store(key, addr % 4096, src % BUS_BYTES, n, i + 1 == len(cmds))
+        out.append(cycles)
+    return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _conv_store(key: tuple, addr: int, src: int, n: int, last: bool) -> tuple[int, tuple]:
+    """(cycles, write port state after) of a conv store command (SS_CMD to SS_DONE, and SS_WAIT if
+    ``last``) from write port state ``key``: ``n`` bytes from output-bank byte address ``src`` (only
+    src % 16 matters) to DRAM ``addr`` (% 4096): SS_CMD offers the command from its second cycle
+    until the DMA takes it; bank words read back to back (data two cycles after the address) into a
+    3-entry chunk queue whose head is the write DMA's chunk input, a read issued only when the queue
+    has room for it and for those in flight (rtl/controller.py); one SS_DONE cycle."""
+    port = _WritePort(key)
+    port.edge(False, 0)  # SS_CMD's first cycle
+    cycles = 1
+    while True:  # SS_CMD: the command is offered
+        cycles += 1
+        if not port.data_busy:
+            port.edge(False, 0, (addr, n))
+            break
+        port.edge(False, 0)
     off = src % BUS_BYTES
     words = _beats(off, n)
     cnts = [min(BUS_BYTES - off, n)] + [BUS_BYTES] * (words - 2)
     if words > 1:
         cnts.append((off + n - 1) % BUS_BYTES + 1)
-    port = _WritePort(addr, n)
     ip = popped = 0
     sq1 = sq2 = None  # reads in flight: their chunk index (sq2 the older, its data now on the read port)
     queue: list[int] = []  # chunk counts, the head first
-    cycles = 2  # S_CMD
-    state = "data"
-    while True:
+    while popped < words:  # SS_DATA
         cycles += 1
-        if state == "done":
-            if port.done:
-                return cycles
-            port.edge(False, 0)
-            continue
         head = queue[0] if queue else 0
         pop = bool(queue) and port.ready(head)
         keep = len(queue) - pop
@@ -484,8 +530,14 @@ def _conv_store(addr: int, src: int, n: int) -> int:
         sq2, sq1 = sq1, (ip if issue else None)
         if issue:
             ip += 1
-        if pop and popped == words:
-            state = "done"
+    cycles += 1  # SS_DONE
+    port.edge(False, 0)
+    while last:  # SS_WAIT: leaves in the first cycle the DMA is not busy
+        cycles += 1
+        if not port.busy:
+            break
+        port.edge(False, 0)
+    return cycles, port.key()
 
 
 def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:

@@ -124,7 +124,7 @@ def accel_verilog(cfg: EngineConfig) -> str:
         f"wire [{DMA.addr_bits - 1}:0] rd_cmd_addr, wr_cmd_addr;\nwire [{DMA.len_bits - 1}:0] rd_cmd_len, wr_cmd_len, "
         f"rd_cmd_pitch;\nwire [{CMD_ROWS_BITS - 1}:0] rd_cmd_rows;",
         "wire [7:0] rd_data, wr_data;",
-        "wire wr_cmd_valid, wr_cmd_ready, wr_valid, wr_ready, wr_done, wr_err, wr_busy_unused, wr_wvalid, wr_wready;",
+        "wire wr_cmd_valid, wr_cmd_ready, wr_valid, wr_ready, wr_done, wr_err, wr_busy, wr_wvalid, wr_wready;",
         f"wire [{8 * ACT_WORD - 1}:0] wr_word;\nwire [{ACT_WORD.bit_length() - 1}:0] wr_cnt;",
         "wire e_start, e_done, e_wr_en;\nwire [31:0] e_cycles, e_busy;\nwire [1:0] e_wr_sel;\nwire [7:0] e_wr_bank;",
         f"wire [{ADDR_BITS - 1}:0] e_wr_addr, e_rd_addr;\nwire [{WR_BITS - 1}:0] e_wr_data;\nwire [{8 * ACT_WORD * R - 1}:0] e_rd_data;",
@@ -138,7 +138,7 @@ def accel_verilog(cfg: EngineConfig) -> str:
         " .o_take(rd_take), .o_word(rd_word), .o_cnt(rd_cnt), .o_tail(rd_tail), .busy(rd_busy_unused), .err(rd_err), .bytes_read(bytes_rd), " + ", ".join(f".{p}({p})" for p in _RD) + ");",
         "ce_axi_wr wr (.clk(clk), .rst(rst), .cmd_valid(wr_cmd_valid), .cmd_ready(wr_cmd_ready), .cmd_addr(wr_cmd_addr),"
         " .cmd_len(wr_cmd_len), .i_valid(wr_valid), .i_ready(wr_ready), .i_data(wr_data), .i_wvalid(wr_wvalid),"
-        " .i_wready(wr_wready), .i_word(wr_word), .i_cnt(wr_cnt), .busy(wr_busy_unused),"
+        " .i_wready(wr_wready), .i_word(wr_word), .i_cnt(wr_cnt), .busy(wr_busy),"
         " .done(wr_done), .err(wr_err), .bytes_written(bytes_wr), " + ", ".join(f".{p}({p})" for p in _WR) + ");",
         "ce_engine eng (.clk(clk), .rst(rst), .start(e_start), .done(e_done), .cycles(e_cycles), .busy(e_busy),"
         " .wr_en(e_wr_en), .wr_sel(e_wr_sel), .wr_bank(e_wr_bank), .wr_addr(e_wr_addr), .wr_data(e_wr_data),"
@@ -152,7 +152,7 @@ def accel_verilog(cfg: EngineConfig) -> str:
         " .rd_word(rd_word), .rd_cnt(rd_cnt), .rd_tail(rd_tail), .rd_err(rd_err),"
         " .wr_cmd_valid(wr_cmd_valid), .wr_cmd_ready(wr_cmd_ready), .wr_cmd_addr(wr_cmd_addr),"
         " .wr_cmd_len(wr_cmd_len), .wr_valid(wr_valid), .wr_ready(wr_ready), .wr_data(wr_data), .wr_wvalid(wr_wvalid),"
-        " .wr_wready(wr_wready), .wr_word(wr_word), .wr_cnt(wr_cnt), .wr_done(wr_done),"
+        " .wr_wready(wr_wready), .wr_word(wr_word), .wr_cnt(wr_cnt), .wr_done(wr_done), .wr_busy(wr_busy),"
         " .wr_err(wr_err), .e_start(e_start), .e_done(e_done), .e_cycles(e_cycles),"
         " .e_wr_en(e_wr_en), .e_wr_sel(e_wr_sel), .e_wr_bank(e_wr_bank), .e_wr_addr(e_wr_addr),"
         " .e_wr_data(e_wr_data), .e_rd_addr(e_rd_addr), .e_rd_data(e_rd_data));",

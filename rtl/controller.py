@@ -24,7 +24,9 @@ DRAM traffic goes through the read and write DMAs a bus beat (ACT_WORD = 64 byte
 line-buffer loads and weights (each output channel's in whole words, hwspec.config.weight_pitch)
 through a word gearbox, conv stores and vector-op outputs as chunks of up to a beat; constants and
 descriptors a byte per cycle. Loads and stores overlap the engine and each other: a conv tile's store
-runs in a state machine of its own (``sst``) beside the next tile's load (rtl/README.md, "Controller").
+runs in a state machine of its own (``sst``) beside the next tile's load (rtl/README.md, "Controller"),
+its write commands posted (the next goes out while the bursts before await B; SS_WAIT waits for the
+tile's last B responses once).
 
 Error codes (``err_code``; ``err`` rises, the controller stops and waits for the next start): one per
 refused limit, hwspec.formats.ERRORS. The counter record: hwspec.formats.COUNTER_RECORD.
@@ -71,7 +73,7 @@ def controller_signals(rows: int):
         rd_tail=b(), rd_err=b(),
         wr_cmd_valid=b(), wr_cmd_ready=b(), wr_cmd_addr=_u(DMA.addr_bits), wr_cmd_len=_u(DMA.len_bits), wr_valid=b(), wr_ready=b(),
         wr_data=_u(8), wr_wvalid=b(), wr_wready=b(), wr_word=_u(8 * ACT_WORD), wr_cnt=_u(ACT_WORD.bit_length()),
-        wr_done=b(), wr_err=b(),
+        wr_done=b(), wr_err=b(), wr_busy=b(),
         e_start=b(), e_done=b(), e_cycles=_u(32), e_wr_en=b(), e_wr_sel=_u(2), e_wr_bank=_u(8),
         e_wr_addr=_u(ADDR_BITS), e_wr_data=_u(WR_BITS), e_rd_addr=_u(ADDR_BITS), e_rd_data=_u(8 * ACT_WORD * rows),
     )
@@ -93,7 +95,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                rd_data, rd_last, rd_take,
                rd_word, rd_cnt, rd_tail, rd_err,
                wr_cmd_valid, wr_cmd_ready, wr_cmd_addr, wr_cmd_len, wr_valid, wr_ready, wr_data, wr_wvalid,
-               wr_wready, wr_word, wr_cnt, wr_done, wr_err,
+               wr_wready, wr_word, wr_cnt, wr_done, wr_err, wr_busy,
                e_start, e_done, e_cycles, e_wr_en, e_wr_sel, e_wr_bank, e_wr_addr, e_wr_data, e_rd_addr,
                e_rd_data, *, cfg: EngineConfig):
     # the header's and the descriptor's fields as they arrive (hwspec.formats): (hi, lo) of hdr[hi:lo]
@@ -151,7 +153,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     state = Signal(st.IDLE)
     # the conv store runs beside the main state machine: tile n-1's store overlaps tile n+1's load
     # (the read and write DMAs are independent), both under the engine's run of tile n
-    ss = enum("SS_IDLE", "SS_START", "SS_DRAIN", "SS_CMD", "SS_DATA", "SS_DONE")
+    ss = enum("SS_IDLE", "SS_START", "SS_DRAIN", "SS_CMD", "SS_DATA", "SS_DONE", "SS_WAIT")
     sst = Signal(ss.SS_IDLE)
 
     hdr = _u(8 * HDR_BYTES)
@@ -624,7 +626,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
               or state == st.A_CMD or state == st.A_RX or state == st.V_RDCMD or state == st.V_RX
               or state == st.V_LDWAIT or state == st.M_RDCMD or state == st.M_RX):
             c_activity.next = A_LOAD
-        elif (sst == ss.SS_DRAIN or sst == ss.SS_CMD or sst == ss.SS_DATA or sst == ss.SS_DONE
+        elif (sst == ss.SS_DRAIN or sst == ss.SS_CMD or sst == ss.SS_DATA or sst == ss.SS_DONE or sst == ss.SS_WAIT
               or state == st.V_WRCMD or state == st.V_ADDR or state == st.V_DATA or state == st.P_RD
               or state == st.P_OUT or state == st.V_DONE or state == st.M_CMP):
             c_activity.next = A_STORE
@@ -1510,6 +1512,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     sst.next = ss.SS_CMD
                 else:
                     s_dw.next = s_dw - 1
+            elif sst == ss.SS_CMD and wr_err:  # a posted command's B error
+                err_code.next = E_DRAM_WRITE
+                state.next = st.FAIL
             elif sst == ss.SS_CMD:  # the command is taken on the 2nd cycle at the soonest: plen is set
                 wr_cmd_valid.next = 1
                 wr_cmd_addr.next = s_row
@@ -1641,7 +1646,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 if wr_err:
                     err_code.next = E_DRAM_WRITE
                     state.next = st.FAIL
-                elif wr_done:
+                else:  # posted: the next command goes out while this one's bursts await B
                     if fpool and not s_pool:  # the channel's band is out: now its pooled bytes
                         s_pool.next = 1
                         rbase.next = 0
@@ -1665,8 +1670,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                             rbase.next = rbase + prev_sw
                             sst.next = ss.SS_CMD
                         elif (stk and s_nv >= gc) or (not stk and s_ch + 1 == gc):
-                            have_prev.next = 0
-                            sst.next = ss.SS_IDLE  # the tile is stored (E_WAIT and G_NEXT wait for this)
+                            sst.next = ss.SS_WAIT
                         elif stk:  # one tile: stacked channel ch is in bank ch
                             s_r.next = 0
                             s_ch.next = s_nv
@@ -1698,6 +1702,13 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                                 bank.next = bank + 1
                                 rbase.next = tbase
                             sst.next = ss.SS_CMD
+            elif sst == ss.SS_WAIT:  # the tile's last B responses
+                if wr_err:
+                    err_code.next = E_DRAM_WRITE
+                    state.next = st.FAIL
+                elif not wr_busy:
+                    have_prev.next = 0
+                    sst.next = ss.SS_IDLE  # the tile is stored (E_WAIT and G_NEXT wait for this)
 
     return (tile_retire, activity, counter_strobes, more_tiles, select_bank, gearbox, gearbox_regs, gearbox_data,
             store_stream, store_chunk, line_buffer, stacked_next, vector_read_row, vector_read, line_halves, next_chunk,

@@ -51,6 +51,7 @@ module ce_ctrl (
     wr_cnt,
     wr_done,
     wr_err,
+    wr_busy,
     e_start,
     e_done,
     e_cycles,
@@ -137,6 +138,7 @@ output [6:0] wr_cnt;
 reg [6:0] wr_cnt;
 input wr_done;
 input wr_err;
+input wr_busy;
 output e_start;
 reg e_start;
 input e_done;
@@ -405,7 +407,7 @@ always @(eng_active, sst, state) begin: activity
     else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010011) || (state == 6'b010100) || (state == 6'b011101) || (state == 6'b011110) || (state == 6'b011100) || (state == 6'b100110) || (state == 6'b100111))) begin
         c_activity = 3;
     end
-    else if (((sst == 3'b010) || (sst == 3'b011) || (sst == 3'b100) || (sst == 3'b101) || (state == 6'b011111) || (state == 6'b100000) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b101000))) begin
+    else if (((sst == 3'b010) || (sst == 3'b011) || (sst == 3'b100) || (sst == 3'b101) || (sst == 3'b110) || (state == 6'b011111) || (state == 6'b100000) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b101000))) begin
         c_activity = 4;
     end
     else begin
@@ -1887,6 +1889,10 @@ always @(posedge clk) begin: fsm
                 s_dw <= (s_dw - 1);
             end
         end
+        else if (((sst == 3'b011) && wr_err)) begin
+            err_code <= 7;
+            state <= 6'b101111;
+        end
         else if ((sst == 3'b011)) begin
             wr_cmd_valid <= 1;
             wr_cmd_addr <= s_row;
@@ -2053,7 +2059,7 @@ always @(posedge clk) begin: fsm
                 err_code <= 7;
                 state <= 6'b101111;
             end
-            else if (wr_done) begin
+            else begin
                 if ((fpool && (!s_pool))) begin
                     s_pool <= 1;
                     rbase <= 0;
@@ -2080,8 +2086,7 @@ always @(posedge clk) begin: fsm
                         sst <= 3'b011;
                     end
                     else if (((stk && (s_nv >= gc)) || ((!stk) && ((s_ch + 1) == gc)))) begin
-                        have_prev <= 0;
-                        sst <= 3'b000;
+                        sst <= 3'b110;
                     end
                     else if (stk) begin
                         s_r <= 0;
@@ -2121,6 +2126,16 @@ always @(posedge clk) begin: fsm
                         sst <= 3'b011;
                     end
                 end
+            end
+        end
+        else if ((sst == 3'b110)) begin
+            if (wr_err) begin
+                err_code <= 7;
+                state <= 6'b101111;
+            end
+            else if ((!wr_busy)) begin
+                have_prev <= 0;
+                sst <= 3'b000;
             end
         end
     end
