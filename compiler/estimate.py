@@ -283,8 +283,8 @@ class _WritePort:
     """The write DMA (rtl/axi_wr.py) taking chunks of up to a beat, and the DRAM model's write port
     (tb/hdl/axi_ram_model.v), edge by edge: ``ready(cnt)`` is i_wready in this cycle for a chunk of
     ``cnt`` bytes, ``edge(taken, cnt, take)`` advances one clock, accepting the command ``take``
-    (addr, length) on it. Commands are posted: ``cmd_ready`` once the previous one's data phase is
-    over, while its bursts may still await B; ``busy`` until the last B."""
+    (addr, length) on it. Commands are posted: the next is taken once ``data_busy`` falls (the RTL's
+    cmd_ready), while the bursts before it may still await B; ``busy`` until the last B."""
 
     _FIELDS = ("bursts", "awready", "wbusy", "wready", "bvalid", "awvalid", "aw_next", "out_cnt",
                "w_next", "w_inb", "wvalid", "wlast", "ileft", "cpos", "cflush", "done")
