@@ -7,11 +7,17 @@ log2(data_bits/8)) of at most ``max_burst`` beats that never cross a 4 KB page; 
 row's start address in its first beat and after its end in its last beat are dropped, so no beat
 holds bytes of two rows. Up to ``outstanding`` bursts are in flight (AR issued, RLAST not yet seen),
 so the next AR goes out, for the next row too, while the previous burst's data is still arriving.
+Commands are posted: the next one is taken once the AR side has requested all of the previous
+one's bursts, while its data still arrives, so its first AR follows the previous one's last with
+no gap (two commands in flight at most: one receiving, one requesting).
 
 Ports (all synchronous to ``clk``, ``rst`` synchronous active high):
-  cmd_valid in, cmd_ready out (= not busy), cmd_addr in [addr_bits], cmd_len in [len_bits] (>= 1),
+  cmd_valid in, cmd_ready out, cmd_addr in [addr_bits], cmd_len in [len_bits] (>= 1),
       cmd_rows in [16], cmd_pitch in [len_bits]: a command is accepted on a cycle with cmd_valid
       and cmd_ready (cmd_len = 0 is accepted and does nothing: no burst, no byte, no o_last).
+      cmd_ready is high once the previous command's ARs are all requested and the R side has
+      taken it (a cycle after its acceptance if the R side was free, else when the command
+      before it has received its last beat).
   o_valid out, o_ready in, o_data out [8], o_last out: the byte stream, a byte moves on a cycle
       with o_valid and o_ready; o_last marks the command's last byte (of its last row). o_valid/o_data/o_last are
       registers; m_axi_rready depends combinationally on o_ready (the beat register refills in
@@ -22,9 +28,10 @@ Ports (all synchronous to ``clk``, ``rst`` synchronous active high):
       refills the register in that cycle. o_tail: these are a row's last bytes. A beat-wide
       consumer gets each row's bytes in chunks: the first beat's from the row's start address on,
       then whole beats, then the last beat's up to the row's end.
-  busy out: from the accepted command until its last byte has left.
-  err out: sticky from an R beat with RRESP != OKAY (or an RID other than 0) until the next accepted command (the
-      command still runs to its end; the bytes of an erroneous beat are passed on as received).
+  busy out: from an accepted command until the last byte of every accepted command has left.
+  err out: sticky from an R beat with RRESP != OKAY (or an RID other than 0) until a command is
+      accepted while not busy, so a posted command does not clear the error of the one before
+      (the command still runs to its end; the bytes of an erroneous beat are passed on as received).
   bytes_read out [32]: bytes moved on the bus since reset (accepted R beats x data_bits/8),
       wrapping; sample it before and after a command for the DRAM traffic.
   m_axi_ar{id[id_bits],addr,len[8],size[3],burst[2],valid,ready},
@@ -83,18 +90,26 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, cmd_rows, cmd_pitc
     LB = max(L + 1, 9)  # command beats fit in len_bits + 1 bits (len <= 2**L - 1, plus a partial beat)
     OB = outstanding.bit_length() + 1
 
-    act = Signal(bool(0))
-    row_len = _u(L)  # the command's row length and pitch
-    pitch = _u(L)
+    # The AR side and the R side each run a command: the AR side takes the next one once it has
+    # requested all of its own (the R side may still be receiving the one before); the command's
+    # parameters wait in cmd_* (``pend``) until the R side, done with its own, takes them.
+    pend = Signal(bool(0))  # cmd_* hold a command the R side has not taken yet
+    p_addr = Signal(modbv(0)[A:])  # the last accepted command (the AR side's)
+    p_len, p_pitch, p_rows = _u(L), _u(L), _u(ROWS_BITS)
     pitch_a = _u(A)
     ar_row = Signal(modbv(0)[A:])  # byte address of the row the AR side is on
     ar_nrow = Signal(modbv(0)[A:])  # ... and of the next row
     ar_rows = _u(ROWS_BITS)  # rows after it still to request
     nrow_beats = _u(LB)  # beats of the next row
+    ar_idle = Signal(bool(0))
+    r_len, r_pitch = _u(L), _u(L)  # the R side's command: row length and pitch
+    r_pitch_a = _u(A)
     r_row = Signal(modbv(0)[A:])  # byte address of the row the R side is on
     r_nrow = Signal(modbv(0)[A:])
     r_rows = _u(ROWS_BITS)  # rows after it still to receive
+    r_load = Signal(bool(0))  # the R side takes the pending command
     tail = Signal(bool(0))  # the beat register holds a row's last bytes
+    ctail = Signal(bool(0))  # ... the command's last bytes
     ar_beat = Signal(modbv(0)[A - S:])  # beat address of the next burst
     ar_left = _u(LB)  # beats not yet requested
     ar_n = _u(LB)  # next burst's beats
@@ -102,28 +117,31 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, cmd_rows, cmd_pitc
     out_cnt = _u(OB)  # bursts requested, RLAST not yet seen
     arvalid = Signal(bool(0))
     cmd_beats = _u(LB)
-    first = Signal(bool(0))  # the next R beat is the command's first
+    accept = Signal(bool(0))
+    busy_i = Signal(bool(0))
+    first = Signal(bool(0))  # the next R beat is a row's first
     off = _u(S)  # first beat's byte offset
     off_l = _u(L)
-    lleft = _u(L)  # bytes not yet loaded into the beat register
+    lleft = _u(L)  # bytes of the R side's row not yet loaded into the beat register
     room = _u(L)  # useful bytes of the next beat from its start offset
     nb = _u(L)  # bytes the next beat contributes
     sh = _u(S)  # its start offset
     sreg = _u(D)  # beat register, next byte at the bottom
     bcnt = _u(S + 1)  # bytes left in sreg
     rready = Signal(bool(0))
+    rv = Signal(bool(0))
     count = Signal(modbv(0)[32:])
 
     blen = burst_len(ar_beat, ar_left, ar_n, max_burst, PB)
-    fits = [fit(ar_n, ar_n_a), fit(off, off_l), beat_count(cmd_addr, cmd_len, cmd_beats, DB), fit(pitch, pitch_a),
-            beat_count(ar_nrow, row_len, nrow_beats, DB)]
+    fits = [fit(ar_n, ar_n_a), fit(off, off_l), beat_count(cmd_addr, cmd_len, cmd_beats, DB), fit(p_pitch, pitch_a),
+            fit(r_pitch, r_pitch_a), beat_count(ar_nrow, p_len, nrow_beats, DB)]
     ar_n8 = ar_n(8, 0)
     nb_s = nb(S + 1, 0)
 
     @always_comb
     def next_rows():
         ar_nrow.next = ar_row + pitch_a
-        r_nrow.next = r_row + pitch_a
+        r_nrow.next = r_row + r_pitch_a
 
     @always_comb
     def beat_math():
@@ -142,13 +160,21 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, cmd_rows, cmd_pitc
             nb.next = room
 
     @always_comb
-    def ready_calc():
-        rready.next = act and lleft != 0 and (bcnt == 0 or (bcnt == 1 and o_ready) or o_take)
+    def handshakes():
+        ar_idle.next = ar_left == 0 and ar_rows == 0
+        accept.next = cmd_valid and ar_left == 0 and ar_rows == 0 and not pend
+        busy_i.next = ar_left != 0 or ar_rows != 0 or pend or lleft != 0 or bcnt != 0
+        rready.next = lleft != 0 and (bcnt == 0 or (bcnt == 1 and o_ready) or o_take)
+        rv.next = lleft != 0 and (bcnt == 0 or (bcnt == 1 and o_ready) or o_take) and m_axi_rvalid
+
+    @always_comb
+    def next_command():  # the R side takes the pending command when free, or with its own command's last beat
+        r_load.next = pend and (lleft == 0 or (rv and lleft == nb and r_rows == 0))
 
     @always_comb
     def outs():
-        cmd_ready.next = not act
-        busy.next = act
+        cmd_ready.next = ar_idle and not pend
+        busy.next = busy_i
         m_axi_rready.next = rready
         m_axi_arvalid.next = arvalid
         m_axi_arid.next = 0
@@ -156,53 +182,42 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, cmd_rows, cmd_pitc
         m_axi_arburst.next = 1
         o_valid.next = bcnt != 0
         o_data.next = sreg[8:]
-        o_last.next = bcnt == 1 and lleft == 0
+        o_last.next = bcnt == 1 and ctail
         o_word.next = sreg
         o_cnt.next = bcnt
         o_tail.next = tail
         bytes_read.next = count
 
     @always(clk.posedge)
-    def seq():
+    def ar_side():  # commands in, AR bursts out, a row after another
         if rst:
-            act.next = 0
+            pend.next = 0
             arvalid.next = 0
             out_cnt.next = 0
             ar_left.next = 0
-            lleft.next = 0
-            bcnt.next = 0
-            err.next = 0
-            count.next = 0
-            first.next = 0
-            tail.next = 0
             ar_rows.next = 0
-            r_rows.next = 0
         else:
-            rv = rready and m_axi_rvalid
-            issue = act and not arvalid and ar_left != 0 and out_cnt < outstanding
-            # command
-            if cmd_valid and not act:
-                act.next = cmd_len != 0  # a zero-length command is taken and does nothing
-                err.next = 0
+            issue = not arvalid and ar_left != 0 and out_cnt < outstanding
+            if accept:
+                pend.next = cmd_len != 0  # a zero-length command is taken and does nothing
+                p_addr.next = cmd_addr
+                p_len.next = cmd_len
+                p_pitch.next = cmd_pitch
                 ar_beat.next = cmd_addr[A:S]
-                ar_left.next = cmd_beats
-                off.next = cmd_addr[S:]
-                first.next = 1
-                lleft.next = cmd_len
-                tail.next = 0
-                row_len.next = cmd_len
-                pitch.next = cmd_pitch
                 ar_row.next = cmd_addr
-                r_row.next = cmd_addr
-                if cmd_rows == 0:
+                if cmd_len == 0:
+                    ar_left.next = 0
                     ar_rows.next = 0
-                    r_rows.next = 0
                 else:
-                    ar_rows.next = cmd_rows - 1
-                    r_rows.next = cmd_rows - 1
-            elif act and lleft == 0 and ((bcnt == 1 and o_ready) or (bcnt != 0 and o_take)):
-                act.next = 0
-            # AR
+                    ar_left.next = cmd_beats
+                    if cmd_rows == 0:
+                        ar_rows.next = 0
+                        p_rows.next = 0
+                    else:
+                        ar_rows.next = cmd_rows - 1
+                        p_rows.next = cmd_rows - 1
+            elif r_load:
+                pend.next = 0
             if issue:
                 arvalid.next = 1
                 m_axi_araddr.next = concat(ar_beat, intbv(0)[S:])
@@ -211,7 +226,7 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, cmd_rows, cmd_pitc
                 ar_left.next = ar_left - ar_n
             elif arvalid and m_axi_arready:
                 arvalid.next = 0
-            if act and ar_left == 0 and ar_rows != 0:  # the row's bursts are out: on to the next row
+            if ar_left == 0 and ar_rows != 0 and not accept:  # the row's bursts are out: the next row
                 ar_row.next = ar_nrow
                 ar_beat.next = ar_nrow[A:S]
                 ar_left.next = nrow_beats
@@ -220,15 +235,30 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, cmd_rows, cmd_pitc
                 out_cnt.next = out_cnt + 1
             elif rv and m_axi_rlast and not issue:
                 out_cnt.next = out_cnt - 1
-            # R beats into the beat register, bytes out of it
+
+    @always(clk.posedge)
+    def r_side():  # R beats into the beat register, bytes (or the whole beat) out of it
+        if rst:
+            lleft.next = 0
+            bcnt.next = 0
+            err.next = 0
+            count.next = 0
+            first.next = 0
+            tail.next = 0
+            ctail.next = 0
+            r_rows.next = 0
+        else:
+            if accept and not busy_i:
+                err.next = 0
             if rv:
                 sreg.next = m_axi_rdata >> concat(sh, intbv(0)[3:])
                 bcnt.next = nb_s
                 first.next = 0
+                ctail.next = lleft == nb and r_rows == 0
                 if lleft == nb:  # the row's last beat
                     tail.next = 1
                     if r_rows != 0:  # the next beat is the next row's first
-                        lleft.next = row_len
+                        lleft.next = r_len
                         first.next = 1
                         off.next = r_nrow[S:]
                         r_row.next = r_nrow
@@ -246,8 +276,17 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, cmd_rows, cmd_pitc
                 bcnt.next = bcnt - 1
             elif o_take:
                 bcnt.next = 0
+            if r_load:  # the next command's first row, here or with the last beat of the one before
+                # (after the beat's own updates, which it overrides)
+                lleft.next = p_len
+                r_len.next = p_len
+                r_pitch.next = p_pitch
+                r_row.next = p_addr
+                r_rows.next = p_rows
+                off.next = p_addr[S:]
+                first.next = 1
 
-    return blen, fits, next_rows, beat_math, beat_math2, ready_calc, outs, seq
+    return blen, fits, next_rows, beat_math, beat_math2, handshakes, next_command, outs, ar_side, r_side
 
 
 def build(cfg: AxiDmaConfig, directory: str, name: str = "ce_axi_rd") -> str:

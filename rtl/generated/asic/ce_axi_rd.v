@@ -89,8 +89,9 @@ input m_axi_rvalid;
 output m_axi_rready;
 wire m_axi_rready;
 
-reg act;
+wire accept;
 reg [25:0] ar_beat;
+wire ar_idle;
 reg [24:0] ar_left;
 reg [24:0] ar_n;
 wire [25:0] ar_n_a;
@@ -99,8 +100,10 @@ reg [31:0] ar_row;
 reg [15:0] ar_rows;
 reg arvalid;
 reg [6:0] bcnt;
+wire busy_i;
 wire [24:0] cmd_beats;
 reg [31:0] count;
+reg ctail;
 reg first;
 reg [23:0] lleft;
 reg [23:0] nb;
@@ -108,14 +111,22 @@ wire [24:0] nrow_beats;
 reg [5:0] off;
 wire [23:0] off_l;
 reg [3:0] out_cnt;
-reg [23:0] pitch;
+reg [31:0] p_addr;
+reg [23:0] p_len;
+reg [23:0] p_pitch;
+reg [15:0] p_rows;
+reg pend;
 wire [31:0] pitch_a;
+reg [23:0] r_len;
+wire r_load;
 wire [31:0] r_nrow;
+reg [23:0] r_pitch;
+wire [31:0] r_pitch_a;
 reg [31:0] r_row;
 reg [15:0] r_rows;
 reg [23:0] room;
-reg [23:0] row_len;
 wire rready;
+wire rv;
 reg [5:0] sh;
 reg [511:0] sreg;
 reg tail;
@@ -184,7 +195,11 @@ assign beat_count0_beat_sum_unused_lo = ((beat_count0_c_off + beat_count0_c_len)
 
 
 
-assign pitch_a = {8'h0, pitch};
+assign pitch_a = {8'h0, p_pitch};
+
+
+
+assign r_pitch_a = {8'h0, r_pitch};
 
 
 
@@ -192,7 +207,7 @@ assign beat_count1_c_off = {19'h0, ar_nrow[6-1:0]};
 
 
 
-assign beat_count1_c_len = {1'h0, row_len};
+assign beat_count1_c_len = {1'h0, p_len};
 
 
 
@@ -205,7 +220,7 @@ assign beat_count1_beat_sum_unused_lo = ((beat_count1_c_off + beat_count1_c_len)
 
 
 assign ar_nrow = (ar_row + pitch_a);
-assign r_nrow = (r_row + pitch_a);
+assign r_nrow = (r_row + r_pitch_a);
 
 
 always @(first, off, off_l) begin: beat_math
@@ -231,12 +246,20 @@ end
 
 
 
-assign rready = (act && (lleft != 0) && ((bcnt == 0) || ((bcnt == 1) && o_ready) || o_take));
+assign ar_idle = ((ar_left == 0) && (ar_rows == 0));
+assign accept = (cmd_valid && (ar_left == 0) && (ar_rows == 0) && (!pend));
+assign busy_i = ((ar_left != 0) || (ar_rows != 0) || pend || (lleft != 0) || (bcnt != 0));
+assign rready = ((lleft != 0) && ((bcnt == 0) || ((bcnt == 1) && o_ready) || o_take));
+assign rv = ((lleft != 0) && ((bcnt == 0) || ((bcnt == 1) && o_ready) || o_take) && m_axi_rvalid);
 
 
 
-assign cmd_ready = (!act);
-assign busy = act;
+assign r_load = (pend && ((lleft == 0) || (rv && (lleft == nb) && (r_rows == 0))));
+
+
+
+assign cmd_ready = (ar_idle && (!pend));
+assign busy = busy_i;
 assign m_axi_rready = rready;
 assign m_axi_arvalid = arvalid;
 assign m_axi_arid = 0;
@@ -244,57 +267,49 @@ assign m_axi_arsize = 6;
 assign m_axi_arburst = 1;
 assign o_valid = (bcnt != 0);
 assign o_data = sreg[8-1:0];
-assign o_last = ((bcnt == 1) && (lleft == 0));
+assign o_last = ((bcnt == 1) && ctail);
 assign o_word = sreg;
 assign o_cnt = bcnt;
 assign o_tail = tail;
 assign bytes_read = count;
 
 
-always @(posedge clk) begin: seq
-    reg rv;
+always @(posedge clk) begin: ar_side
     reg issue;
     if (rst) begin
-        act <= 0;
+        pend <= 0;
         arvalid <= 0;
         out_cnt <= 0;
         ar_left <= 0;
-        lleft <= 0;
-        bcnt <= 0;
-        err <= 0;
-        count <= 0;
-        first <= 0;
-        tail <= 0;
         ar_rows <= 0;
-        r_rows <= 0;
     end
     else begin
-        rv = (rready && m_axi_rvalid);
-        issue = (act && (!arvalid) && (ar_left != 0) && (out_cnt < 4));
-        if ((cmd_valid && (!act))) begin
-            act <= (cmd_len != 0);
-            err <= 0;
+        issue = ((!arvalid) && (ar_left != 0) && (out_cnt < 4));
+        if (accept) begin
+            pend <= (cmd_len != 0);
+            p_addr <= cmd_addr;
+            p_len <= cmd_len;
+            p_pitch <= cmd_pitch;
             ar_beat <= cmd_addr[32-1:6];
-            ar_left <= cmd_beats;
-            off <= cmd_addr[6-1:0];
-            first <= 1;
-            lleft <= cmd_len;
-            tail <= 0;
-            row_len <= cmd_len;
-            pitch <= cmd_pitch;
             ar_row <= cmd_addr;
-            r_row <= cmd_addr;
-            if ((cmd_rows == 0)) begin
+            if ((cmd_len == 0)) begin
+                ar_left <= 0;
                 ar_rows <= 0;
-                r_rows <= 0;
             end
             else begin
-                ar_rows <= (cmd_rows - 1);
-                r_rows <= (cmd_rows - 1);
+                ar_left <= cmd_beats;
+                if ((cmd_rows == 0)) begin
+                    ar_rows <= 0;
+                    p_rows <= 0;
+                end
+                else begin
+                    ar_rows <= (cmd_rows - 1);
+                    p_rows <= (cmd_rows - 1);
+                end
             end
         end
-        else if ((act && (lleft == 0) && (((bcnt == 1) && o_ready) || ((bcnt != 0) && o_take)))) begin
-            act <= 0;
+        else if (r_load) begin
+            pend <= 0;
         end
         if (issue) begin
             arvalid <= 1;
@@ -306,7 +321,7 @@ always @(posedge clk) begin: seq
         else if ((arvalid && m_axi_arready)) begin
             arvalid <= 0;
         end
-        if ((act && (ar_left == 0) && (ar_rows != 0))) begin
+        if (((ar_left == 0) && (ar_rows != 0) && (!accept))) begin
             ar_row <= ar_nrow;
             ar_beat <= ar_nrow[32-1:6];
             ar_left <= nrow_beats;
@@ -318,14 +333,34 @@ always @(posedge clk) begin: seq
         else if ((rv && m_axi_rlast && (!issue))) begin
             out_cnt <= (out_cnt - 1);
         end
+    end
+end
+
+
+always @(posedge clk) begin: r_side
+    if (rst) begin
+        lleft <= 0;
+        bcnt <= 0;
+        err <= 0;
+        count <= 0;
+        first <= 0;
+        tail <= 0;
+        ctail <= 0;
+        r_rows <= 0;
+    end
+    else begin
+        if ((accept && (!busy_i))) begin
+            err <= 0;
+        end
         if (rv) begin
             sreg <= (m_axi_rdata >>> {sh, 3'h0});
             bcnt <= nb[7-1:0];
             first <= 0;
+            ctail <= ((lleft == nb) && (r_rows == 0));
             if ((lleft == nb)) begin
                 tail <= 1;
                 if ((r_rows != 0)) begin
-                    lleft <= row_len;
+                    lleft <= r_len;
                     first <= 1;
                     off <= r_nrow[6-1:0];
                     r_row <= r_nrow;
@@ -350,6 +385,15 @@ always @(posedge clk) begin: seq
         end
         else if (o_take) begin
             bcnt <= 0;
+        end
+        if (r_load) begin
+            lleft <= p_len;
+            r_len <= p_len;
+            r_pitch <= p_pitch;
+            r_row <= p_addr;
+            r_rows <= p_rows;
+            off <= p_addr[6-1:0];
+            first <= 1;
         end
     end
 end
