@@ -7,13 +7,15 @@ counter of the record is reproduced exactly: cycles, engine_cycles, mac_steps, l
 store_stall, fetch, bytes_read, bytes_written (compiler/README.md, "Performance model").
 
 Costs, in cycles (n bytes of a command at byte address a):
-- activation, line-buffer and weight load command (A_CMD + A_RX, V_RDCMD + V_RX, W_CMD + W_RX: a
-  DMA beat per cycle through the word gearbox):
+- activation, line-buffer and weight load command (A_RX, V_RDCMD + V_RX, W_CMD + W_RX: a DMA beat
+  per cycle through the word gearbox):
   ``_rd_words``: 2 + 5 + (beats - 1) + 3 per burst boundary + 1 or 2 for the last word; a 2-D
   command (a segment's channels of a whole-row tile, the rows of a strip, avgpool's two rows,
   ``_rd_rows``) the same over all its rows' beats
   and bursts: the next row's bursts follow like the next burst of a row, and the gearbox empties
-  between rows inside the DRAM's 3-cycle turnaround;
+  between rows inside the DRAM's 3-cycle turnaround; a conv tile's commands are posted (A_RX
+  offers the next while the one before streams in), so they cost as one 2-D command of all their
+  rows (``_rd_stream``);
 - byte read command (constants, descriptors): 2 + n + 4, plus a bubble of 4 - (16 - a % 16)
   when the first beat is partial with fewer than 4 bytes and alone in a one-beat burst (the last
   beat of a 4 KB page): the DRAM takes 4 cycles to turn the next burst around;
@@ -135,8 +137,14 @@ def _rd_words_in_page(addr: int, n: int) -> int:  # the timing repeats every 4 K
 
 def _rd_rows(addr: int, n: int, rows: int, pitch: int) -> int:
     """Cycles of a 2-D load command: ``rows`` rows of ``n`` bytes, row r at ``addr + r * pitch``."""
-    last = addr + (rows - 1) * pitch
-    return _rd_words(last, n) + sum(_row_beats_bursts((addr + r * pitch) % 4096, n) for r in range(rows - 1))
+    return _rd_stream([(addr + r * pitch, n) for r in range(rows)])
+
+
+def _rd_stream(rows: list[tuple[int, int]]) -> int:
+    """Cycles of load commands posted back to back, (address, bytes) of each row of each in order:
+    the next command's bursts follow the one before's like the next row's of a 2-D command."""
+    a, n = rows[-1]
+    return _rd_words(a, n) + sum(_row_beats_bursts(a % 4096, n) for a, n in rows[:-1])
 
 
 @lru_cache(maxsize=1 << 16)
@@ -222,18 +230,16 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
     walk = tiling.tiles(d)  # the controller's order
     E = _Band(e, 0, -1)
 
-    def load(tile):  # B_START, B_ROWS, B_PITCH, B_CHK, then per command A_CMD, A_RX and A_SEG
+    def load(tile):  # B_START, B_ROWS, B_PITCH, B_CHK; A_RX, the tile's commands posted; A_SEG
         win = tiling.window(d, tile)
         lo, rows_in, left, cols_in = win.row0, win.rows, win.col0, win.cols
         E.seg(4, None)
         if cols_in == d.w:  # whole rows: one 2-D command per segment, a channel's rows a row, planes apart
-            n = rows_in * d.w
-            E.cmds([_rd_rows(s.addr + lo * d.w, n, s.channels, hw_in) for s in d.segments], 1, "load")
-            E.e.bytes_read += sum(_beats_bytes(a + lo * d.w, n) for a in chans)
+            rows = [(a + lo * d.w, rows_in * d.w) for a in chans]
         else:  # a strip: one 2-D command per channel, rows_in rows of cols_in bytes
-            starts = [a + lo * d.w + left for a in chans]
-            E.cmds([_rd_rows(a, cols_in, rows_in, d.w) for a in starts], 1, "load")
-            E.e.bytes_read += sum(_beats_bytes(a + r * d.w, cols_in) for a in starts for r in range(rows_in))
+            rows = [(a + (lo + r) * d.w + left, cols_in) for a in chans for r in range(rows_in)]
+        E.cmds([_rd_stream(rows)], 1, "load")
+        E.e.bytes_read += sum(_beats_bytes(a, n) for a, n in rows)
 
     def store_cmds(co0, gc, tile) -> list[int]:  # per channel (per row of a strip): SS_CMD, bytes, SS_DONE; SS_WAIT
         writes = tiling.store_writes(d, co0, gc, tile, R)

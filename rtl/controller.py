@@ -145,7 +145,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     ACT_HALF, OUT_HALF = cfg.act_half, cfg.out_half  # double buffering: one half loads, one runs
     st = enum("IDLE", "HDR_CMD", "HDR_RX", "HDR_CHK", "DESC_CMD", "DESC_RX", "DECODE", "CHECK",
               "G_START", "G_CHK", "W_CMD", "W_RX", "C_CMD", "C_RX",
-              "B_START", "B_ROWS", "B_PITCH", "B_CHK", "A_SEG", "A_CMD", "A_RX", "REGS", "E_START", "E_WAIT0", "E_WAIT",
+              "B_START", "B_ROWS", "B_PITCH", "B_CHK", "A_RX", "A_SEG", "REGS", "E_START", "E_WAIT0", "E_WAIT",
               "B_NEXT", "G_NEXT",
               "V_ROW", "V_LDWAIT", "V_RDCMD", "V_RX", "V_WRCMD", "V_ADDR", "V_DATA", "P_RD", "P_OUT", "V_DONE", "V_NEXT",
               "M_RDCMD", "M_RX", "M_CMP",
@@ -306,6 +306,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     g_rem = _u(LWB + 1)  # bytes left in gb after this cycle's word
     g_next = _u(16 * ACT_WORD)
     r = _u(16)
+    lu = _u(16)  # a strip's load: channels whose rows are all in
+    iss_more = Signal(bool(0))  # a tile's load: a command still to offer
     row_addr = _u(32)
     rbase = _u(24)
     eng_active, eng_low = Signal(bool(0)), Signal(bool(0))
@@ -359,8 +361,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         and rd_cnt != 0 and not gdone)
 
     @always(clk.posedge)
-    def gearbox_regs():  # emptied by a load command (A_CMD, V_RDCMD), filled by its chunks
-        if (state == st.A_CMD or state == st.V_RDCMD or state == st.W_CMD or state == st.V_WRCMD
+    def gearbox_regs():  # emptied before a load (B_CHK, V_RDCMD, ...), filled by its chunks
+        if (state == st.B_CHK or state == st.V_RDCMD or state == st.W_CMD or state == st.V_WRCMD
                 or state == st.M_RDCMD):
             gb.next = 0
             gfill.next = 0
@@ -623,7 +625,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
         elif state == st.DESC_CMD or state == st.DESC_RX or state == st.DECODE or state == st.CHECK:
             c_activity.next = A_FETCH
         elif (state == st.W_CMD or state == st.W_RX or state == st.C_CMD or state == st.C_RX
-              or state == st.A_CMD or state == st.A_RX or state == st.V_RDCMD or state == st.V_RX
+              or state == st.A_RX or state == st.V_RDCMD or state == st.V_RX
               or state == st.V_LDWAIT or state == st.M_RDCMD or state == st.M_RX):
             c_activity.next = A_LOAD
         elif (sst == ss.SS_DRAIN or sst == ss.SS_CMD or sst == ss.SS_DATA or sst == ss.SS_DONE or sst == ss.SS_WAIT
@@ -1022,55 +1024,62 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     chan_addr.next = segs[SA_H:SA_L] + iy_lo * w + ix_lo
                     row_addr.next = segs[SA_H:SA_L] + iy_lo * w + ix_lo
                     r.next = 0
+                    lu.next = 0
                     ch.next = 0
-                    state.next = st.A_CMD
-            elif state == st.A_CMD:  # the tile's rows of a segment's channels (whole rows: one 2-D
-                # command, a channel's rows_in * w bytes a row, HW apart) or of one channel (a strip)
-                rd_cmd_valid.next = 1
-                rd_cmd_addr.next = row_addr
-                if cols_in == w:
-                    rd_cmd_len.next = rows_in * w
-                    rd_cmd_rows.next = seg_ch
-                    rd_cmd_pitch.next = HW[DMA.len_bits:]  # a plane past the command pitch: refused (hwspec.checks)
-                else:
-                    rd_cmd_pitch.next = w
-                    rd_cmd_len.next = cols_in
-                    rd_cmd_rows.next = rows_in
-                if rd_cmd_valid and rd_cmd_ready:
-                    rd_cmd_valid.next = 0
+                    iss_more.next = 1
                     state.next = st.A_RX
-            elif state == st.A_RX:  # a DMA chunk in (rd_take) and a buffer word out per cycle
+            elif state == st.A_RX:  # the tile's load commands offered back to back (ce_axi_rd takes the
+                # next while the one before still streams in), their rows received a buffer word a cycle
                 if rd_err:
                     err_code.next = E_DRAM_READ
                     state.next = st.FAIL
                 else:
+                    # the tile's rows of a segment's channels (whole rows: one 2-D command, a channel's
+                    # rows_in * w bytes a row, HW apart) or of one channel (a strip)
+                    if rd_cmd_valid and rd_cmd_ready:
+                        rd_cmd_valid.next = 0
+                        if cols_in != w and ch + 1 < seg_ch:  # the next channel of a strip
+                            ch.next = ch + 1
+                            chan_addr.next = chan_addr + HW
+                            row_addr.next = chan_addr + HW
+                        elif ridx + 1 < nseg:  # the next segment
+                            ridx.next = ridx + 1
+                            ch.next = 0
+                            seg_ch.next = segw[S1C_H:S1C_L]
+                            chan_addr.next = segw[S1A_H:S1A_L] + iy_lo * w + ix_lo
+                            row_addr.next = segw[S1A_H:S1A_L] + iy_lo * w + ix_lo
+                            segw.next = concat(intbv(0)[SEG_BITS:], segw[SEGS_BITS:SEG_BITS])
+                        else:
+                            iss_more.next = 0
+                    elif iss_more and not rd_cmd_valid:
+                        rd_cmd_valid.next = 1
+                        rd_cmd_addr.next = row_addr
+                        if cols_in == w:
+                            rd_cmd_len.next = rows_in * w
+                            rd_cmd_rows.next = seg_ch
+                            rd_cmd_pitch.next = HW[DMA.len_bits:]  # a plane past the command pitch: refused (hwspec.checks)
+                        else:
+                            rd_cmd_pitch.next = w
+                            rd_cmd_len.next = cols_in
+                            rd_cmd_rows.next = rows_in
                     if g_emit:
                         e_wr_en.next = 1
                         e_wr_sel.next = 0
                         e_wr_addr.next = apos
                         e_wr_data.next = gb[8 * ACT_WORD:]
                         apos.next = apos + 1
-                    if g_last:  # a row of the command (the gearbox starts the next on a new word)
-                        if (cols_in == w and r + 1 == seg_ch) or (cols_in != w and r + 1 == rows_in):
+                    # a row in (the gearbox starts the next on a new word): whole rows, cin rows in all
+                    # (r); a strip, rows_in rows (r) of each of cin channels (lu)
+                    if g_last:
+                        if cols_in != w and r + 1 == rows_in and lu + 1 != cin:
                             r.next = 0
+                            lu.next = lu + 1
+                        elif (cols_in == w and r + 1 == cin) or (cols_in != w and r + 1 == rows_in):
                             state.next = st.A_SEG
                         else:
                             r.next = r + 1
-            elif state == st.A_SEG:  # next channel (a strip), next segment, or the tile is loaded
-                if cols_in != w and ch + 1 < seg_ch:
-                    ch.next = ch + 1
-                    chan_addr.next = chan_addr + HW
-                    row_addr.next = chan_addr + HW
-                    state.next = st.A_CMD
-                elif ridx + 1 < nseg:
-                    ridx.next = ridx + 1
-                    ch.next = 0
-                    seg_ch.next = segw[S1C_H:S1C_L]
-                    chan_addr.next = segw[S1A_H:S1A_L] + iy_lo * w + ix_lo
-                    row_addr.next = segw[S1A_H:S1A_L] + iy_lo * w + ix_lo
-                    segw.next = concat(intbv(0)[SEG_BITS:], segw[SEGS_BITS:SEG_BITS])
-                    state.next = st.A_CMD
-                elif nxt:
+            elif state == st.A_SEG:  # the tile is loaded
+                if nxt:
                     state.next = st.E_WAIT  # the next tile is in: wait for the engine's current one
                 else:
                     cur_oy0.next = oy0

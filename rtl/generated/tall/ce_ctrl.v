@@ -219,6 +219,7 @@ reg [159:0] hdr;
 reg [15:0] ho;
 reg [15:0] hov;
 reg [23:0] ip;
+reg iss_more;
 reg [15:0] ix_lo;
 reg [15:0] iy_lo;
 reg [15:0] kh;
@@ -238,6 +239,7 @@ reg [15:0] lbw_cur;
 reg [15:0] lbw_oth;
 reg ld_half;
 reg [2:0] lf;
+reg [15:0] lu;
 reg [15:0] lx;
 reg [15:0] m_a;
 reg [15:0] m_c;
@@ -393,7 +395,7 @@ reg [511:0] lb [0:128-1];
 
 
 
-assign retire = ((state == 6'b011000) && e_done && (!eng_active) && (sst == 3'b000));
+assign retire = ((state == 6'b010111) && e_done && (!eng_active) && (sst == 3'b000));
 
 // What this cycle is charged to (rtl.counters): engine cycles while the engine runs; while it is
 // idle, a stall charged to what the controller waits on (fetching, loading, storing).
@@ -404,10 +406,10 @@ always @(eng_active, sst, state) begin: activity
     else if (((state == 6'b000100) || (state == 6'b000101) || (state == 6'b000110) || (state == 6'b000111))) begin
         c_activity = 2;
     end
-    else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010011) || (state == 6'b010100) || (state == 6'b011101) || (state == 6'b011110) || (state == 6'b011100) || (state == 6'b100110) || (state == 6'b100111))) begin
+    else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010010) || (state == 6'b011100) || (state == 6'b011101) || (state == 6'b011011) || (state == 6'b100101) || (state == 6'b100110))) begin
         c_activity = 3;
     end
-    else if (((sst == 3'b010) || (sst == 3'b011) || (sst == 3'b100) || (sst == 3'b101) || (sst == 3'b110) || (state == 6'b011111) || (state == 6'b100000) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100100) || (state == 6'b101000))) begin
+    else if (((sst == 3'b010) || (sst == 3'b011) || (sst == 3'b100) || (sst == 3'b101) || (sst == 3'b110) || (state == 6'b011110) || (state == 6'b011111) || (state == 6'b100000) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100111))) begin
         c_activity = 4;
     end
     else begin
@@ -420,7 +422,7 @@ end
 assign c_run_clear = ((state == 6'b000000) && start);
 assign c_layer_clear = (state == 6'b000100);
 assign c_steps_valid = retire;
-assign c_rec_latch = (state == 6'b101001);
+assign c_rec_latch = (state == 6'b101000);
 
 
 
@@ -443,17 +445,17 @@ always @(bg, gdone, gfill, rd_cnt, state) begin: gearbox
     else begin
         g_rem = gfill;
     end
-    rd_take = (((state == 6'b010100) || (state == 6'b011110) || (state == 6'b001011) || (state == 6'b100111) || bg) && (rd_cnt != 0) && (!gdone));
+    rd_take = (((state == 6'b010010) || (state == 6'b011101) || (state == 6'b001011) || (state == 6'b100110) || bg) && (rd_cnt != 0) && (!gdone));
 end
 
 
 always @(posedge clk) begin: gearbox_regs
-    if (((state == 6'b010011) || (state == 6'b011101) || (state == 6'b001010) || (state == 6'b011111) || (state == 6'b100110))) begin
+    if (((state == 6'b010001) || (state == 6'b011100) || (state == 6'b001010) || (state == 6'b011110) || (state == 6'b100101))) begin
         gb <= 0;
         gfill <= 0;
         gdone <= 0;
     end
-    else if (((state == 6'b010100) || (state == 6'b011110) || (state == 6'b001011) || (state == 6'b100111) || bg)) begin
+    else if (((state == 6'b010010) || (state == 6'b011101) || (state == 6'b001011) || (state == 6'b100110) || bg)) begin
         if (rd_take) begin
             gb <= g_next;
             gfill <= (g_rem + rd_cnt);
@@ -537,7 +539,7 @@ end
 
 
 always @(h, ho, op, state, y) begin: vector_read_row
-    if ((state == 6'b011111)) begin
+    if ((state == 6'b011110)) begin
         v_ry = (y + 1);
     end
     else begin
@@ -574,7 +576,7 @@ end
 
 
 always @(lx, state, wr_wready, wr_wvalid) begin: next_chunk
-    if (((state == 6'b100001) && wr_wvalid && wr_wready)) begin
+    if (((state == 6'b100000) && wr_wvalid && wr_wready)) begin
         v_k = (lx + 1);
     end
     else begin
@@ -595,7 +597,7 @@ end
 
 
 
-assign up_next = ((state == 6'b100001) && ((!wr_wvalid) || (wr_wready && (((lx + 1) & ($signed({1'b0, factor}) - 1)) == 0))));
+assign up_next = ((state == 6'b100000) && ((!wr_wvalid) || (wr_wready && (((lx + 1) & ($signed({1'b0, factor}) - 1)) == 0))));
 
 
 always @(lb_q, up_cur, up_next, up_off) begin: upsample_shift
@@ -816,7 +818,7 @@ always @(posedge clk) begin: fsm
         if ((eng_active && eng_low && e_done)) begin
             eng_active <= 0;
         end
-        if ((bg || (state == 6'b011110) || (state == 6'b100111))) begin
+        if ((bg || (state == 6'b011101) || (state == 6'b100110))) begin
             if (g_emit) begin
                 lb_we <= 1;
                 lb_waddr <= lbw;
@@ -860,7 +862,7 @@ always @(posedge clk) begin: fsm
             6'b000010: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (rd_valid) begin
                     hdr <= {rd_data, hdr[(8 * 20)-1:8]};
@@ -876,7 +878,7 @@ always @(posedge clk) begin: fsm
                 layer <= 0;
                 if (((hdr[32-1:0] != 32'h414e4448) || (hdr[80-1:64] != 128))) begin
                     err_code <= 1;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if ((hdr[64-1:48] == 0)) begin
                     state <= 6'b000000;
@@ -901,7 +903,7 @@ always @(posedge clk) begin: fsm
             6'b000101: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (rd_valid) begin
                     desc <= {rd_data, desc[(8 * 114)-1:8]};
@@ -986,62 +988,62 @@ always @(posedge clk) begin: fsm
                 s_rp <= (factor * wo);
                 if (((op != 1) && (op != 2) && (op != 3) && (op != 4))) begin
                     err_code <= 2;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((op == 1) && (((ksz != 1) && (ksz != 3)) || ((stride != 1) && (stride != 2)) || (factor == 0)))) begin
                     err_code <= 3;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((op == 3) && (factor != 2) && (factor != 4) && (factor != 8) && (factor != 16))) begin
                     err_code <= 14;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((nseg == 0) || (nseg > 8))) begin
                     err_code <= 5;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((HW > 16777215) || (HoWo > 16777215))) begin
                     err_code <= 18;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((op == 1) && ((group == 0) || (band == 0) || (strip == 0)))) begin
                     err_code <= 4;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((op == 1) && (($signed(((K + 64) - 1) >>> 6) << 6) > 4096))) begin
                     err_code <= 8;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((op == 1) && (factor > 1) && ((cout > 32) || (group != cout)))) begin
                     err_code <= 9;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((op == 1) && fpool && ((factor != 1) || (strip != wo) || (wo[6-1:0] != 0) || ho[0] || band[0] || ((2 * wo) > 8192) || ((band * wo) > (2 * 8192))))) begin
                     err_code <= 10;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((op == 1) && fup && ((strip != wo) || (ulf == 0) || fpool || (((wo << ulf) & (64 - 1)) != 0)))) begin
                     err_code <= 11;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if ((((op == 2) || (op == 3)) && fused)) begin
-                    state <= 6'b101001;
+                    state <= 6'b101000;
                 end
                 else if (((op == 2) && ((4 * w) > 8192))) begin
                     err_code <= 12;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((op == 3) && ((2 * w) > 8192))) begin
                     err_code <= 13;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((op == 4) && ((factor != 1) && (factor != 2) && (factor != 4) && (factor != 8) && (factor != 16)))) begin
                     err_code <= 14;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((op == 4) && ((nseg != 1) || (cin < 2) || (strip == 0) || (strip[6-1:0] != 0) || ((cin * strip) > 4096) || ((2 * w) > 8192)))) begin
                     err_code <= 15;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if ((op == 1)) begin
                     co0 <= 0;
@@ -1056,7 +1058,7 @@ always @(posedge clk) begin: fsm
                     seg_ch <= segs[48-1:32];
                     chan_addr <= segs[32-1:0];
                     ochan <= o_addr;
-                    state <= 6'b011011;
+                    state <= 6'b011010;
                 end
             end
             6'b001000: begin
@@ -1072,7 +1074,7 @@ always @(posedge clk) begin: fsm
             6'b001001: begin
                 if ((((ntile * (Kw << 6)) > 4096) || (ntile > 16))) begin
                     err_code <= 16;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else begin
                     wi <= 0;
@@ -1094,7 +1096,7 @@ always @(posedge clk) begin: fsm
             6'b001011: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else begin
                     if (g_emit) begin
@@ -1139,7 +1141,7 @@ always @(posedge clk) begin: fsm
             6'b001101: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (rd_valid) begin
                     cbuf <= {rd_data, cbuf[64-1:8]};
@@ -1244,7 +1246,7 @@ always @(posedge clk) begin: fsm
             6'b010001: begin
                 if ((((cin * cpitch) > 32768) || (((ntile * bo) * sw) > 4096))) begin
                     err_code <= 17;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else begin
                     apos <= (ld_half * (32768 / 64));
@@ -1254,34 +1256,51 @@ always @(posedge clk) begin: fsm
                     chan_addr <= ((segs[32-1:0] + (iy_lo * w)) + ix_lo);
                     row_addr <= ((segs[32-1:0] + (iy_lo * w)) + ix_lo);
                     r <= 0;
+                    lu <= 0;
                     ch <= 0;
-                    state <= 6'b010011;
+                    iss_more <= 1;
+                    state <= 6'b010010;
                 end
             end
-            6'b010011: begin
-                rd_cmd_valid <= 1;
-                rd_cmd_addr <= row_addr;
-                if ((cols_in == w)) begin
-                    rd_cmd_len <= (rows_in * w);
-                    rd_cmd_rows <= seg_ch;
-                    rd_cmd_pitch <= HW[24-1:0];
-                end
-                else begin
-                    rd_cmd_pitch <= w;
-                    rd_cmd_len <= cols_in;
-                    rd_cmd_rows <= rows_in;
-                end
-                if ((rd_cmd_valid && rd_cmd_ready)) begin
-                    rd_cmd_valid <= 0;
-                    state <= 6'b010100;
-                end
-            end
-            6'b010100: begin
+            6'b010010: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else begin
+                    if ((rd_cmd_valid && rd_cmd_ready)) begin
+                        rd_cmd_valid <= 0;
+                        if (((cols_in != w) && ((ch + 1) < seg_ch))) begin
+                            ch <= (ch + 1);
+                            chan_addr <= (chan_addr + HW);
+                            row_addr <= (chan_addr + HW);
+                        end
+                        else if (((ridx + 1) < nseg)) begin
+                            ridx <= (ridx + 1);
+                            ch <= 0;
+                            seg_ch <= segw[112-1:96];
+                            chan_addr <= ((segw[96-1:64] + (iy_lo * w)) + ix_lo);
+                            row_addr <= ((segw[96-1:64] + (iy_lo * w)) + ix_lo);
+                            segw <= {64'h0, segw[512-1:64]};
+                        end
+                        else begin
+                            iss_more <= 0;
+                        end
+                    end
+                    else if ((iss_more && (!rd_cmd_valid))) begin
+                        rd_cmd_valid <= 1;
+                        rd_cmd_addr <= row_addr;
+                        if ((cols_in == w)) begin
+                            rd_cmd_len <= (rows_in * w);
+                            rd_cmd_rows <= seg_ch;
+                            rd_cmd_pitch <= HW[24-1:0];
+                        end
+                        else begin
+                            rd_cmd_pitch <= w;
+                            rd_cmd_len <= cols_in;
+                            rd_cmd_rows <= rows_in;
+                        end
+                    end
                     if (g_emit) begin
                         e_wr_en <= 1;
                         e_wr_sel <= 0;
@@ -1290,9 +1309,12 @@ always @(posedge clk) begin: fsm
                         apos <= (apos + 1);
                     end
                     if (g_last) begin
-                        if ((((cols_in == w) && ((r + 1) == seg_ch)) || ((cols_in != w) && ((r + 1) == rows_in)))) begin
+                        if (((cols_in != w) && ((r + 1) == rows_in) && ((lu + 1) != cin))) begin
                             r <= 0;
-                            state <= 6'b010010;
+                            lu <= (lu + 1);
+                        end
+                        else if ((((cols_in == w) && ((r + 1) == cin)) || ((cols_in != w) && ((r + 1) == rows_in)))) begin
+                            state <= 6'b010011;
                         end
                         else begin
                             r <= (r + 1);
@@ -1300,24 +1322,9 @@ always @(posedge clk) begin: fsm
                     end
                 end
             end
-            6'b010010: begin
-                if (((cols_in != w) && ((ch + 1) < seg_ch))) begin
-                    ch <= (ch + 1);
-                    chan_addr <= (chan_addr + HW);
-                    row_addr <= (chan_addr + HW);
-                    state <= 6'b010011;
-                end
-                else if (((ridx + 1) < nseg)) begin
-                    ridx <= (ridx + 1);
-                    ch <= 0;
-                    seg_ch <= segw[112-1:96];
-                    chan_addr <= ((segw[96-1:64] + (iy_lo * w)) + ix_lo);
-                    row_addr <= ((segw[96-1:64] + (iy_lo * w)) + ix_lo);
-                    segw <= {64'h0, segw[512-1:64]};
-                    state <= 6'b010011;
-                end
-                else if (nxt) begin
-                    state <= 6'b011000;
+            6'b010011: begin
+                if (nxt) begin
+                    state <= 6'b010111;
                 end
                 else begin
                     cur_oy0 <= oy0;
@@ -1332,10 +1339,10 @@ always @(posedge clk) begin: fsm
                     cur_cp <= cpitch;
                     cur_half <= ld_half;
                     ridx <= 0;
-                    state <= 6'b010101;
+                    state <= 6'b010100;
                 end
             end
-            6'b010101: begin
+            6'b010100: begin
                 e_wr_en <= 1;
                 e_wr_sel <= 3;
                 e_wr_addr <= ridx;
@@ -1409,29 +1416,29 @@ always @(posedge clk) begin: fsm
                 endcase
                 if (($signed({1'b0, ridx}) == (22 - 1))) begin
                     ridx <= 0;
-                    state <= 6'b010110;
+                    state <= 6'b010101;
                 end
                 else begin
                     ridx <= (ridx + 1);
                 end
             end
-            6'b010110: begin
+            6'b010101: begin
                 e_start <= 1;
                 eng_active <= 1;
                 eng_low <= 0;
                 ewait <= 0;
-                state <= 6'b010111;
+                state <= 6'b010110;
             end
-            6'b010111: begin
+            6'b010110: begin
                 ewait <= (ewait + 1);
                 if ((ewait == 2)) begin
                     if (have_prev) begin
                         sst <= 3'b001;
                     end
-                    state <= 6'b011001;
+                    state <= 6'b011000;
                 end
             end
-            6'b011001: begin
+            6'b011000: begin
                 if (((cur_ox0 + cur_sw) < wo)) begin
                     oy0 <= cur_oy0;
                     ox0 <= (cur_ox0 + cur_sw);
@@ -1447,10 +1454,10 @@ always @(posedge clk) begin: fsm
                     state <= 6'b001110;
                 end
                 else begin
-                    state <= 6'b011000;
+                    state <= 6'b010111;
                 end
             end
-            6'b011000: begin
+            6'b010111: begin
                 if (retire) begin
                     prev_oy0 <= cur_oy0;
                     prev_bo <= cur_bo;
@@ -1473,18 +1480,18 @@ always @(posedge clk) begin: fsm
                         cur_cp <= cpitch;
                         cur_half <= ld_half;
                         ridx <= 0;
-                        state <= 6'b010101;
+                        state <= 6'b010100;
                     end
                     else begin
                         sst <= 3'b001;
-                        state <= 6'b011010;
+                        state <= 6'b011001;
                     end
                 end
             end
-            6'b011010: begin
+            6'b011001: begin
                 if ((sst == 3'b000)) begin
                     if (((co0 + gc) >= cout)) begin
-                        state <= 6'b101001;
+                        state <= 6'b101000;
                     end
                     else begin
                         co0 <= (co0 + gc);
@@ -1492,37 +1499,37 @@ always @(posedge clk) begin: fsm
                     end
                 end
             end
-            6'b011011: begin
+            6'b011010: begin
                 if ((op == 4)) begin
                     lbh <= 1;
                     m_x0 <= 0;
                     m_xw <= 0;
-                    state <= 6'b100110;
+                    state <= 6'b100101;
                 end
                 else if (pf) begin
                     pf <= 0;
                     lbh <= (!lbh);
                     if (bg) begin
-                        state <= 6'b011100;
+                        state <= 6'b011011;
                     end
                     else begin
-                        state <= 6'b011111;
+                        state <= 6'b011110;
                     end
                 end
                 else begin
-                    state <= 6'b011101;
+                    state <= 6'b011100;
+                end
+            end
+            6'b011011: begin
+                if (rd_err) begin
+                    err_code <= 6;
+                    state <= 6'b101110;
+                end
+                else if ((!bg)) begin
+                    state <= 6'b011110;
                 end
             end
             6'b011100: begin
-                if (rd_err) begin
-                    err_code <= 6;
-                    state <= 6'b101111;
-                end
-                else if ((!bg)) begin
-                    state <= 6'b011111;
-                end
-            end
-            6'b011101: begin
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= v_raddr;
                 rd_cmd_rows <= v_rrows;
@@ -1532,19 +1539,19 @@ always @(posedge clk) begin: fsm
                 lb_row1 <= $signed(((w + 64) - 1) >>> 6);
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
+                    state <= 6'b011101;
+                end
+            end
+            6'b011101: begin
+                if (rd_err) begin
+                    err_code <= 6;
+                    state <= 6'b101110;
+                end
+                else if ((g_last && ((op != 2) || prow))) begin
                     state <= 6'b011110;
                 end
             end
             6'b011110: begin
-                if (rd_err) begin
-                    err_code <= 6;
-                    state <= 6'b101111;
-                end
-                else if ((g_last && ((op != 2) || prow))) begin
-                    state <= 6'b011111;
-                end
-            end
-            6'b011111: begin
                 if ((y == 0)) begin
                     wr_cmd_valid <= 1;
                     wr_cmd_addr <= ochan;
@@ -1572,24 +1579,24 @@ always @(posedge clk) begin: fsm
                     wr_cmd_valid <= 0;
                     lb_raddr <= lb_base;
                     if ((op == 2)) begin
-                        state <= 6'b100010;
+                        state <= 6'b100001;
                     end
                     else begin
-                        state <= 6'b100000;
+                        state <= 6'b011111;
                     end
                 end
             end
-            6'b100000: begin
+            6'b011111: begin
                 lb_raddr <= (lb_base + 64);
-                state <= 6'b100001;
+                state <= 6'b100000;
             end
-            6'b100001: begin
+            6'b100000: begin
                 if (up_next) begin
                     up_cur <= lb_q;
                 end
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if ((!wr_wvalid)) begin
                     wr_wvalid <= 1;
@@ -1602,11 +1609,11 @@ always @(posedge clk) begin: fsm
                         lx <= 0;
                         lb_raddr <= lb_base;
                         if (($signed({1'b0, rr}) == ($signed({1'b0, factor}) - 1))) begin
-                            state <= 6'b100100;
+                            state <= 6'b100011;
                         end
                         else begin
                             rr <= (rr + 1);
-                            state <= 6'b100000;
+                            state <= 6'b011111;
                         end
                     end
                     else begin
@@ -1619,7 +1626,7 @@ always @(posedge clk) begin: fsm
                     end
                 end
             end
-            6'b100010: begin
+            6'b100001: begin
                 if ((wr_wvalid && wr_wready)) begin
                     wr_wvalid <= 0;
                 end
@@ -1638,70 +1645,70 @@ always @(posedge clk) begin: fsm
                     end
                     default: begin
                         pw10 <= lb_q;
-                        state <= 6'b100011;
+                        state <= 6'b100010;
                     end
                 endcase
             end
-            6'b100011: begin
+            6'b100010: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (((!wr_wvalid) || wr_wready)) begin
                     wr_wvalid <= 1;
                     wr_word <= pool_word;
                     wr_cnt <= v_cnt;
                     if (($signed({1'b0, lx}) == ($signed({1'b0, v_nk}) - 1))) begin
-                        state <= 6'b100100;
+                        state <= 6'b100011;
                     end
                     else begin
                         lx <= (lx + 1);
                         lb_raddr <= (lb_base + ((lx + 1) << (1 + 6)));
                         pstep <= 0;
-                        state <= 6'b100010;
+                        state <= 6'b100001;
                     end
                 end
             end
-            6'b100100: begin
+            6'b100011: begin
                 if ((wr_wvalid && wr_wready)) begin
                     wr_wvalid <= 0;
                 end
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (v_more) begin
                     if ((((!wr_wvalid) || wr_wready) && (op == 4))) begin
                         y <= (y + 1);
-                        state <= 6'b011011;
+                        state <= 6'b011010;
                     end
                     else if (((!wr_wvalid) || wr_wready)) begin
                         y <= (y + 1);
                         pf <= 0;
                         lbh <= (!lbh);
                         if (bg) begin
-                            state <= 6'b011100;
+                            state <= 6'b011011;
                         end
                         else begin
-                            state <= 6'b011111;
+                            state <= 6'b011110;
                         end
                     end
                 end
                 else if (wr_done) begin
-                    state <= 6'b100101;
+                    state <= 6'b100100;
                 end
             end
-            6'b100101: begin
+            6'b100100: begin
                 if ((!v_more)) begin
                     y <= 0;
                     ochan <= (ochan + HoWo);
                     if ((op == 4)) begin
-                        state <= 6'b101001;
+                        state <= 6'b101000;
                     end
                     else if (((ch + 1) < seg_ch)) begin
                         ch <= (ch + 1);
                         chan_addr <= (chan_addr + HW);
-                        state <= 6'b011011;
+                        state <= 6'b011010;
                     end
                     else if (((ridx + 1) < nseg)) begin
                         ridx <= (ridx + 1);
@@ -1709,18 +1716,18 @@ always @(posedge clk) begin: fsm
                         seg_ch <= segw[112-1:96];
                         chan_addr <= segw[96-1:64];
                         segw <= {64'h0, segw[512-1:64]};
-                        state <= 6'b011011;
+                        state <= 6'b011010;
                     end
                     else begin
-                        state <= 6'b101001;
+                        state <= 6'b101000;
                     end
                 end
                 else begin
                     y <= (y + 1);
-                    state <= 6'b011011;
+                    state <= 6'b011010;
                 end
             end
-            6'b100110: begin
+            6'b100101: begin
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= ((chan_addr + (y * w)) + m_x0);
                 rd_cmd_rows <= cin;
@@ -1730,13 +1737,13 @@ always @(posedge clk) begin: fsm
                 m_rc <= 0;
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
-                    state <= 6'b100111;
+                    state <= 6'b100110;
                 end
             end
-            6'b100111: begin
+            6'b100110: begin
                 if (rd_err) begin
                     err_code <= 6;
-                    state <= 6'b101111;
+                    state <= 6'b101110;
                 end
                 else if (g_last) begin
                     m_rc <= (m_rc + 1);
@@ -1745,11 +1752,11 @@ always @(posedge clk) begin: fsm
                         m_x <= 0;
                         m_a <= 0;
                         m_iss <= 1;
-                        state <= 6'b101000;
+                        state <= 6'b100111;
                     end
                 end
             end
-            6'b101000: begin
+            6'b100111: begin
                 m_v1 <= m_iss;
                 m_v2 <= m_v1;
                 m_c1 <= m_c;
@@ -1782,23 +1789,23 @@ always @(posedge clk) begin: fsm
                             if (((m_x0 + m_len) < w)) begin
                                 m_x0 <= (m_x0 + m_len);
                                 m_xw <= (m_xw + m_nw);
-                                state <= 6'b100110;
+                                state <= 6'b100101;
                             end
                             else begin
-                                state <= 6'b011111;
+                                state <= 6'b011110;
                             end
                         end
                     end
                 end
             end
+            6'b101000: begin
+                state <= 6'b101001;
+            end
             6'b101001: begin
+                krec <= c_record;
                 state <= 6'b101010;
             end
             6'b101010: begin
-                krec <= c_record;
-                state <= 6'b101011;
-            end
-            6'b101011: begin
                 wr_cmd_valid <= 1;
                 wr_cmd_addr <= (cnt_base + {cur_layer, 5'h0});
                 wr_cmd_len <= 32;
@@ -1807,32 +1814,32 @@ always @(posedge clk) begin: fsm
                     wr_cmd_valid <= 0;
                     wr_valid <= 1;
                     wr_data <= krec[8-1:0];
-                    state <= 6'b101100;
+                    state <= 6'b101011;
                 end
             end
-            6'b101100: begin
+            6'b101011: begin
                 if (wr_ready) begin
                     krec <= {8'h0, krec[256-1:8]};
                     wr_data <= krec[16-1:8];
                     if ((p == 31)) begin
                         wr_valid <= 0;
-                        state <= 6'b101101;
+                        state <= 6'b101100;
                     end
                     else begin
                         p <= (p + 1);
                     end
                 end
             end
-            6'b101101: begin
+            6'b101100: begin
                 if (wr_err) begin
                     err_code <= 7;
-                    state <= 6'b101111;
-                end
-                else if (wr_done) begin
                     state <= 6'b101110;
                 end
+                else if (wr_done) begin
+                    state <= 6'b101101;
+                end
             end
-            6'b101110: begin
+            6'b101101: begin
                 if (((layer + 1) == nlayers)) begin
                     busy <= 0;
                     done <= 1;
@@ -1843,7 +1850,7 @@ always @(posedge clk) begin: fsm
                     state <= 6'b000100;
                 end
             end
-            6'b101111: begin
+            6'b101110: begin
                 rd_ready <= 0;
                 wr_valid <= 0;
                 wr_wvalid <= 0;
@@ -1855,7 +1862,7 @@ always @(posedge clk) begin: fsm
                 state <= 6'b000000;
             end
         endcase
-        if ((state == 6'b101111)) begin
+        if ((state == 6'b101110)) begin
             sst <= 3'b000;
         end
         else if ((sst == 3'b001)) begin
@@ -1891,7 +1898,7 @@ always @(posedge clk) begin: fsm
         end
         else if (((sst == 3'b011) && wr_err)) begin
             err_code <= 7;
-            state <= 6'b101111;
+            state <= 6'b101110;
         end
         else if ((sst == 3'b011)) begin
             wr_cmd_valid <= 1;
@@ -1946,7 +1953,7 @@ always @(posedge clk) begin: fsm
         else if ((sst == 3'b100)) begin
             if (wr_err) begin
                 err_code <= 7;
-                state <= 6'b101111;
+                state <= 6'b101110;
             end
             else begin
                 sq1 <= s_issue;
@@ -2057,7 +2064,7 @@ always @(posedge clk) begin: fsm
         else if ((sst == 3'b101)) begin
             if (wr_err) begin
                 err_code <= 7;
-                state <= 6'b101111;
+                state <= 6'b101110;
             end
             else begin
                 if ((fpool && (!s_pool))) begin
@@ -2131,7 +2138,7 @@ always @(posedge clk) begin: fsm
         else if ((sst == 3'b110)) begin
             if (wr_err) begin
                 err_code <= 7;
-                state <= 6'b101111;
+                state <= 6'b101110;
             end
             else if ((!wr_busy)) begin
                 have_prev <= 0;
