@@ -143,8 +143,8 @@ def _rd_rows(addr: int, n: int, rows: int, pitch: int) -> int:
 def _rd_stream(rows: list[tuple[int, int]]) -> int:
     """Cycles of load commands posted back to back, (address, bytes) of each row of each in order:
     the next command's bursts follow the one before's like the next row's of a 2-D command."""
-    a, n = rows[-1]
-    return _rd_words(a, n) + sum(_row_beats_bursts(a % 4096, n) for a, n in rows[:-1])
+    last_addr, last_n = rows[-1]
+    return _rd_words(last_addr, last_n) + sum(_row_beats_bursts(a % 4096, n) for a, n in rows[:-1])
 
 
 @lru_cache(maxsize=1 << 16)

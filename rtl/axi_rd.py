@@ -160,12 +160,15 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, cmd_rows, cmd_pitc
             nb.next = room
 
     @always_comb
-    def handshakes():
+    def sides():  # the AR side has requested all its bursts; the R side can take a beat
         ar_idle.next = ar_left == 0 and ar_rows == 0
-        accept.next = cmd_valid and ar_left == 0 and ar_rows == 0 and not pend
-        busy_i.next = ar_left != 0 or ar_rows != 0 or pend or lleft != 0 or bcnt != 0
         rready.next = lleft != 0 and (bcnt == 0 or (bcnt == 1 and o_ready) or o_take)
-        rv.next = lleft != 0 and (bcnt == 0 or (bcnt == 1 and o_ready) or o_take) and m_axi_rvalid
+
+    @always_comb
+    def handshakes():
+        accept.next = cmd_valid and ar_idle and not pend
+        busy_i.next = not ar_idle or pend or lleft != 0 or bcnt != 0
+        rv.next = rready and m_axi_rvalid
 
     @always_comb
     def next_command():  # the R side takes the pending command when free, or with its own command's last beat
@@ -226,7 +229,7 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, cmd_rows, cmd_pitc
                 ar_left.next = ar_left - ar_n
             elif arvalid and m_axi_arready:
                 arvalid.next = 0
-            if ar_left == 0 and ar_rows != 0 and not accept:  # the row's bursts are out: the next row
+            if ar_left == 0 and ar_rows != 0:  # the row's bursts are out: the next row
                 ar_row.next = ar_nrow
                 ar_beat.next = ar_nrow[A:S]
                 ar_left.next = nrow_beats
@@ -286,7 +289,7 @@ def axi_rd(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_len, cmd_rows, cmd_pitc
                 off.next = p_addr[S:]
                 first.next = 1
 
-    return blen, fits, next_rows, beat_math, beat_math2, handshakes, next_command, outs, ar_side, r_side
+    return blen, fits, next_rows, beat_math, beat_math2, sides, handshakes, next_command, outs, ar_side, r_side
 
 
 def build(cfg: AxiDmaConfig, directory: str, name: str = "ce_axi_rd") -> str:

@@ -133,6 +133,15 @@ class TB:
         return data, lasts, list(self.ars), (int(d.bytes_read.value) - before) % 2**32, int(d.err.value), cycles
 
 
+def strip_command(rng, mem_size, db, rows=None):
+    """A 2-D command: ``rows`` (else 2 to 7) rows of up to 400 bytes at a pitch of up to 3000 bytes
+    past a row."""
+    length = rng.choice([1, rng.randint(1, 2 * db), rng.randint(2 * db, 400)])
+    rows = rng.randint(2, 7) if rows is None else rows
+    pitch = length + rng.randint(0, 3000)
+    return rng.randrange(0, mem_size - 7 * pitch - length), length, rows, pitch
+
+
 async def setup(dut, seed):
     tb = TB(dut, seed)
     d = dut
@@ -208,12 +217,8 @@ async def rows_test(dut, pause, take):
     tb.set_pauses(pause)
     tb.take_p = take
     for i in range(n):
-        length = tb.rng.choice([1, tb.rng.randint(1, 2 * tb.db), tb.rng.randint(2 * tb.db, 400)])
-        rows = i % 2 if i < 2 else tb.rng.randint(2, 7)
-        pitch = length + tb.rng.randint(0, 3000)
-        addr = tb.rng.randrange(0, MEM - 2 * 4096 - 7 * pitch - length)
+        cmd = addr, length, rows, pitch = strip_command(tb.rng, MEM - 2 * 4096, tb.db, i % 2 if i < 2 else None)
         t0 = tb.cycle
-        cmd = (addr, length, rows, pitch)
         check(tb, cmd, await tb.command(*cmd), tails=take == 1)
         beats = sum(k for _, k in read_model(tb.ram.mem, *cmd[:2], tb.db, tb.max_burst, rows, pitch)[2])
         if pause == 0 and take == 1:
@@ -250,14 +255,6 @@ async def zero_length_test(dut):
         assert d.busy.value == 0 and not tb.ars and not tb.got, "a zero-length command moved something"
     cmd = (0x123, 77)
     check(tb, cmd, await tb.command(*cmd))
-
-
-def strip_command(rng, mem_size, db):
-    """A 2-D command: 2 to 7 rows of up to 400 bytes at a pitch of up to 3000 bytes past a row."""
-    length = rng.choice([1, rng.randint(1, 2 * db), rng.randint(2 * db, 400)])
-    rows = rng.randint(2, 7)
-    pitch = length + rng.randint(0, 3000)
-    return rng.randrange(0, mem_size - 7 * pitch - length), length, rows, pitch
 
 
 @cocotb.test()

@@ -247,10 +247,13 @@ end
 
 
 assign ar_idle = ((ar_left == 0) && (ar_rows == 0));
-assign accept = (cmd_valid && (ar_left == 0) && (ar_rows == 0) && (!pend));
-assign busy_i = ((ar_left != 0) || (ar_rows != 0) || pend || (lleft != 0) || (bcnt != 0));
 assign rready = ((lleft != 0) && ((bcnt == 0) || ((bcnt == 1) && o_ready) || o_take));
-assign rv = ((lleft != 0) && ((bcnt == 0) || ((bcnt == 1) && o_ready) || o_take) && m_axi_rvalid);
+
+
+
+assign accept = (cmd_valid && ar_idle && (!pend));
+assign busy_i = ((!ar_idle) || pend || (lleft != 0) || (bcnt != 0));
+assign rv = (rready && m_axi_rvalid);
 
 
 
@@ -321,7 +324,7 @@ always @(posedge clk) begin: ar_side
         else if ((arvalid && m_axi_arready)) begin
             arvalid <= 0;
         end
-        if (((ar_left == 0) && (ar_rows != 0) && (!accept))) begin
+        if (((ar_left == 0) && (ar_rows != 0))) begin
             ar_row <= ar_nrow;
             ar_beat <= ar_nrow[32-1:6];
             ar_left <= nrow_beats;
