@@ -43,6 +43,7 @@ DRAMS = VERILOG_DRAMS + ("axiram",)
 # parameter): the next power of two of the words the run's layout uses, at least 64 MiB, so that
 # a few builds of the bench serve every run; at most what the DMAs' addresses reach.
 DRAM_MODEL_MIN_WORDS = 1 << 20
+PROGRESS_S = 30  # wall seconds between a run's progress lines
 DRAM_MODEL_MAX_BYTES = 1 << DMA.addr_bits
 
 
@@ -107,7 +108,7 @@ def build_sources(config: str, with_dram_model: bool) -> list[Path]:
 def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "verilator", isolated: bool = False,
               layers: list[str] | None = None, dram: str = "model", stall: int = 0, seed: int = 1,
               reset_after: int = 0, waves: bool = False, workdir: Path | None = None,
-              expected: Capture | None = None, dram_latency_ns: int = 0) -> RunResult:
+              expected: Capture | None = None, dram_latency_ns: int = 0, progress_s: float = PROGRESS_S) -> RunResult:
     """Simulate ``program`` on the RTL. ``isolated``: every layer runs alone from golden inputs (all
     golden tensors preloaded, layers run last to first so no run overwrites another's input);
     otherwise the whole network runs from the input tensor in one start. ``dram``: "model" (fast
@@ -120,7 +121,8 @@ def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "ver
     its limit, before anything is simulated); an access past its end ends the run with a DRAM error
     and ``dram_out_of_range`` (the address) in that run's record.
     ``expected``: the tensors the outputs are compared with (default ``golden``, which always gives the inputs).
-    ``dram_latency_ns``: with dram="timing", that much more read round trip (``dram_t_ctrl``)."""
+    ``dram_latency_ns``: with dram="timing", that much more read round trip (``dram_t_ctrl``).
+    ``progress_s``: during a run, a progress line (layer, cycles, simulation rate) at most this often (0: none)."""
     if not 0 <= stall < STALL_STEPS:
         raise ValueError(f"DRAM stall chance must be 0..{STALL_STEPS - 1} (/{STALL_STEPS}), not {stall}")
     if dram not in DRAMS:
@@ -151,18 +153,19 @@ def run_accel(program: Program, golden: Capture, *, config: str, sim: str = "ver
     try:
         return _run_in(tmp, program, expected or golden, layout, img, runs, cfg, config=config, sim=sim,
                        isolated=isolated, layers=layers, dram=dram, stall=stall, seed=seed, reset_after=reset_after, waves=waves,
-                       dram_latency_ns=dram_latency_ns)
+                       dram_latency_ns=dram_latency_ns, progress_s=progress_s)
     finally:
         if workdir is None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _run_in(tmp, program, golden, layout, img, runs, cfg, *, config, sim, isolated, layers, dram, stall, seed,
-            reset_after, waves, dram_latency_ns) -> RunResult:
+            reset_after, waves, dram_latency_ns, progress_s) -> RunResult:
     dram_in, dram_out, result = tmp / "dram_in", tmp / "dram_out", tmp / "result.json"
     env = dict(ACC_MODE=dram, ACC_RUNS=json.dumps(runs), ACC_CNT_BASE=str(layout.counters),
                ACC_NBYTES=str(layout.size), ACC_RESULT=str(result), ACC_DRAM_OUT=str(dram_out),
-               ACC_RESET_AFTER=str(reset_after))
+               ACC_RESET_AFTER=str(reset_after), ACC_PROGRESS_S=str(progress_s),
+               ACC_LAYER_NAMES=json.dumps([d.name for d in program.descriptors]))
     plusargs, parameters, dram_bytes = [], {}, 0
     if dram in VERILOG_DRAMS:
         parameters = dict(MEM_WORDS=dram_model_words(layout.size))
@@ -257,6 +260,8 @@ def main(argv=None) -> int:
                     help=f"random DRAM stall chance /{STALL_STEPS} (model DRAM)")
     ap.add_argument("--dram-latency-ns", type=int_in(0, 10_000), default=0,
                     help="timing DRAM: this much more read round trip than its default (half each way)")
+    ap.add_argument("--progress", type=int_in(0, 86_400), default=PROGRESS_S, metavar="SECONDS",
+                    help=f"a progress line at most this often during a run (default {PROGRESS_S}; 0: none)")
     args = ap.parse_args(argv)
     if args.stall and args.dram != "model":
         ap.error(f"--stall applies to --dram model, not --dram {args.dram}")
@@ -268,7 +273,7 @@ def main(argv=None) -> int:
     prog = compile_graph(graph, get_config(args.config))
     try:
         res = run_accel(prog, gold, config=args.config, sim=args.sim, isolated=args.isolated, dram=args.dram,
-                        stall=args.stall, dram_latency_ns=args.dram_latency_ns)
+                        stall=args.stall, dram_latency_ns=args.dram_latency_ns, progress_s=args.progress)
     except DramModelTooSmall as e:
         raise UserError(f"--model {args.model} on a {args.height}x{args.width} crop"
                         f"{' (--isolated)' if args.isolated else ''}: {e}") from None

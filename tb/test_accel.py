@@ -11,15 +11,21 @@ Driven by environment variables (set by tests/test_rtl_accel.py through tb.accel
   ACC_RESULT   JSON file written with the status and total counters of every run
   ACC_TIMEOUT_CYCLES  per run
   ACC_RESET_AFTER     if set: start the first run, assert reset this many cycles later, then go on
+  ACC_PROGRESS_S      during a run, a progress line (layer, cycles, simulation rate) at most this often
+                      (wall seconds; 0: none)
+  ACC_LAYER_NAMES     JSON list of the program's layer names, by descriptor index (for progress lines)
 A run during which the Verilog DRAM model saw an address past its end has that address as
 "dram_out_of_range" in its record (the model answers it with SLVERR: the run stops with a DRAM error).
-Python only drives the AXI-Lite register accesses; during a run it waits on the interrupt.
+Python only drives the AXI-Lite register accesses; during a run it waits on the interrupt, reading
+STATUS and CYCLES for a progress line every ACC_PROGRESS_S seconds of a long run.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import time
 
 import cocotb
 from cocotb.clock import Clock
@@ -48,6 +54,45 @@ def dram_out_of_range(dut, mode) -> dict:
     return {}
 
 
+PROGRESS_SLICE = 20_000  # cycles simulated between looks at the wall clock during a run
+
+
+class Progress:
+    """Prints where a long run is (layer, cycles, simulation rate) at most every ``every_s`` wall seconds."""
+
+    def __init__(self, every_s: float, names: list[str], n_runs: int):
+        self.every_s, self.names, self.n_runs = every_s, names, n_runs
+        self.t0 = self.last = time.monotonic()
+
+    def due(self) -> bool:
+        return self.every_s > 0 and time.monotonic() - self.last >= self.every_s
+
+    def show(self, run: int, status: int, cycles: int):
+        now = time.monotonic()
+        self.last = now
+        layer = STATUS.unpack_int(status)["layer"]
+        name = self.names[layer] if layer < len(self.names) else "?"
+        rate = cycles / max(now - self.t0, 1e-9)
+        print(f"progress: run {run + 1}/{self.n_runs}, layer {layer + 1}/{len(self.names)} {name}, "
+              f"{cycles:,} cycles, {rate:,.0f} cycles/s, {now - self.t0:,.0f} s", flush=True)
+
+
+async def wait_run(dut, axil, timeout: int, progress: Progress, run: int) -> bool:
+    """Waits for the interrupt (True) or ``timeout`` cycles (False), showing progress on the way."""
+    left = timeout
+    while not dut.irq.value:
+        if left <= 0:
+            return False
+        step = min(left, PROGRESS_SLICE)
+        fired = await First(RisingEdge(dut.irq), Timer(step * PERIOD_NS, unit="ns"))
+        if isinstance(fired, RisingEdge):
+            return True
+        left -= step
+        if progress.due():
+            progress.show(run, await axil.read_dword(REGS["STATUS"]), await axil.read_dword(REGS["CYCLES"]))
+    return True
+
+
 @cocotb.test()
 async def run_program(dut):
     mode = os.environ.get("ACC_MODE", "model")
@@ -67,6 +112,8 @@ async def run_program(dut):
         dut.load.value = 1
         await ClockCycles(dut.clk, 2)
         dut.load.value = 0
+    # the host's register accesses (the progress lines' too) are not news: warnings only
+    logging.getLogger(f"cocotb.{dut._name}.s_axil").setLevel(logging.WARNING)
     axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
     results = []
     reset_after = int(os.environ.get("ACC_RESET_AFTER", "0"))
@@ -81,14 +128,14 @@ async def run_program(dut):
         status = await axil.read_dword(REGS["STATUS"])
         results.append(dict(reset_after=reset_after, busy_before_reset=busy, status_after_reset=status))
     await axil.write_dword(REGS["CNT_BASE"], int(os.environ["ACC_CNT_BASE"]))
-    for base in runs:
+    progress = Progress(float(os.environ.get("ACC_PROGRESS_S", "0")), json.loads(os.environ.get("ACC_LAYER_NAMES", "[]")),
+                        len(runs))
+    for i, base in enumerate(runs):
         await axil.write_dword(REGS["PROG_BASE"], base)
         await axil.write_dword(REGS["CTRL"], CTRL_START | CTRL_IRQ_EN)
-        if not dut.irq.value:
-            fired = await First(RisingEdge(dut.irq), Timer(timeout * PERIOD_NS, unit="ns"))
-            if not isinstance(fired, RisingEdge) and not dut.irq.value:
-                results.append(dict(prog_base=base, timeout=True, **dram_out_of_range(dut, mode)))
-                break
+        if not await wait_run(dut, axil, timeout, progress, i):
+            results.append(dict(prog_base=base, timeout=True, **dram_out_of_range(dut, mode)))
+            break
         regs = {name: await axil.read_dword(off) for name, off in REGS.items() if off >= REGS["STATUS"]}
         await axil.write_dword(REGS["IRQ_ACK"], 1)
         results.append(dict(prog_base=base, **regs, **dram_out_of_range(dut, mode)))

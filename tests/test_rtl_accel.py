@@ -8,6 +8,7 @@ cocotbext-axi AxiRam run and the Icarus run use a small crop or a single layer.
 
 import copy
 import dataclasses
+import re
 
 import pytest
 
@@ -23,6 +24,7 @@ from hwspec.config import get_config
 from hwspec.checks import refusal
 from hwspec.formats import DESCRIPTOR, ERRORS, FLAGS, FUSION_FLAGS, HEADER, STATUS, error_code
 from tb import accel_run
+from tb import test_accel as accel_test
 from tb.accel_host import layout_run, run_failed, status_text
 from tb.accel_run import dram_model_words, debug_failure, print_table, run_accel
 
@@ -62,13 +64,25 @@ def tiny_on_tiny():
     return compiled("tiny", TINY_CROP, "tiny")
 
 
-def test_tiny_network_chained_bit_exact(tiny_on_tiny):
-    """The tiny model on a 64x128 crop in one start, on the 4x4 config (every conv in row bands)."""
+def test_tiny_network_chained_bit_exact(tiny_on_tiny, capfd):
+    """The tiny model on a 64x128 crop in one start, on the 4x4 config (every conv in row bands), with
+    a progress line at every look at the wall clock: each names the layer STATUS reports, the cycles
+    grow, and the last is before the run's end."""
     prog, gold = tiny_on_tiny
-    res = run_accel(prog, gold, config="tiny")
+    res = run_accel(prog, gold, config="tiny", progress_s=1e-9)
+    out = capfd.readouterr().out
     check(res, prog, gold, "tiny")
     check_counters_against_estimate(res, prog, "tiny")
     assert any(d.band < d.ho for d in prog.descriptors if d.op == "conv"), "the crop should need row bands"
+    lines = re.findall(r"progress: run 1/1, layer (\d+)/(\d+) (\S+), ([\d,]+) cycles, [\d,]+ cycles/s", out)
+    total = sum(l.counters["cycles"] for l in res.layers)
+    assert len(lines) >= total // accel_test.PROGRESS_SLICE - 1, out[-2000:]
+    names = [d.name for d in prog.descriptors]
+    seen = [(int(i), int(n), name, int(c.replace(",", ""))) for i, n, name, c in lines]
+    assert all(n == len(names) and name == names[i - 1] for i, n, name, _ in seen), seen
+    cycles = [c for *_, c in seen]
+    assert cycles == sorted(cycles) and len(set(cycles)) == len(cycles) and cycles[-1] < total, cycles
+    assert [i for i, *_ in seen] == sorted(i for i, *_ in seen), seen
 
 
 def test_tiny_network_layers_isolated_bit_exact(tiny_on_tiny):
