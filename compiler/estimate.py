@@ -267,7 +267,7 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
             E.end = start + run  # its last active cycle (done seen, eng_active falls after it)
             E.seg(4, None)  # E_START, E_WAIT0 (3); its last cycle starts the store of tile b-1
             stored = 0  # the first cycle the store state machine is idle again
-            if b > 0:  # tile b-1 (SS_START; SS_DRAIN while its last tile drains, drain_wait cycles;
+            if b > 0:  # tile b-1 (the store's start cycle; SS_DRAIN while its last tile drains, drain_wait cycles;
                 # then its commands) beside B_NEXT and the load of tile b+1
                 stored = E.t + 1 + dwait + sum(store_cmds(co0, gc, walk[b - 1]))
                 E.store_beside(E.t + 1, stored)
@@ -277,7 +277,7 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
             # E_WAIT: leaves on the first cycle the engine is done and the store idle
             E.t = max(E.t, E.end + 1, stored) + 1
             E.store_done()
-        # the last tile, nothing to overlap: G_NEXT waits while SS_START and the commands run
+        # the last tile, nothing to overlap: G_NEXT waits while the store starts and its commands run
         E.seg(1, None)
         E.cmds(store_cmds(co0, gc, walk[-1]), 0, "store")
         E.seg(1, None)  # G_NEXT leaves

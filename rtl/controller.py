@@ -24,7 +24,8 @@ DRAM traffic goes through the read and write DMAs a bus beat (ACT_WORD = 64 byte
 line-buffer loads and weights (each output channel's in whole words, hwspec.config.weight_pitch)
 through a word gearbox, conv stores and vector-op outputs as chunks of up to a beat; constants and
 descriptors a byte per cycle. Loads and stores overlap the engine and each other: a conv tile's store
-runs in a state machine of its own (``sst``) beside the next tile's load (rtl/README.md, "Controller"),
+runs in a clocked process of its own (``store``, state ``sst``) beside the next tile's load
+(rtl/README.md, "Controller"), with its own registers and its own write-DMA and line-buffer ports,
 its write commands posted (the next goes out while the bursts before await B; SS_WAIT waits for the
 tile's last B responses once).
 
@@ -153,8 +154,20 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     state = Signal(st.IDLE)
     # the conv store runs beside the main state machine: tile n-1's store overlaps tile n+1's load
     # (the read and write DMAs are independent), both under the engine's run of tile n
-    ss = enum("SS_IDLE", "SS_START", "SS_DRAIN", "SS_CMD", "SS_DATA", "SS_DONE", "SS_WAIT")
+    ss = enum("SS_IDLE", "SS_DRAIN", "SS_CMD", "SS_DATA", "SS_DONE", "SS_WAIT")
     sst = Signal(ss.SS_IDLE)
+    # the main state machine starts the store (store_go: a cycle's pulse, the store's first cycle); the
+    # store is idle once it is neither started nor running; a write error in its states fails the run
+    store_go, store_idle, store_werr = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    s_bank, s_tbase, s_p = _u(8), _u(24), _u(24)  # the store's output bank, tile base and chunk count
+    # the write DMA's command and chunk ports and the line buffer's ports: the main state machine's
+    # (m_*, vector ops and counter records) and the store's (s_*); the store's while it runs
+    m_wr_cmd_valid, s_wr_cmd_valid = Signal(bool(0)), Signal(bool(0))
+    m_wr_cmd_addr, s_wr_cmd_addr = _u(len(wr_cmd_addr)), _u(len(wr_cmd_addr))
+    m_wr_cmd_len, s_wr_cmd_len = _u(len(wr_cmd_len)), _u(len(wr_cmd_len))
+    m_wr_word, s_wr_word = _u(len(wr_word)), _u(len(wr_word))
+    m_wr_cnt, s_wr_cnt = _u(len(wr_cnt)), _u(len(wr_cnt))
+    m_wr_wvalid, s_wr_wvalid = Signal(bool(0)), Signal(bool(0))
 
     hdr = _u(8 * HDR_BYTES)
     desc = _u(8 * DESC_BYTES)
@@ -317,6 +330,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     lb = [Signal(intbv(0)[8 * ACT_WORD:]) for _ in range(line_depth // ACT_WORD)]
     lb_we = Signal(bool(0))
     lb_waddr, lb_raddr = _u(16), _u(16)
+    m_lb_we, s_lb_we = Signal(bool(0)), Signal(bool(0))
+    m_lb_waddr, m_lb_raddr, s_lb_waddr, s_lb_raddr = _u(16), _u(16), _u(16), _u(16)
+    m_lb_wdata, s_lb_wdata = _u(8 * ACT_WORD), _u(8 * ACT_WORD)
     lb_wdata, lb_q = _u(8 * ACT_WORD), _u(8 * ACT_WORD)
     # vector-op output chunks: v_k is the chunk presented next (lx, or lx + 1 when an upsample chunk
     # is taken now), v_cnt its bytes; upsample chunk k is the bytes from byte (16 * k) >> lf of the
@@ -344,7 +360,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
 
     @always_comb
     def select_bank():
-        bank_out.next = e_rd_data >> concat(bank, intbv(0)[LWB + 3:])
+        bank_out.next = e_rd_data >> concat(s_bank, intbv(0)[LWB + 3:])
 
     @always_comb
     def gearbox():
@@ -614,7 +630,43 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
 
     @always_comb
     def tile_retire():
-        retire.next = state == st.E_WAIT and e_done and not eng_active and sst == ss.SS_IDLE
+        retire.next = state == st.E_WAIT and e_done and not eng_active and store_idle
+
+    @always_comb
+    def store_status():
+        store_idle.next = sst == ss.SS_IDLE and not store_go
+        store_werr.next = wr_err and state != st.FAIL and (sst == ss.SS_CMD or sst == ss.SS_DATA
+                                                           or sst == ss.SS_DONE or sst == ss.SS_WAIT)
+
+    @always_comb
+    def write_ports():  # the store's while it runs, else the main state machine's
+        if sst == ss.SS_IDLE:
+            wr_cmd_valid.next = m_wr_cmd_valid
+            wr_cmd_addr.next = m_wr_cmd_addr
+            wr_cmd_len.next = m_wr_cmd_len
+            wr_word.next = m_wr_word
+            wr_cnt.next = m_wr_cnt
+            wr_wvalid.next = m_wr_wvalid
+        else:
+            wr_cmd_valid.next = s_wr_cmd_valid
+            wr_cmd_addr.next = s_wr_cmd_addr
+            wr_cmd_len.next = s_wr_cmd_len
+            wr_word.next = s_wr_word
+            wr_cnt.next = s_wr_cnt
+            wr_wvalid.next = s_wr_wvalid
+
+    @always_comb
+    def line_buffer_ports():  # likewise (the store uses it for a fused pool)
+        if sst == ss.SS_IDLE:
+            lb_we.next = m_lb_we
+            lb_waddr.next = m_lb_waddr
+            lb_raddr.next = m_lb_raddr
+            lb_wdata.next = m_lb_wdata
+        else:
+            lb_we.next = s_lb_we
+            lb_waddr.next = s_lb_waddr
+            lb_raddr.next = s_lb_raddr
+            lb_wdata.next = s_lb_wdata
 
     @always_comb
     def activity():
@@ -645,10 +697,11 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     @always(clk.posedge)
     def fsm():
         rd_cmd_valid.next = 0
-        wr_cmd_valid.next = 0
+        m_wr_cmd_valid.next = 0
         e_wr_en.next = 0
         e_start.next = 0
-        lb_we.next = 0
+        m_lb_we.next = 0
+        store_go.next = 0
         if rst:
             state.next = st.IDLE
             busy.next = 0
@@ -657,12 +710,11 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             err_code.next = 0
             rd_ready.next = 0
             wr_valid.next = 0
-            wr_wvalid.next = 0
+            m_wr_wvalid.next = 0
             prow.next = 0
             bg.next = 0
             pf.next = 0
             lbh.next = 0
-            sst.next = ss.SS_IDLE
             m_iss.next = 0  # no argmax read or compare in flight
             m_v1.next = 0
             m_v2.next = 0
@@ -674,9 +726,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
 
             if bg or state == st.V_RX or state == st.M_RX:  # a line-buffer load (background: the other half)
                 if g_emit:
-                    lb_we.next = 1
-                    lb_waddr.next = lbw
-                    lb_wdata.next = gb[8 * ACT_WORD:]
+                    m_lb_we.next = 1
+                    m_lb_waddr.next = lbw
+                    m_lb_wdata.next = gb[8 * ACT_WORD:]
                     lbw.next = lbw + 1
                 if g_last:
                     if op == 2 and not prow:  # avgpool's second row follows in the same command
@@ -688,7 +740,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             if state == st.IDLE:
                 rd_ready.next = 0
                 wr_valid.next = 0
-                wr_wvalid.next = 0
+                m_wr_wvalid.next = 0
                 if start:
                     busy.next = 1
                     done.next = 0
@@ -1158,7 +1210,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 ewait.next = ewait + 1
                 if ewait == 2:
                     if have_prev:
-                        sst.next = ss.SS_START  # store the previous tile while this one loads the next
+                        store_go.next = 1  # store the previous tile while this one loads the next
                     state.next = st.B_NEXT
             elif state == st.B_NEXT:  # load the next tile (into the other half) while the engine runs
                 if cur_ox0 + cur_sw < wo:
@@ -1200,10 +1252,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         ridx.next = 0
                         state.next = st.REGS
                     else:  # last tile of the group: store it with nothing to overlap
-                        sst.next = ss.SS_START
+                        store_go.next = 1
                         state.next = st.G_NEXT
             elif state == st.G_NEXT:  # once the group's last tile is stored
-                if sst == ss.SS_IDLE:
+                if store_idle:
                     if co0 + gc >= cout:
                         state.next = st.K_START
                     else:
@@ -1253,9 +1305,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 # one write command per channel (its output rows are contiguous in DRAM), issued
                 # with its first row; later rows only issue the background load of the row after
                 if y == 0:
-                    wr_cmd_valid.next = 1
-                    wr_cmd_addr.next = ochan
-                    wr_cmd_len.next = HoWo
+                    m_wr_cmd_valid.next = 1
+                    m_wr_cmd_addr.next = ochan
+                    m_wr_cmd_len.next = HoWo
                 lx.next = 0
                 rr.next = 0
                 pstep.next = 0
@@ -1274,16 +1326,16 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         rd_cmd_valid.next = 0
                         bg.next = 1
                         pf.next = 1
-                if (y == 0 and wr_cmd_valid and wr_cmd_ready) or (
+                if (y == 0 and m_wr_cmd_valid and wr_cmd_ready) or (
                         y != 0 and (op == 4 or not v_more or (rd_cmd_valid and rd_cmd_ready))):
-                    wr_cmd_valid.next = 0
-                    lb_raddr.next = lb_base
+                    m_wr_cmd_valid.next = 0
+                    m_lb_raddr.next = lb_base
                     if op == 2:
                         state.next = st.P_RD
                     else:
                         state.next = st.V_ADDR
             elif state == st.V_ADDR:  # the row's word 0 is read; then word 1, ahead
-                lb_raddr.next = lb_base + ACT_WORD
+                m_lb_raddr.next = lb_base + ACT_WORD
                 state.next = st.V_DATA
             elif state == st.V_DATA:  # upsample: chunk lx of output row rr, up to a word a cycle
                 if up_next:  # a word starts: it moves from lb_q to up_cur, the one after it is read
@@ -1291,15 +1343,15 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 if wr_err:
                     err_code.next = E_DRAM_WRITE
                     state.next = st.FAIL
-                elif not wr_wvalid:
-                    wr_wvalid.next = 1
-                    wr_word.next = up_word
-                    wr_cnt.next = v_cnt
+                elif not m_wr_wvalid:
+                    m_wr_wvalid.next = 1
+                    m_wr_word.next = up_word
+                    m_wr_cnt.next = v_cnt
                 elif wr_wready:
                     if lx == v_nk - 1:  # the row is out
-                        wr_wvalid.next = 0
+                        m_wr_wvalid.next = 0
                         lx.next = 0
-                        lb_raddr.next = lb_base
+                        m_lb_raddr.next = lb_base
                         if rr == factor - 1:
                             state.next = st.V_DONE
                         else:
@@ -1307,21 +1359,21 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                             state.next = st.V_ADDR
                     else:  # the next chunk at once (from lb_q when it starts a word)
                         lx.next = lx + 1
-                        wr_word.next = up_word
-                        wr_cnt.next = v_cnt
+                        m_wr_word.next = up_word
+                        m_wr_cnt.next = v_cnt
                         if ((lx + 1) & (factor - 1)) == 0:
-                            lb_raddr.next = lb_raddr + ACT_WORD
+                            m_lb_raddr.next = m_lb_raddr + ACT_WORD
             elif state == st.P_RD:  # avgpool chunk lx: read row 0's words 2lx, 2lx+1, row 1's likewise
-                if wr_wvalid and wr_wready:  # the chunk before is taken meanwhile
-                    wr_wvalid.next = 0
+                if m_wr_wvalid and wr_wready:  # the chunk before is taken meanwhile
+                    m_wr_wvalid.next = 0
                 pstep.next = pstep + 1
                 if pstep == 0:
-                    lb_raddr.next = lb_base + ((2 * lx + 1) << LWB)
+                    m_lb_raddr.next = lb_base + ((2 * lx + 1) << LWB)
                 elif pstep == 1:
-                    lb_raddr.next = lb_base + ((lb_row1 + 2 * lx) << LWB)
+                    m_lb_raddr.next = lb_base + ((lb_row1 + 2 * lx) << LWB)
                     pw00.next = lb_q
                 elif pstep == 2:
-                    lb_raddr.next = lb_base + ((lb_row1 + 2 * lx + 1) << LWB)
+                    m_lb_raddr.next = lb_base + ((lb_row1 + 2 * lx + 1) << LWB)
                     pw01.next = lb_q
                 else:
                     pw10.next = lb_q
@@ -1331,28 +1383,28 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 if wr_err:
                     err_code.next = E_DRAM_WRITE
                     state.next = st.FAIL
-                elif not wr_wvalid or wr_wready:
-                    wr_wvalid.next = 1
-                    wr_word.next = pool_word
-                    wr_cnt.next = v_cnt
+                elif not m_wr_wvalid or wr_wready:
+                    m_wr_wvalid.next = 1
+                    m_wr_word.next = pool_word
+                    m_wr_cnt.next = v_cnt
                     if lx == v_nk - 1:
                         state.next = st.V_DONE
                     else:
                         lx.next = lx + 1
-                        lb_raddr.next = lb_base + ((lx + 1) << (1 + LWB))
+                        m_lb_raddr.next = lb_base + ((lx + 1) << (1 + LWB))
                         pstep.next = 0
                         state.next = st.P_RD
             elif state == st.V_DONE:
-                if wr_wvalid and wr_wready:  # avgpool's last chunk
-                    wr_wvalid.next = 0
+                if m_wr_wvalid and wr_wready:  # avgpool's last chunk
+                    m_wr_wvalid.next = 0
                 if wr_err:
                     err_code.next = E_DRAM_WRITE
                     state.next = st.FAIL
                 elif v_more:  # the channel's command goes on: once the row's last chunk is taken,
-                    if (not wr_wvalid or wr_wready) and op == 4:  # argmax: the next row's segments
+                    if (not m_wr_wvalid or wr_wready) and op == 4:  # argmax: the next row's segments
                         y.next = y + 1
                         state.next = st.V_ROW
-                    elif not wr_wvalid or wr_wready:  # the next row (what V_NEXT and V_ROW would do)
+                    elif not m_wr_wvalid or wr_wready:  # the next row (what V_NEXT and V_ROW would do)
                         y.next = y + 1
                         pf.next = 0
                         lbh.next = not lbh  # its input is in the other half (loaded in the background)
@@ -1417,7 +1469,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 m_x1.next = m_x
                 m_x2.next = m_x1
                 if m_iss:
-                    lb_raddr.next = concat(m_a[16 - LWB:], intbv(0)[LWB:])
+                    m_lb_raddr.next = concat(m_a[16 - LWB:], intbv(0)[LWB:])
                     if m_c == cin - 1:
                         m_c.next = 0
                         m_a.next = m_x + 1
@@ -1431,9 +1483,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     am_v.next = am_nv
                     am_i.next = am_ni
                     if m_c2 == cin - 1:  # word x's labels
-                        lb_we.next = 1
-                        lb_waddr.next = LINE_HALF_WORDS + m_xw + m_x2
-                        lb_wdata.next = am_ni
+                        m_lb_we.next = 1
+                        m_lb_waddr.next = LINE_HALF_WORDS + m_xw + m_x2
+                        m_lb_wdata.next = am_ni
                         if m_x2 == m_nw - 1:  # the segment's last word: the next segment, or the row is done
                             if m_x0 + m_len < w:
                                 m_x0.next = m_x0 + m_len
@@ -1449,12 +1501,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 krec.next = c_record
                 state.next = st.K_CMD
             elif state == st.K_CMD:
-                wr_cmd_valid.next = 1
-                wr_cmd_addr.next = cnt_base + concat(cur_layer, intbv(0)[REC_SHIFT:])
-                wr_cmd_len.next = REC_BYTES
+                m_wr_cmd_valid.next = 1
+                m_wr_cmd_addr.next = cnt_base + concat(cur_layer, intbv(0)[REC_SHIFT:])
+                m_wr_cmd_len.next = REC_BYTES
                 p.next = 0
-                if wr_cmd_valid and wr_cmd_ready:
-                    wr_cmd_valid.next = 0
+                if m_wr_cmd_valid and wr_cmd_ready:
+                    m_wr_cmd_valid.next = 0
                     wr_valid.next = 1
                     wr_data.next = krec[8:0]
                     state.next = st.K_DATA
@@ -1484,242 +1536,239 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             elif state == st.FAIL:
                 rd_ready.next = 0
                 wr_valid.next = 0
-                wr_wvalid.next = 0
+                m_wr_wvalid.next = 0
                 busy.next = 0
                 err.next = 1
                 state.next = st.IDLE
             else:  # unreachable encodings of the state register
                 state.next = st.IDLE
-
-            # ---- conv store of tile prev, beside the main state machine (started by E_WAIT0 or E_WAIT):
-            # each channel's rows (one command, or one per row of a strip), from output bank c % R at
-            # half + (c // R)*bo*sw
-            if state == st.FAIL:
-                sst.next = ss.SS_IDLE
-            elif sst == ss.SS_START:
-                s_ch.next = 0
-                bank.next = 0
-                s_r.next = 0
-                tbase.next = prev_half * OUT_HALF
-                rbase.next = prev_half * OUT_HALF
-                s_chan.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
-                s_row.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
-                cbase.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
-                s_row0.next = prev_oy0 * factor
-                s_rr.next = prev_oy0 * factor
-                sg.next = 0
-                s_pool.next = 0
-                s_up.next = 0
-                s_pchan.next = aux + co0 * (HoWo >> 2) + (prev_oy0 >> 1) * (wo >> 1)
-                s_dw.next = DRAIN_WAIT - 1
-                if prev_chn:  # its last tile is still draining under the run that follows it
-                    sst.next = ss.SS_DRAIN
-                else:
-                    sst.next = ss.SS_CMD
-            elif sst == ss.SS_DRAIN:
-                if s_dw == 0:
-                    sst.next = ss.SS_CMD
-                else:
-                    s_dw.next = s_dw - 1
-            elif sst == ss.SS_CMD and wr_err:  # a posted command's B error
+            if store_werr:  # the store saw a write error (its states leave it to this one)
                 err_code.next = E_DRAM_WRITE
                 state.next = st.FAIL
-            elif sst == ss.SS_CMD:  # the command is taken on the 2nd cycle at the soonest: plen is set
-                wr_cmd_valid.next = 1
-                wr_cmd_addr.next = s_row
-                p.next = 0
-                ip.next = 0
-                sq1.next = 0
-                sq2.next = 0
-                scnt.next = 0
-                if s_pool:  # the fused pool's bytes of this channel
-                    wr_cmd_addr.next = s_pchan
-                    wr_cmd_len.next = (prev_bo * wo) >> 2
-                    plen.next = (prev_bo * wo) >> 2
-                elif s_up:  # the rows just stored, upsampled (plen set as the last command ended)
-                    wr_cmd_addr.next = u_dst
-                    wr_cmd_len.next = plen
-                elif prev_sw == wo and not stk:
-                    wr_cmd_len.next = prev_bo * wo
-                    plen.next = prev_bo * wo
-                    pi_x.next = 0
-                    pi_odd.next = 0
-                    pt_x.next = 0
-                    pt_odd.next = 0
-                    ph.next = 0
-                else:
-                    wr_cmd_len.next = prev_sw
-                    plen.next = prev_sw
-                # chunks: the bank words from rbase to rbase + plen - 1
-                s_off.next = rbase[LWB:]
-                s_lastw.next = (rbase[LWB:] + plen - 1) >> LWB
-                if ACT_WORD - rbase[LWB:] < plen:
-                    s_first.next = ACT_WORD - rbase[LWB:]
-                else:
-                    s_first.next = plen
-                s_lastc.next = ((rbase + plen - 1) & (ACT_WORD - 1)) + 1
-                if s_up:  # whole chunks
-                    s_off.next = 0
-                    s_lastw.next = (plen - 1) >> LWB
-                    s_first.next = ACT_WORD
-                    s_lastc.next = ACT_WORD
-                if wr_cmd_valid and wr_cmd_ready:
-                    wr_cmd_valid.next = 0
-                    sst.next = ss.SS_DATA
-            elif sst == ss.SS_DATA:
-                # A chunk (up to a word) per cycle: bank words are read back to back (data 2 cycles
-                # after the address; sq1/sq2 track them) into a 3-entry queue whose head is
-                # wr_word/wr_cnt/wr_wvalid; a read is issued only if the queue has room for it and
-                # for those in flight.
-                if wr_err:
-                    err_code.next = E_DRAM_WRITE
-                    state.next = st.FAIL
-                else:
-                    sq1.next = s_issue
-                    sq2.next = sq1
-                    sf1.next = ip == 0
-                    sf2.next = sf1
-                    sc1.next = s_c
-                    sc2.next = sc1
-                    uo2.next = uo1
-                    if s_issue:
-                        e_rd_addr.next = (rbase >> LWB) + ip
-                        ip.next = ip + 1
-                        uo1.next = u_src[LWB:]
-                        if s_up:  # the bank word of this chunk's source bytes; then the next chunk's
-                            e_rd_addr.next = u_src >> LWB
-                            if u_c == u_cpr - 1:
-                                u_c.next = 0
-                                if u_rep == u_last:
-                                    u_rep.next = 0
-                                    u_row.next = u_row + wo
-                                    u_src.next = u_row + wo
-                                else:
-                                    u_rep.next = u_rep + 1
-                                    u_src.next = u_row
+
+    @always(clk.posedge)
+    def store():
+        """The conv store of tile prev, beside the main state machine (store_go from E_WAIT0 or E_WAIT):
+        each channel's rows (one command, or one per row of a strip), from output bank c % R at
+        half + (c // R)*bo*sw. A write error holds it where it is; the main state machine fails
+        (store_werr) and its FAIL state makes it idle."""
+        s_wr_cmd_valid.next = 0
+        s_lb_we.next = 0
+        if rst or state == st.FAIL:
+            sst.next = ss.SS_IDLE
+            s_wr_wvalid.next = 0
+        elif store_go:
+            s_ch.next = 0
+            s_bank.next = 0
+            s_r.next = 0
+            s_tbase.next = prev_half * OUT_HALF
+            rbase.next = prev_half * OUT_HALF
+            s_chan.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
+            s_row.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
+            cbase.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
+            s_row0.next = prev_oy0 * factor
+            s_rr.next = prev_oy0 * factor
+            sg.next = 0
+            s_pool.next = 0
+            s_up.next = 0
+            s_pchan.next = aux + co0 * (HoWo >> 2) + (prev_oy0 >> 1) * (wo >> 1)
+            s_dw.next = DRAIN_WAIT - 1
+            if prev_chn:  # its last tile is still draining under the run that follows it
+                sst.next = ss.SS_DRAIN
+            else:
+                sst.next = ss.SS_CMD
+        elif sst == ss.SS_DRAIN:
+            if s_dw == 0:
+                sst.next = ss.SS_CMD
+            else:
+                s_dw.next = s_dw - 1
+        elif sst == ss.SS_CMD and not wr_err:  # taken on the 2nd cycle at the soonest: plen is set
+            s_wr_cmd_valid.next = 1
+            s_wr_cmd_addr.next = s_row
+            s_p.next = 0
+            ip.next = 0
+            sq1.next = 0
+            sq2.next = 0
+            scnt.next = 0
+            if s_pool:  # the fused pool's bytes of this channel
+                s_wr_cmd_addr.next = s_pchan
+                s_wr_cmd_len.next = (prev_bo * wo) >> 2
+                plen.next = (prev_bo * wo) >> 2
+            elif s_up:  # the rows just stored, upsampled (plen set as the last command ended)
+                s_wr_cmd_addr.next = u_dst
+                s_wr_cmd_len.next = plen
+            elif prev_sw == wo and not stk:
+                s_wr_cmd_len.next = prev_bo * wo
+                plen.next = prev_bo * wo
+                pi_x.next = 0
+                pi_odd.next = 0
+                pt_x.next = 0
+                pt_odd.next = 0
+                ph.next = 0
+            else:
+                s_wr_cmd_len.next = prev_sw
+                plen.next = prev_sw
+            # chunks: the bank words from rbase to rbase + plen - 1
+            s_off.next = rbase[LWB:]
+            s_lastw.next = (rbase[LWB:] + plen - 1) >> LWB
+            if ACT_WORD - rbase[LWB:] < plen:
+                s_first.next = ACT_WORD - rbase[LWB:]
+            else:
+                s_first.next = plen
+            s_lastc.next = ((rbase + plen - 1) & (ACT_WORD - 1)) + 1
+            if s_up:  # whole chunks
+                s_off.next = 0
+                s_lastw.next = (plen - 1) >> LWB
+                s_first.next = ACT_WORD
+                s_lastc.next = ACT_WORD
+            if s_wr_cmd_valid and wr_cmd_ready:
+                s_wr_cmd_valid.next = 0
+                sst.next = ss.SS_DATA
+        elif sst == ss.SS_DATA:
+            # A chunk (up to a word) per cycle: bank words are read back to back (data 2 cycles
+            # after the address; sq1/sq2 track them) into a 3-entry queue whose head is
+            # s_wr_word/s_wr_cnt/s_wr_wvalid; a read is issued only if the queue has room for it and
+            # for those in flight.
+            if not wr_err:
+                sq1.next = s_issue
+                sq2.next = sq1
+                sf1.next = ip == 0
+                sf2.next = sf1
+                sc1.next = s_c
+                sc2.next = sc1
+                uo2.next = uo1
+                if s_issue:
+                    e_rd_addr.next = (rbase >> LWB) + ip
+                    ip.next = ip + 1
+                    uo1.next = u_src[LWB:]
+                    if s_up:  # the bank word of this chunk's source bytes; then the next chunk's
+                        e_rd_addr.next = u_src >> LWB
+                        if u_c == u_cpr - 1:
+                            u_c.next = 0
+                            if u_rep == u_last:
+                                u_rep.next = 0
+                                u_row.next = u_row + wo
+                                u_src.next = u_row + wo
                             else:
-                                u_c.next = u_c + 1
-                                u_src.next = u_src + u_cb
-                        if s_pool:
-                            lb_raddr.next = concat(ip[16 - LWB:], intbv(0)[LWB:])
-                        elif fpool:  # an odd row's word: read the even row's word above it
-                            if pi_odd:
-                                lb_raddr.next = LINE_HALF + concat(pi_x[16 - LWB:], intbv(0)[LWB:])
-                            if pi_x == wpr - 1:
-                                pi_x.next = 0
-                                pi_odd.next = not pi_odd
-                            else:
-                                pi_x.next = pi_x + 1
-                    if sq2 and fpool and not s_pool:  # the word tapped for the fused pool
-                        th1.next = s_in
-                        th2.next = th1
-                        lb_we.next = 1
-                        if not pt_odd:
-                            lb_waddr.next = LINE_HALF_WORDS + pt_x
-                            lb_wdata.next = s_in
+                                u_rep.next = u_rep + 1
+                                u_src.next = u_row
                         else:
-                            lb_waddr.next = ph >> 1
-                            if ph[0]:
-                                lb_wdata.next = concat(pool_word[4 * ACT_WORD:], pb_lo)
-                            else:
-                                lb_wdata.next = pool_word
-                                pb_lo.next = pool_word[4 * ACT_WORD:]
-                            ph.next = ph + 1
-                        if pt_x == wpr - 1:
-                            pt_x.next = 0
-                            pt_odd.next = not pt_odd
+                            u_c.next = u_c + 1
+                            u_src.next = u_src + u_cb
+                    if s_pool:
+                        s_lb_raddr.next = concat(ip[16 - LWB:], intbv(0)[LWB:])
+                    elif fpool:  # an odd row's word: read the even row's word above it
+                        if pi_odd:
+                            s_lb_raddr.next = LINE_HALF + concat(pi_x[16 - LWB:], intbv(0)[LWB:])
+                        if pi_x == wpr - 1:
+                            pi_x.next = 0
+                            pi_odd.next = not pi_odd
                         else:
-                            pt_x.next = pt_x + 1
-                    if s_pop:
-                        wr_word.next = sk1
-                        wr_cnt.next = sk1c
-                        sk1.next = sk2
-                        sk1c.next = sk2c
-                    if sq2:  # the word read two cycles ago joins the queue behind what stays
-                        if s_keep == 0:
-                            wr_word.next = s_in
-                            wr_cnt.next = sc2
-                        elif s_keep == 1:
-                            sk1.next = s_in
-                            sk1c.next = sc2
+                            pi_x.next = pi_x + 1
+                if sq2 and fpool and not s_pool:  # the word tapped for the fused pool
+                    th1.next = s_in
+                    th2.next = th1
+                    s_lb_we.next = 1
+                    if not pt_odd:
+                        s_lb_waddr.next = LINE_HALF_WORDS + pt_x
+                        s_lb_wdata.next = s_in
+                    else:
+                        s_lb_waddr.next = ph >> 1
+                        if ph[0]:
+                            s_lb_wdata.next = concat(pool_word[4 * ACT_WORD:], pb_lo)
                         else:
-                            sk2.next = s_in
-                            sk2c.next = sc2
-                    scnt.next = s_keep + sq2
-                    wr_wvalid.next = s_keep + sq2 != 0
-                    if s_pop:
-                        p.next = p + 1
-                        if p == s_lastw:
-                            sst.next = ss.SS_DONE
-            elif sst == ss.SS_DONE:
-                if wr_err:
-                    err_code.next = E_DRAM_WRITE
-                    state.next = st.FAIL
-                else:  # posted: the next command goes out while this one's bursts await B
-                    if fpool and not s_pool:  # the channel's band is out: now its pooled bytes
-                        s_pool.next = 1
-                        rbase.next = 0
+                            s_lb_wdata.next = pool_word
+                            pb_lo.next = pool_word[4 * ACT_WORD:]
+                        ph.next = ph + 1
+                    if pt_x == wpr - 1:
+                        pt_x.next = 0
+                        pt_odd.next = not pt_odd
+                    else:
+                        pt_x.next = pt_x + 1
+                if s_pop:
+                    s_wr_word.next = sk1
+                    s_wr_cnt.next = sk1c
+                    sk1.next = sk2
+                    sk1c.next = sk2c
+                if sq2:  # the word read two cycles ago joins the queue behind what stays
+                    if s_keep == 0:
+                        s_wr_word.next = s_in
+                        s_wr_cnt.next = sc2
+                    elif s_keep == 1:
+                        sk1.next = s_in
+                        sk1c.next = sc2
+                    else:
+                        sk2.next = s_in
+                        sk2c.next = sc2
+                scnt.next = s_keep + sq2
+                s_wr_wvalid.next = s_keep + sq2 != 0
+                if s_pop:
+                    s_p.next = s_p + 1
+                    if s_p == s_lastw:
+                        sst.next = ss.SS_DONE
+        elif sst == ss.SS_DONE:
+            if not wr_err:  # posted: the next command goes out while this one's bursts await B
+                if fpool and not s_pool:  # the channel's band is out: now its pooled bytes
+                    s_pool.next = 1
+                    rbase.next = 0
+                    sst.next = ss.SS_CMD
+                elif fup and not s_up:  # the rows just stored, now upsampled from the same bytes
+                    s_up.next = 1
+                    u_src.next = rbase
+                    u_row.next = rbase
+                    u_c.next = 0
+                    u_rep.next = 0
+                    u_dst.next = aux + (s_row - o_addr) * u_f2
+                    plen.next = plen * u_f2
+                    sst.next = ss.SS_CMD
+                else:
+                    s_pool.next = 0
+                    s_up.next = 0
+                    if (prev_sw != wo or stk) and s_r + 1 < prev_bo and (not stk or s_rr + factor < ho):
+                        s_r.next = s_r + 1  # the strip's (or stacked channel's) next row
+                        s_row.next = s_row + s_rp
+                        s_rr.next = s_rr + factor
+                        rbase.next = rbase + prev_sw
                         sst.next = ss.SS_CMD
-                    elif fup and not s_up:  # the rows just stored, now upsampled from the same bytes
-                        s_up.next = 1
-                        u_src.next = rbase
-                        u_row.next = rbase
-                        u_c.next = 0
-                        u_rep.next = 0
-                        u_dst.next = aux + (s_row - o_addr) * u_f2
-                        plen.next = plen * u_f2
+                    elif (stk and s_nv >= gc) or (not stk and s_ch + 1 == gc):
+                        sst.next = ss.SS_WAIT
+                    elif stk:  # one tile: stacked channel ch is in bank ch
+                        s_r.next = 0
+                        s_ch.next = s_nv
+                        s_bank.next = s_nv
+                        rbase.next = s_tbase
+                        if s_adv:
+                            sg.next = sg + 1
+                            s_rr.next = s_row0 + sg + 1
+                            s_chan.next = s_chan + wo
+                            s_row.next = s_chan + wo
+                        else:
+                            sg.next = 0
+                            s_rr.next = s_row0
+                            cbase.next = cbase + HoWo
+                            s_chan.next = cbase + HoWo
+                            s_row.next = cbase + HoWo
                         sst.next = ss.SS_CMD
                     else:
-                        s_pool.next = 0
-                        s_up.next = 0
-                        if (prev_sw != wo or stk) and s_r + 1 < prev_bo and (not stk or s_rr + factor < ho):
-                            s_r.next = s_r + 1  # the strip's (or stacked channel's) next row
-                            s_row.next = s_row + s_rp
-                            s_rr.next = s_rr + factor
-                            rbase.next = rbase + prev_sw
-                            sst.next = ss.SS_CMD
-                        elif (stk and s_nv >= gc) or (not stk and s_ch + 1 == gc):
-                            sst.next = ss.SS_WAIT
-                        elif stk:  # one tile: stacked channel ch is in bank ch
-                            s_r.next = 0
-                            s_ch.next = s_nv
-                            bank.next = s_nv
-                            rbase.next = tbase
-                            if s_adv:
-                                sg.next = sg + 1
-                                s_rr.next = s_row0 + sg + 1
-                                s_chan.next = s_chan + wo
-                                s_row.next = s_chan + wo
-                            else:
-                                sg.next = 0
-                                s_rr.next = s_row0
-                                cbase.next = cbase + HoWo
-                                s_chan.next = cbase + HoWo
-                                s_row.next = cbase + HoWo
-                            sst.next = ss.SS_CMD
+                        s_r.next = 0
+                        s_ch.next = s_ch + 1
+                        s_pchan.next = s_pchan + (HoWo >> 2)
+                        s_chan.next = s_chan + HoWo
+                        s_row.next = s_chan + HoWo
+                        if s_bank == R - 1:
+                            s_bank.next = 0
+                            s_tbase.next = s_tbase + prev_bo * prev_sw
+                            rbase.next = s_tbase + prev_bo * prev_sw
                         else:
-                            s_r.next = 0
-                            s_ch.next = s_ch + 1
-                            s_pchan.next = s_pchan + (HoWo >> 2)
-                            s_chan.next = s_chan + HoWo
-                            s_row.next = s_chan + HoWo
-                            if bank == R - 1:
-                                bank.next = 0
-                                tbase.next = tbase + prev_bo * prev_sw
-                                rbase.next = tbase + prev_bo * prev_sw
-                            else:
-                                bank.next = bank + 1
-                                rbase.next = tbase
-                            sst.next = ss.SS_CMD
-            elif sst == ss.SS_WAIT:  # the tile's last B responses
-                if wr_err:
-                    err_code.next = E_DRAM_WRITE
-                    state.next = st.FAIL
-                elif not wr_busy:
-                    have_prev.next = 0
-                    sst.next = ss.SS_IDLE  # the tile is stored (E_WAIT and G_NEXT wait for this)
+                            s_bank.next = s_bank + 1
+                            rbase.next = s_tbase
+                        sst.next = ss.SS_CMD
+        elif sst == ss.SS_WAIT:  # the tile's last B responses
+            if not wr_err and not wr_busy:
+                sst.next = ss.SS_IDLE  # the tile is stored (E_WAIT and G_NEXT wait for this)
 
     return (tile_retire, activity, counter_strobes, more_tiles, select_bank, gearbox, gearbox_regs, gearbox_data,
             store_stream, store_chunk, line_buffer, stacked_next, vector_read_row, vector_read, line_halves, next_chunk,
             chunk_offset, upsample_source, upsample_shift, upsample_word, argmax_segment, argmax_lanes, store_up_word,
-            pool_operands, avgpool_word, interrupt, group_rows, tile_count, fsm)
+            pool_operands, avgpool_word, interrupt, group_rows, tile_count, store_status, write_ports,
+            line_buffer_ports, fsm, store)

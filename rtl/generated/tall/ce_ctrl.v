@@ -246,11 +246,21 @@ reg [15:0] m_c;
 reg [15:0] m_c1;
 reg [15:0] m_c2;
 reg m_iss;
+reg [15:0] m_lb_raddr;
+reg [15:0] m_lb_waddr;
+reg [511:0] m_lb_wdata;
+reg m_lb_we;
 reg [15:0] m_len;
 reg [15:0] m_nw;
 reg [15:0] m_rc;
 reg m_v1;
 reg m_v2;
+reg [31:0] m_wr_cmd_addr;
+reg [23:0] m_wr_cmd_len;
+reg m_wr_cmd_valid;
+reg [6:0] m_wr_cnt;
+reg [511:0] m_wr_word;
+reg m_wr_wvalid;
 reg [15:0] m_x;
 reg [15:0] m_x0;
 reg [15:0] m_x1;
@@ -308,6 +318,7 @@ reg [15:0] rows_in;
 reg [15:0] rpitch;
 reg [4:0] rr;
 reg s_adv;
+reg [7:0] s_bank;
 reg [6:0] s_c;
 reg [15:0] s_ch;
 reg [31:0] s_chan;
@@ -318,8 +329,13 @@ reg s_issue;
 reg [1:0] s_keep;
 reg [6:0] s_lastc;
 reg [23:0] s_lastw;
+reg [15:0] s_lb_raddr;
+reg [15:0] s_lb_waddr;
+reg [511:0] s_lb_wdata;
+reg s_lb_we;
 reg [15:0] s_nv;
 reg [5:0] s_off;
+reg [23:0] s_p;
 reg [31:0] s_pchan;
 reg s_pool;
 reg s_pop;
@@ -328,8 +344,15 @@ reg [31:0] s_row;
 reg [15:0] s_row0;
 reg [31:0] s_rp;
 reg [15:0] s_rr;
+reg [23:0] s_tbase;
 reg s_up;
 reg [511:0] s_upw;
+reg [31:0] s_wr_cmd_addr;
+reg [23:0] s_wr_cmd_len;
+reg s_wr_cmd_valid;
+reg [6:0] s_wr_cnt;
+reg [511:0] s_wr_word;
+reg s_wr_wvalid;
 reg [6:0] sc1;
 reg [6:0] sc2;
 reg [1:0] scnt;
@@ -348,6 +371,9 @@ reg sq2;
 reg [2:0] sst;
 reg [5:0] state;
 reg stk;
+reg store_go;
+wire store_idle;
+wire store_werr;
 reg [7:0] stride;
 reg [15:0] strip;
 reg [15:0] sw;
@@ -395,7 +421,7 @@ reg [511:0] lb [0:128-1];
 
 
 
-assign retire = ((state == 6'b010111) && e_done && (!eng_active) && (sst == 3'b000));
+assign retire = ((state == 6'b010111) && e_done && (!eng_active) && store_idle);
 
 // What this cycle is charged to (rtl.counters): engine cycles while the engine runs; while it is
 // idle, a stall charged to what the controller waits on (fetching, loading, storing).
@@ -409,7 +435,7 @@ always @(eng_active, sst, state) begin: activity
     else if (((state == 6'b001010) || (state == 6'b001011) || (state == 6'b001100) || (state == 6'b001101) || (state == 6'b010010) || (state == 6'b011100) || (state == 6'b011101) || (state == 6'b011011) || (state == 6'b100101) || (state == 6'b100110))) begin
         c_activity = 3;
     end
-    else if (((sst == 3'b010) || (sst == 3'b011) || (sst == 3'b100) || (sst == 3'b101) || (sst == 3'b110) || (state == 6'b011110) || (state == 6'b011111) || (state == 6'b100000) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100111))) begin
+    else if (((sst == 3'b001) || (sst == 3'b010) || (sst == 3'b011) || (sst == 3'b100) || (sst == 3'b101) || (state == 6'b011110) || (state == 6'b011111) || (state == 6'b100000) || (state == 6'b100001) || (state == 6'b100010) || (state == 6'b100011) || (state == 6'b100111))) begin
         c_activity = 4;
     end
     else begin
@@ -430,7 +456,7 @@ assign more = (((cur_ox0 + cur_sw) < wo) || ((cur_oy0 + cur_bo) < hov));
 
 
 
-assign bank_out = (e_rd_data >>> {bank, 9'h0});
+assign bank_out = (e_rd_data >>> {s_bank, 9'h0});
 
 
 always @(bg, gdone, gfill, rd_cnt, state) begin: gearbox
@@ -492,7 +518,7 @@ always @(ip, s_first, s_keep, s_lastc, s_lastw, scnt, sq1, sq2, sst, wr_wready, 
     else begin
         s_keep = scnt;
     end
-    s_issue = ((sst == 3'b100) && (ip <= s_lastw) && (((s_keep + sq2) + sq1) < 3));
+    s_issue = ((sst == 3'b011) && (ip <= s_lastw) && (((s_keep + sq2) + sq1) < 3));
     s_c = 64;
     if ((ip == s_lastw)) begin
         s_c = s_lastc;
@@ -786,13 +812,55 @@ end
 assign t_prod = (g_rows * 134217728);
 
 
+
+assign store_idle = ((sst == 3'b000) && (!store_go));
+assign store_werr = (wr_err && (state != 6'b101110) && ((sst == 3'b010) || (sst == 3'b011) || (sst == 3'b100) || (sst == 3'b101)));
+
+
+always @(m_wr_cmd_addr, m_wr_cmd_len, m_wr_cmd_valid, m_wr_cnt, m_wr_word, m_wr_wvalid, s_wr_cmd_addr, s_wr_cmd_len, s_wr_cmd_valid, s_wr_cnt, s_wr_word, s_wr_wvalid, sst) begin: write_ports
+    if ((sst == 3'b000)) begin
+        wr_cmd_valid = m_wr_cmd_valid;
+        wr_cmd_addr = m_wr_cmd_addr;
+        wr_cmd_len = m_wr_cmd_len;
+        wr_word = m_wr_word;
+        wr_cnt = m_wr_cnt;
+        wr_wvalid = m_wr_wvalid;
+    end
+    else begin
+        wr_cmd_valid = s_wr_cmd_valid;
+        wr_cmd_addr = s_wr_cmd_addr;
+        wr_cmd_len = s_wr_cmd_len;
+        wr_word = s_wr_word;
+        wr_cnt = s_wr_cnt;
+        wr_wvalid = s_wr_wvalid;
+    end
+end
+
+
+always @(m_lb_raddr, m_lb_waddr, m_lb_wdata, m_lb_we, s_lb_raddr, s_lb_waddr, s_lb_wdata, s_lb_we, sst) begin: line_buffer_ports
+    if ((sst == 3'b000)) begin
+        lb_we = m_lb_we;
+        lb_waddr = m_lb_waddr;
+        lb_raddr = m_lb_raddr;
+        lb_wdata = m_lb_wdata;
+    end
+    else begin
+        lb_we = s_lb_we;
+        lb_waddr = s_lb_waddr;
+        lb_raddr = s_lb_raddr;
+        lb_wdata = s_lb_wdata;
+    end
+end
+
+
 always @(posedge clk) begin: fsm
     reg [16-1:0] khv;
     rd_cmd_valid <= 0;
-    wr_cmd_valid <= 0;
+    m_wr_cmd_valid <= 0;
     e_wr_en <= 0;
     e_start <= 0;
-    lb_we <= 0;
+    m_lb_we <= 0;
+    store_go <= 0;
     if (rst) begin
         state <= 6'b000000;
         busy <= 0;
@@ -801,12 +869,11 @@ always @(posedge clk) begin: fsm
         err_code <= 0;
         rd_ready <= 0;
         wr_valid <= 0;
-        wr_wvalid <= 0;
+        m_wr_wvalid <= 0;
         prow <= 0;
         bg <= 0;
         pf <= 0;
         lbh <= 0;
-        sst <= 3'b000;
         m_iss <= 0;
         m_v1 <= 0;
         m_v2 <= 0;
@@ -820,9 +887,9 @@ always @(posedge clk) begin: fsm
         end
         if ((bg || (state == 6'b011101) || (state == 6'b100110))) begin
             if (g_emit) begin
-                lb_we <= 1;
-                lb_waddr <= lbw;
-                lb_wdata <= gb[(8 * 64)-1:0];
+                m_lb_we <= 1;
+                m_lb_waddr <= lbw;
+                m_lb_wdata <= gb[(8 * 64)-1:0];
                 lbw <= (lbw + 1);
             end
             if (g_last) begin
@@ -839,7 +906,7 @@ always @(posedge clk) begin: fsm
             6'b000000: begin
                 rd_ready <= 0;
                 wr_valid <= 0;
-                wr_wvalid <= 0;
+                m_wr_wvalid <= 0;
                 if (start) begin
                     busy <= 1;
                     done <= 0;
@@ -1433,7 +1500,7 @@ always @(posedge clk) begin: fsm
                 ewait <= (ewait + 1);
                 if ((ewait == 2)) begin
                     if (have_prev) begin
-                        sst <= 3'b001;
+                        store_go <= 1;
                     end
                     state <= 6'b011000;
                 end
@@ -1483,13 +1550,13 @@ always @(posedge clk) begin: fsm
                         state <= 6'b010100;
                     end
                     else begin
-                        sst <= 3'b001;
+                        store_go <= 1;
                         state <= 6'b011001;
                     end
                 end
             end
             6'b011001: begin
-                if ((sst == 3'b000)) begin
+                if (store_idle) begin
                     if (((co0 + gc) >= cout)) begin
                         state <= 6'b101000;
                     end
@@ -1553,9 +1620,9 @@ always @(posedge clk) begin: fsm
             end
             6'b011110: begin
                 if ((y == 0)) begin
-                    wr_cmd_valid <= 1;
-                    wr_cmd_addr <= ochan;
-                    wr_cmd_len <= HoWo;
+                    m_wr_cmd_valid <= 1;
+                    m_wr_cmd_addr <= ochan;
+                    m_wr_cmd_len <= HoWo;
                 end
                 lx <= 0;
                 rr <= 0;
@@ -1575,9 +1642,9 @@ always @(posedge clk) begin: fsm
                         pf <= 1;
                     end
                 end
-                if ((((y == 0) && wr_cmd_valid && wr_cmd_ready) || ((y != 0) && ((op == 4) || (!v_more) || (rd_cmd_valid && rd_cmd_ready))))) begin
-                    wr_cmd_valid <= 0;
-                    lb_raddr <= lb_base;
+                if ((((y == 0) && m_wr_cmd_valid && wr_cmd_ready) || ((y != 0) && ((op == 4) || (!v_more) || (rd_cmd_valid && rd_cmd_ready))))) begin
+                    m_wr_cmd_valid <= 0;
+                    m_lb_raddr <= lb_base;
                     if ((op == 2)) begin
                         state <= 6'b100001;
                     end
@@ -1587,7 +1654,7 @@ always @(posedge clk) begin: fsm
                 end
             end
             6'b011111: begin
-                lb_raddr <= (lb_base + 64);
+                m_lb_raddr <= (lb_base + 64);
                 state <= 6'b100000;
             end
             6'b100000: begin
@@ -1598,16 +1665,16 @@ always @(posedge clk) begin: fsm
                     err_code <= 7;
                     state <= 6'b101110;
                 end
-                else if ((!wr_wvalid)) begin
-                    wr_wvalid <= 1;
-                    wr_word <= up_word;
-                    wr_cnt <= v_cnt;
+                else if ((!m_wr_wvalid)) begin
+                    m_wr_wvalid <= 1;
+                    m_wr_word <= up_word;
+                    m_wr_cnt <= v_cnt;
                 end
                 else if (wr_wready) begin
                     if (($signed({1'b0, lx}) == ($signed({1'b0, v_nk}) - 1))) begin
-                        wr_wvalid <= 0;
+                        m_wr_wvalid <= 0;
                         lx <= 0;
-                        lb_raddr <= lb_base;
+                        m_lb_raddr <= lb_base;
                         if (($signed({1'b0, rr}) == ($signed({1'b0, factor}) - 1))) begin
                             state <= 6'b100011;
                         end
@@ -1618,29 +1685,29 @@ always @(posedge clk) begin: fsm
                     end
                     else begin
                         lx <= (lx + 1);
-                        wr_word <= up_word;
-                        wr_cnt <= v_cnt;
+                        m_wr_word <= up_word;
+                        m_wr_cnt <= v_cnt;
                         if ((((lx + 1) & ($signed({1'b0, factor}) - 1)) == 0)) begin
-                            lb_raddr <= (lb_raddr + 64);
+                            m_lb_raddr <= (m_lb_raddr + 64);
                         end
                     end
                 end
             end
             6'b100001: begin
-                if ((wr_wvalid && wr_wready)) begin
-                    wr_wvalid <= 0;
+                if ((m_wr_wvalid && wr_wready)) begin
+                    m_wr_wvalid <= 0;
                 end
                 pstep <= (pstep + 1);
                 case (pstep)
                     'h0: begin
-                        lb_raddr <= (lb_base + (((2 * lx) + 1) << 6));
+                        m_lb_raddr <= (lb_base + (((2 * lx) + 1) << 6));
                     end
                     'h1: begin
-                        lb_raddr <= (lb_base + ((lb_row1 + (2 * lx)) << 6));
+                        m_lb_raddr <= (lb_base + ((lb_row1 + (2 * lx)) << 6));
                         pw00 <= lb_q;
                     end
                     'h2: begin
-                        lb_raddr <= (lb_base + (((lb_row1 + (2 * lx)) + 1) << 6));
+                        m_lb_raddr <= (lb_base + (((lb_row1 + (2 * lx)) + 1) << 6));
                         pw01 <= lb_q;
                     end
                     default: begin
@@ -1654,35 +1721,35 @@ always @(posedge clk) begin: fsm
                     err_code <= 7;
                     state <= 6'b101110;
                 end
-                else if (((!wr_wvalid) || wr_wready)) begin
-                    wr_wvalid <= 1;
-                    wr_word <= pool_word;
-                    wr_cnt <= v_cnt;
+                else if (((!m_wr_wvalid) || wr_wready)) begin
+                    m_wr_wvalid <= 1;
+                    m_wr_word <= pool_word;
+                    m_wr_cnt <= v_cnt;
                     if (($signed({1'b0, lx}) == ($signed({1'b0, v_nk}) - 1))) begin
                         state <= 6'b100011;
                     end
                     else begin
                         lx <= (lx + 1);
-                        lb_raddr <= (lb_base + ((lx + 1) << (1 + 6)));
+                        m_lb_raddr <= (lb_base + ((lx + 1) << (1 + 6)));
                         pstep <= 0;
                         state <= 6'b100001;
                     end
                 end
             end
             6'b100011: begin
-                if ((wr_wvalid && wr_wready)) begin
-                    wr_wvalid <= 0;
+                if ((m_wr_wvalid && wr_wready)) begin
+                    m_wr_wvalid <= 0;
                 end
                 if (wr_err) begin
                     err_code <= 7;
                     state <= 6'b101110;
                 end
                 else if (v_more) begin
-                    if ((((!wr_wvalid) || wr_wready) && (op == 4))) begin
+                    if ((((!m_wr_wvalid) || wr_wready) && (op == 4))) begin
                         y <= (y + 1);
                         state <= 6'b011010;
                     end
-                    else if (((!wr_wvalid) || wr_wready)) begin
+                    else if (((!m_wr_wvalid) || wr_wready)) begin
                         y <= (y + 1);
                         pf <= 0;
                         lbh <= (!lbh);
@@ -1764,7 +1831,7 @@ always @(posedge clk) begin: fsm
                 m_x1 <= m_x;
                 m_x2 <= m_x1;
                 if (m_iss) begin
-                    lb_raddr <= {m_a[(16 - 6)-1:0], 6'h0};
+                    m_lb_raddr <= {m_a[(16 - 6)-1:0], 6'h0};
                     if (($signed({1'b0, m_c}) == ($signed({1'b0, cin}) - 1))) begin
                         m_c <= 0;
                         m_a <= (m_x + 1);
@@ -1782,9 +1849,9 @@ always @(posedge clk) begin: fsm
                     am_v <= am_nv;
                     am_i <= am_ni;
                     if (($signed({1'b0, m_c2}) == ($signed({1'b0, cin}) - 1))) begin
-                        lb_we <= 1;
-                        lb_waddr <= ((64 + m_xw) + m_x2);
-                        lb_wdata <= am_ni;
+                        m_lb_we <= 1;
+                        m_lb_waddr <= ((64 + m_xw) + m_x2);
+                        m_lb_wdata <= am_ni;
                         if (($signed({1'b0, m_x2}) == ($signed({1'b0, m_nw}) - 1))) begin
                             if (((m_x0 + m_len) < w)) begin
                                 m_x0 <= (m_x0 + m_len);
@@ -1806,12 +1873,12 @@ always @(posedge clk) begin: fsm
                 state <= 6'b101010;
             end
             6'b101010: begin
-                wr_cmd_valid <= 1;
-                wr_cmd_addr <= (cnt_base + {cur_layer, 5'h0});
-                wr_cmd_len <= 32;
+                m_wr_cmd_valid <= 1;
+                m_wr_cmd_addr <= (cnt_base + {cur_layer, 5'h0});
+                m_wr_cmd_len <= 32;
                 p <= 0;
-                if ((wr_cmd_valid && wr_cmd_ready)) begin
-                    wr_cmd_valid <= 0;
+                if ((m_wr_cmd_valid && wr_cmd_ready)) begin
+                    m_wr_cmd_valid <= 0;
                     wr_valid <= 1;
                     wr_data <= krec[8-1:0];
                     state <= 6'b101011;
@@ -1853,7 +1920,7 @@ always @(posedge clk) begin: fsm
             6'b101110: begin
                 rd_ready <= 0;
                 wr_valid <= 0;
-                wr_wvalid <= 0;
+                m_wr_wvalid <= 0;
                 busy <= 0;
                 err <= 1;
                 state <= 6'b000000;
@@ -1862,288 +1929,285 @@ always @(posedge clk) begin: fsm
                 state <= 6'b000000;
             end
         endcase
-        if ((state == 6'b101110)) begin
-            sst <= 3'b000;
-        end
-        else if ((sst == 3'b001)) begin
-            s_ch <= 0;
-            bank <= 0;
-            s_r <= 0;
-            tbase <= (prev_half * 4096);
-            rbase <= (prev_half * 4096);
-            s_chan <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
-            s_row <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
-            cbase <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
-            s_row0 <= (prev_oy0 * factor);
-            s_rr <= (prev_oy0 * factor);
-            sg <= 0;
-            s_pool <= 0;
-            s_up <= 0;
-            s_pchan <= ((aux + (co0 * (HoWo >>> 2))) + ((prev_oy0 >>> 1) * (wo >>> 1)));
-            s_dw <= (62 - 1);
-            if (prev_chn) begin
-                sst <= 3'b010;
-            end
-            else begin
-                sst <= 3'b011;
-            end
-        end
-        else if ((sst == 3'b010)) begin
-            if ((s_dw == 0)) begin
-                sst <= 3'b011;
-            end
-            else begin
-                s_dw <= (s_dw - 1);
-            end
-        end
-        else if (((sst == 3'b011) && wr_err)) begin
+        if (store_werr) begin
             err_code <= 7;
             state <= 6'b101110;
         end
-        else if ((sst == 3'b011)) begin
-            wr_cmd_valid <= 1;
-            wr_cmd_addr <= s_row;
-            p <= 0;
-            ip <= 0;
-            sq1 <= 0;
-            sq2 <= 0;
-            scnt <= 0;
-            if (s_pool) begin
-                wr_cmd_addr <= s_pchan;
-                wr_cmd_len <= ((prev_bo * wo) >>> 2);
-                plen <= ((prev_bo * wo) >>> 2);
-            end
-            else if (s_up) begin
-                wr_cmd_addr <= u_dst;
-                wr_cmd_len <= plen;
-            end
-            else if (((prev_sw == wo) && (!stk))) begin
-                wr_cmd_len <= (prev_bo * wo);
-                plen <= (prev_bo * wo);
-                pi_x <= 0;
-                pi_odd <= 0;
-                pt_x <= 0;
-                pt_odd <= 0;
-                ph <= 0;
-            end
-            else begin
-                wr_cmd_len <= prev_sw;
-                plen <= prev_sw;
-            end
-            s_off <= rbase[6-1:0];
-            s_lastw <= $signed(((rbase[6-1:0] + plen) - 1) >>> 6);
-            if (((64 - $signed({1'b0, rbase[6-1:0]})) < plen)) begin
-                s_first <= (64 - rbase[6-1:0]);
-            end
-            else begin
-                s_first <= plen;
-            end
-            s_lastc <= ((((rbase + plen) - 1) & (64 - 1)) + 1);
-            if (s_up) begin
-                s_off <= 0;
-                s_lastw <= $signed(($signed({1'b0, plen}) - 1) >>> 6);
-                s_first <= 64;
-                s_lastc <= 64;
-            end
-            if ((wr_cmd_valid && wr_cmd_ready)) begin
-                wr_cmd_valid <= 0;
-                sst <= 3'b100;
-            end
+    end
+end
+
+// The conv store of tile prev, beside the main state machine (store_go from E_WAIT0 or E_WAIT):
+// each channel's rows (one command, or one per row of a strip), from output bank c % R at
+// half + (c // R)*bo*sw. A write error holds it where it is; the main state machine fails
+// (store_werr) and its FAIL state makes it idle.
+always @(posedge clk) begin: store
+    s_wr_cmd_valid <= 0;
+    s_lb_we <= 0;
+    if ((rst || (state == 6'b101110))) begin
+        sst <= 3'b000;
+        s_wr_wvalid <= 0;
+    end
+    else if (store_go) begin
+        s_ch <= 0;
+        s_bank <= 0;
+        s_r <= 0;
+        s_tbase <= (prev_half * 4096);
+        rbase <= (prev_half * 4096);
+        s_chan <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
+        s_row <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
+        cbase <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
+        s_row0 <= (prev_oy0 * factor);
+        s_rr <= (prev_oy0 * factor);
+        sg <= 0;
+        s_pool <= 0;
+        s_up <= 0;
+        s_pchan <= ((aux + (co0 * (HoWo >>> 2))) + ((prev_oy0 >>> 1) * (wo >>> 1)));
+        s_dw <= (62 - 1);
+        if (prev_chn) begin
+            sst <= 3'b001;
         end
-        else if ((sst == 3'b100)) begin
-            if (wr_err) begin
-                err_code <= 7;
-                state <= 6'b101110;
-            end
-            else begin
-                sq1 <= s_issue;
-                sq2 <= sq1;
-                sf1 <= (ip == 0);
-                sf2 <= sf1;
-                sc1 <= s_c;
-                sc2 <= sc1;
-                uo2 <= uo1;
-                if (s_issue) begin
-                    e_rd_addr <= ((rbase >>> 6) + ip);
-                    ip <= (ip + 1);
-                    uo1 <= u_src[6-1:0];
-                    if (s_up) begin
-                        e_rd_addr <= (u_src >>> 6);
-                        if (($signed({1'b0, u_c}) == ($signed({1'b0, u_cpr}) - 1))) begin
-                            u_c <= 0;
-                            if ((u_rep == u_last)) begin
-                                u_rep <= 0;
-                                u_row <= (u_row + wo);
-                                u_src <= (u_row + wo);
-                            end
-                            else begin
-                                u_rep <= (u_rep + 1);
-                                u_src <= u_row;
-                            end
+        else begin
+            sst <= 3'b010;
+        end
+    end
+    else if ((sst == 3'b001)) begin
+        if ((s_dw == 0)) begin
+            sst <= 3'b010;
+        end
+        else begin
+            s_dw <= (s_dw - 1);
+        end
+    end
+    else if (((sst == 3'b010) && (!wr_err))) begin
+        s_wr_cmd_valid <= 1;
+        s_wr_cmd_addr <= s_row;
+        s_p <= 0;
+        ip <= 0;
+        sq1 <= 0;
+        sq2 <= 0;
+        scnt <= 0;
+        if (s_pool) begin
+            s_wr_cmd_addr <= s_pchan;
+            s_wr_cmd_len <= ((prev_bo * wo) >>> 2);
+            plen <= ((prev_bo * wo) >>> 2);
+        end
+        else if (s_up) begin
+            s_wr_cmd_addr <= u_dst;
+            s_wr_cmd_len <= plen;
+        end
+        else if (((prev_sw == wo) && (!stk))) begin
+            s_wr_cmd_len <= (prev_bo * wo);
+            plen <= (prev_bo * wo);
+            pi_x <= 0;
+            pi_odd <= 0;
+            pt_x <= 0;
+            pt_odd <= 0;
+            ph <= 0;
+        end
+        else begin
+            s_wr_cmd_len <= prev_sw;
+            plen <= prev_sw;
+        end
+        s_off <= rbase[6-1:0];
+        s_lastw <= $signed(((rbase[6-1:0] + plen) - 1) >>> 6);
+        if (((64 - $signed({1'b0, rbase[6-1:0]})) < plen)) begin
+            s_first <= (64 - rbase[6-1:0]);
+        end
+        else begin
+            s_first <= plen;
+        end
+        s_lastc <= ((((rbase + plen) - 1) & (64 - 1)) + 1);
+        if (s_up) begin
+            s_off <= 0;
+            s_lastw <= $signed(($signed({1'b0, plen}) - 1) >>> 6);
+            s_first <= 64;
+            s_lastc <= 64;
+        end
+        if ((s_wr_cmd_valid && wr_cmd_ready)) begin
+            s_wr_cmd_valid <= 0;
+            sst <= 3'b011;
+        end
+    end
+    else if ((sst == 3'b011)) begin
+        if ((!wr_err)) begin
+            sq1 <= s_issue;
+            sq2 <= sq1;
+            sf1 <= (ip == 0);
+            sf2 <= sf1;
+            sc1 <= s_c;
+            sc2 <= sc1;
+            uo2 <= uo1;
+            if (s_issue) begin
+                e_rd_addr <= ((rbase >>> 6) + ip);
+                ip <= (ip + 1);
+                uo1 <= u_src[6-1:0];
+                if (s_up) begin
+                    e_rd_addr <= (u_src >>> 6);
+                    if (($signed({1'b0, u_c}) == ($signed({1'b0, u_cpr}) - 1))) begin
+                        u_c <= 0;
+                        if ((u_rep == u_last)) begin
+                            u_rep <= 0;
+                            u_row <= (u_row + wo);
+                            u_src <= (u_row + wo);
                         end
                         else begin
-                            u_c <= (u_c + 1);
-                            u_src <= (u_src + u_cb);
+                            u_rep <= (u_rep + 1);
+                            u_src <= u_row;
                         end
-                    end
-                    if (s_pool) begin
-                        lb_raddr <= {ip[(16 - 6)-1:0], 6'h0};
-                    end
-                    else if (fpool) begin
-                        if (pi_odd) begin
-                            lb_raddr <= (4096 + {pi_x[(16 - 6)-1:0], 6'h0});
-                        end
-                        if (($signed({1'b0, pi_x}) == ($signed({1'b0, wpr}) - 1))) begin
-                            pi_x <= 0;
-                            pi_odd <= (!pi_odd);
-                        end
-                        else begin
-                            pi_x <= (pi_x + 1);
-                        end
-                    end
-                end
-                if ((sq2 && fpool && (!s_pool))) begin
-                    th1 <= s_in;
-                    th2 <= th1;
-                    lb_we <= 1;
-                    if ((!pt_odd)) begin
-                        lb_waddr <= (64 + pt_x);
-                        lb_wdata <= s_in;
                     end
                     else begin
-                        lb_waddr <= (ph >>> 1);
-                        if (ph[0]) begin
-                            lb_wdata <= {pool_word[(4 * 64)-1:0], pb_lo};
-                        end
-                        else begin
-                            lb_wdata <= pool_word;
-                            pb_lo <= pool_word[(4 * 64)-1:0];
-                        end
-                        ph <= (ph + 1);
+                        u_c <= (u_c + 1);
+                        u_src <= (u_src + u_cb);
                     end
-                    if (($signed({1'b0, pt_x}) == ($signed({1'b0, wpr}) - 1))) begin
-                        pt_x <= 0;
-                        pt_odd <= (!pt_odd);
+                end
+                if (s_pool) begin
+                    s_lb_raddr <= {ip[(16 - 6)-1:0], 6'h0};
+                end
+                else if (fpool) begin
+                    if (pi_odd) begin
+                        s_lb_raddr <= (4096 + {pi_x[(16 - 6)-1:0], 6'h0});
+                    end
+                    if (($signed({1'b0, pi_x}) == ($signed({1'b0, wpr}) - 1))) begin
+                        pi_x <= 0;
+                        pi_odd <= (!pi_odd);
                     end
                     else begin
-                        pt_x <= (pt_x + 1);
-                    end
-                end
-                if (s_pop) begin
-                    wr_word <= sk1;
-                    wr_cnt <= sk1c;
-                    sk1 <= sk2;
-                    sk1c <= sk2c;
-                end
-                if (sq2) begin
-                    case (s_keep)
-                        'h0: begin
-                            wr_word <= s_in;
-                            wr_cnt <= sc2;
-                        end
-                        'h1: begin
-                            sk1 <= s_in;
-                            sk1c <= sc2;
-                        end
-                        default: begin
-                            sk2 <= s_in;
-                            sk2c <= sc2;
-                        end
-                    endcase
-                end
-                scnt <= (s_keep + sq2);
-                wr_wvalid <= ((s_keep + sq2) != 0);
-                if (s_pop) begin
-                    p <= (p + 1);
-                    if ((p == s_lastw)) begin
-                        sst <= 3'b101;
+                        pi_x <= (pi_x + 1);
                     end
                 end
             end
-        end
-        else if ((sst == 3'b101)) begin
-            if (wr_err) begin
-                err_code <= 7;
-                state <= 6'b101110;
-            end
-            else begin
-                if ((fpool && (!s_pool))) begin
-                    s_pool <= 1;
-                    rbase <= 0;
-                    sst <= 3'b011;
-                end
-                else if ((fup && (!s_up))) begin
-                    s_up <= 1;
-                    u_src <= rbase;
-                    u_row <= rbase;
-                    u_c <= 0;
-                    u_rep <= 0;
-                    u_dst <= ($signed({1'b0, aux}) + (($signed({1'b0, s_row}) - $signed({1'b0, o_addr})) * u_f2));
-                    plen <= (plen * u_f2);
-                    sst <= 3'b011;
+            if ((sq2 && fpool && (!s_pool))) begin
+                th1 <= s_in;
+                th2 <= th1;
+                s_lb_we <= 1;
+                if ((!pt_odd)) begin
+                    s_lb_waddr <= (64 + pt_x);
+                    s_lb_wdata <= s_in;
                 end
                 else begin
-                    s_pool <= 0;
-                    s_up <= 0;
-                    if ((((prev_sw != wo) || stk) && ((s_r + 1) < prev_bo) && ((!stk) || ((s_rr + factor) < ho)))) begin
-                        s_r <= (s_r + 1);
-                        s_row <= (s_row + s_rp);
-                        s_rr <= (s_rr + factor);
-                        rbase <= (rbase + prev_sw);
-                        sst <= 3'b011;
-                    end
-                    else if (((stk && (s_nv >= gc)) || ((!stk) && ((s_ch + 1) == gc)))) begin
-                        sst <= 3'b110;
-                    end
-                    else if (stk) begin
-                        s_r <= 0;
-                        s_ch <= s_nv;
-                        bank <= s_nv;
-                        rbase <= tbase;
-                        if (s_adv) begin
-                            sg <= (sg + 1);
-                            s_rr <= ((s_row0 + sg) + 1);
-                            s_chan <= (s_chan + wo);
-                            s_row <= (s_chan + wo);
-                        end
-                        else begin
-                            sg <= 0;
-                            s_rr <= s_row0;
-                            cbase <= (cbase + HoWo);
-                            s_chan <= (cbase + HoWo);
-                            s_row <= (cbase + HoWo);
-                        end
-                        sst <= 3'b011;
+                    s_lb_waddr <= (ph >>> 1);
+                    if (ph[0]) begin
+                        s_lb_wdata <= {pool_word[(4 * 64)-1:0], pb_lo};
                     end
                     else begin
-                        s_r <= 0;
-                        s_ch <= (s_ch + 1);
-                        s_pchan <= (s_pchan + (HoWo >>> 2));
-                        s_chan <= (s_chan + HoWo);
-                        s_row <= (s_chan + HoWo);
-                        if (($signed({1'b0, bank}) == (32 - 1))) begin
-                            bank <= 0;
-                            tbase <= (tbase + (prev_bo * prev_sw));
-                            rbase <= (tbase + (prev_bo * prev_sw));
-                        end
-                        else begin
-                            bank <= (bank + 1);
-                            rbase <= tbase;
-                        end
-                        sst <= 3'b011;
+                        s_lb_wdata <= pool_word;
+                        pb_lo <= pool_word[(4 * 64)-1:0];
                     end
+                    ph <= (ph + 1);
+                end
+                if (($signed({1'b0, pt_x}) == ($signed({1'b0, wpr}) - 1))) begin
+                    pt_x <= 0;
+                    pt_odd <= (!pt_odd);
+                end
+                else begin
+                    pt_x <= (pt_x + 1);
+                end
+            end
+            if (s_pop) begin
+                s_wr_word <= sk1;
+                s_wr_cnt <= sk1c;
+                sk1 <= sk2;
+                sk1c <= sk2c;
+            end
+            if (sq2) begin
+                case (s_keep)
+                    'h0: begin
+                        s_wr_word <= s_in;
+                        s_wr_cnt <= sc2;
+                    end
+                    'h1: begin
+                        sk1 <= s_in;
+                        sk1c <= sc2;
+                    end
+                    default: begin
+                        sk2 <= s_in;
+                        sk2c <= sc2;
+                    end
+                endcase
+            end
+            scnt <= (s_keep + sq2);
+            s_wr_wvalid <= ((s_keep + sq2) != 0);
+            if (s_pop) begin
+                s_p <= (s_p + 1);
+                if ((s_p == s_lastw)) begin
+                    sst <= 3'b100;
                 end
             end
         end
-        else if ((sst == 3'b110)) begin
-            if (wr_err) begin
-                err_code <= 7;
-                state <= 6'b101110;
+    end
+    else if ((sst == 3'b100)) begin
+        if ((!wr_err)) begin
+            if ((fpool && (!s_pool))) begin
+                s_pool <= 1;
+                rbase <= 0;
+                sst <= 3'b010;
             end
-            else if ((!wr_busy)) begin
-                have_prev <= 0;
-                sst <= 3'b000;
+            else if ((fup && (!s_up))) begin
+                s_up <= 1;
+                u_src <= rbase;
+                u_row <= rbase;
+                u_c <= 0;
+                u_rep <= 0;
+                u_dst <= ($signed({1'b0, aux}) + (($signed({1'b0, s_row}) - $signed({1'b0, o_addr})) * u_f2));
+                plen <= (plen * u_f2);
+                sst <= 3'b010;
             end
+            else begin
+                s_pool <= 0;
+                s_up <= 0;
+                if ((((prev_sw != wo) || stk) && ((s_r + 1) < prev_bo) && ((!stk) || ((s_rr + factor) < ho)))) begin
+                    s_r <= (s_r + 1);
+                    s_row <= (s_row + s_rp);
+                    s_rr <= (s_rr + factor);
+                    rbase <= (rbase + prev_sw);
+                    sst <= 3'b010;
+                end
+                else if (((stk && (s_nv >= gc)) || ((!stk) && ((s_ch + 1) == gc)))) begin
+                    sst <= 3'b101;
+                end
+                else if (stk) begin
+                    s_r <= 0;
+                    s_ch <= s_nv;
+                    s_bank <= s_nv;
+                    rbase <= s_tbase;
+                    if (s_adv) begin
+                        sg <= (sg + 1);
+                        s_rr <= ((s_row0 + sg) + 1);
+                        s_chan <= (s_chan + wo);
+                        s_row <= (s_chan + wo);
+                    end
+                    else begin
+                        sg <= 0;
+                        s_rr <= s_row0;
+                        cbase <= (cbase + HoWo);
+                        s_chan <= (cbase + HoWo);
+                        s_row <= (cbase + HoWo);
+                    end
+                    sst <= 3'b010;
+                end
+                else begin
+                    s_r <= 0;
+                    s_ch <= (s_ch + 1);
+                    s_pchan <= (s_pchan + (HoWo >>> 2));
+                    s_chan <= (s_chan + HoWo);
+                    s_row <= (s_chan + HoWo);
+                    if (($signed({1'b0, s_bank}) == (32 - 1))) begin
+                        s_bank <= 0;
+                        s_tbase <= (s_tbase + (prev_bo * prev_sw));
+                        rbase <= (s_tbase + (prev_bo * prev_sw));
+                    end
+                    else begin
+                        s_bank <= (s_bank + 1);
+                        rbase <= s_tbase;
+                    end
+                    sst <= 3'b010;
+                end
+            end
+        end
+    end
+    else if ((sst == 3'b101)) begin
+        if (((!wr_err) && (!wr_busy))) begin
+            sst <= 3'b000;
         end
     end
 end
