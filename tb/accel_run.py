@@ -43,8 +43,8 @@ DRAMS = VERILOG_DRAMS + ("axiram",)
 # parameter): the next power of two of the words the run's layout uses, at least 64 MiB, so that
 # a few builds of the bench serve every run; at most what the DMAs' addresses reach.
 DRAM_MODEL_MIN_WORDS = 1 << 20
-PROGRESS_S = 30  # wall seconds between a run's progress lines
 DRAM_MODEL_MAX_BYTES = 1 << DMA.addr_bits
+PROGRESS_S = 30  # wall seconds between a run's progress lines
 
 
 def dram_t_ctrl(added_ns: int) -> int:

@@ -62,7 +62,10 @@ class Progress:
 
     def __init__(self, every_s: float, names: list[str], n_runs: int):
         self.every_s, self.names, self.n_runs = every_s, names, n_runs
-        self.t0 = self.last = time.monotonic()
+        self.t0 = self.last = self.run_t0 = time.monotonic()
+
+    def start_run(self):
+        self.run_t0 = time.monotonic()  # CYCLES restarts with each run: so does the rate
 
     def due(self) -> bool:
         return self.every_s > 0 and time.monotonic() - self.last >= self.every_s
@@ -72,7 +75,7 @@ class Progress:
         self.last = now
         layer = STATUS.unpack_int(status)["layer"]
         name = self.names[layer] if layer < len(self.names) else "?"
-        rate = cycles / max(now - self.t0, 1e-9)
+        rate = cycles / max(now - self.run_t0, 1e-9)
         print(f"progress: run {run + 1}/{self.n_runs}, layer {layer + 1}/{len(self.names)} {name}, "
               f"{cycles:,} cycles, {rate:,.0f} cycles/s, {now - self.t0:,.0f} s", flush=True)
 
@@ -80,10 +83,11 @@ class Progress:
 async def wait_run(dut, axil, timeout: int, progress: Progress, run: int) -> bool:
     """Waits for the interrupt (True) or ``timeout`` cycles (False), showing progress on the way."""
     left = timeout
+    progress.start_run()
     while not dut.irq.value:
         if left <= 0:
             return False
-        step = min(left, PROGRESS_SLICE)
+        step = min(left, PROGRESS_SLICE) if progress.every_s > 0 else left
         fired = await First(RisingEdge(dut.irq), Timer(step * PERIOD_NS, unit="ns"))
         if isinstance(fired, RisingEdge):
             return True
