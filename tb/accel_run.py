@@ -29,10 +29,11 @@ from hwspec.bus import DMA
 from hwspec.config import CLOCK_NS, CONFIGS, get_config
 from tb.accel_host import (LayerResult, compare_layers, dram_image, layout_run, read_hex, run_failed, status_text,
                            write_hex)
-from tb.dram_timing import DEFAULT as DEFAULT_TIMING
+from tb.dram_timing import DEFAULT as DEFAULT_TIMING, DramStats
 from tb.runner import ROOT, generated_dir, run_cocotb
 
-__all__ = ["RunResult", "run_accel", "build_sources", "dram_model_words", "DramModelTooSmall", "STALL_STEPS"]
+__all__ = ["RunResult", "run_accel", "build_sources", "dram_model_words", "DramModelTooSmall", "STALL_STEPS",
+           "print_dram"]
 
 # The bench's Verilog DRAM models: "model" the ideal one (tb/hdl/axi_ram_model.v), "timing" the one with
 # DDR4 timing (tb/hdl/dram_timing_model.v); the top (accel_tb_top.v) instantiates one of them.
@@ -242,6 +243,40 @@ def print_table(res: RunResult, estimate=None, file=None):
           f"simulated in {res.wall_s:.1f} s", file=out)
 
 
+def _stats(d: dict) -> DramStats:
+    return DramStats(**{k: d[k] for k in DramStats.names()})
+
+
+def print_dram(res: RunResult, file=None):
+    """Where the timing DRAM's data path cycles went (its counters, tb/dram_timing.py DramStats), per
+    layer (between the layers' counter record latches) and per run: beats moved, waits for a
+    scheduled burst's first beat by cause, idle (nothing to schedule), row hits of all bursts."""
+    out = file or sys.stdout
+    names = {l.index: l.name for l in res.layers}
+    print("timing DRAM: where its data path's cycles went (beats; waits for a burst's first beat; idle)", file=out)
+    print(f"{'#':>3} {'layer':<16} {'cycles':>10} {'rd beats':>10} {'wr beats':>9} {'latency':>9} {'row':>8} "
+          f"{'turn':>8} {'refresh':>8} {'idle':>10} {'hits':>5}", file=out)
+
+    def row(label: str, d: dict):
+        st = _stats(d)
+        bursts = st.read_bursts + st.write_bursts
+        print(f"{label:<20} {d['cycles']:>10,} {st.read_beats:>10,} {st.write_beats:>9,} "
+              f"{st.wait_latency:>9,} {st.wait_row:>8,} {st.wait_turnaround:>8,} {st.wait_refresh:>8,} "
+              f"{st.idle(d['cycles']):>10,} {st.row_hits / max(bursts, 1):>5.0%}", file=out)
+
+    for r in res.runs:
+        if "dram" not in r:
+            continue
+        for d in r["dram"]["layers"]:
+            row(f"{d['layer']:>3} {names.get(d['layer'], '?'):<16}", d)
+        t = r["dram"]["total"]
+        row(f"run at {r['prog_base']:#x}", t)
+        st = _stats(t)
+        print(f"  {st.read_bursts:,} read and {st.write_bursts:,} write bursts; rows: {st.row_hits:,} hits, "
+              f"{st.row_misses:,} misses, {st.row_conflicts:,} conflicts; {st.refreshes:,} refreshes; the data "
+              f"path moved a beat in {st.beats / max(t['cycles'], 1):.1%} of the run's cycles", file=out)
+
+
 @command_line
 def main(argv=None) -> int:
     ap = ArgumentParser(description=__doc__.splitlines()[0])
@@ -278,6 +313,7 @@ def main(argv=None) -> int:
         raise UserError(f"--model {args.model} on a {args.height}x{args.width} crop"
                         f"{' (--isolated)' if args.isolated else ''}: {e}") from None
     print_table(res, estimate(prog, get_config(args.config)))
+    print_dram(res)
     bad = res.first_failure()
     if bad is not None:
         fst = debug_failure(prog, gold, res, config=args.config, sim=args.sim)

@@ -39,18 +39,27 @@ The rules (cycles are the model's clock edges, counted from 0 at the first edge 
    (tRFC), closing every row; the burst is then scheduled again (rule 4), against any next refresh.
 6. A write's B response is ready t_ctrl cycles after its last slot.
 ("Last beat" in rule 4 and the refresh rule means the burst's last slot.)
+
+Where the data path's cycles go (``DramStats``, counted when a burst is scheduled; the Verilog
+model keeps the same counters under the same names): a burst scheduled at edge e with first beat d
+leaves the path waiting on edges e+1 .. d-1, split by the term of rule 4 that pushed d out, taken
+in this order: ``wait_latency`` (request path, CAS and response path: a hit's first beat after
+max(e + 1, a + t_ctrl + CL + t_ctrl | CWL)), ``wait_row`` (activate, and precharge after the bank's
+last beat on a conflict), ``wait_turnaround`` (the bus turned from write to read or back),
+``wait_refresh`` (a refresh ran first). Every other edge moves a beat or is idle: no burst could
+be scheduled (none queued, or a write's beats not all buffered).
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from fractions import Fraction
 
 from hwspec.config import CLOCK_NS
 
-__all__ = ["DramPart", "DDR4_3200", "DramTiming", "DEFAULT", "Request", "Served", "simulate"]
+__all__ = ["DramPart", "DDR4_3200", "DramTiming", "DEFAULT", "Request", "Served", "DramStats", "simulate"]
 
 
 
@@ -145,9 +154,53 @@ class Served:
     slot: int = 0  # first data-path slot (a read's: its first R beat)
 
 
-def simulate(t: DramTiming, requests: list[Request], *, limit: int = 10 ** 8) -> list[Served]:
+@dataclass
+class DramStats:
+    """Where a DRAM's data path cycles went (module docstring): the Verilog model's counters, by name."""
+
+    read_bursts: int = 0
+    write_bursts: int = 0
+    read_beats: int = 0
+    write_beats: int = 0
+    row_hits: int = 0
+    row_misses: int = 0  # the bank was closed (after reset or a refresh)
+    row_conflicts: int = 0  # the bank had another row open
+    refreshes: int = 0
+    wait_latency: int = 0
+    wait_row: int = 0
+    wait_turnaround: int = 0
+    wait_refresh: int = 0
+
+    WAITS = ("wait_latency", "wait_row", "wait_turnaround", "wait_refresh")
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def __sub__(self, other: "DramStats") -> "DramStats":
+        return DramStats(**{k: getattr(self, k) - getattr(other, k) for k in self.names()})
+
+    def __add__(self, other: "DramStats") -> "DramStats":
+        return DramStats(**{k: getattr(self, k) + getattr(other, k) for k in self.names()})
+
+    @property
+    def beats(self) -> int:
+        return self.read_beats + self.write_beats
+
+    @property
+    def waits(self) -> int:
+        return sum(getattr(self, k) for k in self.WAITS)
+
+    def idle(self, cycles: int) -> int:
+        """Edges of ``cycles`` that neither moved a beat nor waited for a scheduled burst's first."""
+        return cycles - self.beats - self.waits
+
+
+def simulate(t: DramTiming, requests: list[Request], *, limit: int = 10 ** 8,
+             stats: DramStats | None = None) -> list[Served]:
     """Cycle of every handshake of ``requests`` (reads in order on AR, writes in order on AW), per the
-    module docstring's rules, the master always ready."""
+    module docstring's rules, the master always ready; ``stats``, if given, counts where the data
+    path's cycles went."""
     chans = {w: deque(i for i, r in enumerate(requests) if r.write == w) for w in (False, True)}
     queued = {False: deque(), True: deque()}  # accepted, not scheduled: (index, accept)
     occ = {False: 0, True: 0}
@@ -224,7 +277,30 @@ def simulate(t: DramTiming, requests: list[Request], *, limit: int = 10 ** 8) ->
                 ref_end = max(next_ref, prev_end + 1) + t.trp + t.trfc
                 open_row = [None] * banks
                 next_ref += t.trefi
+                if stats is not None:
+                    stats.refreshes += 1
+            if stats is not None:
+                _count(stats, t, w, r.beats, hit, conflict, cyc, a, lat, bank_end[b], prev_end + 1 + turn if have_prev else 0, d)
             open_row[b] = row
             serving = [i, d, r.beats]
         cyc += 1
     return [Served(accept[i], first[i], last[i], resp.get(i), slot[i]) for i in range(len(requests))]
+
+
+def _count(stats: DramStats, t: DramTiming, write: bool, beats: int, hit: bool, conflict: bool, edge: int,
+           accepted: int, lat: int, bank_end: int, turned: int, d: int):
+    """Count a burst scheduled at ``edge`` with first beat ``d`` (rule 4's terms, the last round's)."""
+    if write:
+        stats.write_bursts, stats.write_beats = stats.write_bursts + 1, stats.write_beats + beats
+    else:
+        stats.read_bursts, stats.read_beats = stats.read_bursts + 1, stats.read_beats + beats
+    stats.row_hits += hit
+    stats.row_conflicts += conflict
+    stats.row_misses += not hit and not conflict
+    d1 = max(edge + 1, accepted + t.t_ctrl + (t.cwl if write else t.cl + t.t_ctrl))
+    d2 = max(d1, max(accepted + t.t_ctrl, bank_end + 1 if conflict else 0) + lat)
+    d3 = max(d2, turned)
+    stats.wait_latency += d1 - edge - 1
+    stats.wait_row += d2 - d1
+    stats.wait_turnaround += d3 - d2
+    stats.wait_refresh += d - d3

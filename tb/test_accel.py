@@ -14,6 +14,9 @@ Driven by environment variables (set by tests/test_rtl_accel.py through tb.accel
   ACC_PROGRESS_S      during a run, a progress line (layer, cycles, simulation rate) at most this often
                       (wall seconds; 0: none)
   ACC_LAYER_NAMES     JSON list of the program's layer names, by descriptor index (for progress lines)
+With the timing DRAM, each run's record has "dram": where the DRAM's data path cycles went during
+the run (tb/dram_timing.py DramStats, read from the model's counters, and "cycles"), in total and
+per layer, split at the cycle the controller latches each layer's counter record.
 A run during which the Verilog DRAM model saw an address past its end has that address as
 "dram_out_of_range" in its record (the model answers it with SLVERR: the run stops with a DRAM error).
 Python only drives the AXI-Lite register accesses; during a run it waits on the interrupt, reading
@@ -29,11 +32,12 @@ import time
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, First, ReadOnly, RisingEdge, Timer
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 
 from hwspec.formats import STATUS, error_code
 from tb.accel_host import CTRL_IRQ_EN, CTRL_START, REGS
+from tb.dram_timing import DramStats
 from hwspec.config import CLOCK_NS
 
 PERIOD_NS = CLOCK_NS
@@ -52,6 +56,42 @@ def dram_out_of_range(dut, mode) -> dict:
     if mode != "axiram" and dut.dram_oob.value:
         return dict(dram_out_of_range=int(dut.dram_oob_addr.value))
     return {}
+
+
+def dram_counters(dut) -> dict[str, int]:
+    """The timing DRAM model's counters now, and its cycle count."""
+    dram = dut.timing.dram
+    return dict(cycles=int(dram.now.value), **{k: int(getattr(dram, k).value) for k in DramStats.names()})
+
+
+def _minus(a: dict, b: dict) -> dict:
+    return {k: a[k] - b[k] for k in a}
+
+
+class DramWatch:
+    """Snapshots of the timing DRAM's counters at every layer's end (the controller's counter record
+    latch, ``c_rec_latch``) during a run: where its data path cycles went, per layer."""
+
+    def __init__(self, dut):
+        self.dut, self.marks = dut, []
+        cocotb.start_soon(self._watch())
+
+    async def _watch(self):
+        ctrl = self.dut.dut
+        while True:
+            await RisingEdge(ctrl.c_rec_latch)
+            await ReadOnly()
+            self.marks.append((int(ctrl.cur_layer.value), dram_counters(self.dut)))
+
+    def start_run(self):
+        self.marks, self.start = [], dram_counters(self.dut)
+
+    def run_record(self) -> dict:
+        end, layers, prev = dram_counters(self.dut), [], self.start
+        for layer, snap in self.marks:
+            layers.append(dict(layer=layer, **_minus(snap, prev)))
+            prev = snap
+        return dict(total=_minus(end, self.start), layers=layers)
 
 
 PROGRESS_SLICE = 20_000  # cycles simulated between looks at the wall clock during a run
@@ -134,15 +174,19 @@ async def run_program(dut):
     await axil.write_dword(REGS["CNT_BASE"], int(os.environ["ACC_CNT_BASE"]))
     progress = Progress(float(os.environ.get("ACC_PROGRESS_S", "0")), json.loads(os.environ.get("ACC_LAYER_NAMES", "[]")),
                         len(runs))
+    watch = DramWatch(dut) if mode == "timing" else None
     for i, base in enumerate(runs):
         await axil.write_dword(REGS["PROG_BASE"], base)
+        if watch:
+            watch.start_run()
         await axil.write_dword(REGS["CTRL"], CTRL_START | CTRL_IRQ_EN)
         if not await wait_run(dut, axil, timeout, progress, i):
             results.append(dict(prog_base=base, timeout=True, **dram_out_of_range(dut, mode)))
             break
+        dram = dict(dram=watch.run_record()) if watch else {}
         regs = {name: await axil.read_dword(off) for name, off in REGS.items() if off >= REGS["STATUS"]}
         await axil.write_dword(REGS["IRQ_ACK"], 1)
-        results.append(dict(prog_base=base, **regs, **dram_out_of_range(dut, mode)))
+        results.append(dict(prog_base=base, **regs, **dram, **dram_out_of_range(dut, mode)))
         # a refused descriptor ends its run only: the next run starts; after a DRAM error the DMAs may
         # still hold the failed command's bytes (reset first), so the host stops there and reports it
         status = STATUS.unpack_int(regs["STATUS"])

@@ -1,5 +1,5 @@
-"""cocotb bench of tb/hdl/dram_timing_model.v: the cycle of every handshake against tb/dram_timing.py,
-every read beat against a reference memory.
+"""cocotb bench of tb/hdl/dram_timing_model.v: the cycle of every handshake and the counters of where
+the data path's cycles went against tb/dram_timing.py, every read beat against a reference memory.
 
 Driven by environment variables (set by tests/test_rtl_dram_timing.py):
   DRAM_TIMING  JSON of the DramTiming the model was built with
@@ -22,7 +22,7 @@ from cocotb.triggers import ClockCycles, FallingEdge
 
 from tb.accel_host import read_hex
 from hwspec.config import CLOCK_NS
-from tb.dram_timing import DramTiming, Request, simulate
+from tb.dram_timing import DramStats, DramTiming, Request, simulate
 
 OKAY, SLVERR = 0, 2
 BURST = 16  # beats: hwspec.bus.DMA's bursts
@@ -151,16 +151,26 @@ class TB:
                 assert x == (OKAY if inside else SLVERR), f"read {i} beat {k} at 0x{a:x}: RRESP {x}"
         return ref
 
+    def stats(self) -> DramStats:
+        """The model's counters (integers of the Verilog, read through VPI)."""
+        return DramStats(**{k: int(getattr(self.dut, k).value) for k in DramStats.names()})
+
     async def check(self, reqs, name, *, expect_slverr=()):
-        """Run ``reqs`` from reset; every handshake at the Python model's cycle."""
+        """Run ``reqs`` from reset; every handshake at the Python model's cycle, the counters equal to
+        its (``self.last_stats``)."""
         ref = await self.reset()
         rng = random.Random(f"{self.seed}-{name}")
         got, code, beats = await self.run(reqs, rng=rng)
-        model = simulate(self.t, reqs)
+        self.last_stats = DramStats()
+        model = simulate(self.t, reqs, stats=self.last_stats)
         want = [(s.accept, s.first, s.last, s.response) for s in model]
         assert len(got) == len(want) == len(reqs)
         for i, (g, w) in enumerate(zip(got, want)):
             assert g == w, f"{name}: request {i} {reqs[i]}: (accept, first, last, B) {g}, model {w}"
+        got_stats = self.stats()
+        assert got_stats == self.last_stats, f"{name}: counters {got_stats}, model {self.last_stats}"
+        assert got_stats.read_bursts + got_stats.write_bursts == len(reqs)
+        assert got_stats.beats == sum(r.beats for r in reqs)
         self.check_data(reqs, beats, ref, [s.slot for s in model])
         for i, c in code.items():
             assert c == (SLVERR if i in expect_slverr else OKAY), f"{name}: write {i} BRESP {c}"
@@ -184,6 +194,9 @@ async def row_hits_stream(dut):
     tb = TB(dut)
     want = await tb.check([rd(tb.addr(0, 1, k * BURST * tb.bytes)) for k in range(6)], "row hits")
     assert all(b[1] == a[2] + 1 for a, b in zip(want, want[1:])), "hits back to back should stream"
+    st = tb.last_stats
+    assert (st.row_misses, st.row_hits, st.row_conflicts) == (1, 5, 0), st
+    assert (st.wait_row, st.wait_turnaround, st.wait_refresh) == (tb.t.trcd, 0, 0), st
 
 
 @cocotb.test()
@@ -193,6 +206,7 @@ async def misses_and_conflicts_across_banks(dut):
     reqs = [rd(a(0, 1)), rd(a(1, 1)), rd(a(0, 2)), rd(a(1, 1, 1024)), rd(a(0, 1)), rd(a(2, 3), 4, 300),
             rd(a(2, 4), 4, 400), rd(a(2, 4, 512), 4, 500)]
     await tb.check(reqs, "misses and conflicts")
+    assert tb.last_stats.row_conflicts >= 3 and tb.last_stats.wait_row > 0, tb.last_stats
 
 
 @cocotb.test()
@@ -202,6 +216,7 @@ async def read_write_turnaround(dut):
     reqs = [wr(a(3, 1)), rd(a(3, 1)), wr(a(3, 1, 1024), 8), rd(a(4, 2), 8), rd(a(3, 1, 1024), 8), wr(a(5, 0), 1),
             rd(a(5, 0), 1)]
     await tb.check(reqs, "read/write turnaround")
+    assert tb.last_stats.wait_turnaround > 0, tb.last_stats
 
 
 @cocotb.test()
@@ -212,6 +227,7 @@ async def refresh_windows(dut):
     want = await tb.check(reqs, "refresh windows")
     no_refresh = DramTiming(**{**tb.t.__dict__, "trefi": 1 << 30})
     assert want[-1][2] > 2 * tb.t.trefi, "the sequence must span two refreshes"
+    assert tb.last_stats.refreshes == 2 and tb.last_stats.wait_refresh > 0, tb.last_stats
     assert [(s.accept, s.first, s.last, s.response) for s in simulate(no_refresh, reqs)] != want, \
         "the sequence should be changed by the refreshes"
 

@@ -26,7 +26,8 @@ from hwspec.formats import DESCRIPTOR, ERRORS, FLAGS, FUSION_FLAGS, HEADER, STAT
 from tb import accel_run
 from tb import test_accel as accel_test
 from tb.accel_host import layout_run, run_failed, status_text
-from tb.accel_run import dram_model_words, debug_failure, print_table, run_accel
+from tb.accel_run import dram_model_words, debug_failure, print_dram, print_table, run_accel
+from tb.dram_timing import DramStats
 
 TINY_CROP = Crop("frankfurt_000000_002196", top=400, left=900, height=64, width=128)
 SMALL_CROP = Crop("frankfurt_000000_002196", top=400, left=900, height=32, width=64)
@@ -120,6 +121,30 @@ def test_tiny_network_on_the_dram_with_timing(tiny_on_tiny):
           f"{cycles['ideal']:,}, on the DDR4 timing DRAM {cycles['timing']:,} "
           f"({cycles['timing'] / cycles['ideal']:.2f}x); cycle model {est:,}")
     assert cycles["timing"] > cycles["ideal"]
+    check_dram_counters(timed, prog)
+
+
+def _beats(nbytes: int) -> int:
+    return -(-nbytes // DMA.beat_bytes)
+
+
+def check_dram_counters(res, prog):
+    """The timing DRAM's counters of a chained run: one record per layer, in order; each layer's read
+    beats are the bytes its RTL counter says it read (the first's: and the program header's beat);
+    the layers' add up to at most the run's."""
+    print_dram(res)
+    (run,) = res.runs
+    layers, total = run["dram"]["layers"], run["dram"]["total"]
+    assert [d["layer"] for d in layers] == list(range(len(prog.descriptors)))
+    for d, l in zip(layers, res.layers, strict=True):
+        st = DramStats(**{k: d[k] for k in DramStats.names()})
+        header = _beats(HEADER.used_bytes) * DMA.beat_bytes if l.index == 0 else 0
+        assert st.read_beats * DMA.beat_bytes == l.counters["bytes_read"] + header, (l.name, d, l.counters)
+        assert st.write_beats * DMA.beat_bytes >= l.counters["bytes_written"], (l.name, d, l.counters)
+        assert min(d.values()) >= 0 and st.idle(d["cycles"]) >= 0, (l.name, d)
+    for k in total:
+        assert sum(d[k] for d in layers) <= total[k], k
+    assert total["wait_latency"] > 0 and total["row_hits"] > 0, total
 
 
 def test_tiny_network_with_more_dram_latency():

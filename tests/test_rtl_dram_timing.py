@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from hwspec.bus import DMA
-from tb.dram_timing import DDR4_3200, DEFAULT, DramTiming, Request, simulate
+from tb.dram_timing import DDR4_3200, DEFAULT, DramStats, DramTiming, Request, simulate
 from tb.runner import ROOT, run_cocotb, setup_verilator
 from tests.test_rtl_axi import _assert_passed
 
@@ -57,6 +57,28 @@ def test_python_model_latencies():
     assert s[0].accept == 1 and s[0].first == 1 + 2 * t.t_ctrl + t.trcd + t.cl and s[0].last == s[0].first + 15
     assert s[1].first == s[0].last + 1
     assert s[2].first == s[1].last + 1 + t.trp + t.trcd + t.cl + t.t_ctrl
+
+
+def test_python_model_counts_where_the_cycles_went():
+    """The reads of test_python_model_latencies: the first waits for both paths and CL (latency) and
+    tRCD (row), the hit for nothing, the conflict's whole access on its bank's last beat (row). A
+    read, a write and a read of one row, offered at once: the bus turns (tRTW, then tWTR + CL)."""
+    t = DEFAULT
+    row = 1 << (t.col_bits + t.bank_bits)
+    st = DramStats()
+    simulate(t, [Request(False, 0, 16), Request(False, 1024, 16), Request(False, row, 16)], stats=st)
+    assert (st.read_bursts, st.read_beats, st.write_bursts, st.write_beats) == (3, 48, 0, 0)
+    assert (st.row_misses, st.row_hits, st.row_conflicts, st.refreshes) == (1, 1, 1, 0)
+    assert (st.wait_latency, st.wait_row) == (2 * t.t_ctrl + t.cl - 1, t.trcd + t.trp + t.trcd + t.cl + t.t_ctrl)
+    assert (st.wait_turnaround, st.wait_refresh) == (0, 0)
+    st = DramStats()
+    s = simulate(t, [Request(False, 0, 16), Request(True, 1024, 4), Request(False, 2048, 16)], stats=st)
+    assert [x.slot for x in s] == [35, 52, 67]  # the write after the read's last slot 50; the read after 55
+    assert (st.read_bursts, st.read_beats, st.write_bursts, st.write_beats) == (2, 32, 1, 4)
+    assert (st.row_misses, st.row_hits, st.row_conflicts) == (1, 2, 0)
+    assert (st.wait_latency, st.wait_row) == (2 * t.t_ctrl + t.cl - 1, t.trcd)
+    assert st.wait_turnaround == t.trtw + t.twtr + t.cl
+    assert st.idle(s[2].slot + 16) == 2  # edges 0 (no address taken out of reset) and 1 (the first's accept)
 
 
 def test_lint():

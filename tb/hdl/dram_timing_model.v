@@ -33,6 +33,9 @@
 //     burst's last beat, it goes first: from max(due, previous last beat + 1), TRP + TRFC cycles,
 //     closing every row; the burst is then scheduled again.
 //  6. A write's B response is ready T_CTRL cycles after its last beat.
+// Where the data path's cycles go: the integers read_bursts .. wait_refresh below, counted as each
+// burst is scheduled, are tb/dram_timing.py's DramStats (same names, same rules); `now` is the
+// cycle count. The bench reads them through VPI (tb/test_accel.py).
 // The data path is 64 bytes per 2 ns (32 GB/s); a 64-bit DDR4-3200 channel moves 25.6 GB/s.
 //
 // Backdoor and errors as in axi_ram_model.v: a rising edge on `load` reads `mem` from
@@ -166,6 +169,10 @@ module dram_timing_model #(
     integer bank_end [0:BANKS-1];
     integer prev_end, next_ref, ref_end;
     reg have_prev, prev_write;
+    // where the data path's cycles went (tb/dram_timing.py DramStats): read by the bench
+    integer read_bursts, write_bursts, read_beats, write_beats, row_hits, row_misses, row_conflicts, refreshes;
+    integer wait_latency, wait_row, wait_turnaround, wait_refresh;
+    integer d1, d2, d3;
 
     // rule 4 and 5 for one burst: its first beat's cycle
     integer sa, lat, st, turn, d, k, acc;
@@ -180,6 +187,8 @@ module dram_timing_model #(
             busy = 0; s_write = 0; s_err = 0; s_addr = 0; s_left = 0; nb = 0; s_bank = 0;
             for (k = 0; k < BANKS; k = k + 1) begin row_open[k] = 0; row_of[k] = 0; bank_end[k] = -1; end
             prev_end = -1; have_prev = 0; prev_write = 0; next_ref = TREFI; ref_end = 0;
+            read_bursts = 0; write_bursts = 0; read_beats = 0; write_beats = 0; row_hits = 0; row_misses = 0;
+            row_conflicts = 0; refreshes = 0; wait_latency = 0; wait_row = 0; wait_turnaround = 0; wait_refresh = 0;
             arREADY <= 0; awREADY <= 0; rVALID <= 0; rLAST <= 0; rRESP <= OKAY; wREADY <= 0;
             bVALID <= 0; bRESP <= OKAY;
         end else begin
@@ -271,8 +280,26 @@ module dram_timing_model #(
                         ref_end = sa + TRP + TRFC;
                         for (k = 0; k < BANKS; k = k + 1) row_open[k] = 0;
                         next_ref = next_ref + TREFI;
+                        refreshes = refreshes + 1;
                     end
                 end
+                // the counters: the first beat's wait split by the term of rule 4 that set it
+                if (pick_w) begin write_bursts = write_bursts + 1; write_beats = write_beats + s_left; end
+                else begin read_bursts = read_bursts + 1; read_beats = read_beats + s_left; end
+                if (hit) row_hits = row_hits + 1;
+                else if (conflict) row_conflicts = row_conflicts + 1;
+                else row_misses = row_misses + 1;
+                d1 = acc + t_ctrl + (pick_w ? CWL : CL + t_ctrl);
+                if (now + 1 > d1) d1 = now + 1;
+                d2 = acc + t_ctrl;
+                if (conflict && bank_end[bk] + 1 > d2) d2 = bank_end[bk] + 1;
+                d2 = d2 + lat;
+                if (d1 > d2) d2 = d1;
+                d3 = (have_prev && prev_end + 1 + turn > d2) ? prev_end + 1 + turn : d2;
+                wait_latency = wait_latency + d1 - now - 1;
+                wait_row = wait_row + d2 - d1;
+                wait_turnaround = wait_turnaround + d3 - d2;
+                wait_refresh = wait_refresh + d - d3;
                 row_open[bk] = 1; row_of[bk] = row;
                 busy = 1; nb = d; s_bank = bk;
             end
