@@ -224,9 +224,9 @@ def _conv(d: Descriptor, e: LayerEstimate, t: int, hw, tail: int) -> int:
     K = d.cin * d.k_rows * k
     Kp = weight_pitch(K)
     P = max(K, min_steps)
-    hw_in, howo = d.h * d.w, d.ho * d.wo
+    howo = d.ho * d.wo
     e.macs = d.cout // g * d.cin * k * k * howo  # the useful ones
-    chans = [seg.addr + ch * hw_in for seg in d.segments for ch in range(seg.channels)]
+    chans = [seg.addr + ch * d.in_pitch for seg in d.segments for ch in range(seg.channels)]
     walk = tiling.tiles(d)  # the controller's order
     E = _Band(e, 0, -1)
 
@@ -549,20 +549,20 @@ def _conv_store(key: tuple, addr: int, src: int, n: int, last: bool) -> tuple[in
 def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
     """Avgpool / upsample, channel by channel (``_vector_channel``): each output row from its input
     row(s) in the line buffer, the channel's output as one write command."""
-    hw_in, howo = d.h * d.w, d.ho * d.wo
+    howo, pitch = d.ho * d.wo, d.in_pitch
     out = d.out_addr
     if d.flags & FLAGS["fused"]:  # the convs before it wrote the output: CHECK goes on to K_START
         return t
     if d.op == "argmax":  # one pass over the rows, every channel of a row's column segment at a time
-        base, hw_len = d.segments[0].addr, d.h * d.w
+        base = d.segments[0].addr
         loads = []
         for y in range(d.h):
             ld = cmp = 0
             for x0 in range(0, d.w, d.strip):
                 n = min(d.strip, d.w - x0)
-                ld += _rd_rows(base + y * d.w + x0, n, d.cin, hw_len)
+                ld += _rd_rows(base + y * d.w + x0, n, d.cin, pitch)
                 cmp += -(-n // BUS_BYTES) * d.cin + 2  # a word read per cycle, the lanes two cycles behind
-                e.bytes_read += sum(_beats_bytes(base + c * hw_len + y * d.w + x0, n) for c in range(d.cin))
+                e.bytes_read += sum(_beats_bytes(base + c * pitch + y * d.w + x0, n) for c in range(d.cin))
             loads.append((ld, cmp))
         cycles, load, store = _vector_channel("argmax", d.factor, d.wo, tuple(loads), out % 4096, howo)
         e.load_stall += load
@@ -571,7 +571,7 @@ def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
         return t + cycles
     for seg in d.segments:
         for ch in range(seg.channels):
-            base = seg.addr + ch * hw_in
+            base = seg.addr + ch * pitch
             if d.op == "avgpool":  # two input rows per output row, one 2-D command
                 loads = tuple(_rd_rows(base + 2 * y * d.w, d.w, 2, d.w) for y in range(d.ho))
                 e.bytes_read += sum(_beats_bytes(base + r * d.w, d.w) for r in range(2 * d.ho))
@@ -583,7 +583,7 @@ def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
             e.store_stall += store
             e.bytes_written += howo
             t += cycles
-            out += howo
+            out += d.out_pitch
     return t
 
 

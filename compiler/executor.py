@@ -12,6 +12,7 @@ import struct
 import numpy as np
 
 from golden import contract
+from compiler.memplan import read_planes, write_planes
 from compiler.program import Descriptor, Program
 from hwspec.formats import DESCRIPTOR, FLAGS, HEADER, MAGIC
 from hwspec.config import weight_pitch
@@ -37,22 +38,22 @@ def load_program(program: Program, x_int8: np.ndarray) -> Dram:
     """A DRAM holding the program image and the int8 input tensor [1, C, H, W]."""
     dram = Dram(program.dram_size)
     dram.write(0, bytes(program.image))
-    write_tensor(dram, program.tensor_addr(program.graph.input.name), x_int8)
+    name = program.graph.input.name
+    write_tensor(dram, program.tensor_addr(name), x_int8, program.tensor_pitch(name))
     return dram
 
 
-def write_tensor(dram: Dram, addr: int, x: np.ndarray):
-    dram.write(addr, np.ascontiguousarray(np.asarray(x, np.int8)[0]).view(np.uint8))
+def write_tensor(dram: Dram, addr: int, x: np.ndarray, pitch: int):
+    """An int8 tensor [1, C, H, W], its channel planes ``pitch`` bytes apart from ``addr``."""
+    write_planes(dram.mem, addr, np.asarray(x, np.int8)[0], pitch)
 
 
-def read_tensor(dram: Dram, addr: int, shape) -> np.ndarray:
-    n = int(np.prod(shape))
-    return dram.read(addr, n).view(np.int8).reshape(shape).copy()
+def read_tensor(dram: Dram, addr: int, shape, pitch: int) -> np.ndarray:
+    return read_planes(dram.mem, addr, shape, pitch)
 
 
 def _gather(dram: Dram, d: Descriptor) -> np.ndarray:
-    planes = [dram.read(s.addr, s.channels * d.h * d.w).view(np.int8).reshape(s.channels, d.h, d.w)
-              for s in d.segments]
+    planes = [read_planes(dram.mem, s.addr, (s.channels, d.h, d.w), d.in_pitch) for s in d.segments]
     return np.concatenate(planes, axis=0)
 
 
@@ -92,13 +93,13 @@ def execute_descriptor(dram: Dram, d: Descriptor):
     else:
         raise ValueError(f"descriptor {d.layer}: unknown op {d.op!r}")
     assert y.shape == (d.cout // d.stack, d.ho, d.wo), (d.name, y.shape)
-    dram.write(d.out_addr, np.ascontiguousarray(y).view(np.uint8))
+    write_planes(dram.mem, d.out_addr, y, d.out_pitch)
     if d.op == "conv" and d.flags & FLAGS["pool"]:  # the 2x2 average pool of the output, its zero point y_zp
         pooled = contract.avgpool2x2_int8(y, 1.0, d.y_zp, 1.0, d.pool_zp)
-        dram.write(d.aux_addr, np.ascontiguousarray(pooled).view(np.uint8))
+        write_planes(dram.mem, d.aux_addr, pooled, d.aux_pitch)
     if d.op == "conv" and d.flags & FLAGS["up"]:  # its channels of the upsample's output
         up = contract.upsample_nearest_int8(y, d.up_factor)
-        dram.write(d.aux_addr, np.ascontiguousarray(up).view(np.uint8))
+        write_planes(dram.mem, d.aux_addr, up, d.aux_pitch)
 
 
 def read_descriptors(dram: Dram) -> list[Descriptor]:

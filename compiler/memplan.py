@@ -1,7 +1,8 @@
 """Activation memory plan: where every tensor lives in DRAM, with Concat costing nothing.
 
 Activations are stored channel-planar (CHW, int8): channel c of a tensor is one contiguous plane of
-H*W bytes. A Concat is never materialized: its consumers read the list of its inputs' channel
+H*W bytes, starting ``pitch`` bytes after channel c - 1's (hwspec.bus.DRAM_MAP.plane_pitch: H*W, or
+a little more where H*W would start every plane in the same DRAM bank). A Concat is never materialized: its consumers read the list of its inputs' channel
 ranges (segments), so every producer writes its own buffer once, wherever it is used. A buffer is
 freed after its last consumer (through any concat) has run and is reused first-fit by later
 tensors; the plan reports its peak footprint.
@@ -11,9 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from golden.qgraph import QGraph
+import numpy as np
 
-__all__ = ["Segment", "MemoryPlan", "plan_memory", "concat_leaves", "align", "ALIGN", "TENSOR_ALIGN"]
+from golden.qgraph import QGraph
+from hwspec.bus import DRAM_MAP
+
+__all__ = ["Segment", "MemoryPlan", "plan_memory", "concat_leaves", "align", "ALIGN", "TENSOR_ALIGN", "read_planes",
+           "write_planes"]
 
 ALIGN = 64  # bytes: a beat of the accelerator's 512-bit bus
 # Every tensor starts on a 4 KB DRAM page and takes whole pages: a tensor's rows of 64 to 2048 bytes
@@ -24,7 +29,7 @@ TENSOR_ALIGN = 4096
 
 @dataclass(frozen=True)
 class Segment:
-    """``channels`` channel planes starting at ``addr`` (plane size = the tensor's H*W)."""
+    """``channels`` channel planes starting at ``addr`` (plane size the tensor's H*W, ``MemoryPlan.pitch`` apart)."""
 
     tensor: str
     addr: int
@@ -37,6 +42,7 @@ class MemoryPlan:
     addr: dict[str, int] = field(default_factory=dict)  # materialized tensor -> DRAM address
     size: dict[str, int] = field(default_factory=dict)
     segments: dict[str, list[Segment]] = field(default_factory=dict)  # any tensor -> its planes
+    pitch: dict[str, int] = field(default_factory=dict)  # materialized tensor -> bytes from a plane to the next
     live_bytes: list[int] = field(default_factory=list)  # after each layer
     peak: int = 0  # highest address used above base (the activation region's size)
 
@@ -49,6 +55,25 @@ class MemoryPlan:
 def align(n: int, to: int = ALIGN) -> int:
     """n rounded up to a multiple of ``to``."""
     return -(-n // to) * to
+
+
+def read_planes(mem, addr: int, shape, pitch: int) -> np.ndarray:
+    """The int8 tensor of ``shape`` (..., H, W) whose channel planes start at ``addr``, ``pitch``
+    bytes apart, in ``mem`` (bytes, a bytearray or a uint8 array)."""
+    mem = mem if isinstance(mem, np.ndarray) else np.frombuffer(mem, np.uint8)
+    hw, n = shape[-2] * shape[-1], int(np.prod(shape[:-2]))
+    planes = [mem[addr + c * pitch: addr + c * pitch + hw] for c in range(n)]
+    return np.stack(planes).view(np.int8).reshape(shape).copy() if n else np.zeros(shape, np.int8)
+
+
+def write_planes(mem, addr: int, x: np.ndarray, pitch: int):
+    """Store the int8 tensor ``x`` (..., H, W) in ``mem`` (a bytearray or uint8 array): its channel
+    planes from ``addr``, ``pitch`` bytes apart."""
+    mem = mem if isinstance(mem, np.ndarray) else np.frombuffer(mem, np.uint8)
+    x = np.asarray(x, np.int8)
+    hw = x.shape[-2] * x.shape[-1]
+    for c, plane in enumerate(x.reshape(-1, hw)):
+        mem[addr + c * pitch: addr + c * pitch + hw] = plane.view(np.uint8)
 
 
 def concat_leaves(graph: QGraph, t: str) -> list[str]:
@@ -112,9 +137,10 @@ def plan_memory(graph: QGraph, base: int = 0, keep: set[str] | None = None,
     def materialize(name: str):
         shape = graph.tensors[name].shape if name in graph.tensors else labels[name]
         c, hw = (shape[1], shape[2] * shape[3]) if len(shape) == 4 else (1, shape[1] * shape[2])
-        nbytes = align(c * hw, TENSOR_ALIGN)
+        pitch = DRAM_MAP.plane_pitch(hw)
+        nbytes = align((c - 1) * pitch + hw, TENSOR_ALIGN)
         off = alloc(nbytes)
-        plan.addr[name], plan.size[name] = base + off, nbytes
+        plan.addr[name], plan.size[name], plan.pitch[name] = base + off, nbytes, pitch
         plan.segments[name] = [Segment(name, base + off, c)]
 
     labels = {l.output: l.out_shape for l in graph.layers if l.op == "argmax"}  # (1, H, W): a byte a pixel

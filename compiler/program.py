@@ -75,6 +75,9 @@ class Descriptor:
     const_addr: int = 0
     out_addr: int = 0
     segments: list[Segment] = field(default_factory=list)
+    in_pitch: int = 0  # bytes from an input channel plane to the next (MemoryPlan.pitch)
+    out_pitch: int = 0
+    aux_pitch: int = 0  # FLAGS["pool"] or FLAGS["up"]: of the pooled or upsampled output
 
     # descriptor fields that are not attributes of the same name
     _COMPUTED = ("op", "n_segments", "segments")
@@ -139,6 +142,10 @@ class Program:
 
     def tensor_addr(self, name: str) -> int:
         return self.plan.addr[self.output_name(name)]
+
+    def tensor_pitch(self, name: str) -> int:
+        """Bytes from one channel plane of the tensor ``name`` writes (or of the input) to the next."""
+        return self.plan.pitch[self.output_name(name)]
 
     def output_name(self, layer: str) -> str:
         """The tensor a layer writes: its own name, but for the argmax's labels."""
@@ -458,12 +465,13 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
         d = Descriptor(layer=i, name=l.name, op=l.op, cin=sum(s.channels for s in segs), cout=out.shape[1],
                        h=inp.shape[2], w=inp.shape[3], ho=out.shape[2], wo=out.shape[3],
                        x_zp=inp.zero_point, y_zp=out.zero_point, out_addr=plan.addr[l.output], segments=segs,
+                       in_pitch=_in_pitch(plan, segs), out_pitch=plan.pitch[l.output],
                        flags=FLAGS["last"] if i == len(layers) - 1 else 0)
         _check(l, channels=(max(d.cin, d.cout), "channels"), height=(max(d.h, d.ho), "height"),
                width=(max(d.w, d.wo), "width"), address=(plan.base + plan.peak, "address"))
-        if max(d.h * d.w, d.ho * d.wo) > PLANE_MAX:
-            raise ModelError(f"node {l.name!r} ({l.op}): a channel plane of {max(d.h * d.w, d.ho * d.wo):,} bytes "
-                             f"exceeds what one DMA command moves, {PLANE_MAX:,}")
+        if max(d.in_pitch, d.ho * d.wo) > PLANE_MAX:
+            raise ModelError(f"node {l.name!r} ({l.op}): a channel plane of {max(d.in_pitch, d.ho * d.wo):,} bytes "
+                             f"(with its padding to the next) exceeds what one DMA command moves, {PLANE_MAX:,}")
         if isinstance(l, QConv):
             d.kernel, d.stride = l.kernel, l.stride
             d.factor = rows_of[l.name]
@@ -474,9 +482,10 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
             if pool is not None:
                 d.flags |= FLAGS["pool"]
                 d.aux_addr, d.pool_zp = plan.addr[pool.output], graph.tensors[pool.output].zero_point
+                d.aux_pitch = plan.pitch[pool.output]
             if up is not None:  # channel c goes to the upsample's channel first + c
                 d.flags |= FLAGS["up"]
-                d.aux_addr = plan.addr[up.output] + first * up.factor ** 2 * d.ho * d.wo
+                d.aux_addr, d.aux_pitch = plan.addr[up.output] + first * plan.pitch[up.output], plan.pitch[up.output]
                 d.up_factor = up.factor
             d.group, d.band, d.strip = tile_conv(d, hw, pool is not None, up is not None) if hw is not None else \
                 (d.cout, d.ho_v, d.wo)
@@ -518,6 +527,13 @@ def compile_graph(graph: QGraph, hw=None, keep_all: bool = True, stack: dict[str
     return Program(graph, descs, plan, image, len(weights), len(consts), host, elided)
 
 
+def _in_pitch(plan: MemoryPlan, segs: list[Segment]) -> int:
+    """The input planes' pitch: one for every segment (the tensors a layer reads have one H*W)."""
+    pitches = {plan.pitch[s.tensor] for s in segs}
+    assert len(pitches) == 1, f"segments of one input with plane pitches {sorted(pitches)}"
+    return pitches.pop()
+
+
 def argmax_unfit(graph: QGraph, src: str, factor: int, hw) -> str | None:
     """Why the controller cannot run an ArgMax over the channels of ``src`` with its labels upsampled
     by ``factor`` (None if it can): it reads one tensor, every channel's column segment of a row
@@ -548,7 +564,8 @@ def _argmax_descriptor(graph: QGraph, l, index: int, src: str, factor: int, plan
     out = l.output
     d = Descriptor(layer=index, name=l.name, op="argmax", cin=c, cout=1, h=h, w=w, ho=h * factor,
                    wo=w * factor, factor=factor, strip=words * ACT_WORD, out_addr=plan.addr[out],
-                   segments=segs, flags=FLAGS["last"] if last else 0)
+                   segments=segs, in_pitch=_in_pitch(plan, segs), out_pitch=plan.pitch[out],
+                   flags=FLAGS["last"] if last else 0)
     _check(l, channels=(c, "channels"), height=(d.ho, "height"), width=(d.wo, "width"),
            address=(plan.base + plan.peak, "address"))
     return d

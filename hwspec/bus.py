@@ -7,7 +7,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-__all__ = ["AxiDmaConfig", "DMA", "CMD_ROWS_BITS", "bursts"]
+__all__ = ["AxiDmaConfig", "DMA", "CMD_ROWS_BITS", "bursts", "DramMap", "DRAM_MAP"]
 
 
 CMD_ROWS_BITS = 16  # a read command's row count (a 2-D command: rows of cmd_len bytes, cmd_pitch apart)
@@ -82,3 +82,30 @@ def bursts(addr: int, length: int, beat_bytes: int = 16, max_burst: int = 16) ->
         out.append((b * beat_bytes, n))
         b += n
     return out
+
+
+@dataclass(frozen=True)
+class DramMap:
+    """How the DRAM behind the bus maps a byte address: row | bank | column, ``row_bytes`` bytes of
+    column (one row across the rank) and ``banks`` banks. The bench's DDR4 model maps addresses so
+    (tests check tb.dram_timing.DEFAULT against ``DRAM_MAP``); the activation layout places channel
+    planes by it (``plane_pitch``)."""
+
+    row_bytes: int = 8192
+    banks: int = 8
+
+    def plane_pitch(self, nbytes: int) -> int:
+        """Bytes from the start of one channel plane of ``nbytes`` to the next in DRAM. A plane that
+        ends a whole number of bank windows (``banks`` rows) later, give or take a row, would start
+        the next one in the same bank on another row: every switch from one channel's rows to the
+        next's would close and open that bank while the data path waits. Such a plane is followed
+        by up to two rows of padding, so that planes start one row apart modulo the window: the
+        next channel's first burst goes to another bank. Planes under a row are left packed."""
+        window = self.row_bytes * self.banks
+        r = nbytes % window
+        if nbytes < self.row_bytes or self.row_bytes <= r < window - self.row_bytes:
+            return nbytes
+        return nbytes + (self.row_bytes - r) % window
+
+
+DRAM_MAP = DramMap()  # 8 KB rows (a 64-bit rank of x16 DDR4 parts' 2 KB pages), 8 banks

@@ -64,7 +64,7 @@ def refusal(d, cfg: EngineConfig) -> str | None:
         return "scale"
     if not 1 <= len(d.segments) <= MAX_SEGMENTS:
         return "segments"
-    if max(d.h * d.w, d.ho * d.wo) > PLANE_MAX:
+    if max(d.in_pitch, d.ho * d.wo) > PLANE_MAX:  # a 2-D load's pitch, a vector op's write
         return "plane"
     if op == OPS["conv"]:
         return _conv_refusal(d, cfg) or _conv_buffers_refusal(d, cfg)

@@ -39,7 +39,7 @@ FUSION_FLAGS = FLAGS["pool"] | FLAGS["fused"] | FLAGS["up"]
 MAX_SEGMENTS = 8  # input channel ranges a descriptor can gather (a HarDBlock concat has at most 6)
 SEGMENT = Record("segment", 64, [("addr", 32), ("channels", 16), pad(16)])
 
-# one layer: 128 bytes in the table, of which the controller reads the first used_bytes (114)
+# one layer: 128 bytes in the table, of which the controller reads the first used_bytes (126)
 DESCRIPTOR = Record("descriptor", 128 * 8, [
     ("op", 8, False, 1, "OPS"),
     ("kernel", 8), ("stride", 8),
@@ -58,6 +58,9 @@ DESCRIPTOR = Record("descriptor", 128 * 8, [
     ("aux_addr", 32, False, 1, "conv with the pool or up flag: where the pooled or upsampled output goes"),
     ("pool_zp", 8, True, 1, "pool flag: the pool's output zero point"),
     ("up_factor", 8, False, 1, "up flag: the upsample's factor (2 or 4)"),
+    ("in_pitch", 32, False, 1, "bytes from one input channel plane to the next (every segment's)"),
+    ("out_pitch", 32, False, 1, "bytes from one output channel plane to the next"),
+    ("aux_pitch", 32, False, 1, "pool or up flag: bytes from one pooled or upsampled output plane to the next"),
 ])
 
 
@@ -130,7 +133,7 @@ _ERRORS = (
     (16, "group_banks", "conv group: its weights or constants exceed their banks"),
     (17, "band_buffers", "conv band: its input rows exceed half the activation buffer, or its outputs half the "
                          "output banks"),
-    (18, "plane", "a channel plane (h x w or ho x wo) past a DMA command's length and pitch"),
+    (18, "plane", "an input plane pitch or an output plane (ho x wo) past a DMA command's pitch and length"),
 )
 ERRORS = {code: text for code, _, text in _ERRORS}
 _CODES = {key: code for code, key, _ in _ERRORS}

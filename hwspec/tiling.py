@@ -89,21 +89,23 @@ def store_writes(d, co0: int, gc: int, t: Tile, array_rows: int) -> list[tuple[i
     y to output row G * (oy0 + y) + r (rows past ho skipped); whole rows are one command a channel, a
     strip one a row. A fused pool follows each channel with its pooled rows (from the line buffer), a
     fused upsample each command with the same rows upsampled (from the same bank bytes)."""
-    g, howo = d.stack, d.ho * d.wo
-    base = d.out_addr + co0 * howo + t.oy0 * g * d.wo + t.ox0
+    g, row0 = d.stack, t.oy0 * d.stack * d.wo + t.ox0  # row0: the tile's first byte in a plane
     bo, sw = t.rows, t.cols
+    # (output channel, byte in its plane, bank byte address, bytes)
     if g > 1:
-        writes = [(base + (v // g) * howo + (g * y + v % g) * d.wo, y * sw, sw)
+        placed = [(co0 + v // g, row0 + (g * y + v % g) * d.wo, y * sw, sw)
                   for v in range(gc) for y in range(bo) if g * (t.oy0 + y) + v % g < d.ho]
     elif sw == d.wo:
-        writes = [(base + c * howo, (c // array_rows) * bo * sw, bo * d.wo) for c in range(gc)]
-        if d.flags & FLAGS["pool"]:
-            pbase = d.aux_addr + co0 * (howo // 4) + t.oy0 // 2 * (d.wo // 2)
-            writes = [w for c in range(gc) for w in (writes[c], (pbase + c * (howo // 4), 0, bo * d.wo // 4))]
+        placed = [(co0 + c, row0, (c // array_rows) * bo * sw, bo * d.wo) for c in range(gc)]
     else:
-        writes = [(base + c * howo + r * d.wo, (c // array_rows) * bo * sw + r * sw, sw)
+        placed = [(co0 + c, row0 + r * d.wo, (c // array_rows) * bo * sw + r * sw, sw)
                   for c in range(gc) for r in range(bo)]
-    if d.flags & FLAGS["up"]:
-        f2 = d.up_factor ** 2
-        writes = [w for a, src, n in writes for w in ((a, src, n), (d.aux_addr + f2 * (a - d.out_addr), 0, f2 * n))]
+    writes = []
+    for ch, off, src, n in placed:  # planes out_pitch apart, pooled or upsampled planes aux_pitch apart
+        writes.append((d.out_addr + ch * d.out_pitch + off, src, n))
+        if d.flags & FLAGS["pool"]:  # whole rows only
+            writes.append((d.aux_addr + ch * d.aux_pitch + t.oy0 // 2 * (d.wo // 2), 0, bo * d.wo // 4))
+        if d.flags & FLAGS["up"]:
+            f2 = d.up_factor ** 2
+            writes.append((d.aux_addr + ch * d.aux_pitch + f2 * off, 0, f2 * n))
     return writes

@@ -112,6 +112,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
         DESCRIPTOR.bits(f) for f in ("n_segments", "layer", "group", "band", "strip", "ho_v"))
     (WA_H, WA_L), (CA_H, CA_L), (OA_H, OA_L), (AX_H, AX_L), (PZ_H, PZ_L), (UF_H, UF_L) = (
         DESCRIPTOR.bits(f) for f in ("weight_addr", "const_addr", "out_addr", "aux_addr", "pool_zp", "up_factor"))
+    (IPT_H, IPT_L), (OPT_H, OPT_L), (APT_H, APT_L) = (
+        DESCRIPTOR.bits(f) for f in ("in_pitch", "out_pitch", "aux_pitch"))
     SEGS_H, SEGS_L = DESCRIPTOR.span("segments")
     F_POOL, F_FUSED, F_UP = flag_bit("pool"), flag_bit("fused"), flag_bit("up")
     # segment 0 of segs (element 0 in the low bits): address, channels
@@ -181,7 +183,9 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     w_addr, c_addr, o_addr = _u(32), _u(32), _u(32)
     segs, segw = _u(SEGS_BITS), _u(SEGS_BITS)  # the descriptor's segments; the band's walk through them
     seg_ch = _u(16)
-    K, HW, HoWo = _u(20), _u(32), _u(32)
+    K, HoWo = _u(20), _u(32)  # HoWo: an output plane's bytes
+    # bytes from a channel plane to the next in DRAM: input (every segment's), output, pooled or upsampled
+    ipitch, opitch, apitch = _u(32), _u(32), _u(32)
     Kw = _u(20)  # buffer words of one output channel's weights (hwspec.config.weight_pitch)
     # stacked output rows (compiler.program.stack_rows; factor G > 1 on a conv): the engine's layer
     # has G * Cout channels (channel c * G + g: channel c's output row G * r + g at its row r), hov
@@ -196,6 +200,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
     s_adv = Signal(bool(0))  # ... which is g + 1 of the same channel
     s_ch, s_r = _u(16), _u(16)  # the store's channel and row (the loads walk ch and r meanwhile)
     s_chan, s_row = _u(32), _u(32)  # DRAM addresses of the stored channel and of its current row
+    s_obase, s_ubase = _u(32), _u(32)  # the stored channel's output plane; its upsampled plane (fused up)
     # fused 2x2 average pool (FLAG_POOL on a conv, compiler.program.pool_fusable): as a channel's band
     # streams out (whole rows of wpr words), its even rows' words go to the line buffer's upper half
     # (word x of the last even row; the two last words tapped, th1 and th2, stand in for it when a row
@@ -853,8 +858,10 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 kh.next = khv
                 sy.next = desc[FA_H:FA_L] * desc[ST_H:ST_L]
                 hov.next = desc[HV_H:HV_L]
-                HW.next = desc[HH_H:HH_L] * desc[WW_H:WW_L]
                 HoWo.next = desc[HO_H:HO_L] * desc[WO_H:WO_L]
+                ipitch.next = desc[IPT_H:IPT_L]
+                opitch.next = desc[OPT_H:OPT_L]
+                apitch.next = desc[APT_H:APT_L]
                 pad.next = desc[PAD_H:PAD_L]
                 state.next = st.CHECK
             elif state == st.CHECK:
@@ -876,7 +883,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 elif nseg == 0 or nseg > MAX_SEGMENTS:
                     err_code.next = E_SEGMENTS
                     state.next = st.FAIL
-                elif HW > DMA_MAX or HoWo > DMA_MAX:  # a plane: a 2-D load's pitch, a vector op's write
+                elif ipitch > DMA_MAX or HoWo > DMA_MAX:  # a 2-D load's pitch, a vector op's write
                     err_code.next = E_PLANE
                     state.next = st.FAIL
                 elif op == 1 and (group == 0 or band == 0 or strip == 0):
@@ -1087,13 +1094,13 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     state.next = st.FAIL
                 else:
                     # the tile's rows of a segment's channels (whole rows: one 2-D command, a channel's
-                    # rows_in * w bytes a row, HW apart) or of one channel (a strip)
+                    # rows_in * w bytes a row, ipitch apart) or of one channel (a strip)
                     if rd_cmd_valid and rd_cmd_ready:
                         rd_cmd_valid.next = 0
                         if cols_in != w and ch + 1 < seg_ch:  # the next channel of a strip
                             ch.next = ch + 1
-                            chan_addr.next = chan_addr + HW
-                            row_addr.next = chan_addr + HW
+                            chan_addr.next = chan_addr + ipitch
+                            row_addr.next = chan_addr + ipitch
                         elif ridx + 1 < nseg:  # the next segment
                             ridx.next = ridx + 1
                             ch.next = 0
@@ -1109,7 +1116,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         if cols_in == w:
                             rd_cmd_len.next = rows_in * w
                             rd_cmd_rows.next = seg_ch
-                            rd_cmd_pitch.next = HW[DMA.len_bits:]  # a plane past the command pitch: refused (hwspec.checks)
+                            rd_cmd_pitch.next = ipitch[DMA.len_bits:]  # a plane past the command pitch: refused (hwspec.checks)
                         else:
                             rd_cmd_pitch.next = w
                             rd_cmd_len.next = cols_in
@@ -1417,12 +1424,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             elif state == st.V_NEXT:
                 if not v_more:
                     y.next = 0
-                    ochan.next = ochan + HoWo
+                    ochan.next = ochan + opitch
                     if op == 4:  # argmax: its one output channel is written
                         state.next = st.K_START
                     elif ch + 1 < seg_ch:
                         ch.next = ch + 1
-                        chan_addr.next = chan_addr + HW
+                        chan_addr.next = chan_addr + ipitch
                         state.next = st.V_ROW
                     elif ridx + 1 < nseg:
                         ridx.next = ridx + 1
@@ -1442,7 +1449,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 rd_cmd_valid.next = 1
                 rd_cmd_addr.next = chan_addr + y * w + m_x0
                 rd_cmd_rows.next = cin
-                rd_cmd_pitch.next = HW
+                rd_cmd_pitch.next = ipitch
                 rd_cmd_len.next = m_len
                 lbw.next = 0
                 m_rc.next = 0
@@ -1563,15 +1570,17 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
             s_r.next = 0
             s_tbase.next = prev_half * OUT_HALF
             rbase.next = prev_half * OUT_HALF
-            s_chan.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
-            s_row.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
-            cbase.next = o_addr + co0 * HoWo + prev_oy0 * factor * wo + prev_ox0
+            s_chan.next = o_addr + co0 * opitch + prev_oy0 * factor * wo + prev_ox0
+            s_row.next = o_addr + co0 * opitch + prev_oy0 * factor * wo + prev_ox0
+            cbase.next = o_addr + co0 * opitch + prev_oy0 * factor * wo + prev_ox0
+            s_obase.next = o_addr + co0 * opitch
+            s_ubase.next = aux + co0 * apitch
             s_row0.next = prev_oy0 * factor
             s_rr.next = prev_oy0 * factor
             sg.next = 0
             s_pool.next = 0
             s_up.next = 0
-            s_pchan.next = aux + co0 * (HoWo >> 2) + (prev_oy0 >> 1) * (wo >> 1)
+            s_pchan.next = aux + co0 * apitch + (prev_oy0 >> 1) * (wo >> 1)
             s_dw.next = DRAIN_WAIT - 1
             if prev_chn:  # its last tile is still draining under the run that follows it
                 sst.next = ss.SS_DRAIN
@@ -1718,7 +1727,7 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                     u_row.next = rbase
                     u_c.next = 0
                     u_rep.next = 0
-                    u_dst.next = aux + (s_row - o_addr) * u_f2
+                    u_dst.next = s_ubase + (s_row - s_obase) * u_f2
                     plen.next = plen * u_f2
                     sst.next = ss.SS_CMD
                 else:
@@ -1745,16 +1754,20 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                         else:
                             sg.next = 0
                             s_rr.next = s_row0
-                            cbase.next = cbase + HoWo
-                            s_chan.next = cbase + HoWo
-                            s_row.next = cbase + HoWo
+                            cbase.next = cbase + opitch
+                            s_chan.next = cbase + opitch
+                            s_row.next = cbase + opitch
+                            s_obase.next = s_obase + opitch
+                            s_ubase.next = s_ubase + apitch
                         sst.next = ss.SS_CMD
                     else:
                         s_r.next = 0
                         s_ch.next = s_ch + 1
-                        s_pchan.next = s_pchan + (HoWo >> 2)
-                        s_chan.next = s_chan + HoWo
-                        s_row.next = s_chan + HoWo
+                        s_pchan.next = s_pchan + apitch
+                        s_chan.next = s_chan + opitch
+                        s_row.next = s_chan + opitch
+                        s_obase.next = s_obase + opitch
+                        s_ubase.next = s_ubase + apitch
                         if s_bank == R - 1:
                             s_bank.next = 0
                             s_tbase.next = s_tbase + prev_bo * prev_sw

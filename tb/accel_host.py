@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compiler.memplan import align
+from compiler.memplan import align, read_planes, write_planes
 from compiler.program import Program
 from golden.intmodel import Comparison, compare
 from hwspec.bus import DMA
@@ -74,9 +74,7 @@ def dram_image(layout: RunLayout, tensors: dict[str, np.ndarray]) -> bytearray:
     img = bytearray(layout.size)
     img[: len(prog.image)] = prog.image
     for name, x in tensors.items():
-        addr = prog.tensor_addr(name)
-        raw = np.ascontiguousarray(np.asarray(x, np.int8)[0]).tobytes()
-        img[addr: addr + len(raw)] = raw
+        write_planes(img, prog.tensor_addr(name), np.asarray(x, np.int8)[0], prog.tensor_pitch(name))
     act_base = prog.activation_base
     for i, d in enumerate(prog.descriptors):
         table = HEADER.size + DESCRIPTOR.size * i
@@ -130,9 +128,9 @@ def read_hex(path, nbytes: int, word_bytes: int = DMA.beat_bytes, *, unknown: by
     return out[:nbytes]
 
 
-def read_tensor(img: bytes, addr: int, shape) -> np.ndarray:
-    n = int(np.prod(shape))
-    return np.frombuffer(bytes(img[addr: addr + n]), np.int8).reshape(shape).copy()
+def read_tensor(img: bytes, addr: int, shape, pitch: int) -> np.ndarray:
+    """The int8 tensor of ``shape`` whose channel planes start at ``addr``, ``pitch`` bytes apart."""
+    return read_planes(img, addr, shape, pitch)
 
 
 def counters(img: bytes, layout: RunLayout, layer: int) -> dict[str, int]:
@@ -169,9 +167,10 @@ def compare_layers(layout: RunLayout, img: bytes, golden, unknown: bytes | None 
             out.append(LayerResult(d.layer, d.name, d.op, Comparison(d.name, 0, 0, None),
                                    counters(img, layout, d.layer), None, elided=True))
             continue
-        got = read_tensor(img, layout.output_addr(d.name), prog.output_shape(d.name))
+        where = layout.output_addr(d.name), prog.output_shape(d.name), prog.tensor_pitch(d.name)
+        got = read_tensor(img, *where)
         expected = golden[prog.output_name(d.name)].data
-        xs = None if unknown is None else read_tensor(unknown, layout.output_addr(d.name), prog.output_shape(d.name))
+        xs = None if unknown is None else read_tensor(unknown, *where)
         out.append(LayerResult(d.layer, d.name, d.op, compare(d.name, expected, got, xs),
                                counters(img, layout, d.layer), got))
     return out

@@ -47,7 +47,7 @@ def test_program_model_reproduces_onnxruntime_on_every_layer(compiled):
     for layer in graph.layers:
         if layer.op == "concat" or layer.name in prog.elided:
             continue  # concats are never materialized
-        got = read_tensor(dram, prog.tensor_addr(layer.name), prog.output_shape(layer.name))
+        got = read_tensor(dram, prog.tensor_addr(layer.name), prog.output_shape(layer.name), prog.tensor_pitch(layer.name))
         results.append(compare(layer.output, cap[layer.output].data, got))  # the labels: int8 against int64
     print(f"{name}: {len(results)} tensors read back from DRAM, {sum(r.mismatches for r in results)} mismatches")
     assert all(r.ok for r in results), "\n".join(str(r) for r in results if not r.ok)
@@ -82,7 +82,7 @@ def test_reuse_plan_still_computes_the_network():
     prog = compile_graph(graph, keep_all=False)
     dram = load_program(prog, cap["input"].data)
     execute(dram)
-    assert compare("labels", cap["labels"].data, read_tensor(dram, prog.tensor_addr("argmax"), (1, 64, 128))).ok
+    assert compare("labels", cap["labels"].data, read_tensor(dram, prog.tensor_addr("argmax"), (1, 64, 128), prog.tensor_pitch("argmax"))).ok
 
 
 def test_argmax_without_fusion_reads_the_logits_and_checks_its_limits():
@@ -99,7 +99,7 @@ def test_argmax_without_fusion_reads_the_logits_and_checks_its_limits():
     execute(dram)
     for name in ("logits", "argmax"):
         t = prog.output_name(name)
-        assert compare(t, cap[t].data, read_tensor(dram, prog.tensor_addr(name), prog.output_shape(name))).ok
+        assert compare(t, cap[t].data, read_tensor(dram, prog.tensor_addr(name), prog.output_shape(name), prog.tensor_pitch(name))).ok
     fused = compile_graph(graph, get_config("sim"))
     assert (fused.descriptors[-1].factor, fused.descriptors[-1].segments[0].addr) == (4, fused.tensor_addr("head"))
     wide = load_qgraph(model_path("tiny"), (64, 128))
@@ -126,9 +126,10 @@ def test_too_many_concat_segments_names_the_node():
 
 
 def test_a_channel_plane_past_one_dma_command_names_the_node():
-    """A 4096x4096 frame's 16 MiB input planes: the DMA moves at most 2**24 - 1 bytes a command."""
-    with pytest.raises(ModelError, match=r"node 'stem0' \(conv\): a channel plane of 16,777,216 bytes exceeds what "
-                                         r"one DMA command moves, 16,777,215"):
+    """A 4096x4096 frame's 16 MiB input planes (8 KB apart more: hwspec.bus.DramMap.plane_pitch): the
+    DMA moves at most 2**24 - 1 bytes a command."""
+    with pytest.raises(ModelError, match=r"node 'stem0' \(conv\): a channel plane of 16,785,408 bytes \(with its "
+                                         r"padding to the next\) exceeds what one DMA command moves, 16,777,215"):
         compile_graph(load_qgraph(model_path("tiny"), (4096, 4096)), get_config("tiny"))
 
 
@@ -169,13 +170,12 @@ def test_fused_pools_and_upsamples_compute_the_network_and_never_share_the_convs
         fused += ups
         for pool in ("enc0.pool", "enc1.pool", "dec0.up", "dec1.up") if keep_all else ():
             t = graph.tensors[pool]
-            assert compare(pool, cap[pool].data, read_tensor(dram, prog.tensor_addr(pool), t.shape)).ok
-        assert compare("labels", cap["labels"].data, read_tensor(dram, prog.tensor_addr("argmax"), (1, 32, 512))).ok
+            assert compare(pool, cap[pool].data, read_tensor(dram, prog.tensor_addr(pool), t.shape, prog.tensor_pitch(pool))).ok
+        assert compare("labels", cap["labels"].data, read_tensor(dram, prog.tensor_addr("argmax"), (1, 32, 512), prog.tensor_pitch("argmax"))).ok
         for d in fused:
             span = lambda a, n: (a, a + n)  # noqa: E731
-            scale = 1 / 4 if d.flags & FLAGS["pool"] else d.up_factor ** 2 / d.stack
-            pool = span(d.aux_addr, int(d.cout * d.ho * d.wo * scale))
-            own = [span(s.addr, s.channels * d.h * d.w) for s in d.segments] + [span(d.out_addr, d.cout // d.stack * d.ho * d.wo)]
+            pool = span(d.aux_addr, d.cout // d.stack * d.aux_pitch)  # planes aux_pitch apart
+            own = [span(s.addr, s.channels * d.in_pitch) for s in d.segments] + [span(d.out_addr, d.cout // d.stack * d.out_pitch)]
             for a, b in own:
                 assert pool[1] <= a or b <= pool[0], (d.name, keep_all)
     plain = compile_graph(graph, get_config("sim"), fuse_pool=False, fuse_up=False, fuse_argmax=False)

@@ -12,6 +12,7 @@ import pytest
 
 from compiler.program import Descriptor, compile_graph
 from golden.qgraph import ModelError, load_qgraph
+from hwspec.bus import DRAM_MAP
 from hwspec.checks import refusal
 from onnx_models import model_path
 from compiler.memplan import Segment
@@ -57,7 +58,8 @@ def test_every_descriptor_field_survives_pack_and_unpack():
     d = Descriptor(layer=65535, name="", op="argmax", kernel=3, stride=2, flags=31, cin=1, cout=2, h=3, w=4, ho=5,
                    wo=6, x_zp=-128, y_zp=127, qmin=-7, qmax=9, factor=16, group=7, band=8, strip=9, ho_v=10,
                    aux_addr=2**32 - 1, pool_zp=-3, up_factor=4, weight_addr=11, const_addr=12, out_addr=13,
-                   segments=[Segment("", 100 * i + 1, i + 1) for i in range(MAX_SEGMENTS)])
+                   segments=[Segment("", 100 * i + 1, i + 1) for i in range(MAX_SEGMENTS)], in_pitch=14,
+                   out_pitch=15, aux_pitch=2**32 - 2)
     raw = d.pack()
     assert len(raw) == DESCRIPTOR.size
     assert Descriptor.unpack(raw) == d
@@ -154,3 +156,39 @@ def test_python_m_hwspec_prints_every_table_and_refuses_an_unknown_config():
     assert out.stdout.count("| segments | u64 x 8 |") == 1
     bad = subprocess.run([sys.executable, "-m", "hwspec", "nope"], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr == "error: unknown config 'nope'; known: tiny, sim, tall, asic\n"
+
+
+def test_plane_pitch_starts_each_plane_in_another_bank():
+    """From any address, the next plane (pitch bytes on) starts in another DRAM bank, for every plane
+    of at least a row; the padding is under two rows and none where the plane already does so;
+    smaller planes stay packed."""
+    m = DRAM_MAP
+    window = m.row_bytes * m.banks
+    bank = lambda a: a // m.row_bytes % m.banks  # noqa: E731
+    sizes = [h * w for h in (64, 128, 256, 512, 1024, 2048) for w in (64, 128, 256, 512, 1024, 2048)]
+    sizes += list(range(m.row_bytes, 3 * window, 1000)) + [k * window + d for k in (1, 2, 33) for d in (-64, 0, 64)]
+    padded = 0
+    for n in sizes:
+        p = m.plane_pitch(n)
+        assert n <= p < n + 2 * m.row_bytes, n
+        if n < m.row_bytes:
+            assert p == n, n
+            continue
+        if m.row_bytes <= n % window < window - m.row_bytes:
+            assert p == n, n  # no padding where none is needed
+        padded += p != n
+        assert all(bank(x + p) != bank(x) for x in range(0, window, 256)), (n, p)
+    assert padded > 0 and m.plane_pitch(512 * 1024) == 512 * 1024 + m.row_bytes
+
+
+def test_frame_tensors_are_laid_out_by_the_plane_pitch():
+    """FC-HarDNet-70 at 1024x2048 on asic: every descriptor's pitches are its planes' plane_pitch, and
+    the 2 MB, 512 KB and 128 KB planes are padded."""
+    prog = compile_graph(load_qgraph(model_path("hardnet70"), (1024, 2048)), CONFIGS["asic"])
+    for d in prog.descriptors:
+        assert d.in_pitch == DRAM_MAP.plane_pitch(d.h * d.w) and d.out_pitch == DRAM_MAP.plane_pitch(d.ho * d.wo), d.name
+        if d.flags & FLAGS["pool"]:
+            assert d.aux_pitch == DRAM_MAP.plane_pitch(d.ho * d.wo // 4), d.name
+        elif d.flags & FLAGS["up"]:
+            assert d.aux_pitch == DRAM_MAP.plane_pitch(d.ho * d.wo * d.up_factor ** 2), d.name
+    assert {d.in_pitch - d.h * d.w for d in prog.descriptors} == {0, DRAM_MAP.row_bytes}

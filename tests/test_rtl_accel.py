@@ -297,7 +297,7 @@ BROKEN = {
     "dec0.up": (dict(w=8192), "up_row"),
     "enc1.trans": (dict(cout=68, group=68), "group_banks"),  # 17 tiles of constants in 16
     "dec1.l1": (dict(band=16, strip=32), "band_buffers"),  # the whole 19 x 16 x 32 input in one half
-    "dec1.l2": (dict(h=4096, w=4096), "plane"),  # a 16 MiB channel plane: past a DMA command's pitch
+    "dec1.l2": (dict(in_pitch=1 << 24), "plane"),  # input planes 16 MiB apart: past a DMA command's pitch
     "logits": (dict(ho=4096, wo=4096), "plane"),  # an upsample writing a 16 MiB plane in one command
 }
 

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hwspec.bus import DMA
+from hwspec.bus import DMA, DRAM_MAP
 from tb.dram_timing import DDR4_3200, DEFAULT, DramStats, DramTiming, Request, simulate
 from tb.runner import ROOT, run_cocotb, setup_verilator
 from tests.test_rtl_axi import _assert_passed
@@ -109,3 +109,23 @@ def test_accel_run_refuses_stalls_on_the_dram_with_timing(capsys):
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1, err
     assert err.startswith("error: ") and "--stall applies to --dram model, not --dram timing" in err, err
+
+
+def test_the_layouts_dram_map_is_the_models():
+    """The activation layout places planes by hwspec.bus.DRAM_MAP: it must map addresses as this model does."""
+    assert (DRAM_MAP.row_bytes, DRAM_MAP.banks) == (1 << DEFAULT.col_bits, 1 << DEFAULT.bank_bits)
+
+
+def test_padded_planes_hide_the_channel_switch():
+    """Two bursts from each of 16 channel planes of 128 KB (a 256x512 tensor), read in channel order:
+    packed, every plane starts in one bank and each switch waits for that bank's precharge and
+    activate; at DRAM_MAP.plane_pitch the planes start in consecutive banks and only the first
+    access waits for its row."""
+    n = 128 * 1024
+    stats = {}
+    for pitch in (n, DRAM_MAP.plane_pitch(n)):
+        st = stats[pitch] = DramStats()
+        simulate(DEFAULT, [Request(False, c * pitch + k * 1024, 16) for c in range(16) for k in range(2)], stats=st)
+    packed, padded = stats[n], stats[DRAM_MAP.plane_pitch(n)]
+    assert packed.row_conflicts == 15 and packed.wait_row >= 15 * (DEFAULT.trp + DEFAULT.trcd), packed
+    assert padded.wait_row == DEFAULT.trcd and padded.wait_latency == packed.wait_latency, padded

@@ -157,7 +157,6 @@ output [23:0] e_rd_addr;
 reg [23:0] e_rd_addr;
 input [8191:0] e_rd_data;
 
-reg [31:0] HW;
 reg [31:0] HoWo;
 reg [19:0] K;
 reg [19:0] Kw;
@@ -165,6 +164,7 @@ reg [511:0] am_i;
 reg [511:0] am_ni;
 reg [511:0] am_nv;
 reg [511:0] am_v;
+reg [31:0] apitch;
 reg [23:0] apos;
 reg [31:0] aux;
 reg [15:0] band;
@@ -194,7 +194,7 @@ reg cur_ptop;
 reg [15:0] cur_rows;
 reg [15:0] cur_rp;
 reg [15:0] cur_sw;
-reg [911:0] desc;
+reg [1007:0] desc;
 reg [31:0] desc_table;
 reg eng_active;
 reg eng_low;
@@ -219,6 +219,7 @@ reg [159:0] hdr;
 reg [15:0] ho;
 reg [15:0] hov;
 reg [23:0] ip;
+reg [31:0] ipitch;
 reg iss_more;
 reg [15:0] ix_lo;
 reg [15:0] iy_lo;
@@ -274,6 +275,7 @@ reg nxt;
 reg [31:0] o_addr;
 reg [31:0] ochan;
 reg [7:0] op;
+reg [31:0] opitch;
 reg [15:0] ox0;
 reg [15:0] oy0;
 reg [23:0] p;
@@ -334,6 +336,7 @@ reg [15:0] s_lb_waddr;
 reg [511:0] s_lb_wdata;
 reg s_lb_we;
 reg [15:0] s_nv;
+reg [31:0] s_obase;
 reg [5:0] s_off;
 reg [23:0] s_p;
 reg [31:0] s_pchan;
@@ -345,6 +348,7 @@ reg [15:0] s_row0;
 reg [31:0] s_rp;
 reg [15:0] s_rr;
 reg [23:0] s_tbase;
+reg [31:0] s_ubase;
 reg s_up;
 reg [511:0] s_upw;
 reg [31:0] s_wr_cmd_addr;
@@ -959,7 +963,7 @@ always @(posedge clk) begin: fsm
             6'b000100: begin
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= (desc_table + {layer, 7'h0});
-                rd_cmd_len <= 114;
+                rd_cmd_len <= 126;
                 rd_cmd_rows <= 1;
                 if ((rd_cmd_valid && rd_cmd_ready)) begin
                     rd_cmd_valid <= 0;
@@ -973,7 +977,7 @@ always @(posedge clk) begin: fsm
                     state <= 6'b101110;
                 end
                 else if (rd_valid) begin
-                    desc <= {rd_data, desc[(8 * 114)-1:8]};
+                    desc <= {rd_data, desc[(8 * 126)-1:8]};
                     if (rd_last) begin
                         rd_ready <= 0;
                         state <= 6'b000110;
@@ -1041,8 +1045,10 @@ always @(posedge clk) begin: fsm
                 kh <= khv;
                 sy <= (desc[168-1:160] * desc[24-1:16]);
                 hov <= desc[864-1:848];
-                HW <= (desc[80-1:64] * desc[96-1:80]);
                 HoWo <= (desc[112-1:96] * desc[128-1:112]);
+                ipitch <= desc[944-1:912];
+                opitch <= desc[976-1:944];
+                apitch <= desc[1008-1:976];
                 pad <= desc[11-1:9];
                 state <= 6'b000111;
             end
@@ -1069,7 +1075,7 @@ always @(posedge clk) begin: fsm
                     err_code <= 5;
                     state <= 6'b101110;
                 end
-                else if (((HW > 16777215) || (HoWo > 16777215))) begin
+                else if (((ipitch > 16777215) || (HoWo > 16777215))) begin
                     err_code <= 18;
                     state <= 6'b101110;
                 end
@@ -1339,8 +1345,8 @@ always @(posedge clk) begin: fsm
                         rd_cmd_valid <= 0;
                         if (((cols_in != w) && ((ch + 1) < seg_ch))) begin
                             ch <= (ch + 1);
-                            chan_addr <= (chan_addr + HW);
-                            row_addr <= (chan_addr + HW);
+                            chan_addr <= (chan_addr + ipitch);
+                            row_addr <= (chan_addr + ipitch);
                         end
                         else if (((ridx + 1) < nseg)) begin
                             ridx <= (ridx + 1);
@@ -1360,7 +1366,7 @@ always @(posedge clk) begin: fsm
                         if ((cols_in == w)) begin
                             rd_cmd_len <= (rows_in * w);
                             rd_cmd_rows <= seg_ch;
-                            rd_cmd_pitch <= HW[24-1:0];
+                            rd_cmd_pitch <= ipitch[24-1:0];
                         end
                         else begin
                             rd_cmd_pitch <= w;
@@ -1768,13 +1774,13 @@ always @(posedge clk) begin: fsm
             6'b100100: begin
                 if ((!v_more)) begin
                     y <= 0;
-                    ochan <= (ochan + HoWo);
+                    ochan <= (ochan + opitch);
                     if ((op == 4)) begin
                         state <= 6'b101000;
                     end
                     else if (((ch + 1) < seg_ch)) begin
                         ch <= (ch + 1);
-                        chan_addr <= (chan_addr + HW);
+                        chan_addr <= (chan_addr + ipitch);
                         state <= 6'b011010;
                     end
                     else if (((ridx + 1) < nseg)) begin
@@ -1798,7 +1804,7 @@ always @(posedge clk) begin: fsm
                 rd_cmd_valid <= 1;
                 rd_cmd_addr <= ((chan_addr + (y * w)) + m_x0);
                 rd_cmd_rows <= cin;
-                rd_cmd_pitch <= HW;
+                rd_cmd_pitch <= ipitch;
                 rd_cmd_len <= m_len;
                 lbw <= 0;
                 m_rc <= 0;
@@ -1953,15 +1959,17 @@ always @(posedge clk) begin: store
         s_r <= 0;
         s_tbase <= (prev_half * 4096);
         rbase <= (prev_half * 4096);
-        s_chan <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
-        s_row <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
-        cbase <= (((o_addr + (co0 * HoWo)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
+        s_chan <= (((o_addr + (co0 * opitch)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
+        s_row <= (((o_addr + (co0 * opitch)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
+        cbase <= (((o_addr + (co0 * opitch)) + ((prev_oy0 * factor) * wo)) + prev_ox0);
+        s_obase <= (o_addr + (co0 * opitch));
+        s_ubase <= (aux + (co0 * apitch));
         s_row0 <= (prev_oy0 * factor);
         s_rr <= (prev_oy0 * factor);
         sg <= 0;
         s_pool <= 0;
         s_up <= 0;
-        s_pchan <= ((aux + (co0 * (HoWo >>> 2))) + ((prev_oy0 >>> 1) * (wo >>> 1)));
+        s_pchan <= ((aux + (co0 * apitch)) + ((prev_oy0 >>> 1) * (wo >>> 1)));
         s_dw <= (58 - 1);
         if (prev_chn) begin
             sst <= 3'b001;
@@ -2148,7 +2156,7 @@ always @(posedge clk) begin: store
                 u_row <= rbase;
                 u_c <= 0;
                 u_rep <= 0;
-                u_dst <= ($signed({1'b0, aux}) + (($signed({1'b0, s_row}) - $signed({1'b0, o_addr})) * u_f2));
+                u_dst <= ($signed({1'b0, s_ubase}) + (($signed({1'b0, s_row}) - $signed({1'b0, s_obase})) * u_f2));
                 plen <= (plen * u_f2);
                 sst <= 3'b010;
             end
@@ -2179,18 +2187,22 @@ always @(posedge clk) begin: store
                     else begin
                         sg <= 0;
                         s_rr <= s_row0;
-                        cbase <= (cbase + HoWo);
-                        s_chan <= (cbase + HoWo);
-                        s_row <= (cbase + HoWo);
+                        cbase <= (cbase + opitch);
+                        s_chan <= (cbase + opitch);
+                        s_row <= (cbase + opitch);
+                        s_obase <= (s_obase + opitch);
+                        s_ubase <= (s_ubase + apitch);
                     end
                     sst <= 3'b010;
                 end
                 else begin
                     s_r <= 0;
                     s_ch <= (s_ch + 1);
-                    s_pchan <= (s_pchan + (HoWo >>> 2));
-                    s_chan <= (s_chan + HoWo);
-                    s_row <= (s_chan + HoWo);
+                    s_pchan <= (s_pchan + apitch);
+                    s_chan <= (s_chan + opitch);
+                    s_row <= (s_chan + opitch);
+                    s_obase <= (s_obase + opitch);
+                    s_ubase <= (s_ubase + apitch);
                     if (($signed({1'b0, s_bank}) == (16 - 1))) begin
                         s_bank <= 0;
                         s_tbase <= (s_tbase + (prev_bo * prev_sw));
