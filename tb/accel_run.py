@@ -289,6 +289,8 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default="sim", choices=CONFIGS, help="hardware configuration (hwspec/config.py)")
     ap.add_argument("--sim", default="verilator", choices=("verilator", "icarus"))
     ap.add_argument("--isolated", action="store_true", help="each layer alone from golden inputs")
+    ap.add_argument("--layers", type=lambda v: [n for n in v.split(",") if n], metavar="NAME[,NAME...]",
+                    help="only these layers, each alone from golden inputs (implies --isolated)")
     ap.add_argument("--dram", default="model", choices=DRAMS,
                     help="model: the ideal Verilog DRAM; timing: the Verilog DRAM with DDR4 timing; axiram: cocotbext-axi")
     ap.add_argument("--stall", type=int_in(0, STALL_STEPS - 1), default=0,
@@ -302,16 +304,24 @@ def main(argv=None) -> int:
         ap.error(f"--stall applies to --dram model, not --dram {args.dram}")
     if args.dram_latency_ns and args.dram != "timing":
         ap.error(f"--dram-latency-ns applies to --dram timing, not --dram {args.dram}")
+    isolated = args.isolated or args.layers is not None
     crop = Crop(args.frame, args.top, args.left, args.height, args.width)
     gold = capture(args.model, crop)
     graph = load_qgraph(args.model, gold.input_size)
     prog = compile_graph(graph, get_config(args.config))
+    if args.layers is not None:
+        names = [d.name for d in prog.descriptors]
+        unknown = [n for n in args.layers if n not in names]
+        if unknown or not args.layers:
+            raise UserError(f"--layers: {', '.join(unknown) or 'no layer named'} not in {args.model}'s program; "
+                            f"its layers: {', '.join(names)}")
     try:
-        res = run_accel(prog, gold, config=args.config, sim=args.sim, isolated=args.isolated, dram=args.dram,
-                        stall=args.stall, dram_latency_ns=args.dram_latency_ns, progress_s=args.progress)
+        res = run_accel(prog, gold, config=args.config, sim=args.sim, isolated=isolated, layers=args.layers,
+                        dram=args.dram, stall=args.stall, dram_latency_ns=args.dram_latency_ns,
+                        progress_s=args.progress)
     except DramModelTooSmall as e:
         raise UserError(f"--model {args.model} on a {args.height}x{args.width} crop"
-                        f"{' (--isolated)' if args.isolated else ''}: {e}") from None
+                        f"{' (--isolated)' if isolated else ''}: {e}") from None
     print_table(res, estimate(prog, get_config(args.config)))
     print_dram(res)
     bad = res.first_failure()

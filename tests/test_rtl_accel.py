@@ -251,6 +251,27 @@ def test_accel_run_refuses_a_layout_larger_than_the_dram_model_can_be(monkeypatc
     assert "the run's DRAM layout needs" in err and "at most 65,536 bytes" in err, err
 
 
+def test_accel_run_layers_runs_only_those_layers_isolated(capsys):
+    """``--layers`` runs the named layers, each alone from golden inputs, and prints only their rows."""
+    rc = accel_run.main(["--model", str(model_path("tiny")), "--config", "tiny", "--height", "32", "--width", "64",
+                         "--layers", "enc0.trans,argmax", "--progress", "0"])
+    out = capsys.readouterr().out
+    rows = [l.split()[:4] for l in out.splitlines() if re.match(r"\s*\d+\s+\S+\s+\S+\s+(pass|FAIL)\s", l)]
+    print(out)
+    assert rc == 0 and [r[1:] for r in rows] == [["enc0.trans", "conv", "pass"], ["argmax", "argmax", "pass"]], rows
+    assert "isolated: 2/2 layers bit-exact" in out
+
+
+def test_accel_run_refuses_an_unknown_layer(monkeypatch, capsys):
+    """One line naming the unknown layer and the program's layers, before anything is simulated."""
+    monkeypatch.setattr(accel_run, "run_cocotb", lambda **kw: pytest.fail("simulated a refused run"))
+    rc = accel_run.main(["--model", str(model_path("tiny")), "--config", "tiny", "--height", "32", "--width", "64",
+                         "--layers", "argmax,enc9.l1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1, err
+    assert err.startswith("error: --layers: enc9.l1 not in ") and "its layers: stem0, " in err and "argmax" in err, err
+
+
 @pytest.mark.parametrize("flag", ["pool", "up"])
 def test_fused_pass_with_a_tile_it_cannot_take_is_refused(flag):
     """A conv whose store pools (FLAGS["pool"]) needs bands of an even number of rows, one whose store
