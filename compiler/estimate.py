@@ -399,8 +399,10 @@ def _vector_channel(op: str, f: int, wo: int, loads: tuple, addr: int, total: in
     word ahead; avgpool: four line-buffer reads (P_RD), then the chunk in P_OUT once the one before is
     taken), and V_DONE ends a row once its last chunk is taken (going on to the next row's load wait
     or V_WRCMD), the last row once the command is done. Argmax (op "argmax", ``f`` the labels'
-    upsampling): every row starts with V_ROW and its segments in the foreground, ``loads[y]`` = (the
-    loads' cycles, the compare passes' cycles), then its labels go out as an upsample's row."""
+    upsampling): every row starts with V_ROW and its segments, ``loads[y]`` = (the first segment's
+    load cycles, the other segments' load cycles, the compare passes' cycles), then its labels go out
+    as an upsample's row; the first segment of every row but row 0 loads in the background from the
+    V_WRCMD before, and V_LDWAIT (at least a cycle) waits for what is left."""
     cnts = _row_chunks(wo)
     rows = len(loads)
     cyc = load = store = 0
@@ -414,10 +416,13 @@ def _vector_channel(op: str, f: int, wo: int, loads: tuple, addr: int, total: in
 
     for y in range(rows):
         last = y == rows - 1
-        if op == "argmax":  # V_ROW, then M_RDCMD, M_RX (load) and M_CMP (store) for each segment
-            ld, cmp = loads[y]
-            tick(1 + ld + cmp)
-            cyc, load, store = cyc + 1 + ld + cmp, load + ld, store + cmp
+        if op == "argmax":  # V_ROW, then M_RDCMD, M_RX (load) and M_CMP (store) for each segment; but
+            # on row 0 the first segment loaded in the background, from the V_WRCMD before (V_LDWAIT)
+            first, rest, cmp = loads[y]
+            wait = first if y == 0 else max(1, issued + first + 1 - (cyc + 1))
+            tick(1 + wait + rest + cmp)
+            cyc, load, store = cyc + 1 + wait + rest + cmp, load + wait + rest, store + cmp
+            issued = cyc
         else:
             if y == 0:
                 tick(1)  # V_ROW (a later row follows its previous row's V_DONE at once)
@@ -426,8 +431,7 @@ def _vector_channel(op: str, f: int, wo: int, loads: tuple, addr: int, total: in
             tick(wait)
             cyc, load = cyc + wait, load + wait
             issued = cyc
-        n = 2 if y == 0 or (not last and op != "argmax") else 1  # V_WRCMD: the write command (row 0) and/or
-        # the next row's read (no background read for an argmax)
+        n = 2 if y == 0 or not last else 1  # V_WRCMD: the write command (row 0) and/or the next row's read
         tick(n)
         cyc, store = cyc + n, store + n
         if port is None:
@@ -557,13 +561,13 @@ def _vector(d: Descriptor, e: LayerEstimate, t: int) -> int:
         base = d.segments[0].addr
         loads = []
         for y in range(d.h):
-            ld = cmp = 0
+            lds, cmp = [], 0
             for x0 in range(0, d.w, d.strip):
                 n = min(d.strip, d.w - x0)
-                ld += _rd_rows(base + y * d.w + x0, n, d.cin, pitch)
+                lds.append(_rd_rows(base + y * d.w + x0, n, d.cin, pitch))
                 cmp += -(-n // BUS_BYTES) * d.cin + 2  # a word read per cycle, the lanes two cycles behind
                 e.bytes_read += sum(_beats_bytes(base + c * pitch + y * d.w + x0, n) for c in range(d.cin))
-            loads.append((ld, cmp))
+            loads.append((lds[0], sum(lds[1:]), cmp))
         cycles, load, store = _vector_channel("argmax", d.factor, d.wo, tuple(loads), out % 4096, howo)
         e.load_stall += load
         e.store_stall += store

@@ -738,6 +738,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 if g_last:
                     if op == 2 and not prow:  # avgpool's second row follows in the same command
                         prow.next = 1
+                    elif bg and op == 4 and m_rc != cin - 1:  # argmax: the next channel's segment
+                        m_rc.next = m_rc + 1
                     else:
                         prow.next = 0
                         bg.next = 0
@@ -1271,11 +1273,15 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
 
             # ---- avgpool 2x2 / upsample nearest, row by row through the line buffer
             elif state == st.V_ROW:  # this row's input: loaded in the background, or load it now
-                if op == 4:  # argmax: the row's segments, its labels into the upper half
-                    lbh.next = 1
+                if op == 4:  # argmax: the row's segments, its labels into the upper half; the first
+                    lbh.next = 1  # segment was loaded in the background (pf) but on the first row
                     m_x0.next = 0
                     m_xw.next = 0
-                    state.next = st.M_RDCMD
+                    if pf:
+                        pf.next = 0
+                        state.next = st.V_LDWAIT
+                    else:
+                        state.next = st.M_RDCMD
                 elif pf:
                     pf.next = 0
                     lbh.next = not lbh
@@ -1289,6 +1295,12 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 if rd_err:
                     err_code.next = E_DRAM_READ
                     state.next = st.FAIL
+                elif not bg and op == 4:  # argmax: the first segment's compare pass
+                    m_c.next = 0
+                    m_x.next = 0
+                    m_a.next = 0
+                    m_iss.next = 1
+                    state.next = st.M_CMP
                 elif not bg:
                     state.next = st.V_WRCMD
             elif state == st.V_RDCMD:  # the input row(s) into the line buffer, a beat per cycle
@@ -1321,20 +1333,28 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                 v_nk.next = (wo + ACT_WORD - 1) >> LWB  # chunks of an output row (also avgpool's)
                 v_last.next = wo - (((wo + ACT_WORD - 1) >> LWB) - 1) * ACT_WORD
                 # the next row of the channel loads into the other half while this one is written:
-                # its command goes out here (the read DMA is idle: V_LDWAIT waited for the last load)
-                if v_more and op != 4:
+                # its command goes out here (the read DMA is idle: V_LDWAIT waited for the last load);
+                # an argmax's next row's first segment, every channel's, into the lower half
+                if v_more:
                     rd_cmd_valid.next = 1
                     rd_cmd_addr.next = v_raddr
-                    rd_cmd_rows.next = v_rrows
-                    rd_cmd_pitch.next = w
-                    rd_cmd_len.next = w
-                    lbw.next = lbw_oth
+                    if op == 4:
+                        rd_cmd_rows.next = cin
+                        rd_cmd_pitch.next = ipitch
+                        rd_cmd_len.next = m_len
+                        lbw.next = 0
+                        m_rc.next = 0
+                    else:
+                        rd_cmd_rows.next = v_rrows
+                        rd_cmd_pitch.next = w
+                        rd_cmd_len.next = w
+                        lbw.next = lbw_oth
                     if rd_cmd_valid and rd_cmd_ready:
                         rd_cmd_valid.next = 0
                         bg.next = 1
                         pf.next = 1
                 if (y == 0 and m_wr_cmd_valid and wr_cmd_ready) or (
-                        y != 0 and (op == 4 or not v_more or (rd_cmd_valid and rd_cmd_ready))):
+                        y != 0 and (not v_more or (rd_cmd_valid and rd_cmd_ready))):
                     m_wr_cmd_valid.next = 0
                     m_lb_raddr.next = lb_base
                     if op == 2:
@@ -1498,7 +1518,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
                                 m_x0.next = m_x0 + m_len
                                 m_xw.next = m_xw + m_nw
                                 state.next = st.M_RDCMD
-                            else:
+                            else:  # the labels go out (the next row's first segment from x 0)
+                                m_x0.next = 0
                                 state.next = st.V_WRCMD
 
             # ---- per-layer counter record, then the next descriptor

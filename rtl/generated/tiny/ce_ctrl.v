@@ -900,6 +900,9 @@ always @(posedge clk) begin: fsm
                 if (((op == 2) && (!prow))) begin
                     prow <= 1;
                 end
+                else if ((bg && (op == 4) && ($signed({1'b0, m_rc}) != ($signed({1'b0, cin}) - 1)))) begin
+                    m_rc <= (m_rc + 1);
+                end
                 else begin
                     prow <= 0;
                     bg <= 0;
@@ -1577,7 +1580,13 @@ always @(posedge clk) begin: fsm
                     lbh <= 1;
                     m_x0 <= 0;
                     m_xw <= 0;
-                    state <= 6'b100101;
+                    if (pf) begin
+                        pf <= 0;
+                        state <= 6'b011011;
+                    end
+                    else begin
+                        state <= 6'b100101;
+                    end
                 end
                 else if (pf) begin
                     pf <= 0;
@@ -1597,6 +1606,13 @@ always @(posedge clk) begin: fsm
                 if (rd_err) begin
                     err_code <= 6;
                     state <= 6'b101110;
+                end
+                else if (((!bg) && (op == 4))) begin
+                    m_c <= 0;
+                    m_x <= 0;
+                    m_a <= 0;
+                    m_iss <= 1;
+                    state <= 6'b100111;
                 end
                 else if ((!bg)) begin
                     state <= 6'b011110;
@@ -1635,20 +1651,29 @@ always @(posedge clk) begin: fsm
                 pstep <= 0;
                 v_nk <= $signed(((wo + 64) - 1) >>> 6);
                 v_last <= ($signed({1'b0, wo}) - (($signed(((wo + 64) - 1) >>> 6) - 1) * 64));
-                if ((v_more && (op != 4))) begin
+                if (v_more) begin
                     rd_cmd_valid <= 1;
                     rd_cmd_addr <= v_raddr;
-                    rd_cmd_rows <= v_rrows;
-                    rd_cmd_pitch <= w;
-                    rd_cmd_len <= w;
-                    lbw <= lbw_oth;
+                    if ((op == 4)) begin
+                        rd_cmd_rows <= cin;
+                        rd_cmd_pitch <= ipitch;
+                        rd_cmd_len <= m_len;
+                        lbw <= 0;
+                        m_rc <= 0;
+                    end
+                    else begin
+                        rd_cmd_rows <= v_rrows;
+                        rd_cmd_pitch <= w;
+                        rd_cmd_len <= w;
+                        lbw <= lbw_oth;
+                    end
                     if ((rd_cmd_valid && rd_cmd_ready)) begin
                         rd_cmd_valid <= 0;
                         bg <= 1;
                         pf <= 1;
                     end
                 end
-                if ((((y == 0) && m_wr_cmd_valid && wr_cmd_ready) || ((y != 0) && ((op == 4) || (!v_more) || (rd_cmd_valid && rd_cmd_ready))))) begin
+                if ((((y == 0) && m_wr_cmd_valid && wr_cmd_ready) || ((y != 0) && ((!v_more) || (rd_cmd_valid && rd_cmd_ready))))) begin
                     m_wr_cmd_valid <= 0;
                     m_lb_raddr <= lb_base;
                     if ((op == 2)) begin
@@ -1865,6 +1890,7 @@ always @(posedge clk) begin: fsm
                                 state <= 6'b100101;
                             end
                             else begin
+                                m_x0 <= 0;
                                 state <= 6'b011110;
                             end
                         end
