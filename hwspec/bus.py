@@ -22,7 +22,9 @@ class AxiDmaConfig:
     addr_bits: int = 32
     max_burst: int = 16  # beats per burst (AXI4 INCR: 1..256): 1 KB; longer bursts spend fewer DRAM turnarounds
     len_bits: int = 24  # command length field (bytes)
-    outstanding: int = 4  # bursts in flight
+    # bursts in flight: a DRAM's round trip (the timing DRAM's 27 cycles to a read's first beat) spans
+    # 8 bursts of 3-4 beats (the argmax's segments, a strip's rows); 4 left its data path waiting
+    outstanding: int = 8
     id_bits: int = 4  # AXI ID width; every burst uses ID 0 (responses must carry it)
 
     def __post_init__(self):

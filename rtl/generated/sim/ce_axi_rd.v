@@ -110,7 +110,7 @@ reg [23:0] nb;
 wire [24:0] nrow_beats;
 reg [5:0] off;
 wire [23:0] off_l;
-reg [3:0] out_cnt;
+reg [4:0] out_cnt;
 reg [31:0] p_addr;
 reg [23:0] p_len;
 reg [23:0] p_pitch;
@@ -287,7 +287,7 @@ always @(posedge clk) begin: ar_side
         ar_rows <= 0;
     end
     else begin
-        issue = ((!arvalid) && (ar_left != 0) && (out_cnt < 4));
+        issue = ((!arvalid) && (ar_left != 0) && (out_cnt < 8));
         if (accept) begin
             pend <= (cmd_len != 0);
             p_addr <= cmd_addr;

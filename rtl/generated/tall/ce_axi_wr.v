@@ -130,7 +130,7 @@ wire iready;
 wire iwready;
 wire [511:0] nbuf;
 wire [63:0] nstb;
-reg [3:0] out_cnt;
+reg [4:0] out_cnt;
 reg [503:0] pk_buf;
 reg [6:0] pk_cnt;
 reg [5:0] pk_pos;
@@ -341,7 +341,7 @@ always @(posedge clk) begin: seq
         bv = m_axi_bvalid;
         idle = ((!data_busy) && (out_cnt == 0));
         last_b = (bv && (out_cnt == 1) && (!data_busy) && (!awvalid));
-        issue = ((!awvalid) && (aw_left != 0) && (out_cnt < 4));
+        issue = ((!awvalid) && (aw_left != 0) && (out_cnt < 8));
         iv = (iready && i_valid);
         iw = (iwready && i_wvalid);
         done <= 0;
