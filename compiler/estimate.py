@@ -416,8 +416,9 @@ def _vector_channel(op: str, f: int, wo: int, loads: tuple, addr: int, total: in
 
     for y in range(rows):
         last = y == rows - 1
-        if op == "argmax":  # V_ROW, then M_RDCMD, M_RX (load) and M_CMP (store) for each segment; but
-            # on row 0 the first segment loaded in the background, from the V_WRCMD before (V_LDWAIT)
+        if op == "argmax":  # V_ROW, then M_RDCMD, M_RX (load) and M_CMP (store) for each segment; on
+            # every row but row 0 the first segment loads in the background from the V_WRCMD before
+            # and V_LDWAIT waits for what is left
             first, rest, cmp = loads[y]
             wait = first if y == 0 else max(1, issued + first + 1 - (cyc + 1))
             tick(1 + wait + rest + cmp)

@@ -1273,8 +1273,8 @@ def controller(clk, rst, start, prog_base, cnt_base, irq_en, irq_ack, irq, busy,
 
             # ---- avgpool 2x2 / upsample nearest, row by row through the line buffer
             elif state == st.V_ROW:  # this row's input: loaded in the background, or load it now
-                if op == 4:  # argmax: the row's segments, its labels into the upper half; the first
-                    lbh.next = 1  # segment was loaded in the background (pf) but on the first row
+                if op == 4:  # argmax: the row's segments, its labels into the upper half; on every row
+                    lbh.next = 1  # but the first, the first segment was loaded in the background (pf)
                     m_x0.next = 0
                     m_xw.next = 0
                     if pf:

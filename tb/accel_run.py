@@ -312,8 +312,10 @@ def main(argv=None) -> int:
     if args.layers is not None:
         names = [d.name for d in prog.descriptors]
         unknown = [n for n in args.layers if n not in names]
-        if unknown or not args.layers:
-            raise UserError(f"--layers: {', '.join(unknown) or 'no layer named'} not in {args.model}'s program; "
+        if not args.layers:
+            raise UserError(f"--layers names no layer; {args.model}'s program has: {', '.join(names)}")
+        if unknown:
+            raise UserError(f"--layers: {', '.join(unknown)} not in {args.model}'s program; "
                             f"its layers: {', '.join(names)}")
     try:
         res = run_accel(prog, gold, config=args.config, sim=args.sim, isolated=isolated, layers=args.layers,
