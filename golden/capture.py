@@ -17,6 +17,7 @@ in the QDQ model and in the optimized graph. File format (``.npz``, see golden/R
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import tempfile
@@ -90,7 +91,7 @@ class Capture:
         arrays["meta.json"] = np.frombuffer(json.dumps(meta, indent=1).encode(), np.uint8)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # one per process: pytest-xdist workers
         np.savez_compressed(tmp, **arrays)
         tmp.replace(path)  # a killed run never leaves a half-written golden
 

@@ -128,7 +128,9 @@ def stream_through(*, sim, block, cfg, dut_module, sources, inputs, outputs, vec
     wrapper = wdir / f"{name}-{depth}.v"
     text = stream_wrapper(name, dut_module, inputs, outputs, depth)
     if not wrapper.exists() or wrapper.read_text() != text:
-        wrapper.write_text(text)
+        part = wrapper.with_name(f"{wrapper.name}.{os.getpid()}")
+        part.write_text(text)
+        part.replace(wrapper)  # a test on another worker never reads half
     with tempfile.TemporaryDirectory() as tmp:
         vin, vout, rate = Path(tmp) / "in.hex", Path(tmp) / "out.hex", Path(tmp) / "rate"
         vin.write_text(_pack(vectors, inputs, n))

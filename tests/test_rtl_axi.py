@@ -41,7 +41,8 @@ def _generate(block, cfg, builder):
         path = builder(cfg, tmp)
         name = os.path.basename(path)
         if not (dest / name).exists() or not filecmp.cmp(path, dest / name, shallow=False):
-            shutil.copyfile(path, dest / name)
+            shutil.copyfile(path, dest / f"{name}.{os.getpid()}")
+            os.replace(dest / f"{name}.{os.getpid()}", dest / name)  # a test on another worker never reads half
     return dest / name
 
 
