@@ -30,17 +30,6 @@ def seed(request) -> int:
     return s
 
 
-def pytest_collection_modifyitems(config, items):
-    """Network-level runs (marked slow) first, the longest (``slow(minutes=...)``, a rough serial time)
-    first, then the rest in their order: the pytest-xdist workers of `nox -s rtl_tests` start the long
-    runs early instead of ending on one of them alone."""
-    def minutes(item):
-        mark = item.get_closest_marker("slow")
-        return -1 if mark is None else mark.kwargs.get("minutes", 1)
-
-    items.sort(key=minutes, reverse=True)  # stable: equal keys keep their order
-
-
 def pytest_generate_tests(metafunc):
     """Tests taking a ``sim`` argument run once per simulator chosen with --sim."""
     if "sim" in metafunc.fixturenames:

@@ -47,7 +47,6 @@ def browser_page(tmp_path):
             ctx.close()
 
 
-@pytest.mark.slow(minutes=3)  # its two regress runs
 def test_dashboard_in_headless_chromium(two_runs, browser_page, tmp_path):
     db, _ = two_runs
     page_file = write_dashboard(db, tmp_path / "dashboard.html")

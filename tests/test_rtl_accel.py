@@ -93,7 +93,6 @@ def test_tiny_network_layers_isolated_bit_exact(tiny_on_tiny):
     assert len(res.runs) == len(prog.descriptors)
 
 
-@pytest.mark.slow(minutes=2)
 def test_random_dram_latency_and_backpressure_change_nothing(tiny_on_tiny, seed):
     prog, gold = tiny_on_tiny
     calm = run_accel(prog, gold, config="tiny")
@@ -107,7 +106,6 @@ def test_random_dram_latency_and_backpressure_change_nothing(tiny_on_tiny, seed)
     assert slower > 1.05
 
 
-@pytest.mark.slow(minutes=3)
 def test_tiny_network_on_the_dram_with_timing(tiny_on_tiny):
     """The tiny network on the DRAM with DDR4 timing (tb/hdl/dram_timing_model.v): bit-exact, the DRAM
     bytes and MAC steps the compiler's, slower than on the ideal DRAM. The cycle model does not follow
@@ -409,7 +407,7 @@ def hardnet70_on_sim():
     return compiled("hardnet70", HARDNET_CROP, "sim")
 
 
-@pytest.mark.slow(minutes=7)
+@pytest.mark.slow
 def test_hardnet70_chained_bit_exact_on_sim_config(hardnet70_on_sim):
     """FC-HarDNet-70 on a 128x256 crop, input to labels in one start, every tensor compared (the
     logits upsample elided: the on-chip argmax reads the head's output and upsamples its labels)."""
@@ -420,7 +418,7 @@ def test_hardnet70_chained_bit_exact_on_sim_config(hardnet70_on_sim):
     assert len(res.layers) == 80 and [l.name for l in res.layers if l.elided] == ["logits"]
 
 
-@pytest.mark.slow(minutes=6)
+@pytest.mark.slow
 def test_hardnet70_every_layer_isolated_bit_exact_on_sim_config(hardnet70_on_sim):
     prog, gold = hardnet70_on_sim
     res = run_accel(prog, gold, config="sim", isolated=True)
