@@ -80,9 +80,11 @@ def generated_dir(config_name: str) -> Path:
 
 
 def run_cocotb(*, sim, block, cfg, sources, toplevel, test_module, env=None, plusargs=(), timescale=("1ns", "1ps"),
-               waves=False, parameters=None):
+               waves=False, parameters=None, test_dir=None):
     """Build (cached) and run ``test_module`` (importable from tb/ or tests/) against ``toplevel``;
-    ``parameters``: the top's Verilog parameters (part of the build's key)."""
+    ``parameters``: the top's Verilog parameters (part of the build's key). ``test_dir``: where the
+    simulation runs (default the build's folder): a bench that reads or writes files in its working
+    folder needs one of its own, as another worker may run the same build at once."""
     if sim not in SIMS:
         raise ValueError(f"simulator must be one of {SIMS}, not {sim!r}")
     if sim == "verilator":
@@ -107,5 +109,5 @@ def run_cocotb(*, sim, block, cfg, sources, toplevel, test_module, env=None, plu
     for p in (str(ROOT / "tb"), str(ROOT)):  # the runner passes sys.path as the simulator's PYTHONPATH
         if p not in sys.path:
             sys.path.insert(0, p)
-    return runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=build_dir,
+    return runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=test_dir or build_dir,
                        extra_env=env or {}, plusargs=list(plusargs), waves=waves)

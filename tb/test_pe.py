@@ -135,7 +135,8 @@ def stream_through(*, sim, block, cfg, dut_module, sources, inputs, outputs, vec
         vin, vout, rate = Path(tmp) / "in.hex", Path(tmp) / "out.hex", Path(tmp) / "rate"
         vin.write_text(_pack(vectors, inputs, n))
         run_cocotb(sim=sim, block=name, cfg=cfg, sources=[*sources, wrapper], toplevel=name, test_module=test_module,
-                   env=dict(CE_VIN=str(vin), CE_VOUT=str(vout), CE_RATE=str(rate), CE_N=str(n), CE_PRE=str(pre)))
+                   env=dict(CE_VIN=str(vin), CE_VOUT=str(vout), CE_RATE=str(rate), CE_N=str(n), CE_PRE=str(pre)),
+                   test_dir=tmp)  # its stream_in.hex and stream_out.hex: one pair per run
         if not vout.exists():
             raise RuntimeError(f"{block} on {sim}: the stream bench wrote no outputs (see the cocotb log)")
         return _unpack(vout.read_text(), outputs), float(rate.read_text())

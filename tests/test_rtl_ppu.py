@@ -11,11 +11,11 @@ from tb.runner import ROOT, generated_dir, run_cocotb
 CASES = {"verilator": 1_000_000, "icarus": 20_000}
 
 
-def test_ppu_random_vs_float32_reference(sim, seed):
+def test_ppu_random_vs_float32_reference(sim, seed, tmp_path):
     cfg = get_config("tiny")
     run_cocotb(sim=sim, block="ppu_stream", cfg=cfg, toplevel="ppu_stream", test_module="test_ppu_stream",
                sources=[generated_dir("tiny") / "ce_ppu.v", ROOT / "tb" / "ppu_stream.v"],
-               env=dict(CE_PPU_N=str(CASES[sim]), CE_SEED=str(seed)))
+               env=dict(CE_PPU_N=str(CASES[sim]), CE_SEED=str(seed)), test_dir=tmp_path)  # its ppu_in/out.hex
 
 
 def test_ppu_myhdl_equals_model(seed):
