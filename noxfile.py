@@ -16,9 +16,10 @@ def _install(session):
 @nox.session(python=PYTHON)
 def rtl_tests(session):
     """The whole test suite: golden contract, golden capture, RTL blocks on Verilator and Icarus, one
-    pytest-xdist worker per core (a test a worker is free takes the next; `-- -n 0` runs them serially)."""
+    pytest-xdist worker per core (a worker that is free takes the next test, the long ones first:
+    tests/conftest.py; `-- -n 0` runs them serially)."""
     _install(session)
-    session.run("pytest", "-n", "auto", "--dist", "worksteal", *session.posargs)
+    session.run("pytest", "-n", "auto", "--dist", "load", "--maxschedchunk", "1", *session.posargs)
 
 
 @nox.session(python=PYTHON)

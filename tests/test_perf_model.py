@@ -46,7 +46,11 @@ FUSED_UPS = {"tiny-64x128-tiny": set(), "tiny-64x128-tall-stacked": set(),
 ARGMAX_SEGMENTS = {"tiny-64x128-tiny": 1, "tiny-32x512-sim-pooled": 1, "tiny-16x1024-sim-pooled": 2}
 
 
-@pytest.mark.parametrize("case", list(CASES))
+MINUTES = {"tiny-64x128-asic": 8, "hardnet70_hw-64x128-sim": 3, "tiny-16x1024-sim-pooled": 1,
+           "tiny-32x512-sim-pooled": 1}  # rough serial times (asic: most of it its Verilator build)
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow(minutes=MINUTES.get(c, 2))) for c in CASES])
 def test_model_equals_rtl_counters_on_every_layer(case):
     model, crop, config, *pins = CASES[case]
     gold = capture(model_path(model), crop)

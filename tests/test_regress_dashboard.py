@@ -13,16 +13,10 @@ import pytest
 
 from regress.dashboard import write_dashboard
 from regress.store import RunInfo, Store
-from tests import regress_helpers
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="session")
-def two_runs(tmp_path_factory):
-    return regress_helpers.two_runs(tmp_path_factory.getbasetemp() / "regress-two-runs")
 
 
 def _chromium() -> str:
@@ -47,6 +41,7 @@ def browser_page(tmp_path):
             ctx.close()
 
 
+@pytest.mark.slow(minutes=3)  # the two regress runs it is the first to ask for, most often
 def test_dashboard_in_headless_chromium(two_runs, browser_page, tmp_path):
     db, _ = two_runs
     page_file = write_dashboard(db, tmp_path / "dashboard.html")

@@ -14,15 +14,9 @@ import numpy as np
 import pytest
 
 from regress.store import Store
-from tests import regress_helpers
 from tests.regress_helpers import ARGS
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="session")
-def two_runs(tmp_path_factory):
-    return regress_helpers.two_runs(tmp_path_factory.getbasetemp() / "regress-two-runs")
 
 
 def test_chained_run_records_every_layer(two_runs):

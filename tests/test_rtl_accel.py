@@ -60,11 +60,21 @@ def check_counters_against_estimate(res, prog, config):
         assert c["cycles"] > 0 and c["cycles"] >= c["engine_cycles"] + c["load_stall"] + c["store_stall"]
 
 
-@pytest.fixture(scope="module")
+# session fixtures: the suite's pytest-xdist workers take tests in any order, a module fixture would be
+# made again each time a worker comes back to this module
+@pytest.fixture(scope="session")
 def tiny_on_tiny():
     return compiled("tiny", TINY_CROP, "tiny")
 
 
+@pytest.fixture(scope="session")
+def tiny_on_tiny_ideal(tiny_on_tiny):
+    """The tiny network chained on the ideal DRAM: the baseline of the runs on other DRAMs."""
+    prog, gold = tiny_on_tiny
+    return run_accel(prog, gold, config="tiny")
+
+
+@pytest.mark.slow(minutes=1)
 def test_tiny_network_chained_bit_exact(tiny_on_tiny, capfd):
     """The tiny model on a 64x128 crop in one start, on the 4x4 config (every conv in row bands), with
     a progress line at every look at the wall clock: each names the layer STATUS reports, the cycles
@@ -86,6 +96,7 @@ def test_tiny_network_chained_bit_exact(tiny_on_tiny, capfd):
     assert [i for i, *_ in seen] == sorted(i for i, *_ in seen), seen
 
 
+@pytest.mark.slow(minutes=1)
 def test_tiny_network_layers_isolated_bit_exact(tiny_on_tiny):
     prog, gold = tiny_on_tiny
     res = run_accel(prog, gold, config="tiny", isolated=True)
@@ -93,9 +104,10 @@ def test_tiny_network_layers_isolated_bit_exact(tiny_on_tiny):
     assert len(res.runs) == len(prog.descriptors)
 
 
-def test_random_dram_latency_and_backpressure_change_nothing(tiny_on_tiny, seed):
+@pytest.mark.slow(minutes=2)
+def test_random_dram_latency_and_backpressure_change_nothing(tiny_on_tiny, tiny_on_tiny_ideal, seed):
     prog, gold = tiny_on_tiny
-    calm = run_accel(prog, gold, config="tiny")
+    calm = tiny_on_tiny_ideal
     stalled = run_accel(prog, gold, config="tiny", stall=248, seed=seed)  # 97% of cycles stalled
     check(stalled, prog, gold, "tiny")
     for a, b in zip(calm.layers, stalled.layers, strict=True):
@@ -106,12 +118,13 @@ def test_random_dram_latency_and_backpressure_change_nothing(tiny_on_tiny, seed)
     assert slower > 1.05
 
 
-def test_tiny_network_on_the_dram_with_timing(tiny_on_tiny):
+@pytest.mark.slow(minutes=2)
+def test_tiny_network_on_the_dram_with_timing(tiny_on_tiny, tiny_on_tiny_ideal):
     """The tiny network on the DRAM with DDR4 timing (tb/hdl/dram_timing_model.v): bit-exact, the DRAM
     bytes and MAC steps the compiler's, slower than on the ideal DRAM. The cycle model does not follow
     this DRAM yet: its estimate is printed beside the RTL's cycles, not compared."""
     prog, gold = tiny_on_tiny
-    ideal = run_accel(prog, gold, config="tiny")
+    ideal = tiny_on_tiny_ideal
     timed = run_accel(prog, gold, config="tiny", dram="timing")
     check(timed, prog, gold, "tiny")
     check_counters_against_estimate(timed, prog, "tiny")
@@ -167,6 +180,7 @@ def test_added_dram_latency_is_refused_on_other_drams(capsys):
     assert rc == 2 and err.count("\n") == 1 and "--dram-latency-ns applies to --dram timing, not --dram model" in err
 
 
+@pytest.mark.slow(minutes=1)
 def test_tiny_network_on_cocotbext_axiram():
     """The same network through cocotbext-axi's AxiRam (Python AXI slave), on a 32x64 crop."""
     prog, gold = compiled("tiny", SMALL_CROP, "tiny")
@@ -204,6 +218,7 @@ def test_dram_model_holds_a_layout_past_64_mib():
     assert dram_model_words(size) * DMA.beat_bytes >= size
 
 
+@pytest.mark.slow(minutes=2)
 def test_dram_model_is_sized_from_the_layout(tiny_on_tiny, monkeypatch):
     """With no floor on its size, the bench's DRAM model is as small as the tiny network's layout
     allows (a power of two of words): the whole network still runs bit-exact in it."""
@@ -272,6 +287,7 @@ def test_accel_run_refuses_an_unknown_layer(monkeypatch, capsys):
     assert err.startswith("error: --layers: enc9.l1 not in ") and "its layers: stem0, " in err and "argmax" in err, err
 
 
+@pytest.mark.slow(minutes=1)
 @pytest.mark.parametrize("flag", ["pool", "up"])
 def test_fused_pass_with_a_tile_it_cannot_take_is_refused(flag):
     """A conv whose store pools (FLAGS["pool"]) needs bands of an even number of rows, one whose store
@@ -366,7 +382,7 @@ def test_a_bad_program_header_is_refused(tiny_on_tiny, monkeypatch):
     assert res.runs[0]["FETCH"] == 0 and res.runs[0]["ENGINE"] == 0  # no descriptor was fetched
 
 
-@pytest.mark.parametrize("where", ["first layer", "argmax"])
+@pytest.mark.parametrize("where", ["first layer", pytest.param("argmax", marks=pytest.mark.slow(minutes=2))])
 def test_reset_in_the_middle_of_a_layer_then_full_run(tiny_on_tiny, where):
     """A reset mid-way through a layer (the first, or the last: the argmax, its compare lanes and
     label writes in flight) leaves the accelerator idle; the next start runs the network bit-exact."""
@@ -402,12 +418,12 @@ def test_a_mismatch_is_reported_with_coordinates_and_a_waveform(tiny_on_tiny, tm
     print(f"{bad.comparison}; waveform {fst} ({fst.stat().st_size:,} bytes)")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def hardnet70_on_sim():
     return compiled("hardnet70", HARDNET_CROP, "sim")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=7)
 def test_hardnet70_chained_bit_exact_on_sim_config(hardnet70_on_sim):
     """FC-HarDNet-70 on a 128x256 crop, input to labels in one start, every tensor compared (the
     logits upsample elided: the on-chip argmax reads the head's output and upsamples its labels)."""
@@ -418,12 +434,33 @@ def test_hardnet70_chained_bit_exact_on_sim_config(hardnet70_on_sim):
     assert len(res.layers) == 80 and [l.name for l in res.layers if l.elided] == ["logits"]
 
 
-@pytest.mark.slow
-def test_hardnet70_every_layer_isolated_bit_exact_on_sim_config(hardnet70_on_sim):
+def layer_kinds(prog) -> dict[tuple, list[str]]:
+    """The program's layers by what the controller does differently for them: op, kernel, stride,
+    flags, concatenated input, repeat factor, row bands, column strips (the elided layers left out)."""
+    kinds = {}
+    for d in prog.descriptors:
+        if d.name not in prog.elided:
+            kind = (d.op, d.kernel, d.stride, d.flags, len(d.segments) > 1, d.factor > 1, d.band < d.ho_v,
+                    d.strip < d.wo)
+            kinds.setdefault(kind, []).append(d.name)
+    return kinds
+
+
+@pytest.mark.slow(minutes=2)
+def test_hardnet70_each_kind_of_layer_isolated_bit_exact_on_sim_config(hardnet70_on_sim):
+    """Isolated runs (each layer alone from onnxruntime's inputs, as `regress` runs them): the cheapest
+    layer (cycle model) of each kind. The chained test above computes every layer of this crop."""
     prog, gold = hardnet70_on_sim
-    res = run_accel(prog, gold, config="sim", isolated=True)
+    cycles = {e.name: e.cycles for e in estimate(prog, get_config("sim"))}
+    kinds = layer_kinds(prog)
+    cheapest = {min(names, key=cycles.__getitem__) for names in kinds.values()}
+    names = [d.name for d in prog.descriptors if d.name in cheapest]
+    print(f"{len(kinds)} kinds of layer in {len(prog.descriptors)}: {', '.join(names)}")
+    res = run_accel(prog, gold, config="sim", isolated=True, layers=names)
     check(res, prog, gold, "sim")
-    assert len(res.layers) == 80 and len(res.runs) == 80
+    assert [l.name for l in res.layers] == names and len(res.runs) == len(names) == len(kinds)
+    ops = {d.name: d.op for d in prog.descriptors}
+    assert {ops[n] for n in names} == set(ops.values()) == {"conv", "avgpool", "upsample", "argmax"}
 
 
 def test_one_by_one_stride_two_conv_bit_exact(tmp_path):

@@ -93,6 +93,7 @@ def test_lint_wall(block):
 # ---------------------------------------------------------------- cocotb
 
 
+@pytest.mark.slow(minutes=1)
 @pytest.mark.parametrize("config", sorted(DMA_CONFIGS))
 def test_axi_rd(sim, config, seed):
     cfg = DMA_CONFIGS[config]
@@ -102,6 +103,7 @@ def test_axi_rd(sim, config, seed):
     _assert_passed(res)
 
 
+@pytest.mark.slow(minutes=1)
 @pytest.mark.parametrize("config", sorted(DMA_CONFIGS))
 def test_axi_wr(sim, config, seed):
     cfg = DMA_CONFIGS[config]

@@ -42,7 +42,7 @@ def pick_layers(cfg):
     return [chosen[k] for k in ("c3s1", "c3s2", "c1") if k in chosen]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(minutes=1)
 def test_real_layers_bit_exact(tmp_path):
     sim = "verilator"
     if not MODEL.exists():
