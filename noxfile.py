@@ -92,6 +92,14 @@ def regress(session):
 
 
 @nox.session(python=PYTHON)
+def soak(session):
+    """Constrained-random networks through the RTL on new seeds, each recorded in the results store
+    (`-- --runs N`, `--seed S` to replay, `--help`)."""
+    _install(session)
+    session.run("python", "-m", "regress.soak", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def perf(session):
     """Full-frame performance report: our design on `asic` (cycle model), SCALE-Sim on the same layers
     (own venv under build/perf/, cached), the reference chip, a design-space sweep, Yosys gate counts

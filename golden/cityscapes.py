@@ -7,6 +7,7 @@ the repository root) and never copied into the repository.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,10 +74,14 @@ def find_frame(frame: str) -> Path:
 
 
 def load_frame(frame: str) -> np.ndarray:
-    """The frame as uint8 RGB [H, W, 3]."""
+    """The frame as uint8 RGB [H, W, 3] (read-only: decoded once per process, shared by callers)."""
+    return _decoded(find_frame(frame))
+
+
+@functools.lru_cache(maxsize=4)
+def _decoded(path: Path) -> np.ndarray:
     from PIL import Image
 
-    path = find_frame(frame)
     try:
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"))

@@ -39,3 +39,18 @@ def run_engine(sim, config, layers, tmp_path):
         print(f"{sim} {config} {r['name']}: mismatches {r['mismatches']}/{r['total']} first {r['first']} "
               f"cycles {r['cycles']} MACs {r['macs']} ideal {r['ideal']:.0f} utilization {r['util']:.1%}")
     return res
+
+
+def assert_model_equals_counters(res, est, label: str):
+    """Every counter (compiler.estimate.COUNTERS) of every layer of an RTL run equals the cycle model's
+    estimate ``est``; prints how many were compared."""
+    from compiler.estimate import COUNTERS
+
+    assert len(res.layers) == len(est), (len(res.layers), len(est))
+    diffs = [(l.name, c, l.counters[c], e.counters()[c]) for l, e in zip(res.layers, est) for c in COUNTERS
+             if l.counters[c] != e.counters()[c]]
+    total = sum(l.counters["cycles"] for l in res.layers)
+    print(f"{label}: {len(res.layers)} layers x {len(COUNTERS)} counters, {len(diffs)} differ; "
+          f"{total:,} RTL cycles, model {sum(e.cycles for e in est):,}")
+    assert not diffs, f"first difference: layer {diffs[0][0]} {diffs[0][1]}: RTL {diffs[0][2]}, model {diffs[0][3]} " \
+                      f"({len(diffs)} in all)"

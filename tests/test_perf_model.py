@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from compiler.estimate import COUNTERS, LayerEstimate, _Band, _rd_rows, estimate
+from compiler.estimate import LayerEstimate, _Band, _rd_rows, estimate
 from compiler.program import compile_graph
 from hwspec.formats import FLAGS
 from golden.capture import capture
@@ -14,6 +14,7 @@ from golden.qgraph import load_qgraph
 from onnx_models import model_path
 from hwspec.config import get_config
 from tb.accel_run import run_accel
+from tests.rtl_helpers import assert_model_equals_counters
 
 CASES = {
     # (model, crop, hardware config): whole-row tiles, and column strips (a 512-wide crop on 4x4)
@@ -57,14 +58,7 @@ def test_model_equals_rtl_counters_on_every_layer(case):
     prog = compile_graph(load_qgraph(model_path(model), gold.input_size), get_config(config), stack=pins[0] if pins else None)
     res = run_accel(prog, gold, config=config)
     assert res.ok
-    est = estimate(prog, get_config(config))
-    diffs = [(l.name, c, l.counters[c], e.counters()[c]) for l, e in zip(res.layers, est) for c in COUNTERS
-             if l.counters[c] != e.counters()[c]]
-    total = sum(l.counters["cycles"] for l in res.layers)
-    print(f"{case}: {len(res.layers)} layers x {len(COUNTERS)} counters, {len(diffs)} differ; "
-          f"{total:,} RTL cycles, model {sum(e.cycles for e in est):,}")
-    assert not diffs, f"first difference: layer {diffs[0][0]} {diffs[0][1]}: RTL {diffs[0][2]}, model {diffs[0][3]} " \
-                      f"({len(diffs)} in all)"
+    assert_model_equals_counters(res, estimate(prog, get_config(config)), case)
     if "strips" in case:
         assert any(d.strip < d.wo for d in prog.descriptors if d.op == "conv")
     if case in ARGMAX_SEGMENTS:
