@@ -32,7 +32,8 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int_in(1), default=10, help="networks to run (default 10)")
     ap.add_argument("--seed", type=int_in(0), help="the first seed (default: a new one each network)")
     ap.add_argument("--profile", choices=sorted(PROFILES), default="soak", help="bounds of the draw: %s" % PROFILES)
-    ap.add_argument("--config", default="tiny", choices=CONFIGS, help="hardware configuration (default tiny)")
+    ap.add_argument("--config", default="sim", choices=CONFIGS,
+                    help="hardware configuration (default sim: the soak profile's networks simulate in seconds to minutes)")
     ap.add_argument("--db", type=Path, default=DEFAULT_OUT / "results.db", help="results store (SQLite)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of the models, dashboard and waveforms")
     a = ap.parse_args(argv)
