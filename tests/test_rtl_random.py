@@ -21,16 +21,21 @@ N_NETS = 12
 CONFIG = "tiny"  # 4x4 array, small buffers: row bands and column strips on most networks
 
 
+def compiled(net, folder):
+    """The network saved in ``folder``, its golden capture on its crop, and its program for CONFIG."""
+    path = folder / f"random-{net.seed}.onnx"
+    onnx.save(net.model, str(path))
+    gold = capture(path, net.crop)
+    return path, gold, compile_graph(load_qgraph(path, gold.input_size), get_config(CONFIG))
+
+
 @pytest.mark.parametrize("case", range(N_NETS))
 def test_random_network_bit_exact_and_cycle_model_exact(seed, case, tmp_path):
     net = random_net(seed * N_NETS + case, "ci")
-    path = tmp_path / f"random-{net.seed}.onnx"
-    onnx.save(net.model, str(path))
     print(net.describe())
-    print(f"replay: python -m onnx_models.random_net --seed {net.seed} --profile ci --out {path.name} && "
-          f"python -m tb.accel_run --model {path.name} {crop_args(net.crop)} --config {CONFIG}")
-    gold = capture(path, net.crop)
-    prog = compile_graph(load_qgraph(path, gold.input_size), get_config(CONFIG))
+    print(f"replay: python -m onnx_models.random_net --seed {net.seed} --profile ci --out random-{net.seed}.onnx && "
+          f"python -m tb.accel_run --model random-{net.seed}.onnx {crop_args(net.crop)} --config {CONFIG}")
+    _, gold, prog = compiled(net, tmp_path)
     res = run_accel(prog, gold, config=CONFIG)
     check(res, prog, gold, CONFIG)
     assert len(res.layers) == len(prog.descriptors) and all(l.elided or l.comparison.elements > 0 for l in res.layers)
@@ -54,10 +59,7 @@ def test_random_networks_compile_and_equal_onnxruntime(seed, tmp_path):
     it drew the network equals onnxruntime's, element for element."""
     for s in range(seed * 1000, seed * 1000 + 16):
         net = random_net(s, "ci")
-        path = tmp_path / f"random-{s}.onnx"
-        onnx.save(net.model, str(path))
-        gold = capture(path, net.crop)
-        prog = compile_graph(load_qgraph(path, gold.input_size), get_config(CONFIG))
+        _, gold, prog = compiled(net, tmp_path)
         assert prog.descriptors, net.describe()
         got = gold[net.last].data[0]
         assert got.shape == net.expected.shape and (got == net.expected).all(), \
@@ -72,11 +74,8 @@ def test_random_networks_compile_and_equal_onnxruntime(seed, tmp_path):
                    reason="known RTL bug: argmax's second column segment on the first and last rows")
 def test_known_bug_argmax_second_segment_on_first_and_last_rows(tmp_path):
     net = random_net(1041595220, "soak")
-    path = tmp_path / "random-1041595220.onnx"
-    onnx.save(net.model, str(path))
-    gold = capture(path, net.crop)
-    prog = compile_graph(load_qgraph(path, gold.input_size), get_config("tiny"))
-    res = run_accel(prog, gold, config="tiny", isolated=True, layers=["argmax"])
+    _, gold, prog = compiled(net, tmp_path)
+    res = run_accel(prog, gold, config=CONFIG, isolated=True, layers=["argmax"])
     assert len(res.layers) == 1 and res.layers[0].name == "argmax"
     c = res.layers[0].comparison
     print(c)
